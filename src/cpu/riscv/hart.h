@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "base/state.h"
+#include "cpu/riscv/isa_table.h"
 #include "memory/address_space.h"
 
 namespace vessel::cpu::riscv {
@@ -67,14 +68,112 @@ class Hart {
 
  private:
   friend class HartTestAccess;
-  // (state and helpers: filled in by the CPU implementation)
+  enum class Access : uint8_t { kFetch = 0, kLoad = 1, kStore = 2 };
+
+  // A TLB entry maps one guest-virtual 4 KiB page to host memory: host
+  // address = vaddr + addend. Only RAM pages whose PMP check covers the whole
+  // page are cached; everything else takes the slow path.
+  struct TlbEntry {
+    uint64_t vpn = ~uint64_t{0};
+    uintptr_t addend = 0;
+    uint64_t ppn = 0;
+  };
+  static constexpr unsigned kTlbSize = 256;
+  static constexpr unsigned kPmpEntries = 16;
+  static constexpr unsigned kTriggers = 2;
+
+  // ---- interpreter (interpreter.cc) ----
+  bool execute(uint32_t insn, unsigned length);
+  bool execute_system(uint32_t insn, unsigned length);
+  bool execute_atomic(uint32_t insn, Op op);
+  bool execute_fp(uint32_t insn);
+  bool fetch(uint32_t& insn, unsigned& length);
+
+  // ---- memory access (mmu.cc) ----
+  template <typename T>
+  bool load(uint64_t vaddr, T& out);
+  template <typename T>
+  bool store(uint64_t vaddr, T value);
+  bool load_slow(uint64_t vaddr, unsigned size, uint64_t& out);
+  bool store_slow(uint64_t vaddr, unsigned size, uint64_t value);
+  // Physical address (and host pointer when in RAM) for an AMO / LR / SC.
+  uint8_t* atomic_address(uint64_t vaddr, unsigned size, Access access);
+  // Translates and checks one access that does not cross a page. On failure
+  // raises the right exception and returns false.
+  bool translate(uint64_t vaddr, Access access, Priv mode, uint64_t& paddr);
+  bool walk_page_table(uint64_t vaddr, Access access, Priv mode, uint64_t& paddr);
+  bool pmp_allows(uint64_t paddr, uint64_t size, Access access, Priv mode) const;
+  void fill_tlb(uint64_t vaddr, uint64_t paddr, Access access, Priv mode);
+  void flush_tlb();
+  Priv data_privilege() const;
+
+  // ---- CSRs (csr.cc) ----
+  bool csr_read(unsigned address, uint64_t& value);
+  bool csr_write(unsigned address, uint64_t value);
+  bool csr_accessible(unsigned address, bool writing) const;
+  uint64_t read_mstatus() const;
+  void write_mstatus(uint64_t value);
+  uint64_t mip() const { return mip_hw_.load(std::memory_order_relaxed) | mip_sw_; }
+  void write_pmpcfg(unsigned index, uint8_t value);
+  uint64_t counter_value(unsigned address) const;
+  void mark_fs_dirty() { mstatus_ |= kMstatusFsDirty; }
+
+  // ---- traps (trap.cc) ----
+  bool raise(uint64_t cause, uint64_t tval);  // always returns false
+  void take_trap(uint64_t cause, uint64_t tval, bool interrupt);
+  bool check_interrupts();
+  void do_mret();
+  void do_sret();
+  void set_privilege(Priv priv);
+
+  static constexpr uint64_t kMstatusFsDirty = uint64_t{3} << 13;
+
   memory::AddressSpace& bus_;
   const GuestClock& clock_;
-  unsigned hart_id_;
+  const unsigned hart_id_;
+
   uint64_t x_[32] = {};
+  uint64_t f_[32] = {};
   uint64_t pc_ = 0;
   Priv priv_ = Priv::kMachine;
   uint64_t instret_ = 0;
+  bool waiting_ = false;  // the last instruction was a WFI that must sleep
+
+  // Pending exception raised by the instruction being executed.
+  uint64_t trap_cause_ = 0;
+  uint64_t trap_tval_ = 0;
+
+  // Machine and supervisor CSRs (priv spec ch. 3 and 4).
+  uint64_t mstatus_ = 0;
+  uint64_t medeleg_ = 0, mideleg_ = 0, mie_ = 0;
+  std::atomic<uint64_t> mip_hw_{0};  // driven by interrupt controllers
+  uint64_t mip_sw_ = 0;              // SSIP, STIP, SEIP written by software
+  uint64_t mtvec_ = 0, mscratch_ = 0, mepc_ = 0, mcause_ = 0, mtval_ = 0;
+  uint64_t mcounteren_ = 0, menvcfg_ = 0, mcountinhibit_ = 0;
+  uint64_t stvec_ = 0, sscratch_ = 0, sepc_ = 0, scause_ = 0, stval_ = 0, satp_ = 0;
+  uint64_t scounteren_ = 0, senvcfg_ = 0;
+  int64_t cycle_offset_ = 0, instret_offset_ = 0;  // from mcycle/minstret writes
+  uint8_t fflags_ = 0, frm_ = 0;
+  uint8_t pmpcfg_[kPmpEntries] = {};
+  uint64_t pmpaddr_[kPmpEntries] = {};
+  bool pmp_active_ = false;  // any entry not OFF
+  uint64_t tselect_ = 0;
+  uint64_t tdata1_[kTriggers] = {}, tdata2_[kTriggers] = {}, tdata3_[kTriggers] = {};
+
+  // LR/SC reservation: SC succeeds if the reserved word still holds the value
+  // LR read, checked with a host compare-and-swap (correct across harts).
+  bool reservation_valid_ = false;
+  uint64_t reservation_paddr_ = 0;
+  uint64_t reservation_value_ = 0;
+
+  // TLBs indexed [privilege][access][vpn % kTlbSize].
+  TlbEntry tlb_[4][3][kTlbSize];
+
+  // Cross-thread signalling: interrupts, kick(), WFI sleep.
+  std::atomic<bool> attention_{true};
+  std::atomic<bool> kicked_{false};
+  std::mutex wait_mutex_;
+  std::condition_variable wait_cv_;
 };
 
 }  // namespace vessel::cpu::riscv

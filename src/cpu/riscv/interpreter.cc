@@ -1,0 +1,431 @@
+// The interpreter: fetch, expand compressed, decode through the ISA table,
+// execute (unprivileged spec ch. 2, 4, 7, 8; priv spec 3.3 for SYSTEM).
+#include <atomic>
+
+#include "cpu/riscv/compressed.h"
+#include "cpu/riscv/csr_numbers.h"
+#include "cpu/riscv/fpu.h"
+#include "cpu/riscv/hart.h"
+#include "cpu/riscv/memory_access.h"
+
+namespace vessel::cpu::riscv {
+
+using namespace csr;
+
+namespace {
+
+int64_t sext32(uint64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(v)); }
+uint64_t u(int64_t v) { return static_cast<uint64_t>(v); }
+int64_t s(uint64_t v) { return static_cast<int64_t>(v); }
+
+uint64_t mulh(int64_t a, int64_t b) {
+  return static_cast<uint64_t>((static_cast<__int128>(a) * b) >> 64);
+}
+uint64_t mulhu(uint64_t a, uint64_t b) {
+  return static_cast<uint64_t>((static_cast<unsigned __int128>(a) * b) >> 64);
+}
+uint64_t mulhsu(int64_t a, uint64_t b) {
+  return static_cast<uint64_t>((static_cast<__int128>(a) * static_cast<__int128>(b)) >> 64);
+}
+
+// Division results for the corner cases (unprivileged spec table 8.1).
+int64_t div_signed(int64_t a, int64_t b) {
+  if (b == 0) return -1;
+  if (a == INT64_MIN && b == -1) return a;
+  return a / b;
+}
+int64_t rem_signed(int64_t a, int64_t b) {
+  if (b == 0) return a;
+  if (a == INT64_MIN && b == -1) return 0;
+  return a % b;
+}
+int32_t div_signed32(int32_t a, int32_t b) {
+  if (b == 0) return -1;
+  if (a == INT32_MIN && b == -1) return a;
+  return a / b;
+}
+int32_t rem_signed32(int32_t a, int32_t b) {
+  if (b == 0) return a;
+  if (a == INT32_MIN && b == -1) return 0;
+  return a % b;
+}
+
+}  // namespace
+
+bool Hart::fetch(uint32_t& insn, unsigned& length) {
+  uint64_t pc = pc_;
+  uint64_t vpn = pc >> memory::kPageShift;
+  const TlbEntry& e =
+      tlb_[static_cast<unsigned>(priv_)][static_cast<unsigned>(Access::kFetch)][vpn % kTlbSize];
+  if (e.vpn == vpn && (pc & 0xfff) <= 0xffc) [[likely]] {
+    std::memcpy(&insn, reinterpret_cast<const void*>(pc + e.addend), 4);
+    length = (insn & 3) == 3 ? 4 : 2;
+    if (length == 2) insn &= 0xffff;
+    return true;
+  }
+  // Slow path: each 16-bit parcel separately, since a 32-bit instruction may
+  // straddle two pages (the fault then names the second parcel's address).
+  uint16_t parcel[2];
+  for (unsigned i = 0; i < 2; ++i) {
+    uint64_t va = pc + 2 * i, pa;
+    if (!translate(va, Access::kFetch, priv_, pa)) return false;
+    const uint8_t* host = bus_.ram_ptr(pa, 2);
+    if (!host || !pmp_allows(pa, 2, Access::kFetch, priv_)) {
+      return raise(kInstructionAccessFault, va);
+    }
+    std::memcpy(&parcel[i], host, 2);
+    fill_tlb(va, pa, Access::kFetch, priv_);
+    if (i == 0 && (parcel[0] & 3) != 3) {
+      insn = parcel[0];
+      length = 2;
+      return true;
+    }
+  }
+  insn = parcel[0] | uint32_t{parcel[1]} << 16;
+  length = 4;
+  return true;
+}
+
+RunExit Hart::run(uint64_t budget) {
+  for (uint64_t n = 0; n < budget; ++n) {
+    if (attention_.load(std::memory_order_relaxed)) [[unlikely]] {
+      attention_.store(false, std::memory_order_relaxed);
+      if (kicked_.exchange(false, std::memory_order_acq_rel)) return RunExit::kBudgetSpent;
+      check_interrupts();
+    }
+    uint32_t insn;
+    unsigned length;
+    if (!fetch(insn, length)) [[unlikely]] {
+      take_trap(trap_cause_, trap_tval_, false);
+      continue;
+    }
+    if (!execute(insn, length)) [[unlikely]] {
+      take_trap(trap_cause_, trap_tval_, false);
+      continue;
+    }
+    x_[0] = 0;
+    ++instret_;
+    if (waiting_) [[unlikely]] {
+      waiting_ = false;
+      return RunExit::kWaitForInterrupt;
+    }
+  }
+  return RunExit::kBudgetSpent;
+}
+
+bool Hart::execute(uint32_t raw, unsigned length) {
+  uint32_t insn = raw;
+  if (length == 2) {
+    insn = expand_compressed(static_cast<uint16_t>(raw));
+    if (insn == 0) return raise(kIllegalInstruction, raw);
+  }
+  const Op op = decode(insn);
+  const unsigned d = rd(insn);
+  const uint64_t a = x_[rs1(insn)];
+  const uint64_t b = x_[rs2(insn)];
+  const uint64_t next = pc_ + length;
+
+  switch (op) {
+    case Op::kLui: x_[d] = u(imm_u(insn)); break;
+    case Op::kAuipc: x_[d] = pc_ + u(imm_u(insn)); break;
+    case Op::kJal:
+      x_[d] = next;
+      pc_ += u(imm_j(insn));
+      return true;
+    case Op::kJalr:
+      pc_ = (a + u(imm_i(insn))) & ~uint64_t{1};
+      x_[d] = next;
+      return true;
+    case Op::kBeq:
+    case Op::kBne:
+    case Op::kBlt:
+    case Op::kBge:
+    case Op::kBltu:
+    case Op::kBgeu: {
+      bool taken = false;
+      switch (op) {
+        case Op::kBeq: taken = a == b; break;
+        case Op::kBne: taken = a != b; break;
+        case Op::kBlt: taken = s(a) < s(b); break;
+        case Op::kBge: taken = s(a) >= s(b); break;
+        case Op::kBltu: taken = a < b; break;
+        default: taken = a >= b; break;
+      }
+      pc_ = taken ? pc_ + u(imm_b(insn)) : next;
+      return true;
+    }
+    case Op::kLb: { int8_t v; if (!load(a + u(imm_i(insn)), v)) return false; x_[d] = u(v); break; }
+    case Op::kLh: { int16_t v; if (!load(a + u(imm_i(insn)), v)) return false; x_[d] = u(v); break; }
+    case Op::kLw: { int32_t v; if (!load(a + u(imm_i(insn)), v)) return false; x_[d] = u(v); break; }
+    case Op::kLd: { uint64_t v; if (!load(a + u(imm_i(insn)), v)) return false; x_[d] = v; break; }
+    case Op::kLbu: { uint8_t v; if (!load(a + u(imm_i(insn)), v)) return false; x_[d] = v; break; }
+    case Op::kLhu: { uint16_t v; if (!load(a + u(imm_i(insn)), v)) return false; x_[d] = v; break; }
+    case Op::kLwu: { uint32_t v; if (!load(a + u(imm_i(insn)), v)) return false; x_[d] = v; break; }
+    case Op::kSb: if (!store(a + u(imm_s(insn)), static_cast<uint8_t>(b))) return false; break;
+    case Op::kSh: if (!store(a + u(imm_s(insn)), static_cast<uint16_t>(b))) return false; break;
+    case Op::kSw: if (!store(a + u(imm_s(insn)), static_cast<uint32_t>(b))) return false; break;
+    case Op::kSd: if (!store(a + u(imm_s(insn)), b)) return false; break;
+    case Op::kAddi: x_[d] = a + u(imm_i(insn)); break;
+    case Op::kSlti: x_[d] = s(a) < imm_i(insn); break;
+    case Op::kSltiu: x_[d] = a < u(imm_i(insn)); break;
+    case Op::kXori: x_[d] = a ^ u(imm_i(insn)); break;
+    case Op::kOri: x_[d] = a | u(imm_i(insn)); break;
+    case Op::kAndi: x_[d] = a & u(imm_i(insn)); break;
+    case Op::kSlli: x_[d] = a << ((insn >> 20) & 63); break;
+    case Op::kSrli: x_[d] = a >> ((insn >> 20) & 63); break;
+    case Op::kSrai: x_[d] = u(s(a) >> ((insn >> 20) & 63)); break;
+    case Op::kAdd: x_[d] = a + b; break;
+    case Op::kSub: x_[d] = a - b; break;
+    case Op::kSll: x_[d] = a << (b & 63); break;
+    case Op::kSlt: x_[d] = s(a) < s(b); break;
+    case Op::kSltu: x_[d] = a < b; break;
+    case Op::kXor: x_[d] = a ^ b; break;
+    case Op::kSrl: x_[d] = a >> (b & 63); break;
+    case Op::kSra: x_[d] = u(s(a) >> (b & 63)); break;
+    case Op::kOr: x_[d] = a | b; break;
+    case Op::kAnd: x_[d] = a & b; break;
+    case Op::kAddiw: x_[d] = u(sext32(a + u(imm_i(insn)))); break;
+    case Op::kSlliw: x_[d] = u(sext32(a << ((insn >> 20) & 31))); break;
+    case Op::kSrliw: x_[d] = u(sext32(static_cast<uint32_t>(a) >> ((insn >> 20) & 31))); break;
+    case Op::kSraiw: x_[d] = u(static_cast<int32_t>(a) >> ((insn >> 20) & 31)); break;
+    case Op::kAddw: x_[d] = u(sext32(a + b)); break;
+    case Op::kSubw: x_[d] = u(sext32(a - b)); break;
+    case Op::kSllw: x_[d] = u(sext32(a << (b & 31))); break;
+    case Op::kSrlw: x_[d] = u(sext32(static_cast<uint32_t>(a) >> (b & 31))); break;
+    case Op::kSraw: x_[d] = u(static_cast<int32_t>(a) >> (b & 31)); break;
+    case Op::kMul: x_[d] = a * b; break;
+    case Op::kMulh: x_[d] = mulh(s(a), s(b)); break;
+    case Op::kMulhsu: x_[d] = mulhsu(s(a), b); break;
+    case Op::kMulhu: x_[d] = mulhu(a, b); break;
+    case Op::kDiv: x_[d] = u(div_signed(s(a), s(b))); break;
+    case Op::kDivu: x_[d] = b == 0 ? ~uint64_t{0} : a / b; break;
+    case Op::kRem: x_[d] = u(rem_signed(s(a), s(b))); break;
+    case Op::kRemu: x_[d] = b == 0 ? a : a % b; break;
+    case Op::kMulw: x_[d] = u(sext32(a * b)); break;
+    case Op::kDivw:
+      x_[d] = u(div_signed32(static_cast<int32_t>(a), static_cast<int32_t>(b)));
+      break;
+    case Op::kDivuw: {
+      uint32_t x = static_cast<uint32_t>(a), y = static_cast<uint32_t>(b);
+      x_[d] = u(sext32(y == 0 ? ~uint32_t{0} : x / y));
+      break;
+    }
+    case Op::kRemw:
+      x_[d] = u(rem_signed32(static_cast<int32_t>(a), static_cast<int32_t>(b)));
+      break;
+    case Op::kRemuw: {
+      uint32_t x = static_cast<uint32_t>(a), y = static_cast<uint32_t>(b);
+      x_[d] = u(sext32(y == 0 ? x : x % y));
+      break;
+    }
+    case Op::kFence:
+      // Guest fences order memory between harts running on host threads.
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      break;
+    case Op::kFenceI: break;  // nothing is cached across stores: instructions are always re-fetched
+    case Op::kLrW:
+    case Op::kScW:
+    case Op::kAmoW:
+    case Op::kLrD:
+    case Op::kScD:
+    case Op::kAmoD:
+      if (!execute_atomic(insn, op)) return false;
+      break;
+    case Op::kFlw:
+    case Op::kFld:
+    case Op::kFsw:
+    case Op::kFsd: {
+      if ((mstatus_ & mstatus::kFs) == 0) return raise(kIllegalInstruction, raw);
+      bool ok = true;
+      if (op == Op::kFlw) {
+        uint32_t v;
+        ok = load(a + u(imm_i(insn)), v);
+        if (ok) f_[d] = 0xffffffff00000000 | v;
+      } else if (op == Op::kFld) {
+        ok = load(a + u(imm_i(insn)), f_[d]);
+      } else if (op == Op::kFsw) {
+        ok = store(a + u(imm_s(insn)), static_cast<uint32_t>(f_[rs2(insn)]));
+      } else {
+        ok = store(a + u(imm_s(insn)), f_[rs2(insn)]);
+      }
+      if (!ok) return false;
+      if (op == Op::kFlw || op == Op::kFld) mark_fs_dirty();
+      break;
+    }
+    case Op::kFpOp:
+    case Op::kFmadd:
+    case Op::kFmsub:
+    case Op::kFnmsub:
+    case Op::kFnmadd:
+      if (!execute_fp(insn)) return raise(kIllegalInstruction, raw);
+      break;
+    case Op::kEcall:
+    case Op::kEbreak:
+    case Op::kSret:
+    case Op::kMret:
+    case Op::kWfi:
+    case Op::kSfenceVma:
+    case Op::kCsrrw:
+    case Op::kCsrrs:
+    case Op::kCsrrc:
+    case Op::kCsrrwi:
+    case Op::kCsrrsi:
+    case Op::kCsrrci:
+      if (!execute_system(insn, length)) {
+        if (trap_cause_ == kIllegalInstruction) trap_tval_ = raw;
+        return false;
+      }
+      return true;  // execute_system sets pc
+    case Op::kIllegal: return raise(kIllegalInstruction, raw);
+  }
+  pc_ = next;
+  return true;
+}
+
+bool Hart::execute_atomic(uint32_t insn, Op op) {
+  const bool is_word = op == Op::kLrW || op == Op::kScW || op == Op::kAmoW;
+  const unsigned size = is_word ? 4 : 8;
+  const unsigned d = rd(insn);
+  const uint64_t addr = x_[rs1(insn)];
+  const uint64_t src = x_[rs2(insn)];
+
+  if (op == Op::kLrW || op == Op::kLrD) {
+    uint8_t* p = atomic_address(addr, size, Access::kLoad);
+    if (!p) return false;
+    uint64_t value = is_word ? u(std::atomic_ref<int32_t>(*reinterpret_cast<int32_t*>(p)).load())
+                             : std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(p)).load();
+    reservation_valid_ = true;
+    reservation_paddr_ = reinterpret_cast<uintptr_t>(p);
+    reservation_value_ = value;
+    x_[d] = value;
+    return true;
+  }
+  uint8_t* p = atomic_address(addr, size, Access::kStore);
+  if (!p) return false;
+  if (op == Op::kScW || op == Op::kScD) {
+    bool success = false;
+    if (reservation_valid_ && reservation_paddr_ == reinterpret_cast<uintptr_t>(p)) {
+      if (is_word) {
+        int32_t expected = static_cast<int32_t>(reservation_value_);
+        success = std::atomic_ref<int32_t>(*reinterpret_cast<int32_t*>(p))
+                      .compare_exchange_strong(expected, static_cast<int32_t>(src));
+      } else {
+        uint64_t expected = reservation_value_;
+        success = std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(p))
+                      .compare_exchange_strong(expected, src);
+      }
+    }
+    reservation_valid_ = false;
+    x_[d] = success ? 0 : 1;
+    return true;
+  }
+  // AMOs: funct5 selects the operation (unprivileged spec 8.4).
+  const unsigned funct5 = insn >> 27;
+  auto apply = [funct5, is_word](uint64_t old, uint64_t operand) -> uint64_t {
+    int64_t so = is_word ? sext32(old) : s(old), sv = is_word ? sext32(operand) : s(operand);
+    uint64_t uo = is_word ? static_cast<uint32_t>(old) : old;
+    uint64_t uv = is_word ? static_cast<uint32_t>(operand) : operand;
+    switch (funct5) {
+      case 0x01: return operand;
+      case 0x00: return old + operand;
+      case 0x04: return old ^ operand;
+      case 0x0c: return old & operand;
+      case 0x08: return old | operand;
+      case 0x10: return so < sv ? old : operand;
+      case 0x14: return so > sv ? old : operand;
+      case 0x18: return uo < uv ? old : operand;
+      default: return uo > uv ? old : operand;  // 0x1c amomaxu
+    }
+  };
+  switch (funct5) {
+    case 0x00: case 0x01: case 0x04: case 0x08: case 0x0c:
+    case 0x10: case 0x14: case 0x18: case 0x1c: break;
+    default: return raise(kIllegalInstruction, insn);
+  }
+  uint64_t old;
+  if (is_word) {
+    std::atomic_ref<uint32_t> ref(*reinterpret_cast<uint32_t*>(p));
+    uint32_t current = ref.load();
+    while (!ref.compare_exchange_weak(current, static_cast<uint32_t>(apply(current, src)))) {
+    }
+    old = u(sext32(current));
+  } else {
+    std::atomic_ref<uint64_t> ref(*reinterpret_cast<uint64_t*>(p));
+    uint64_t current = ref.load();
+    while (!ref.compare_exchange_weak(current, apply(current, src))) {
+    }
+    old = current;
+  }
+  x_[d] = old;
+  return true;
+}
+
+bool Hart::execute_fp(uint32_t insn) {
+  if ((mstatus_ & mstatus::kFs) == 0) return false;
+  fpu::Context ctx{x_, f_, frm_, fflags_};
+  if (fpu::execute(insn, ctx) != fpu::Outcome::kOk) return false;
+  fflags_ = ctx.fflags;
+  mark_fs_dirty();
+  return true;
+}
+
+bool Hart::execute_system(uint32_t insn, unsigned length) {
+  const Op op = decode(insn);
+  const unsigned d = rd(insn);
+  const unsigned src_reg = rs1(insn);
+  switch (op) {
+    case Op::kEcall: {
+      static constexpr uint64_t kEcallCause[] = {kEcallFromU, kEcallFromS, 0, kEcallFromM};
+      return raise(kEcallCause[static_cast<unsigned>(priv_)], 0);
+    }
+    case Op::kEbreak: return raise(kBreakpoint, pc_);
+    case Op::kMret:
+      if (priv_ != Priv::kMachine) return raise(kIllegalInstruction, 0);
+      do_mret();
+      return true;
+    case Op::kSret:
+      if (priv_ == Priv::kUser || (priv_ == Priv::kSupervisor && (mstatus_ & mstatus::kTsr))) {
+        return raise(kIllegalInstruction, 0);
+      }
+      do_sret();
+      return true;
+    case Op::kWfi:
+      if (priv_ == Priv::kUser || (priv_ == Priv::kSupervisor && (mstatus_ & mstatus::kTw))) {
+        return raise(kIllegalInstruction, 0);
+      }
+      pc_ += length;
+      // WFI completes at once if an enabled interrupt is pending, even when
+      // globally masked (priv spec 3.3.3).
+      if ((mip() & mie_) == 0) waiting_ = true;
+      return true;
+    case Op::kSfenceVma:
+      if (priv_ == Priv::kUser || (priv_ == Priv::kSupervisor && (mstatus_ & mstatus::kTvm))) {
+        return raise(kIllegalInstruction, 0);
+      }
+      flush_tlb();
+      pc_ += length;
+      return true;
+    default: break;
+  }
+  // Zicsr (unprivileged spec ch. 9).
+  const unsigned address = insn >> 20;
+  const bool immediate = op == Op::kCsrrwi || op == Op::kCsrrsi || op == Op::kCsrrci;
+  const bool swap = op == Op::kCsrrw || op == Op::kCsrrwi;
+  const uint64_t operand = immediate ? src_reg : x_[src_reg];
+  const bool writes = swap || src_reg != 0;
+  if (!csr_accessible(address, writes)) return raise(kIllegalInstruction, 0);
+  uint64_t old;
+  if (!csr_read(address, old)) return raise(kIllegalInstruction, 0);
+  if (writes) {
+    // Read-modify-write of mip acts on the software-writable bits only.
+    uint64_t base = address == kMip ? mip_sw_ | (mip_hw_.load() & ~(uint64_t{1} << kSeip)) : old;
+    uint64_t value = swap ? operand : (op == Op::kCsrrs || op == Op::kCsrrsi) ? base | operand
+                                                                               : base & ~operand;
+    if (!csr_write(address, value)) return raise(kIllegalInstruction, 0);
+  }
+  x_[d] = old;
+  pc_ += length;
+  return true;
+}
+
+}  // namespace vessel::cpu::riscv
