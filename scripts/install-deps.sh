@@ -6,9 +6,13 @@ set -euo pipefail
 packages=(
   # host build
   build-essential cmake ninja-build pkg-config libfdt-dev
+  # device-tree inspection (dtc) for tests and debugging
+  device-tree-compiler
   # default guest: kernel, busybox, initramfs, data disk
   linux-source-6.1 gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu
-  bc bison flex libssl-dev libelf-dev cpio xz-utils dpkg-dev e2fsprogs
+  libc6-dev-riscv64-cross linux-libc-dev-riscv64-cross
+  bc bison flex libssl-dev libelf-dev cpio xz-utils gzip dpkg-dev e2fsprogs
+  make python3
   # firmware
   opensbi
   # tests and benchmarks: the reference peer
@@ -18,11 +22,30 @@ packages=(
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 
+# Source packages (busybox for the default guest): a deb-src entry for the
+# same archive, suites and keyring as the binary entries. Rewritten only when
+# its content changes; a change forces an index update.
+need_update=0
+debsrc=/etc/apt/sources.list.d/vessel-deb-src.sources
+if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+  want=$(sed -e 's/^Types:.*/Types: deb-src/' /etc/apt/sources.list.d/debian.sources)
+else
+  want=$(printf '%s\n' 'Types: deb-src' 'URIs: http://deb.debian.org/debian' \
+    'Suites: bookworm bookworm-updates' 'Components: main' \
+    'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg')
+fi
+if [ "$(cat "$debsrc" 2>/dev/null)" != "$want" ]; then
+  printf '%s\n' "$want" | $sudo tee "$debsrc" >/dev/null
+  need_update=1
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -gt 0 ]; then
+if [ ${#missing[@]} -gt 0 ] || [ "$need_update" -eq 1 ]; then
   $sudo apt-get update -q
+fi
+if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
