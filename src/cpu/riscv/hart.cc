@@ -37,6 +37,7 @@ void Hart::reset(uint64_t pc) {
   }
   reservation_valid_ = false;
   flush_tlb();
+  flush_blocks();
   attention_.store(true);
 }
 
@@ -147,6 +148,7 @@ Result<void> Hart::load(StateReader& in) {
   pmp_active_ = false;
   for (uint8_t cfg : pmpcfg_) pmp_active_ |= (cfg & 0x18) != 0;
   flush_tlb();
+  flush_blocks();
   attention_.store(true);
   return Ok();
 }

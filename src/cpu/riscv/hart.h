@@ -7,12 +7,13 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 
 #include "base/clock.h"
 #include "base/result.h"
 #include "base/state.h"
-#include "cpu/riscv/isa_table.h"
+#include "cpu/riscv/decoded_insn.h"
 #include "memory/address_space.h"
 
 namespace vessel::cpu::riscv {
@@ -79,15 +80,28 @@ class Hart {
     uint64_t ppn = 0;
   };
   static constexpr unsigned kTlbSize = 256;
+  // Pre-decoded straight-line code, keyed by physical address. Like an
+  // instruction cache it is refreshed by FENCE.I (unprivileged spec ch. 5),
+  // which Linux and OpenSBI issue after writing code.
+  static constexpr unsigned kBlockInsns = 32;
+  static constexpr unsigned kBlocks = 1024;
+  struct Block {
+    uint64_t paddr = ~uint64_t{0};
+    uint32_t count = 0;
+    DecodedInsn insns[kBlockInsns];
+  };
   static constexpr unsigned kPmpEntries = 16;
   static constexpr unsigned kTriggers = 2;
 
   // ---- interpreter (interpreter.cc) ----
-  bool execute(uint32_t insn, unsigned length);
-  bool execute_system(uint32_t insn, unsigned length);
-  bool execute_atomic(uint32_t insn, Op op);
+  bool execute(const DecodedInsn& insn);
+  bool execute_system(const DecodedInsn& insn);
+  bool execute_atomic(const DecodedInsn& insn);
   bool execute_fp(uint32_t insn);
   bool fetch(uint32_t& insn, unsigned& length);
+  const Block* cached_block();
+  void flush_blocks();
+  bool step_uncached();
 
   // ---- memory access (mmu.cc) ----
   template <typename T>
@@ -168,6 +182,7 @@ class Hart {
 
   // TLBs indexed [privilege][access][vpn % kTlbSize].
   TlbEntry tlb_[4][3][kTlbSize];
+  std::unique_ptr<Block[]> blocks_{new Block[kBlocks]};
 
   // Cross-thread signalling: interrupts, kick(), WFI sleep.
   std::atomic<bool> attention_{true};

@@ -86,25 +86,78 @@ bool Hart::fetch(uint32_t& insn, unsigned& length) {
   return true;
 }
 
+const Hart::Block* Hart::cached_block() {
+  const uint64_t pc = pc_;
+  const uint64_t vpn = pc >> memory::kPageShift;
+  const TlbEntry& e =
+      tlb_[static_cast<unsigned>(priv_)][static_cast<unsigned>(Access::kFetch)][vpn % kTlbSize];
+  if (e.vpn != vpn) return nullptr;  // the slow fetch path fills the TLB
+  const uint64_t paddr = (e.ppn << memory::kPageShift) | (pc & 0xfff);
+  Block& block = blocks_[(paddr >> 1) % kBlocks];
+  if (block.paddr == paddr) [[likely]] return &block;
+
+  // Decode a new block: straight-line code up to an instruction that ends
+  // blocks, the block size, or the end of the page.
+  const auto* page = reinterpret_cast<const uint8_t*>((pc & ~uint64_t{0xfff}) + e.addend);
+  uint64_t offset = pc & 0xfff;
+  unsigned count = 0;
+  while (count < kBlockInsns && offset + 2 <= memory::kPageSize) {
+    uint16_t low;
+    std::memcpy(&low, page + offset, 2);
+    unsigned length = (low & 3) == 3 ? 4 : 2;
+    if (offset + length > memory::kPageSize) break;  // straddles pages: slow path
+    uint32_t raw = low;
+    if (length == 4) std::memcpy(&raw, page + offset, 4);
+    block.insns[count++] = decode_insn(raw, length);
+    offset += length;
+    if (op_block_end(block.insns[count - 1].op) == BlockEnd::kEndsBlock) break;
+  }
+  if (count == 0) return nullptr;
+  block.paddr = paddr;
+  block.count = count;
+  return &block;
+}
+
+void Hart::flush_blocks() {
+  for (unsigned i = 0; i < kBlocks; ++i) blocks_[i].paddr = ~uint64_t{0};
+}
+
+bool Hart::step_uncached() {
+  uint32_t raw;
+  unsigned length;
+  if (!fetch(raw, length)) return false;
+  return execute(decode_insn(raw, length));
+}
+
 RunExit Hart::run(uint64_t budget) {
-  for (uint64_t n = 0; n < budget; ++n) {
+  uint64_t executed = 0;
+  while (executed < budget) {
     if (attention_.load(std::memory_order_relaxed)) [[unlikely]] {
       attention_.store(false, std::memory_order_relaxed);
       if (kicked_.exchange(false, std::memory_order_acq_rel)) return RunExit::kBudgetSpent;
       check_interrupts();
     }
-    uint32_t insn;
-    unsigned length;
-    if (!fetch(insn, length)) [[unlikely]] {
-      take_trap(trap_cause_, trap_tval_, false);
-      continue;
+    const Block* block = cached_block();
+    if (!block) [[unlikely]] {
+      ++executed;
+      if (!step_uncached()) {
+        take_trap(trap_cause_, trap_tval_, false);
+        continue;
+      }
+      x_[0] = 0;
+      ++instret_;
+    } else {
+      // Instructions run until one traps; the rest of the block is skipped.
+      for (unsigned i = 0; i < block->count; ++i) {
+        ++executed;
+        if (!execute(block->insns[i])) [[unlikely]] {
+          take_trap(trap_cause_, trap_tval_, false);
+          break;
+        }
+        x_[0] = 0;
+        ++instret_;
+      }
     }
-    if (!execute(insn, length)) [[unlikely]] {
-      take_trap(trap_cause_, trap_tval_, false);
-      continue;
-    }
-    x_[0] = 0;
-    ++instret_;
     if (waiting_) [[unlikely]] {
       waiting_ = false;
       return RunExit::kWaitForInterrupt;
@@ -113,27 +166,23 @@ RunExit Hart::run(uint64_t budget) {
   return RunExit::kBudgetSpent;
 }
 
-bool Hart::execute(uint32_t raw, unsigned length) {
-  uint32_t insn = raw;
-  if (length == 2) {
-    insn = expand_compressed(static_cast<uint16_t>(raw));
-    if (insn == 0) return raise(kIllegalInstruction, raw);
-  }
-  const Op op = decode(insn);
-  const unsigned d = rd(insn);
-  const uint64_t a = x_[rs1(insn)];
-  const uint64_t b = x_[rs2(insn)];
-  const uint64_t next = pc_ + length;
+bool Hart::execute(const DecodedInsn& di) {
+  const Op op = di.op;
+  const unsigned d = di.rd;
+  const uint64_t a = x_[di.rs1];
+  const uint64_t b = x_[di.rs2];
+  const uint64_t imm = u(di.imm);
+  const uint64_t next = pc_ + di.length;
 
   switch (op) {
-    case Op::kLui: x_[d] = u(imm_u(insn)); break;
-    case Op::kAuipc: x_[d] = pc_ + u(imm_u(insn)); break;
+    case Op::kLui: x_[d] = imm; break;
+    case Op::kAuipc: x_[d] = pc_ + imm; break;
     case Op::kJal:
       x_[d] = next;
-      pc_ += u(imm_j(insn));
+      pc_ += imm;
       return true;
     case Op::kJalr:
-      pc_ = (a + u(imm_i(insn))) & ~uint64_t{1};
+      pc_ = (a + imm) & ~uint64_t{1};
       x_[d] = next;
       return true;
     case Op::kBeq:
@@ -151,29 +200,29 @@ bool Hart::execute(uint32_t raw, unsigned length) {
         case Op::kBltu: taken = a < b; break;
         default: taken = a >= b; break;
       }
-      pc_ = taken ? pc_ + u(imm_b(insn)) : next;
+      pc_ = taken ? pc_ + imm : next;
       return true;
     }
-    case Op::kLb: { int8_t v; if (!load(a + u(imm_i(insn)), v)) return false; x_[d] = u(v); break; }
-    case Op::kLh: { int16_t v; if (!load(a + u(imm_i(insn)), v)) return false; x_[d] = u(v); break; }
-    case Op::kLw: { int32_t v; if (!load(a + u(imm_i(insn)), v)) return false; x_[d] = u(v); break; }
-    case Op::kLd: { uint64_t v; if (!load(a + u(imm_i(insn)), v)) return false; x_[d] = v; break; }
-    case Op::kLbu: { uint8_t v; if (!load(a + u(imm_i(insn)), v)) return false; x_[d] = v; break; }
-    case Op::kLhu: { uint16_t v; if (!load(a + u(imm_i(insn)), v)) return false; x_[d] = v; break; }
-    case Op::kLwu: { uint32_t v; if (!load(a + u(imm_i(insn)), v)) return false; x_[d] = v; break; }
-    case Op::kSb: if (!store(a + u(imm_s(insn)), static_cast<uint8_t>(b))) return false; break;
-    case Op::kSh: if (!store(a + u(imm_s(insn)), static_cast<uint16_t>(b))) return false; break;
-    case Op::kSw: if (!store(a + u(imm_s(insn)), static_cast<uint32_t>(b))) return false; break;
-    case Op::kSd: if (!store(a + u(imm_s(insn)), b)) return false; break;
-    case Op::kAddi: x_[d] = a + u(imm_i(insn)); break;
-    case Op::kSlti: x_[d] = s(a) < imm_i(insn); break;
-    case Op::kSltiu: x_[d] = a < u(imm_i(insn)); break;
-    case Op::kXori: x_[d] = a ^ u(imm_i(insn)); break;
-    case Op::kOri: x_[d] = a | u(imm_i(insn)); break;
-    case Op::kAndi: x_[d] = a & u(imm_i(insn)); break;
-    case Op::kSlli: x_[d] = a << ((insn >> 20) & 63); break;
-    case Op::kSrli: x_[d] = a >> ((insn >> 20) & 63); break;
-    case Op::kSrai: x_[d] = u(s(a) >> ((insn >> 20) & 63)); break;
+    case Op::kLb: { int8_t v; if (!load(a + imm, v)) return false; x_[d] = u(v); break; }
+    case Op::kLh: { int16_t v; if (!load(a + imm, v)) return false; x_[d] = u(v); break; }
+    case Op::kLw: { int32_t v; if (!load(a + imm, v)) return false; x_[d] = u(v); break; }
+    case Op::kLd: { uint64_t v; if (!load(a + imm, v)) return false; x_[d] = v; break; }
+    case Op::kLbu: { uint8_t v; if (!load(a + imm, v)) return false; x_[d] = v; break; }
+    case Op::kLhu: { uint16_t v; if (!load(a + imm, v)) return false; x_[d] = v; break; }
+    case Op::kLwu: { uint32_t v; if (!load(a + imm, v)) return false; x_[d] = v; break; }
+    case Op::kSb: if (!store(a + imm, static_cast<uint8_t>(b))) return false; break;
+    case Op::kSh: if (!store(a + imm, static_cast<uint16_t>(b))) return false; break;
+    case Op::kSw: if (!store(a + imm, static_cast<uint32_t>(b))) return false; break;
+    case Op::kSd: if (!store(a + imm, b)) return false; break;
+    case Op::kAddi: x_[d] = a + imm; break;
+    case Op::kSlti: x_[d] = s(a) < di.imm; break;
+    case Op::kSltiu: x_[d] = a < imm; break;
+    case Op::kXori: x_[d] = a ^ imm; break;
+    case Op::kOri: x_[d] = a | imm; break;
+    case Op::kAndi: x_[d] = a & imm; break;
+    case Op::kSlli: x_[d] = a << (imm & 63); break;
+    case Op::kSrli: x_[d] = a >> (imm & 63); break;
+    case Op::kSrai: x_[d] = u(s(a) >> (imm & 63)); break;
     case Op::kAdd: x_[d] = a + b; break;
     case Op::kSub: x_[d] = a - b; break;
     case Op::kSll: x_[d] = a << (b & 63); break;
@@ -184,10 +233,10 @@ bool Hart::execute(uint32_t raw, unsigned length) {
     case Op::kSra: x_[d] = u(s(a) >> (b & 63)); break;
     case Op::kOr: x_[d] = a | b; break;
     case Op::kAnd: x_[d] = a & b; break;
-    case Op::kAddiw: x_[d] = u(sext32(a + u(imm_i(insn)))); break;
-    case Op::kSlliw: x_[d] = u(sext32(a << ((insn >> 20) & 31))); break;
-    case Op::kSrliw: x_[d] = u(sext32(static_cast<uint32_t>(a) >> ((insn >> 20) & 31))); break;
-    case Op::kSraiw: x_[d] = u(static_cast<int32_t>(a) >> ((insn >> 20) & 31)); break;
+    case Op::kAddiw: x_[d] = u(sext32(a + imm)); break;
+    case Op::kSlliw: x_[d] = u(sext32(a << (imm & 31))); break;
+    case Op::kSrliw: x_[d] = u(sext32(static_cast<uint32_t>(a) >> (imm & 31))); break;
+    case Op::kSraiw: x_[d] = u(static_cast<int32_t>(a) >> (imm & 31)); break;
     case Op::kAddw: x_[d] = u(sext32(a + b)); break;
     case Op::kSubw: x_[d] = u(sext32(a - b)); break;
     case Op::kSllw: x_[d] = u(sext32(a << (b & 31))); break;
@@ -222,31 +271,34 @@ bool Hart::execute(uint32_t raw, unsigned length) {
       // Guest fences order memory between harts running on host threads.
       std::atomic_thread_fence(std::memory_order_seq_cst);
       break;
-    case Op::kFenceI: break;  // nothing is cached across stores: instructions are always re-fetched
+    case Op::kFenceI:
+      // Decoded blocks are this hart's instruction cache (unprivileged spec ch. 5).
+      flush_blocks();
+      break;
     case Op::kLrW:
     case Op::kScW:
     case Op::kAmoW:
     case Op::kLrD:
     case Op::kScD:
     case Op::kAmoD:
-      if (!execute_atomic(insn, op)) return false;
+      if (!execute_atomic(di)) return false;
       break;
     case Op::kFlw:
     case Op::kFld:
     case Op::kFsw:
     case Op::kFsd: {
-      if ((mstatus_ & mstatus::kFs) == 0) return raise(kIllegalInstruction, raw);
+      if ((mstatus_ & mstatus::kFs) == 0) return raise(kIllegalInstruction, di.raw);
       bool ok = true;
       if (op == Op::kFlw) {
         uint32_t v;
-        ok = load(a + u(imm_i(insn)), v);
+        ok = load(a + imm, v);
         if (ok) f_[d] = 0xffffffff00000000 | v;
       } else if (op == Op::kFld) {
-        ok = load(a + u(imm_i(insn)), f_[d]);
+        ok = load(a + imm, f_[d]);
       } else if (op == Op::kFsw) {
-        ok = store(a + u(imm_s(insn)), static_cast<uint32_t>(f_[rs2(insn)]));
+        ok = store(a + imm, static_cast<uint32_t>(f_[di.rs2]));
       } else {
-        ok = store(a + u(imm_s(insn)), f_[rs2(insn)]);
+        ok = store(a + imm, f_[di.rs2]);
       }
       if (!ok) return false;
       if (op == Op::kFlw || op == Op::kFld) mark_fs_dirty();
@@ -257,7 +309,7 @@ bool Hart::execute(uint32_t raw, unsigned length) {
     case Op::kFmsub:
     case Op::kFnmsub:
     case Op::kFnmadd:
-      if (!execute_fp(insn)) return raise(kIllegalInstruction, raw);
+      if (!execute_fp(di.raw)) return raise(kIllegalInstruction, di.raw);
       break;
     case Op::kEcall:
     case Op::kEbreak:
@@ -271,23 +323,24 @@ bool Hart::execute(uint32_t raw, unsigned length) {
     case Op::kCsrrwi:
     case Op::kCsrrsi:
     case Op::kCsrrci:
-      if (!execute_system(insn, length)) {
-        if (trap_cause_ == kIllegalInstruction) trap_tval_ = raw;
+      if (!execute_system(di)) {
+        if (trap_cause_ == kIllegalInstruction) trap_tval_ = di.raw;
         return false;
       }
       return true;  // execute_system sets pc
-    case Op::kIllegal: return raise(kIllegalInstruction, raw);
+    case Op::kIllegal: return raise(kIllegalInstruction, di.raw);
   }
   pc_ = next;
   return true;
 }
 
-bool Hart::execute_atomic(uint32_t insn, Op op) {
+bool Hart::execute_atomic(const DecodedInsn& di) {
+  const Op op = di.op;
   const bool is_word = op == Op::kLrW || op == Op::kScW || op == Op::kAmoW;
   const unsigned size = is_word ? 4 : 8;
-  const unsigned d = rd(insn);
-  const uint64_t addr = x_[rs1(insn)];
-  const uint64_t src = x_[rs2(insn)];
+  const unsigned d = di.rd;
+  const uint64_t addr = x_[di.rs1];
+  const uint64_t src = x_[di.rs2];
 
   if (op == Op::kLrW || op == Op::kLrD) {
     uint8_t* p = atomic_address(addr, size, Access::kLoad);
@@ -320,7 +373,7 @@ bool Hart::execute_atomic(uint32_t insn, Op op) {
     return true;
   }
   // AMOs: funct5 selects the operation (unprivileged spec 8.4).
-  const unsigned funct5 = insn >> 27;
+  const unsigned funct5 = di.raw >> 27;
   auto apply = [funct5, is_word](uint64_t old, uint64_t operand) -> uint64_t {
     int64_t so = is_word ? sext32(old) : s(old), sv = is_word ? sext32(operand) : s(operand);
     uint64_t uo = is_word ? static_cast<uint32_t>(old) : old;
@@ -340,7 +393,7 @@ bool Hart::execute_atomic(uint32_t insn, Op op) {
   switch (funct5) {
     case 0x00: case 0x01: case 0x04: case 0x08: case 0x0c:
     case 0x10: case 0x14: case 0x18: case 0x1c: break;
-    default: return raise(kIllegalInstruction, insn);
+    default: return raise(kIllegalInstruction, di.raw);
   }
   uint64_t old;
   if (is_word) {
@@ -369,10 +422,11 @@ bool Hart::execute_fp(uint32_t insn) {
   return true;
 }
 
-bool Hart::execute_system(uint32_t insn, unsigned length) {
-  const Op op = decode(insn);
-  const unsigned d = rd(insn);
-  const unsigned src_reg = rs1(insn);
+bool Hart::execute_system(const DecodedInsn& di) {
+  const Op op = di.op;
+  const unsigned d = di.rd;
+  const unsigned src_reg = di.rs1;
+  const unsigned length = di.length;
   switch (op) {
     case Op::kEcall: {
       static constexpr uint64_t kEcallCause[] = {kEcallFromU, kEcallFromS, 0, kEcallFromM};
@@ -408,7 +462,7 @@ bool Hart::execute_system(uint32_t insn, unsigned length) {
     default: break;
   }
   // Zicsr (unprivileged spec ch. 9).
-  const unsigned address = insn >> 20;
+  const unsigned address = static_cast<unsigned>(di.imm);
   const bool immediate = op == Op::kCsrrwi || op == Op::kCsrrsi || op == Op::kCsrrci;
   const bool swap = op == Op::kCsrrw || op == Op::kCsrrwi;
   const uint64_t operand = immediate ? src_reg : x_[src_reg];

@@ -1,0 +1,48 @@
+// A pre-decoded instruction: everything the interpreter needs, extracted
+// once, in 16 bytes. Blocks of these are cached so that the hot loop never
+// fetches or decodes the same instruction twice.
+#pragma once
+
+#include <cstdint>
+
+#include "cpu/riscv/compressed.h"
+#include "cpu/riscv/isa_table.h"
+
+namespace vessel::cpu::riscv {
+
+struct DecodedInsn {
+  Op op;
+  uint8_t rd;
+  uint8_t rs1;
+  uint8_t rs2;
+  int32_t imm;   // sign-extended immediate, or the CSR number
+  // The instruction as fetched (16 or 32 bits), for mtval and for the FP and
+  // AMO encodings, which have no compressed forms.
+  uint32_t raw;
+  uint8_t length;
+  uint8_t reserved[3];
+};
+static_assert(sizeof(DecodedInsn) == 16);
+
+inline DecodedInsn decode_insn(uint32_t raw, unsigned length) {
+  uint32_t insn = length == 2 ? expand_compressed(static_cast<uint16_t>(raw)) : raw;
+  DecodedInsn d{};
+  d.raw = raw;
+  d.length = static_cast<uint8_t>(length);
+  d.op = insn == 0 ? Op::kIllegal : decode(insn);
+  d.rd = static_cast<uint8_t>(rd(insn));
+  d.rs1 = static_cast<uint8_t>(rs1(insn));
+  d.rs2 = static_cast<uint8_t>(rs2(insn));
+  switch (op_format(d.op)) {
+    case Format::kR: d.imm = 0; break;
+    case Format::kI: d.imm = static_cast<int32_t>(imm_i(insn)); break;
+    case Format::kS: d.imm = static_cast<int32_t>(imm_s(insn)); break;
+    case Format::kB: d.imm = static_cast<int32_t>(imm_b(insn)); break;
+    case Format::kU: d.imm = static_cast<int32_t>(imm_u(insn)); break;
+    case Format::kJ: d.imm = static_cast<int32_t>(imm_j(insn)); break;
+    case Format::kCsr: d.imm = static_cast<int32_t>(insn >> 20); break;
+  }
+  return d;
+}
+
+}  // namespace vessel::cpu::riscv
