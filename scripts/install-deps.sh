@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # host build
-  build-essential cmake ninja-build pkg-config libfdt-dev
+  build-essential cmake ninja-build pkg-config libfdt-dev libgtest-dev
   # device-tree inspection (dtc) for tests and debugging
   device-tree-compiler
   # default guest: kernel, busybox, initramfs, data disk
@@ -17,6 +17,8 @@ packages=(
   opensbi
   # tests and benchmarks: the reference peer
   qemu-system-misc
+  # FPU differential test: riscv64 user-mode binaries on QEMU's soft-float
+  qemu-user
 )
 
 sudo=""

@@ -14,6 +14,7 @@
 // manipulation.
 #include "cpu/riscv/fpu.h"
 
+#include <algorithm>
 #include <bit>
 #include <cfenv>
 #include <cmath>
@@ -138,18 +139,28 @@ Rounded round_shift(u128 sig, bool sticky, int shift, bool sign, Rm rm) {
   }
   bool up = false;
   switch (rm) {
-    case Rm::kRne: up = half && (below || (kept & 1) != 0); break;
-    case Rm::kRtz: up = false; break;
-    case Rm::kRdn: up = sign && (half || below); break;
-    case Rm::kRup: up = !sign && (half || below); break;
-    case Rm::kRmm: up = half; break;
+    case Rm::kRne:
+      up = half && (below || (kept & 1) != 0);
+      break;
+    case Rm::kRtz:
+      up = false;
+      break;
+    case Rm::kRdn:
+      up = sign && (half || below);
+      break;
+    case Rm::kRup:
+      up = !sign && (half || below);
+      break;
+    case Rm::kRmm:
+      up = half;
+      break;
   }
   return {kept + (up ? 1 : 0), half || below};
 }
 
 // Packs the exact value (-1)^sign * (sig + sticky * tiny) * 2^exp, sig != 0,
 // into format F: IEEE 754 7.4 overflow, 7.5 underflow with tininess detected
-// after rounding (spec 11.2 "tininess is detected after rounding").
+// after rounding (spec 11.4 "tininess is detected after rounding").
 template <class F>
 typename F::Bits round_pack(bool sign, int exp, u128 sig, bool sticky, Rm rm, uint8_t& flags) {
   using Bits = typename F::Bits;
@@ -173,8 +184,8 @@ typename F::Bits round_pack(bool sign, int exp, u128 sig, bool sticky, Rm rm, ui
   }
   if (result_e > F::kEmax) {
     flags |= kOF | kNX;
-    const bool to_inf = rm == Rm::kRne || rm == Rm::kRmm || (rm == Rm::kRup && !sign) ||
-                        (rm == Rm::kRdn && sign);
+    const bool to_inf =
+        rm == Rm::kRne || rm == Rm::kRmm || (rm == Rm::kRup && !sign) || (rm == Rm::kRdn && sign);
     return F::zero(sign) | (to_inf ? F::kInf : F::kMaxFinite);
   }
   if (r.inexact) flags |= kNX;
@@ -351,12 +362,18 @@ template <class F>
 typename F::Bits soft_arith(Arith op, typename F::Bits a, typename F::Bits b, typename F::Bits c,
                             Rm rm, uint8_t& flags) {
   switch (op) {
-    case Arith::kAdd: return soft_add<F>(a, b, rm, flags);
-    case Arith::kSub: return soft_add<F>(a, b ^ F::kSign, rm, flags);
-    case Arith::kMul: return soft_mul<F>(a, b, rm, flags);
-    case Arith::kDiv: return soft_div<F>(a, b, rm, flags);
-    case Arith::kSqrt: return soft_sqrt<F>(a, rm, flags);
-    case Arith::kFma: return soft_fma<F>(a, b, c, rm, flags);
+    case Arith::kAdd:
+      return soft_add<F>(a, b, rm, flags);
+    case Arith::kSub:
+      return soft_add<F>(a, b ^ F::kSign, rm, flags);
+    case Arith::kMul:
+      return soft_mul<F>(a, b, rm, flags);
+    case Arith::kDiv:
+      return soft_div<F>(a, b, rm, flags);
+    case Arith::kSqrt:
+      return soft_sqrt<F>(a, rm, flags);
+    case Arith::kFma:
+      return soft_fma<F>(a, b, c, rm, flags);
   }
   return F::kCanonicalNan;
 }
@@ -394,18 +411,26 @@ T opaque(T v) {
 // bits 13-14, all exceptions masked, flush-to-zero and denormals-are-zero off
 // (the guest needs IEEE subnormals whatever the host process chose), flags
 // clear. The previous MXCSR, host flags included, comes back on destruction.
+// LDMXCSR is slow, so it is skipped when MXCSR already holds the wanted value:
+// in the common case (host in RNE with clear flags, guest op in RNE raising
+// nothing) no write happens at all.
 class HostRounding {
  public:
   explicit HostRounding(Rm rm) : saved_(_mm_getcsr()) {
     static constexpr uint32_t kControl[] = {0x0000, 0x6000, 0x2000, 0x4000};  // RNE RTZ RDN RUP
-    _mm_setcsr(0x1f80u | kControl[static_cast<unsigned>(rm)]);
+    const uint32_t wanted = 0x1f80u | kControl[static_cast<unsigned>(rm)];
+    if (saved_ != wanted) _mm_setcsr(wanted);
   }
-  ~HostRounding() { _mm_setcsr(saved_); }
+  ~HostRounding() {
+    if (after_ != saved_) _mm_setcsr(saved_);
+  }
   HostRounding(const HostRounding&) = delete;
   HostRounding& operator=(const HostRounding&) = delete;
 
-  uint8_t flags() const {
-    const uint32_t s = _mm_getcsr();  // IE DE ZE OE UE PE = bits 0..5; DE is not IEEE
+  // Reads the flags raised since construction; call once, after the operation.
+  uint8_t flags() {
+    after_ = _mm_getcsr();  // IE DE ZE OE UE PE = bits 0..5; DE is not IEEE
+    const uint32_t s = after_;
     return static_cast<uint8_t>(((s & 0x01) != 0 ? kNV : 0) | ((s & 0x04) != 0 ? kDZ : 0) |
                                 ((s & 0x08) != 0 ? kOF : 0) | ((s & 0x10) != 0 ? kUF : 0) |
                                 ((s & 0x20) != 0 ? kNX : 0));
@@ -413,30 +438,36 @@ class HostRounding {
 
  private:
   uint32_t saved_;
+  uint32_t after_ = ~0u;  // forces the restore if flags() was not called
 };
 #else
+// The same through <cfenv>, restoring the host's mode and flags afterwards.
 class HostRounding {
  public:
-  explicit HostRounding(Rm rm) : saved_(std::fegetround()) {
+  explicit HostRounding(Rm rm) : saved_mode_(std::fegetround()) {
     static constexpr int kModes[] = {FE_TONEAREST, FE_TOWARDZERO, FE_DOWNWARD, FE_UPWARD};
+    std::fegetexceptflag(&saved_flags_, FE_ALL_EXCEPT);
     std::fesetround(kModes[static_cast<unsigned>(rm)]);
     std::feclearexcept(FE_ALL_EXCEPT);
   }
-  ~HostRounding() { std::fesetround(saved_); }
+  ~HostRounding() {
+    std::fesetexceptflag(&saved_flags_, FE_ALL_EXCEPT);
+    std::fesetround(saved_mode_);
+  }
   HostRounding(const HostRounding&) = delete;
   HostRounding& operator=(const HostRounding&) = delete;
 
-  uint8_t flags() const {
+  uint8_t flags() {
     const int s = std::fetestexcept(FE_ALL_EXCEPT);
-    return static_cast<uint8_t>(((s & FE_INVALID) != 0 ? kNV : 0) |
-                                ((s & FE_DIVBYZERO) != 0 ? kDZ : 0) |
-                                ((s & FE_OVERFLOW) != 0 ? kOF : 0) |
-                                ((s & FE_UNDERFLOW) != 0 ? kUF : 0) |
-                                ((s & FE_INEXACT) != 0 ? kNX : 0));
+    return static_cast<uint8_t>(
+        ((s & FE_INVALID) != 0 ? kNV : 0) | ((s & FE_DIVBYZERO) != 0 ? kDZ : 0) |
+        ((s & FE_OVERFLOW) != 0 ? kOF : 0) | ((s & FE_UNDERFLOW) != 0 ? kUF : 0) |
+        ((s & FE_INEXACT) != 0 ? kNX : 0));
   }
 
  private:
-  int saved_;
+  int saved_mode_;
+  std::fexcept_t saved_flags_;
 };
 #endif
 
@@ -451,12 +482,24 @@ typename F::Bits host_arith(Arith op, typename F::Bits a, typename F::Bits b, ty
     const T y = opaque(std::bit_cast<T>(b));
     T r{};
     switch (op) {
-      case Arith::kAdd: r = x + y; break;
-      case Arith::kSub: r = x - y; break;
-      case Arith::kMul: r = x * y; break;
-      case Arith::kDiv: r = x / y; break;
-      case Arith::kSqrt: r = std::sqrt(x); break;
-      case Arith::kFma: r = std::fma(x, y, opaque(std::bit_cast<T>(c))); break;
+      case Arith::kAdd:
+        r = x + y;
+        break;
+      case Arith::kSub:
+        r = x - y;
+        break;
+      case Arith::kMul:
+        r = x * y;
+        break;
+      case Arith::kDiv:
+        r = x / y;
+        break;
+      case Arith::kSqrt:
+        r = std::sqrt(x);
+        break;
+      case Arith::kFma:
+        r = std::fma(x, y, opaque(std::bit_cast<T>(c)));
+        break;
     }
     r = opaque(r);
     flags |= host.flags();
@@ -466,8 +509,8 @@ typename F::Bits host_arith(Arith op, typename F::Bits a, typename F::Bits b, ty
 }
 
 template <class F>
-typename F::Bits arith(Arith op, typename F::Bits a, typename F::Bits b, typename F::Bits c,
-                       Rm rm, uint8_t& flags) {
+typename F::Bits arith(Arith op, typename F::Bits a, typename F::Bits b, typename F::Bits c, Rm rm,
+                       uint8_t& flags) {
   // Host FMA units differ on inf * 0 + qNaN; see soft_fma.
   if (op == Arith::kFma && inf_times_zero<F>(a, b)) flags |= kNV;
   if (rm == Rm::kRmm) return soft_arith<F>(op, a, b, c, rm, flags);
@@ -492,8 +535,8 @@ uint32_t narrow(uint64_t a, Rm rm, uint8_t& flags) {
 enum class IntKind : uint8_t { kW, kWu, kL, kLu };  // = rs2 of the fcvt encodings
 
 struct IntLimits {
-  uint64_t max_positive;  // largest magnitude of a positive result
-  uint64_t max_negative;  // largest magnitude of a negative result
+  uint64_t max_positive;   // largest magnitude of a positive result
+  uint64_t max_negative;   // largest magnitude of a negative result
   uint64_t saturate_high;  // result for +inf, too large, NaN (as written to rd)
   uint64_t saturate_low;   // result for -inf, too small
 };
@@ -537,13 +580,18 @@ typename F::Bits from_int(uint64_t x, IntKind kind, Rm rm, uint8_t& flags) {
   bool negative = false;
   uint64_t magnitude = x;
   switch (kind) {
-    case IntKind::kW: magnitude = sign_extend_32(x); [[fallthrough]];
+    case IntKind::kW:
+      magnitude = sign_extend_32(x);
+      [[fallthrough]];
     case IntKind::kL:
       negative = static_cast<int64_t>(magnitude) < 0;
       if (negative) magnitude = ~magnitude + 1;
       break;
-    case IntKind::kWu: magnitude = static_cast<uint32_t>(x); break;
-    case IntKind::kLu: break;
+    case IntKind::kWu:
+      magnitude = static_cast<uint32_t>(x);
+      break;
+    case IntKind::kLu:
+      break;
   }
   if (magnitude == 0) return 0;
   return round_pack<F>(negative, 0, magnitude, false, rm, flags);
@@ -584,9 +632,12 @@ uint64_t compare(typename F::Bits a, typename F::Bits b, Compare how, uint8_t& f
   const int64_t ka = order_key<F>(a);
   const int64_t kb = order_key<F>(b);
   switch (how) {
-    case Compare::kLe: return ka <= kb;
-    case Compare::kLt: return ka < kb;
-    case Compare::kEq: return ka == kb;
+    case Compare::kLe:
+      return ka <= kb;
+    case Compare::kLt:
+      return ka < kb;
+    case Compare::kEq:
+      return ka == kb;
   }
   return 0;
 }
@@ -603,7 +654,7 @@ uint64_t classify(typename F::Bits v) {
 }
 
 // ---------------------------------------------------------------------------
-// Decoding (spec ch. 34 opcode map; R-type and R4-type formats).
+// Decoding (spec ch. 24 instruction listings; R-type and R4-type formats).
 
 struct Fields {
   uint32_t raw;
@@ -618,9 +669,19 @@ struct Fields {
 
 // OP-FP funct5 values.
 enum Funct5 : unsigned {
-  kFadd = 0x00, kFsub = 0x01, kFmul = 0x02, kFdiv = 0x03, kFsgnj = 0x04, kFminmax = 0x05,
-  kFcvtFF = 0x08, kFsqrt = 0x0b, kFcmp = 0x14, kFcvtIntF = 0x18, kFcvtFInt = 0x1a,
-  kFmvXF = 0x1c, kFmvFX = 0x1e,
+  kFadd = 0x00,
+  kFsub = 0x01,
+  kFmul = 0x02,
+  kFdiv = 0x03,
+  kFsgnj = 0x04,
+  kFminmax = 0x05,
+  kFcvtFF = 0x08,
+  kFsqrt = 0x0b,
+  kFcmp = 0x14,
+  kFcvtIntF = 0x18,
+  kFcvtFInt = 0x1a,
+  kFmvXF = 0x1c,
+  kFmvFX = 0x1e,
 };
 
 constexpr unsigned kOpMadd = 0x43;
@@ -654,10 +715,17 @@ Outcome op_fp(Fields in, Context& ctx) {
     case kFsgnj: {
       Bits sign;
       switch (in.rm()) {
-        case 0: sign = b & F::kSign; break;
-        case 1: sign = ~b & F::kSign; break;
-        case 2: sign = (a ^ b) & F::kSign; break;
-        default: return Outcome::kIllegal;
+        case 0:
+          sign = b & F::kSign;
+          break;
+        case 1:
+          sign = ~b & F::kSign;
+          break;
+        case 2:
+          sign = (a ^ b) & F::kSign;
+          break;
+        default:
+          return Outcome::kIllegal;
       }
       write_f<F>(ctx, in.rd(), (a & ~F::kSign) | sign);
       break;
@@ -672,8 +740,8 @@ Outcome op_fp(Fields in, Context& ctx) {
       if constexpr (F::kWidth == 32) {
         write_f<F>(ctx, in.rd(), narrow(read_f<Double>(ctx, in.rs1()), *rm, flags));
       } else {
-        write_f<F>(ctx, in.rd(), soft_convert<Double, Single>(read_f<Single>(ctx, in.rs1()),
-                                                              *rm, flags));
+        write_f<F>(ctx, in.rd(),
+                   soft_convert<Double, Single>(read_f<Single>(ctx, in.rs1()), *rm, flags));
       }
       break;
     case kFcmp:
@@ -733,9 +801,12 @@ Outcome fused(Fields in, Context& ctx) {
 template <template <class> class Op>
 Outcome by_format(Fields in, Context& ctx) {
   switch (in.fmt()) {
-    case 0: return Op<Single>::run(in, ctx);
-    case 1: return Op<Double>::run(in, ctx);
-    default: return Outcome::kIllegal;  // H (Zfh) and Q are not implemented
+    case 0:
+      return Op<Single>::run(in, ctx);
+    case 1:
+      return Op<Double>::run(in, ctx);
+    default:
+      return Outcome::kIllegal;  // H (Zfh) and Q are not implemented
   }
 }
 
@@ -753,12 +824,15 @@ struct Fused {
 Outcome execute(uint32_t insn, Context& ctx) {
   const Fields in{insn};
   switch (in.opcode()) {
-    case kOpFp: return by_format<OpFp>(in, ctx);
+    case kOpFp:
+      return by_format<OpFp>(in, ctx);
     case kOpMadd:
     case kOpMsub:
     case kOpNmsub:
-    case kOpNmadd: return by_format<Fused>(in, ctx);
-    default: return Outcome::kIllegal;
+    case kOpNmadd:
+      return by_format<Fused>(in, ctx);
+    default:
+      return Outcome::kIllegal;
   }
 }
 

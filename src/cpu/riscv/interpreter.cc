@@ -123,8 +123,8 @@ void Hart::flush_blocks() {
 }
 
 bool Hart::step_uncached() {
-  uint32_t raw;
-  unsigned length;
+  uint32_t raw = 0;
+  unsigned length = 0;
   if (!fetch(raw, length)) return false;
   return execute(decode_insn(raw, length));
 }

@@ -1,0 +1,309 @@
+#include <chrono>
+#include <thread>
+
+#include "hart_fixture.h"
+#include "rv_asm.h"
+
+namespace vessel::cpu::riscv {
+namespace {
+
+using namespace test_asm;
+
+constexpr unsigned kMstatus = 0x300, kMedeleg = 0x302, kMie = 0x304, kMtvec = 0x305,
+                   kMepc = 0x341, kMcause = 0x342, kMtval = 0x343, kStvec = 0x105,
+                   kScause = 0x142, kSatp = 0x180, kPmpcfg0 = 0x3a0, kPmpaddr0 = 0x3b0;
+
+// Loads a 64-bit constant into a register with lui/addi pairs and shifts.
+std::vector<uint32_t> li(unsigned rd, uint64_t value) {
+  // 4 + 12 bits at a time: slli 4, ori hi4, slli 12, ori lo12.
+  std::vector<uint32_t> out{addi(rd, 0, 0)};
+  for (int shift = 48; shift >= 0; shift -= 16) {
+    uint32_t chunk = (value >> shift) & 0xffff;
+    out.push_back(i(0x13, 1, rd, rd, 4));
+    out.push_back(i(0x13, 6, rd, rd, static_cast<int32_t>(chunk >> 12)));
+    out.push_back(i(0x13, 1, rd, rd, 12));
+    out.push_back(i(0x13, 6, rd, rd, static_cast<int32_t>(chunk & 0xfff)));
+  }
+  return out;
+}
+
+class Program {
+ public:
+  Program& op(uint32_t insn) {
+    words.push_back(insn);
+    return *this;
+  }
+  Program& load_imm(unsigned rd, uint64_t value) {
+    for (uint32_t w : li(rd, value)) words.push_back(w);
+    return *this;
+  }
+  uint64_t here() const { return kRamBase + 4 * words.size(); }
+  std::vector<uint32_t> words;
+};
+
+class HartRun : public HartTest {
+ protected:
+  void load(const Program& p, uint64_t at = kRamBase) {
+    for (size_t k = 0; k < p.words.size(); ++k) {
+      std::memcpy(bus.ram_ptr(at + 4 * k, 4), &p.words[k], 4);
+    }
+  }
+};
+
+TEST_F(HartRun, ArithmeticAndHardwiredZero) {
+  Program p;
+  p.op(addi(0, 0, 5)).op(addi(1, 0, -1)).op(add(2, 1, 1));
+  load(p);
+  hart.run(3);
+  EXPECT_EQ(hart.reg(0), 0u);
+  EXPECT_EQ(hart.reg(1), ~uint64_t{0});
+  EXPECT_EQ(hart.reg(2), static_cast<uint64_t>(-2));
+  EXPECT_EQ(hart.pc(), kRamBase + 12);
+  EXPECT_EQ(hart.instret(), 3u);
+}
+
+TEST_F(HartRun, LoadImmediateHelperAndLoop) {
+  Program p;
+  p.load_imm(5, 0x123456789abcdef0).op(addi(6, 0, 10)).op(addi(7, 0, 0));
+  uint64_t loop = p.here();
+  p.op(addi(7, 7, 3)).op(addi(6, 6, -1));
+  p.op(bne(6, 0, static_cast<int32_t>(loop - p.here())));
+  load(p);
+  hart.run(p.words.size() + 40);
+  EXPECT_EQ(hart.reg(5), 0x123456789abcdef0u);
+  EXPECT_EQ(hart.reg(7), 30u);
+}
+
+TEST_F(HartRun, CompressedInstructionsExpand) {
+  // c.li a0, 5 ; c.addi a0, 3 ; c.slli a0, 2
+  uint16_t insns[] = {0x4515, 0x050d, 0x050a};
+  std::memcpy(bus.ram_ptr(kRamBase, sizeof insns), insns, sizeof insns);
+  hart.run(3);
+  EXPECT_EQ(hart.reg(10), 32u);
+  EXPECT_EQ(hart.pc(), kRamBase + 6);
+}
+
+TEST_F(HartRun, EcallTrapsToMtvecWithCauseAndEpc) {
+  Program p;
+  p.load_imm(1, kRamBase + 0x1000).op(csrrw(0, kMtvec, 1));
+  uint64_t ecall_at = p.here();
+  p.op(kEcall);
+  load(p);
+  Program handler;
+  handler.op(csrrs(5, kMcause, 0)).op(csrrs(6, kMepc, 0)).op(csrrs(7, kMtval, 0));
+  load(handler, kRamBase + 0x1000);
+  hart.run(p.words.size() + 3);
+  EXPECT_EQ(hart.reg(5), 11u);  // environment call from M-mode
+  EXPECT_EQ(hart.reg(6), ecall_at);
+  EXPECT_EQ(hart.reg(7), 0u);
+}
+
+TEST_F(HartRun, UnmappedPhysicalLoadIsAnAccessFaultInTheGuest) {
+  Program p;
+  p.load_imm(1, kRamBase + 0x1000).op(csrrw(0, kMtvec, 1));
+  p.load_imm(2, 0x40000000).op(ld(3, 2, 8));
+  load(p);
+  Program handler;
+  handler.op(csrrs(5, kMcause, 0)).op(csrrs(6, kMtval, 0));
+  load(handler, kRamBase + 0x1000);
+  hart.run(p.words.size() + 2);
+  EXPECT_EQ(hart.reg(5), 5u);  // load access fault
+  EXPECT_EQ(hart.reg(6), 0x40000008u);
+}
+
+TEST_F(HartRun, UserEcallIsDelegatedToSupervisor) {
+  Program p;
+  // PMP: one NAPOT entry granting RWX on everything, so S and U may run.
+  p.load_imm(1, ~uint64_t{0} >> 10).op(csrrw(0, kPmpaddr0, 1));
+  p.op(addi(1, 0, 0x1f)).op(csrrw(0, kPmpcfg0, 1));
+  p.op(addi(1, 0, 1 << 8)).op(csrrw(0, kMedeleg, 1));  // delegate ecall from U
+  p.load_imm(1, kRamBase + 0x2000).op(csrrw(0, kStvec, 1));
+  p.load_imm(1, kRamBase + 0x3000).op(csrrw(0, kMepc, 1));
+  p.op(csrrw(0, kMstatus, 0));  // MPP = U
+  p.op(kMret);
+  load(p);
+  Program user;
+  user.op(addi(9, 0, 42)).op(kEcall);
+  load(user, kRamBase + 0x3000);
+  Program supervisor;
+  supervisor.op(csrrs(5, kScause, 0));
+  load(supervisor, kRamBase + 0x2000);
+  hart.run(p.words.size() + 3);
+  EXPECT_EQ(hart.reg(9), 42u);
+  EXPECT_EQ(hart.reg(5), 8u);  // environment call from U-mode, handled in S
+  EXPECT_EQ(hart.privilege(), Priv::kSupervisor);
+}
+
+TEST_F(HartRun, Sv39TranslationSetsAccessedAndDirtyBitsAndFaults) {
+  const uint64_t root = kRamBase + 0x100000;
+  // root[2]: identity gigapage for the code (RWX, A, D); root[1]: VA 0x40000000
+  // -> PA 0x80000000, RW, with A and D clear.
+  poke64(root + 2 * 8, (kRamBase >> 12) << 10 | 0xcf);
+  poke64(root + 1 * 8, (kRamBase >> 12) << 10 | 0x07);
+  poke64(kRamBase + 0x200000, 0x1122334455667788);
+  Program p;
+  p.load_imm(1, ~uint64_t{0} >> 10).op(csrrw(0, kPmpaddr0, 1));
+  p.op(addi(1, 0, 0x1f)).op(csrrw(0, kPmpcfg0, 1));
+  p.load_imm(1, kRamBase + 0x4000).op(csrrw(0, kMtvec, 1));
+  p.load_imm(1, (uint64_t{8} << 60) | (root >> 12)).op(csrrw(0, kSatp, 1));
+  p.load_imm(1, kRamBase + 0x3000).op(csrrw(0, kMepc, 1));
+  p.load_imm(1, uint64_t{1} << 11).op(csrrw(0, kMstatus, 1));  // MPP = S
+  p.op(kMret);
+  load(p);
+  Program s_code;
+  s_code.load_imm(2, 0x40200000).op(ld(3, 2, 0));  // read through the new mapping
+  s_code.op(sd(3, 2, 8));                          // write: sets D
+  s_code.op(ld(4, 0, 16));                         // VA 0x10: unmapped, page fault
+  load(s_code, kRamBase + 0x3000);
+  Program m_handler;
+  m_handler.op(csrrs(5, kMcause, 0)).op(csrrs(6, kMtval, 0));
+  load(m_handler, kRamBase + 0x4000);
+
+  hart.run(p.words.size() + s_code.words.size() - 1);
+  EXPECT_EQ(hart.reg(3), 0x1122334455667788u);
+  EXPECT_EQ(peek64(kRamBase + 0x200008), 0x1122334455667788u);
+  uint64_t pte = peek64(root + 8);
+  EXPECT_TRUE(pte & 0x40) << "accessed bit set by the load";
+  EXPECT_TRUE(pte & 0x80) << "dirty bit set by the store";
+  hart.run(3);
+  EXPECT_EQ(hart.reg(5), 13u);  // load page fault
+  EXPECT_EQ(hart.reg(6), 16u);
+}
+
+TEST_F(HartRun, TimerInterruptIsTakenWhenEnabled) {
+  Program p;
+  p.load_imm(1, kRamBase + 0x1000).op(csrrw(0, kMtvec, 1));
+  p.op(addi(1, 0, 1 << 7)).op(csrrw(0, kMie, 1));    // MTIE
+  p.op(addi(1, 0, 1 << 3)).op(csrrw(0, kMstatus, 1));  // MIE
+  uint64_t spin = p.here();
+  p.op(addi(9, 9, 1)).op(b(0, 0, 0, static_cast<int32_t>(spin - (p.here()))));
+  load(p);
+  Program handler;
+  handler.op(csrrs(5, kMcause, 0));
+  load(handler, kRamBase + 0x1000);
+  hart.run(p.words.size() + 20);
+  EXPECT_GT(hart.reg(9), 0u);
+  EXPECT_EQ(hart.reg(5), 0u);
+  hart.set_interrupt_pending(kMtip, true);
+  hart.run(2);
+  EXPECT_EQ(hart.reg(5), (uint64_t{1} << 63) | 7);
+}
+
+TEST_F(HartRun, WfiSleepsUntilAnInterruptIsPending) {
+  Program p;
+  p.op(addi(1, 0, 1 << 7)).op(csrrw(0, kMie, 1)).op(kWfi).op(addi(2, 0, 7));
+  load(p);
+  EXPECT_EQ(hart.run(100), RunExit::kWaitForInterrupt);
+  auto start = std::chrono::steady_clock::now();
+  std::thread waker([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    hart.set_interrupt_pending(kMtip, true);
+  });
+  hart.wait_for_interrupt(clock, UINT64_MAX);
+  waker.join();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(40));
+  hart.run(1);  // MIE is clear: execution continues after the WFI
+  EXPECT_EQ(hart.reg(2), 7u);
+}
+
+TEST_F(HartRun, WfiWaitEndsAtTheDeadline) {
+  Program p;
+  p.op(kWfi);
+  load(p);
+  EXPECT_EQ(hart.run(10), RunExit::kWaitForInterrupt);
+  auto start = std::chrono::steady_clock::now();
+  hart.wait_for_interrupt(clock, clock.ticks() + GuestClock::kFrequency / 20);  // 50 ms
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(40));
+}
+
+TEST_F(HartRun, MisalignedLoadAcrossAPageIsPerformed) {
+  poke64(kRamBase + 0x1ff8, 0x8877665544332211);
+  poke64(kRamBase + 0x2000, 0x00000000ccbbaa99);
+  Program p;
+  p.load_imm(1, kRamBase + 0x1ffc).op(ld(2, 1, 0));
+  load(p);
+  hart.run(p.words.size());
+  EXPECT_EQ(hart.reg(2), 0xccbbaa9988776655u);
+}
+
+TEST_F(HartRun, FenceIMakesNewCodeVisible) {
+  Program p;
+  uint64_t target = kRamBase + 0x1000;
+  p.load_imm(1, target);
+  p.op(i(0x67, 0, 10, 1, 0));  // jalr ra=x10, 0(x1): run the old code
+  p.load_imm(2, addi(5, 0, 2)).op(sw(2, 1, 0)).op(kFenceI);
+  p.op(i(0x67, 0, 10, 1, 0));  // run the new code
+  load(p);
+  Program old_code;
+  old_code.op(addi(5, 0, 1)).op(i(0x67, 0, 0, 10, 0));  // jalr x0, 0(x10)
+  load(old_code, target);
+  hart.run(p.words.size() - 1 + 2 - 1);
+  EXPECT_EQ(hart.reg(5), 1u);
+  hart.run(100);
+  EXPECT_EQ(hart.reg(5), 2u);
+}
+
+TEST(HartSmp, AtomicsAreAtomicAcrossHarts) {
+  memory::AddressSpace bus;
+  ASSERT_TRUE(bus.map_ram(kRamBase, kRamSize).ok());
+  GuestClock clock;
+  constexpr uint64_t kCounter = kRamBase + 0x10000, kLrScCounter = kRamBase + 0x10008;
+  constexpr int kIterations = 20000;
+  Program p;
+  p.load_imm(1, kCounter).load_imm(2, kLrScCounter).op(addi(3, 0, 1));
+  p.load_imm(4, kIterations);
+  uint64_t loop = p.here();
+  p.op(amoadd_d(0, 1, 3));
+  uint64_t retry = p.here();
+  p.op(lr_w(5, 2)).op(addi(5, 5, 1)).op(sc_w(6, 2, 5));
+  p.op(bne(6, 0, static_cast<int32_t>(retry - p.here())));
+  p.op(addi(4, 4, -1)).op(bne(4, 0, static_cast<int32_t>(loop - p.here())));
+  uint64_t end = p.here();
+  p.op(b(0, 0, 0, 0));  // spin
+  for (size_t k = 0; k < p.words.size(); ++k) {
+    std::memcpy(bus.ram_ptr(kRamBase + 4 * k, 4), &p.words[k], 4);
+  }
+  Hart h0(bus, clock, 0), h1(bus, clock, 1);
+  h0.reset(kRamBase);
+  h1.reset(kRamBase);
+  auto body = [end](Hart* h) {
+    while (h->pc() != end) h->run(1000);
+  };
+  std::thread t0(body, &h0), t1(body, &h1);
+  t0.join();
+  t1.join();
+  uint64_t counter, lrsc;
+  std::memcpy(&counter, bus.ram_ptr(kCounter, 8), 8);
+  std::memcpy(&lrsc, bus.ram_ptr(kLrScCounter, 8), 8);
+  EXPECT_EQ(counter, 2u * kIterations);
+  EXPECT_EQ(lrsc & 0xffffffff, 2u * kIterations);
+}
+
+TEST_F(HartRun, SaveAndRestoreContinuesIdentically) {
+  Program p;
+  p.op(addi(6, 0, 100)).op(addi(7, 0, 1));
+  uint64_t loop = p.here();
+  p.op(add(7, 7, 7)).op(addi(7, 7, 3)).op(addi(6, 6, -1));
+  p.op(bne(6, 0, static_cast<int32_t>(loop - p.here())));
+  p.op(csrrs(8, 0xb02, 0));  // minstret
+  load(p);
+  hart.run(150);
+  StateWriter saved;
+  hart.save(saved);
+  hart.run(1000);
+
+  Hart restored(bus, clock, 0);
+  StateReader reader(saved.data());
+  ASSERT_TRUE(restored.load(reader).ok());
+  restored.run(1000);
+  for (unsigned r = 0; r < 32; ++r) EXPECT_EQ(restored.reg(r), hart.reg(r)) << "x" << r;
+  EXPECT_EQ(restored.pc(), hart.pc());
+  EXPECT_EQ(restored.instret(), hart.instret());
+
+  Hart other_id(bus, clock, 1);
+  StateReader reader2(saved.data());
+  EXPECT_FALSE(other_id.load(reader2).ok());
+}
+
+}  // namespace
+}  // namespace vessel::cpu::riscv
