@@ -5,8 +5,12 @@
 namespace vessel::cpu::riscv {
 namespace {
 
-uint32_t bits(uint32_t v, unsigned hi, unsigned lo) { return (v >> lo) & ((1u << (hi - lo + 1)) - 1); }
-uint32_t bit(uint32_t v, unsigned b) { return (v >> b) & 1; }
+uint32_t bits(uint32_t v, unsigned hi, unsigned lo) {
+  return (v >> lo) & ((1u << (hi - lo + 1)) - 1);
+}
+uint32_t bit(uint32_t v, unsigned b) {
+  return (v >> b) & 1;
+}
 int32_t sign_extend(uint32_t v, unsigned width) {
   uint32_t shift = 32 - width;
   return static_cast<int32_t>(v << shift) >> shift;
@@ -48,13 +52,20 @@ uint32_t quadrant0(uint32_t c) {
       if (imm == 0) return 0;
       return enc_i(kOpImm, 0, rd_p, 2, static_cast<int32_t>(imm));
     }
-    case 1: return enc_i(kLoadFp, 3, rd_p, rs1_p, off8);  // c.fld
-    case 2: return enc_i(kLoad, 2, rd_p, rs1_p, off4);    // c.lw
-    case 3: return enc_i(kLoad, 3, rd_p, rs1_p, off8);    // c.ld
-    case 5: return enc_s(kStoreFp, 3, rs1_p, rd_p, off8);  // c.fsd
-    case 6: return enc_s(kStore, 2, rs1_p, rd_p, off4);    // c.sw
-    case 7: return enc_s(kStore, 3, rs1_p, rd_p, off8);    // c.sd
-    default: return 0;
+    case 1:
+      return enc_i(kLoadFp, 3, rd_p, rs1_p, off8);  // c.fld
+    case 2:
+      return enc_i(kLoad, 2, rd_p, rs1_p, off4);  // c.lw
+    case 3:
+      return enc_i(kLoad, 3, rd_p, rs1_p, off8);  // c.ld
+    case 5:
+      return enc_s(kStoreFp, 3, rs1_p, rd_p, off8);  // c.fsd
+    case 6:
+      return enc_s(kStore, 2, rs1_p, rd_p, off4);  // c.sw
+    case 7:
+      return enc_s(kStore, 3, rs1_p, rd_p, off8);  // c.sd
+    default:
+      return 0;
   }
 }
 
@@ -63,16 +74,18 @@ uint32_t quadrant1(uint32_t c) {
   int32_t imm6 = sign_extend(bit(c, 12) << 5 | bits(c, 6, 2), 6);
   uint32_t rd_p = bits(c, 9, 7) + 8, rs2_p = bits(c, 4, 2) + 8;
   switch (bits(c, 15, 13)) {
-    case 0: return enc_i(kOpImm, 0, rd, rd, imm6);  // c.addi (c.nop)
-    case 1:                                          // c.addiw
+    case 0:
+      return enc_i(kOpImm, 0, rd, rd, imm6);  // c.addi (c.nop)
+    case 1:                                   // c.addiw
       if (rd == 0) return 0;
       return enc_i(kOpImm32, 0, rd, rd, imm6);
-    case 2: return enc_i(kOpImm, 0, rd, 0, imm6);  // c.li
+    case 2:
+      return enc_i(kOpImm, 0, rd, 0, imm6);  // c.li
     case 3:
       if (rd == 2) {  // c.addi16sp
-        int32_t imm = sign_extend(bit(c, 12) << 9 | bit(c, 6) << 4 | bit(c, 5) << 6 |
-                                      bits(c, 4, 3) << 7 | bit(c, 2) << 5,
-                                  10);
+        int32_t imm = sign_extend(
+            bit(c, 12) << 9 | bit(c, 6) << 4 | bit(c, 5) << 6 | bits(c, 4, 3) << 7 | bit(c, 2) << 5,
+            10);
         if (imm == 0) return 0;
         return enc_i(kOpImm, 0, 2, 2, imm);
       } else {  // c.lui
@@ -82,9 +95,12 @@ uint32_t quadrant1(uint32_t c) {
     case 4: {
       uint32_t shamt = bit(c, 12) << 5 | bits(c, 6, 2);
       switch (bits(c, 11, 10)) {
-        case 0: return enc_i(kOpImm, 5, rd_p, rd_p, static_cast<int32_t>(shamt));          // c.srli
-        case 1: return enc_i(kOpImm, 5, rd_p, rd_p, static_cast<int32_t>(shamt | 0x400));  // c.srai
-        case 2: return enc_i(kOpImm, 7, rd_p, rd_p, imm6);                                 // c.andi
+        case 0:
+          return enc_i(kOpImm, 5, rd_p, rd_p, static_cast<int32_t>(shamt));  // c.srli
+        case 1:
+          return enc_i(kOpImm, 5, rd_p, rd_p, static_cast<int32_t>(shamt | 0x400));  // c.srai
+        case 2:
+          return enc_i(kOpImm, 7, rd_p, rd_p, imm6);  // c.andi
         default: {
           static constexpr uint32_t kF3[4] = {0, 4, 6, 7};  // sub xor or and
           uint32_t sel = bits(c, 6, 5);
@@ -96,10 +112,10 @@ uint32_t quadrant1(uint32_t c) {
       }
     }
     case 5: {  // c.j
-      int32_t imm = sign_extend(bit(c, 12) << 11 | bit(c, 11) << 4 | bits(c, 10, 9) << 8 |
-                                    bit(c, 8) << 10 | bit(c, 7) << 6 | bit(c, 6) << 7 |
-                                    bits(c, 5, 3) << 1 | bit(c, 2) << 5,
-                                12);
+      int32_t imm =
+          sign_extend(bit(c, 12) << 11 | bit(c, 11) << 4 | bits(c, 10, 9) << 8 | bit(c, 8) << 10 |
+                          bit(c, 7) << 6 | bit(c, 6) << 7 | bits(c, 5, 3) << 1 | bit(c, 2) << 5,
+                      12);
       return enc_j(0, imm);
     }
     default: {  // c.beqz / c.bnez
@@ -120,8 +136,9 @@ uint32_t quadrant2(uint32_t c) {
   switch (bits(c, 15, 13)) {
     case 0:  // c.slli
       return enc_i(kOpImm, 1, rd, rd, static_cast<int32_t>(bit(c, 12) << 5 | rs2));
-    case 1: return enc_i(kLoadFp, 3, rd, 2, sp_off8);  // c.fldsp
-    case 2:                                            // c.lwsp
+    case 1:
+      return enc_i(kLoadFp, 3, rd, 2, sp_off8);  // c.fldsp
+    case 2:                                      // c.lwsp
       if (rd == 0) return 0;
       return enc_i(kLoad, 2, rd, 2, sp_off4);
     case 3:  // c.ldsp
@@ -130,25 +147,32 @@ uint32_t quadrant2(uint32_t c) {
     case 4:
       if (bit(c, 12) == 0) {
         if (rs2 == 0) return rd == 0 ? 0 : enc_i(kJalr, 0, 0, rd, 0);  // c.jr
-        return enc_r(kOp, 0, 0, rd, 0, rs2);                            // c.mv
+        return enc_r(kOp, 0, 0, rd, 0, rs2);                           // c.mv
       }
       if (rs2 == 0) {
-        if (rd == 0) return 0x00100073;       // c.ebreak
+        if (rd == 0) return 0x00100073;    // c.ebreak
         return enc_i(kJalr, 0, 1, rd, 0);  // c.jalr
       }
       return enc_r(kOp, 0, 0, rd, rd, rs2);  // c.add
-    case 5: return enc_s(kStoreFp, 3, 2, rs2, st_off8);  // c.fsdsp
-    case 6: return enc_s(kStore, 2, 2, rs2, st_off4);    // c.swsp
-    default: return enc_s(kStore, 3, 2, rs2, st_off8);   // c.sdsp
+    case 5:
+      return enc_s(kStoreFp, 3, 2, rs2, st_off8);  // c.fsdsp
+    case 6:
+      return enc_s(kStore, 2, 2, rs2, st_off4);  // c.swsp
+    default:
+      return enc_s(kStore, 3, 2, rs2, st_off8);  // c.sdsp
   }
 }
 
 uint32_t expand_slow(uint32_t c) {
   switch (c & 3) {
-    case 0: return quadrant0(c);
-    case 1: return quadrant1(c);
-    case 2: return quadrant2(c);
-    default: return 0;
+    case 0:
+      return quadrant0(c);
+    case 1:
+      return quadrant1(c);
+    case 2:
+      return quadrant2(c);
+    default:
+      return 0;
   }
 }
 
@@ -163,6 +187,8 @@ const ExpansionTable g_table;
 
 }  // namespace
 
-uint32_t expand_compressed(uint16_t insn) { return g_table.entries[insn]; }
+uint32_t expand_compressed(uint16_t insn) {
+  return g_table.entries[insn];
+}
 
 }  // namespace vessel::cpu::riscv

@@ -47,10 +47,14 @@ bool Hart::csr_accessible(unsigned address, bool writing) const {
 
 uint64_t Hart::counter_value(unsigned address) const {
   switch (address & 0x1f) {
-    case 0: return instret_ + static_cast<uint64_t>(cycle_offset_);
-    case 1: return clock_.ticks();
-    case 2: return instret_ + static_cast<uint64_t>(instret_offset_);
-    default: return 0;  // hpmcounters count no events
+    case 0:
+      return instret_ + static_cast<uint64_t>(cycle_offset_);
+    case 1:
+      return clock_.ticks();
+    case 2:
+      return instret_ + static_cast<uint64_t>(instret_offset_);
+    default:
+      return 0;  // hpmcounters count no events
   }
 }
 
@@ -78,42 +82,116 @@ bool Hart::csr_read(unsigned address, uint64_t& value) {
     return true;
   }
   switch (address) {
-    case kFflags: value = fflags_; return true;
-    case kFrm: value = frm_; return true;
-    case kFcsr: value = uint64_t{frm_} << 5 | fflags_; return true;
-    case kSstatus: value = read_mstatus() & mstatus::kSstatusView; return true;
-    case kSie: value = mie_ & mideleg_; return true;
-    case kStvec: value = stvec_; return true;
-    case kScounteren: value = scounteren_; return true;
-    case kSenvcfg: value = senvcfg_; return true;
-    case kSscratch: value = sscratch_; return true;
-    case kSepc: value = sepc_; return true;
-    case kScause: value = scause_; return true;
-    case kStval: value = stval_; return true;
-    case kSip: value = mip() & mideleg_; return true;
-    case kSatp: value = satp_; return true;
-    case kMvendorid: case kMarchid: case kMimpid: case kMconfigptr: value = 0; return true;
-    case kMhartid: value = hart_id_; return true;
-    case kMstatus: value = read_mstatus(); return true;
-    case kMisa: value = kMisaValue; return true;
-    case kMedeleg: value = medeleg_; return true;
-    case kMideleg: value = mideleg_; return true;
-    case kMie: value = mie_; return true;
-    case kMtvec: value = mtvec_; return true;
-    case kMcounteren: value = mcounteren_; return true;
-    case kMenvcfg: value = menvcfg_; return true;
-    case kMcountinhibit: value = mcountinhibit_; return true;
-    case kMscratch: value = mscratch_; return true;
-    case kMepc: value = mepc_; return true;
-    case kMcause: value = mcause_; return true;
-    case kMtval: value = mtval_; return true;
-    case kMip: value = mip(); return true;
-    case kMtinst: case kMtval2: return false;  // hypervisor extension only
-    case kTselect: value = tselect_; return true;
-    case kTdata1: value = tdata1_[tselect_]; return true;
-    case kTdata2: value = tdata2_[tselect_]; return true;
-    case kTdata3: value = tdata3_[tselect_]; return true;
-    default: return false;
+    case kFflags:
+      value = fflags_;
+      return true;
+    case kFrm:
+      value = frm_;
+      return true;
+    case kFcsr:
+      value = uint64_t{frm_} << 5 | fflags_;
+      return true;
+    case kSstatus:
+      value = read_mstatus() & mstatus::kSstatusView;
+      return true;
+    case kSie:
+      value = mie_ & mideleg_;
+      return true;
+    case kStvec:
+      value = stvec_;
+      return true;
+    case kScounteren:
+      value = scounteren_;
+      return true;
+    case kSenvcfg:
+      value = senvcfg_;
+      return true;
+    case kSscratch:
+      value = sscratch_;
+      return true;
+    case kSepc:
+      value = sepc_;
+      return true;
+    case kScause:
+      value = scause_;
+      return true;
+    case kStval:
+      value = stval_;
+      return true;
+    case kSip:
+      value = mip() & mideleg_;
+      return true;
+    case kSatp:
+      value = satp_;
+      return true;
+    case kMvendorid:
+    case kMarchid:
+    case kMimpid:
+    case kMconfigptr:
+      value = 0;
+      return true;
+    case kMhartid:
+      value = hart_id_;
+      return true;
+    case kMstatus:
+      value = read_mstatus();
+      return true;
+    case kMisa:
+      value = kMisaValue;
+      return true;
+    case kMedeleg:
+      value = medeleg_;
+      return true;
+    case kMideleg:
+      value = mideleg_;
+      return true;
+    case kMie:
+      value = mie_;
+      return true;
+    case kMtvec:
+      value = mtvec_;
+      return true;
+    case kMcounteren:
+      value = mcounteren_;
+      return true;
+    case kMenvcfg:
+      value = menvcfg_;
+      return true;
+    case kMcountinhibit:
+      value = mcountinhibit_;
+      return true;
+    case kMscratch:
+      value = mscratch_;
+      return true;
+    case kMepc:
+      value = mepc_;
+      return true;
+    case kMcause:
+      value = mcause_;
+      return true;
+    case kMtval:
+      value = mtval_;
+      return true;
+    case kMip:
+      value = mip();
+      return true;
+    case kMtinst:
+    case kMtval2:
+      return false;  // hypervisor extension only
+    case kTselect:
+      value = tselect_;
+      return true;
+    case kTdata1:
+      value = tdata1_[tselect_];
+      return true;
+    case kTdata2:
+      value = tdata2_[tselect_];
+      return true;
+    case kTdata3:
+      value = tdata3_[tselect_];
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -128,7 +206,8 @@ bool Hart::csr_write(unsigned address, uint64_t value) {
   if (address >= kPmpcfg0 && address <= kPmpcfg15) {
     unsigned n = address - kPmpcfg0;
     if (n & 1 || n >= kPmpEntries / 4) return false;
-    for (unsigned i = 0; i < 8; ++i) write_pmpcfg(n * 4 + i, static_cast<uint8_t>(value >> (8 * i)));
+    for (unsigned i = 0; i < 8; ++i)
+      write_pmpcfg(n * 4 + i, static_cast<uint8_t>(value >> (8 * i)));
     pmp_active_ = false;
     for (uint8_t cfg : pmpcfg_) pmp_active_ |= (cfg & 0x18) != 0;
     flush_tlb();
@@ -146,8 +225,14 @@ bool Hart::csr_write(unsigned address, uint64_t value) {
   if (address >= kMhpmcounter3 && address <= kMhpmcounter31) return true;  // no events counted
   if (address >= kMhpmevent3 && address <= kMhpmevent31) return true;
   switch (address) {
-    case kFflags: fflags_ = value & 0x1f; mark_fs_dirty(); return true;
-    case kFrm: frm_ = value & 7; mark_fs_dirty(); return true;
+    case kFflags:
+      fflags_ = value & 0x1f;
+      mark_fs_dirty();
+      return true;
+    case kFrm:
+      frm_ = value & 7;
+      mark_fs_dirty();
+      return true;
     case kFcsr:
       fflags_ = value & 0x1f;
       frm_ = (value >> 5) & 7;
@@ -156,14 +241,30 @@ bool Hart::csr_write(unsigned address, uint64_t value) {
     case kSstatus:
       write_mstatus((mstatus_ & ~mstatus::kSstatusWritable) | (value & mstatus::kSstatusWritable));
       return true;
-    case kSie: mie_ = (mie_ & ~mideleg_) | (value & mideleg_); break;
-    case kStvec: if ((value & 3) < 2) stvec_ = value; return true;
-    case kScounteren: scounteren_ = value & 0xffffffff; return true;
-    case kSenvcfg: senvcfg_ = value & 1; return true;
-    case kSscratch: sscratch_ = value; return true;
-    case kSepc: sepc_ = value & ~uint64_t{1}; return true;
-    case kScause: scause_ = value; return true;
-    case kStval: stval_ = value; return true;
+    case kSie:
+      mie_ = (mie_ & ~mideleg_) | (value & mideleg_);
+      break;
+    case kStvec:
+      if ((value & 3) < 2) stvec_ = value;
+      return true;
+    case kScounteren:
+      scounteren_ = value & 0xffffffff;
+      return true;
+    case kSenvcfg:
+      senvcfg_ = value & 1;
+      return true;
+    case kSscratch:
+      sscratch_ = value;
+      return true;
+    case kSepc:
+      sepc_ = value & ~uint64_t{1};
+      return true;
+    case kScause:
+      scause_ = value;
+      return true;
+    case kStval:
+      stval_ = value;
+      return true;
     case kSip: {
       uint64_t writable = mideleg_ & (1 << kSsip);
       mip_sw_ = (mip_sw_ & ~writable) | (value & writable);
@@ -172,40 +273,75 @@ bool Hart::csr_write(unsigned address, uint64_t value) {
     case kSatp: {
       uint64_t mode = value >> 60;
       if (mode != 0 && mode != 8 && mode != 9) return true;  // unsupported mode: no effect
-      satp_ = value & ((uint64_t{0xf} << 60) | (uint64_t{0xffff} << 44) | ((uint64_t{1} << 44) - 1));
+      satp_ =
+          value & ((uint64_t{0xf} << 60) | (uint64_t{0xffff} << 44) | ((uint64_t{1} << 44) - 1));
       flush_tlb();
       return true;
     }
-    case kMstatus: write_mstatus(value); return true;
-    case kMisa: return true;  // fixed: writes are ignored (WARL)
-    case kMedeleg: medeleg_ = value & kDelegableExceptions; return true;
-    case kMideleg: mideleg_ = value & kSupervisorInterrupts; break;
-    case kMie: mie_ = value & kAllInterrupts; break;
-    case kMtvec: if ((value & 3) < 2) mtvec_ = value; return true;
-    case kMcounteren: mcounteren_ = value & 0xffffffff; return true;
-    case kMenvcfg: menvcfg_ = value & 1; return true;
-    case kMcountinhibit: mcountinhibit_ = value & 0xfffffffd; return true;
-    case kMscratch: mscratch_ = value; return true;
-    case kMepc: mepc_ = value & ~uint64_t{1}; return true;
-    case kMcause: mcause_ = value; return true;
-    case kMtval: mtval_ = value; return true;
+    case kMstatus:
+      write_mstatus(value);
+      return true;
+    case kMisa:
+      return true;  // fixed: writes are ignored (WARL)
+    case kMedeleg:
+      medeleg_ = value & kDelegableExceptions;
+      return true;
+    case kMideleg:
+      mideleg_ = value & kSupervisorInterrupts;
+      break;
+    case kMie:
+      mie_ = value & kAllInterrupts;
+      break;
+    case kMtvec:
+      if ((value & 3) < 2) mtvec_ = value;
+      return true;
+    case kMcounteren:
+      mcounteren_ = value & 0xffffffff;
+      return true;
+    case kMenvcfg:
+      menvcfg_ = value & 1;
+      return true;
+    case kMcountinhibit:
+      mcountinhibit_ = value & 0xfffffffd;
+      return true;
+    case kMscratch:
+      mscratch_ = value;
+      return true;
+    case kMepc:
+      mepc_ = value & ~uint64_t{1};
+      return true;
+    case kMcause:
+      mcause_ = value;
+      return true;
+    case kMtval:
+      mtval_ = value;
+      return true;
     case kMip: {
       uint64_t writable = (1 << kSsip) | (1 << kStip) | (1 << kSeip);
       mip_sw_ = (mip_sw_ & ~writable) | (value & writable);
       break;
     }
-    case kMcycle: cycle_offset_ = static_cast<int64_t>(value - instret_); return true;
+    case kMcycle:
+      cycle_offset_ = static_cast<int64_t>(value - instret_);
+      return true;
     case kMinstret:
       // The write takes effect after this instruction retires (priv spec 3.3.1).
       instret_offset_ = static_cast<int64_t>(value - instret_ - 1);
       return true;
-    case kTselect: if (value < kTriggers) tselect_ = value; return true;
+    case kTselect:
+      if (value < kTriggers) tselect_ = value;
+      return true;
     case kTdata1:
       tdata1_[tselect_] = kTdata1TypeMcontrol | (value & kTdata1Writable);
       return true;
-    case kTdata2: tdata2_[tselect_] = value; return true;
-    case kTdata3: tdata3_[tselect_] = 0; return true;
-    default: return false;
+    case kTdata2:
+      tdata2_[tselect_] = value;
+      return true;
+    case kTdata3:
+      tdata3_[tselect_] = 0;
+      return true;
+    default:
+      return false;
   }
   // Interrupt enables or pending bits changed: re-evaluate before the next instruction.
   attention_.store(true, std::memory_order_relaxed);

@@ -6,20 +6,61 @@
 namespace vessel::cpu::riscv::csr {
 
 enum Address : unsigned {
-  kFflags = 0x001, kFrm = 0x002, kFcsr = 0x003,
-  kCycle = 0xc00, kTime = 0xc01, kInstret = 0xc02, kHpmcounter3 = 0xc03, kHpmcounter31 = 0xc1f,
-  kSstatus = 0x100, kSie = 0x104, kStvec = 0x105, kScounteren = 0x106, kSenvcfg = 0x10a,
-  kSscratch = 0x140, kSepc = 0x141, kScause = 0x142, kStval = 0x143, kSip = 0x144,
+  kFflags = 0x001,
+  kFrm = 0x002,
+  kFcsr = 0x003,
+  kCycle = 0xc00,
+  kTime = 0xc01,
+  kInstret = 0xc02,
+  kHpmcounter3 = 0xc03,
+  kHpmcounter31 = 0xc1f,
+  kSstatus = 0x100,
+  kSie = 0x104,
+  kStvec = 0x105,
+  kScounteren = 0x106,
+  kSenvcfg = 0x10a,
+  kSscratch = 0x140,
+  kSepc = 0x141,
+  kScause = 0x142,
+  kStval = 0x143,
+  kSip = 0x144,
   kSatp = 0x180,
-  kMvendorid = 0xf11, kMarchid = 0xf12, kMimpid = 0xf13, kMhartid = 0xf14, kMconfigptr = 0xf15,
-  kMstatus = 0x300, kMisa = 0x301, kMedeleg = 0x302, kMideleg = 0x303, kMie = 0x304,
-  kMtvec = 0x305, kMcounteren = 0x306, kMenvcfg = 0x30a, kMcountinhibit = 0x320,
-  kMhpmevent3 = 0x323, kMhpmevent31 = 0x33f,
-  kMscratch = 0x340, kMepc = 0x341, kMcause = 0x342, kMtval = 0x343, kMip = 0x344,
-  kMtinst = 0x34a, kMtval2 = 0x34b,
-  kPmpcfg0 = 0x3a0, kPmpcfg15 = 0x3af, kPmpaddr0 = 0x3b0, kPmpaddr63 = 0x3ef,
-  kTselect = 0x7a0, kTdata1 = 0x7a1, kTdata2 = 0x7a2, kTdata3 = 0x7a3, kTinfo = 0x7a4,
-  kMcycle = 0xb00, kMinstret = 0xb02, kMhpmcounter3 = 0xb03, kMhpmcounter31 = 0xb1f,
+  kMvendorid = 0xf11,
+  kMarchid = 0xf12,
+  kMimpid = 0xf13,
+  kMhartid = 0xf14,
+  kMconfigptr = 0xf15,
+  kMstatus = 0x300,
+  kMisa = 0x301,
+  kMedeleg = 0x302,
+  kMideleg = 0x303,
+  kMie = 0x304,
+  kMtvec = 0x305,
+  kMcounteren = 0x306,
+  kMenvcfg = 0x30a,
+  kMcountinhibit = 0x320,
+  kMhpmevent3 = 0x323,
+  kMhpmevent31 = 0x33f,
+  kMscratch = 0x340,
+  kMepc = 0x341,
+  kMcause = 0x342,
+  kMtval = 0x343,
+  kMip = 0x344,
+  kMtinst = 0x34a,
+  kMtval2 = 0x34b,
+  kPmpcfg0 = 0x3a0,
+  kPmpcfg15 = 0x3af,
+  kPmpaddr0 = 0x3b0,
+  kPmpaddr63 = 0x3ef,
+  kTselect = 0x7a0,
+  kTdata1 = 0x7a1,
+  kTdata2 = 0x7a2,
+  kTdata3 = 0x7a3,
+  kTinfo = 0x7a4,
+  kMcycle = 0xb00,
+  kMinstret = 0xb02,
+  kMhpmcounter3 = 0xb03,
+  kMhpmcounter31 = 0xb1f,
 };
 
 namespace mstatus {
@@ -40,10 +81,20 @@ constexpr uint64_t kSstatusWritable = kSie | kSpie | kSpp | kFs | kSum | kMxr;
 
 // Exception causes (priv spec table 3.6).
 enum Cause : uint64_t {
-  kInstructionMisaligned = 0, kInstructionAccessFault = 1, kIllegalInstruction = 2,
-  kBreakpoint = 3, kLoadMisaligned = 4, kLoadAccessFault = 5, kStoreMisaligned = 6,
-  kStoreAccessFault = 7, kEcallFromU = 8, kEcallFromS = 9, kEcallFromM = 11,
-  kInstructionPageFault = 12, kLoadPageFault = 13, kStorePageFault = 15,
+  kInstructionMisaligned = 0,
+  kInstructionAccessFault = 1,
+  kIllegalInstruction = 2,
+  kBreakpoint = 3,
+  kLoadMisaligned = 4,
+  kLoadAccessFault = 5,
+  kStoreMisaligned = 6,
+  kStoreAccessFault = 7,
+  kEcallFromU = 8,
+  kEcallFromS = 9,
+  kEcallFromM = 11,
+  kInstructionPageFault = 12,
+  kLoadPageFault = 13,
+  kStorePageFault = 15,
 };
 
 constexpr uint64_t kInterruptBit = uint64_t{1} << 63;
@@ -54,6 +105,6 @@ constexpr uint64_t kAllInterrupts = 0xaaa;
 
 // misa: RV64 with I M A F D C S U (priv spec 3.1.1).
 constexpr uint64_t kMisaValue = (uint64_t{2} << 62) | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) |
-                           (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20);
+                                (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20);
 
 }  // namespace vessel::cpu::riscv::csr

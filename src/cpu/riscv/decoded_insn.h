@@ -15,7 +15,7 @@ struct DecodedInsn {
   uint8_t rd;
   uint8_t rs1;
   uint8_t rs2;
-  int32_t imm;   // sign-extended immediate, or the CSR number
+  int32_t imm;  // sign-extended immediate, or the CSR number
   // The instruction as fetched (16 or 32 bits), for mtval and for the FP and
   // AMO encodings, which have no compressed forms.
   uint32_t raw;
@@ -34,13 +34,27 @@ inline DecodedInsn decode_insn(uint32_t raw, unsigned length) {
   d.rs1 = static_cast<uint8_t>(rs1(insn));
   d.rs2 = static_cast<uint8_t>(rs2(insn));
   switch (op_format(d.op)) {
-    case Format::kR: d.imm = 0; break;
-    case Format::kI: d.imm = static_cast<int32_t>(imm_i(insn)); break;
-    case Format::kS: d.imm = static_cast<int32_t>(imm_s(insn)); break;
-    case Format::kB: d.imm = static_cast<int32_t>(imm_b(insn)); break;
-    case Format::kU: d.imm = static_cast<int32_t>(imm_u(insn)); break;
-    case Format::kJ: d.imm = static_cast<int32_t>(imm_j(insn)); break;
-    case Format::kCsr: d.imm = static_cast<int32_t>(insn >> 20); break;
+    case Format::kR:
+      d.imm = 0;
+      break;
+    case Format::kI:
+      d.imm = static_cast<int32_t>(imm_i(insn));
+      break;
+    case Format::kS:
+      d.imm = static_cast<int32_t>(imm_s(insn));
+      break;
+    case Format::kB:
+      d.imm = static_cast<int32_t>(imm_b(insn));
+      break;
+    case Format::kU:
+      d.imm = static_cast<int32_t>(imm_u(insn));
+      break;
+    case Format::kJ:
+      d.imm = static_cast<int32_t>(imm_j(insn));
+      break;
+    case Format::kCsr:
+      d.imm = static_cast<int32_t>(insn >> 20);
+      break;
   }
   return d;
 }

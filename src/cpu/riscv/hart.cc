@@ -75,7 +75,9 @@ void Hart::wait_for_interrupt(const GuestClock& clock, uint64_t deadline_ticks) 
   }
 }
 
-uint64_t Hart::supervisor_timer_deadline() const { return UINT64_MAX; }
+uint64_t Hart::supervisor_timer_deadline() const {
+  return UINT64_MAX;
+}
 
 void Hart::save(StateWriter& out) const {
   out.begin_section("riscv-hart", 1);
@@ -86,9 +88,10 @@ void Hart::save(StateWriter& out) const {
   out.u8(static_cast<uint8_t>(priv_));
   out.u64(instret_);
   out.boolean(waiting_);
-  for (uint64_t v : {mstatus_, medeleg_, mideleg_, mie_, mip_sw_, mtvec_, mscratch_, mepc_,
-                     mcause_, mtval_, mcounteren_, menvcfg_, mcountinhibit_, stvec_, sscratch_,
-                     sepc_, scause_, stval_, satp_, scounteren_, senvcfg_, tselect_}) {
+  for (uint64_t v :
+       {mstatus_, medeleg_, mideleg_,    mie_,        mip_sw_,        mtvec_,  mscratch_, mepc_,
+        mcause_,  mtval_,   mcounteren_, menvcfg_,    mcountinhibit_, stvec_,  sscratch_, sepc_,
+        scause_,  stval_,   satp_,       scounteren_, senvcfg_,       tselect_}) {
     out.u64(v);
   }
   out.u64(mip_hw_.load());
@@ -121,10 +124,10 @@ Result<void> Hart::load(StateReader& in) {
   priv_ = static_cast<Priv>(priv);
   instret_ = in.u64();
   waiting_ = in.boolean();
-  for (uint64_t* v : {&mstatus_, &medeleg_, &mideleg_, &mie_, &mip_sw_, &mtvec_, &mscratch_,
-                      &mepc_, &mcause_, &mtval_, &mcounteren_, &menvcfg_, &mcountinhibit_,
-                      &stvec_, &sscratch_, &sepc_, &scause_, &stval_, &satp_, &scounteren_,
-                      &senvcfg_, &tselect_}) {
+  for (uint64_t* v : {&mstatus_,       &medeleg_,    &mideleg_,  &mie_,    &mip_sw_,     &mtvec_,
+                      &mscratch_,      &mepc_,       &mcause_,   &mtval_,  &mcounteren_, &menvcfg_,
+                      &mcountinhibit_, &stvec_,      &sscratch_, &sepc_,   &scause_,     &stval_,
+                      &satp_,          &scounteren_, &senvcfg_,  &tselect_}) {
     *v = in.u64();
   }
   mip_hw_.store(in.u64());

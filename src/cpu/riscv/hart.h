@@ -22,7 +22,12 @@ enum class Priv : uint8_t { kUser = 0, kSupervisor = 1, kMachine = 3 };
 
 // mip/mie bit numbers (priv spec 3.1.9).
 enum InterruptBit : unsigned {
-  kSsip = 1, kMsip = 3, kStip = 5, kMtip = 7, kSeip = 9, kMeip = 11,
+  kSsip = 1,
+  kMsip = 3,
+  kStip = 5,
+  kMtip = 7,
+  kSeip = 9,
+  kMeip = 11,
 };
 
 enum class RunExit : uint8_t {

@@ -1,5 +1,6 @@
 // The interpreter: fetch, expand compressed, decode through the ISA table,
 // execute (unprivileged spec ch. 2, 4, 7, 8; priv spec 3.3 for SYSTEM).
+#include <algorithm>
 #include <atomic>
 
 #include "cpu/riscv/compressed.h"
@@ -14,9 +15,15 @@ using namespace csr;
 
 namespace {
 
-int64_t sext32(uint64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(v)); }
-uint64_t u(int64_t v) { return static_cast<uint64_t>(v); }
-int64_t s(uint64_t v) { return static_cast<int64_t>(v); }
+int64_t sext32(uint64_t v) {
+  return static_cast<int32_t>(static_cast<uint32_t>(v));
+}
+uint64_t u(int64_t v) {
+  return static_cast<uint64_t>(v);
+}
+int64_t s(uint64_t v) {
+  return static_cast<int64_t>(v);
+}
 
 uint64_t mulh(int64_t a, int64_t b) {
   return static_cast<uint64_t>((static_cast<__int128>(a) * b) >> 64);
@@ -94,7 +101,8 @@ const Hart::Block* Hart::cached_block() {
   if (e.vpn != vpn) return nullptr;  // the slow fetch path fills the TLB
   const uint64_t paddr = (e.ppn << memory::kPageShift) | (pc & 0xfff);
   Block& block = blocks_[(paddr >> 1) % kBlocks];
-  if (block.paddr == paddr) [[likely]] return &block;
+  if (block.paddr == paddr) [[likely]]
+    return &block;
 
   // Decode a new block: straight-line code up to an instruction that ends
   // blocks, the block size, or the end of the page.
@@ -147,8 +155,11 @@ RunExit Hart::run(uint64_t budget) {
       x_[0] = 0;
       ++instret_;
     } else {
-      // Instructions run until one traps; the rest of the block is skipped.
-      for (unsigned i = 0; i < block->count; ++i) {
+      // Instructions run until one traps (the rest of the block is skipped)
+      // or the budget is spent, so run(n) executes exactly n instructions.
+      const unsigned count =
+          static_cast<unsigned>(std::min<uint64_t>(block->count, budget - executed));
+      for (unsigned i = 0; i < count; ++i) {
         ++executed;
         if (!execute(block->insns[i])) [[unlikely]] {
           take_trap(trap_cause_, trap_tval_, false);
@@ -175,8 +186,12 @@ bool Hart::execute(const DecodedInsn& di) {
   const uint64_t next = pc_ + di.length;
 
   switch (op) {
-    case Op::kLui: x_[d] = imm; break;
-    case Op::kAuipc: x_[d] = pc_ + imm; break;
+    case Op::kLui:
+      x_[d] = imm;
+      break;
+    case Op::kAuipc:
+      x_[d] = pc_ + imm;
+      break;
     case Op::kJal:
       x_[d] = next;
       pc_ += imm;
@@ -193,64 +208,193 @@ bool Hart::execute(const DecodedInsn& di) {
     case Op::kBgeu: {
       bool taken = false;
       switch (op) {
-        case Op::kBeq: taken = a == b; break;
-        case Op::kBne: taken = a != b; break;
-        case Op::kBlt: taken = s(a) < s(b); break;
-        case Op::kBge: taken = s(a) >= s(b); break;
-        case Op::kBltu: taken = a < b; break;
-        default: taken = a >= b; break;
+        case Op::kBeq:
+          taken = a == b;
+          break;
+        case Op::kBne:
+          taken = a != b;
+          break;
+        case Op::kBlt:
+          taken = s(a) < s(b);
+          break;
+        case Op::kBge:
+          taken = s(a) >= s(b);
+          break;
+        case Op::kBltu:
+          taken = a < b;
+          break;
+        default:
+          taken = a >= b;
+          break;
       }
       pc_ = taken ? pc_ + imm : next;
       return true;
     }
-    case Op::kLb: { int8_t v; if (!load(a + imm, v)) return false; x_[d] = u(v); break; }
-    case Op::kLh: { int16_t v; if (!load(a + imm, v)) return false; x_[d] = u(v); break; }
-    case Op::kLw: { int32_t v; if (!load(a + imm, v)) return false; x_[d] = u(v); break; }
-    case Op::kLd: { uint64_t v; if (!load(a + imm, v)) return false; x_[d] = v; break; }
-    case Op::kLbu: { uint8_t v; if (!load(a + imm, v)) return false; x_[d] = v; break; }
-    case Op::kLhu: { uint16_t v; if (!load(a + imm, v)) return false; x_[d] = v; break; }
-    case Op::kLwu: { uint32_t v; if (!load(a + imm, v)) return false; x_[d] = v; break; }
-    case Op::kSb: if (!store(a + imm, static_cast<uint8_t>(b))) return false; break;
-    case Op::kSh: if (!store(a + imm, static_cast<uint16_t>(b))) return false; break;
-    case Op::kSw: if (!store(a + imm, static_cast<uint32_t>(b))) return false; break;
-    case Op::kSd: if (!store(a + imm, b)) return false; break;
-    case Op::kAddi: x_[d] = a + imm; break;
-    case Op::kSlti: x_[d] = s(a) < di.imm; break;
-    case Op::kSltiu: x_[d] = a < imm; break;
-    case Op::kXori: x_[d] = a ^ imm; break;
-    case Op::kOri: x_[d] = a | imm; break;
-    case Op::kAndi: x_[d] = a & imm; break;
-    case Op::kSlli: x_[d] = a << (imm & 63); break;
-    case Op::kSrli: x_[d] = a >> (imm & 63); break;
-    case Op::kSrai: x_[d] = u(s(a) >> (imm & 63)); break;
-    case Op::kAdd: x_[d] = a + b; break;
-    case Op::kSub: x_[d] = a - b; break;
-    case Op::kSll: x_[d] = a << (b & 63); break;
-    case Op::kSlt: x_[d] = s(a) < s(b); break;
-    case Op::kSltu: x_[d] = a < b; break;
-    case Op::kXor: x_[d] = a ^ b; break;
-    case Op::kSrl: x_[d] = a >> (b & 63); break;
-    case Op::kSra: x_[d] = u(s(a) >> (b & 63)); break;
-    case Op::kOr: x_[d] = a | b; break;
-    case Op::kAnd: x_[d] = a & b; break;
-    case Op::kAddiw: x_[d] = u(sext32(a + imm)); break;
-    case Op::kSlliw: x_[d] = u(sext32(a << (imm & 31))); break;
-    case Op::kSrliw: x_[d] = u(sext32(static_cast<uint32_t>(a) >> (imm & 31))); break;
-    case Op::kSraiw: x_[d] = u(static_cast<int32_t>(a) >> (imm & 31)); break;
-    case Op::kAddw: x_[d] = u(sext32(a + b)); break;
-    case Op::kSubw: x_[d] = u(sext32(a - b)); break;
-    case Op::kSllw: x_[d] = u(sext32(a << (b & 31))); break;
-    case Op::kSrlw: x_[d] = u(sext32(static_cast<uint32_t>(a) >> (b & 31))); break;
-    case Op::kSraw: x_[d] = u(static_cast<int32_t>(a) >> (b & 31)); break;
-    case Op::kMul: x_[d] = a * b; break;
-    case Op::kMulh: x_[d] = mulh(s(a), s(b)); break;
-    case Op::kMulhsu: x_[d] = mulhsu(s(a), b); break;
-    case Op::kMulhu: x_[d] = mulhu(a, b); break;
-    case Op::kDiv: x_[d] = u(div_signed(s(a), s(b))); break;
-    case Op::kDivu: x_[d] = b == 0 ? ~uint64_t{0} : a / b; break;
-    case Op::kRem: x_[d] = u(rem_signed(s(a), s(b))); break;
-    case Op::kRemu: x_[d] = b == 0 ? a : a % b; break;
-    case Op::kMulw: x_[d] = u(sext32(a * b)); break;
+    case Op::kLb: {
+      int8_t v;
+      if (!load(a + imm, v)) return false;
+      x_[d] = u(v);
+      break;
+    }
+    case Op::kLh: {
+      int16_t v;
+      if (!load(a + imm, v)) return false;
+      x_[d] = u(v);
+      break;
+    }
+    case Op::kLw: {
+      int32_t v;
+      if (!load(a + imm, v)) return false;
+      x_[d] = u(v);
+      break;
+    }
+    case Op::kLd: {
+      uint64_t v;
+      if (!load(a + imm, v)) return false;
+      x_[d] = v;
+      break;
+    }
+    case Op::kLbu: {
+      uint8_t v;
+      if (!load(a + imm, v)) return false;
+      x_[d] = v;
+      break;
+    }
+    case Op::kLhu: {
+      uint16_t v;
+      if (!load(a + imm, v)) return false;
+      x_[d] = v;
+      break;
+    }
+    case Op::kLwu: {
+      uint32_t v;
+      if (!load(a + imm, v)) return false;
+      x_[d] = v;
+      break;
+    }
+    case Op::kSb:
+      if (!store(a + imm, static_cast<uint8_t>(b))) return false;
+      break;
+    case Op::kSh:
+      if (!store(a + imm, static_cast<uint16_t>(b))) return false;
+      break;
+    case Op::kSw:
+      if (!store(a + imm, static_cast<uint32_t>(b))) return false;
+      break;
+    case Op::kSd:
+      if (!store(a + imm, b)) return false;
+      break;
+    case Op::kAddi:
+      x_[d] = a + imm;
+      break;
+    case Op::kSlti:
+      x_[d] = s(a) < di.imm;
+      break;
+    case Op::kSltiu:
+      x_[d] = a < imm;
+      break;
+    case Op::kXori:
+      x_[d] = a ^ imm;
+      break;
+    case Op::kOri:
+      x_[d] = a | imm;
+      break;
+    case Op::kAndi:
+      x_[d] = a & imm;
+      break;
+    case Op::kSlli:
+      x_[d] = a << (imm & 63);
+      break;
+    case Op::kSrli:
+      x_[d] = a >> (imm & 63);
+      break;
+    case Op::kSrai:
+      x_[d] = u(s(a) >> (imm & 63));
+      break;
+    case Op::kAdd:
+      x_[d] = a + b;
+      break;
+    case Op::kSub:
+      x_[d] = a - b;
+      break;
+    case Op::kSll:
+      x_[d] = a << (b & 63);
+      break;
+    case Op::kSlt:
+      x_[d] = s(a) < s(b);
+      break;
+    case Op::kSltu:
+      x_[d] = a < b;
+      break;
+    case Op::kXor:
+      x_[d] = a ^ b;
+      break;
+    case Op::kSrl:
+      x_[d] = a >> (b & 63);
+      break;
+    case Op::kSra:
+      x_[d] = u(s(a) >> (b & 63));
+      break;
+    case Op::kOr:
+      x_[d] = a | b;
+      break;
+    case Op::kAnd:
+      x_[d] = a & b;
+      break;
+    case Op::kAddiw:
+      x_[d] = u(sext32(a + imm));
+      break;
+    case Op::kSlliw:
+      x_[d] = u(sext32(a << (imm & 31)));
+      break;
+    case Op::kSrliw:
+      x_[d] = u(sext32(static_cast<uint32_t>(a) >> (imm & 31)));
+      break;
+    case Op::kSraiw:
+      x_[d] = u(static_cast<int32_t>(a) >> (imm & 31));
+      break;
+    case Op::kAddw:
+      x_[d] = u(sext32(a + b));
+      break;
+    case Op::kSubw:
+      x_[d] = u(sext32(a - b));
+      break;
+    case Op::kSllw:
+      x_[d] = u(sext32(a << (b & 31)));
+      break;
+    case Op::kSrlw:
+      x_[d] = u(sext32(static_cast<uint32_t>(a) >> (b & 31)));
+      break;
+    case Op::kSraw:
+      x_[d] = u(static_cast<int32_t>(a) >> (b & 31));
+      break;
+    case Op::kMul:
+      x_[d] = a * b;
+      break;
+    case Op::kMulh:
+      x_[d] = mulh(s(a), s(b));
+      break;
+    case Op::kMulhsu:
+      x_[d] = mulhsu(s(a), b);
+      break;
+    case Op::kMulhu:
+      x_[d] = mulhu(a, b);
+      break;
+    case Op::kDiv:
+      x_[d] = u(div_signed(s(a), s(b)));
+      break;
+    case Op::kDivu:
+      x_[d] = b == 0 ? ~uint64_t{0} : a / b;
+      break;
+    case Op::kRem:
+      x_[d] = u(rem_signed(s(a), s(b)));
+      break;
+    case Op::kRemu:
+      x_[d] = b == 0 ? a : a % b;
+      break;
+    case Op::kMulw:
+      x_[d] = u(sext32(a * b));
+      break;
     case Op::kDivw:
       x_[d] = u(div_signed32(static_cast<int32_t>(a), static_cast<int32_t>(b)));
       break;
@@ -328,7 +472,8 @@ bool Hart::execute(const DecodedInsn& di) {
         return false;
       }
       return true;  // execute_system sets pc
-    case Op::kIllegal: return raise(kIllegalInstruction, di.raw);
+    case Op::kIllegal:
+      return raise(kIllegalInstruction, di.raw);
   }
   pc_ = next;
   return true;
@@ -379,21 +524,39 @@ bool Hart::execute_atomic(const DecodedInsn& di) {
     uint64_t uo = is_word ? static_cast<uint32_t>(old) : old;
     uint64_t uv = is_word ? static_cast<uint32_t>(operand) : operand;
     switch (funct5) {
-      case 0x01: return operand;
-      case 0x00: return old + operand;
-      case 0x04: return old ^ operand;
-      case 0x0c: return old & operand;
-      case 0x08: return old | operand;
-      case 0x10: return so < sv ? old : operand;
-      case 0x14: return so > sv ? old : operand;
-      case 0x18: return uo < uv ? old : operand;
-      default: return uo > uv ? old : operand;  // 0x1c amomaxu
+      case 0x01:
+        return operand;
+      case 0x00:
+        return old + operand;
+      case 0x04:
+        return old ^ operand;
+      case 0x0c:
+        return old & operand;
+      case 0x08:
+        return old | operand;
+      case 0x10:
+        return so < sv ? old : operand;
+      case 0x14:
+        return so > sv ? old : operand;
+      case 0x18:
+        return uo < uv ? old : operand;
+      default:
+        return uo > uv ? old : operand;  // 0x1c amomaxu
     }
   };
   switch (funct5) {
-    case 0x00: case 0x01: case 0x04: case 0x08: case 0x0c:
-    case 0x10: case 0x14: case 0x18: case 0x1c: break;
-    default: return raise(kIllegalInstruction, di.raw);
+    case 0x00:
+    case 0x01:
+    case 0x04:
+    case 0x08:
+    case 0x0c:
+    case 0x10:
+    case 0x14:
+    case 0x18:
+    case 0x1c:
+      break;
+    default:
+      return raise(kIllegalInstruction, di.raw);
   }
   uint64_t old;
   if (is_word) {
@@ -432,7 +595,8 @@ bool Hart::execute_system(const DecodedInsn& di) {
       static constexpr uint64_t kEcallCause[] = {kEcallFromU, kEcallFromS, 0, kEcallFromM};
       return raise(kEcallCause[static_cast<unsigned>(priv_)], 0);
     }
-    case Op::kEbreak: return raise(kBreakpoint, pc_);
+    case Op::kEbreak:
+      return raise(kBreakpoint, pc_);
     case Op::kMret:
       if (priv_ != Priv::kMachine) return raise(kIllegalInstruction, 0);
       do_mret();
@@ -459,7 +623,8 @@ bool Hart::execute_system(const DecodedInsn& di) {
       flush_tlb();
       pc_ += length;
       return true;
-    default: break;
+    default:
+      break;
   }
   // Zicsr (unprivileged spec ch. 9).
   const unsigned address = static_cast<unsigned>(di.imm);
@@ -473,8 +638,9 @@ bool Hart::execute_system(const DecodedInsn& di) {
   if (writes) {
     // Read-modify-write of mip acts on the software-writable bits only.
     uint64_t base = address == kMip ? mip_sw_ | (mip_hw_.load() & ~(uint64_t{1} << kSeip)) : old;
-    uint64_t value = swap ? operand : (op == Op::kCsrrs || op == Op::kCsrrsi) ? base | operand
-                                                                               : base & ~operand;
+    uint64_t value = swap                                      ? operand
+                     : (op == Op::kCsrrs || op == Op::kCsrrsi) ? base | operand
+                                                               : base & ~operand;
     if (!csr_write(address, value)) return raise(kIllegalInstruction, 0);
   }
   x_[d] = old;

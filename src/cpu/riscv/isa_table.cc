@@ -14,7 +14,8 @@ struct Row {
 };
 
 constexpr Row kRows[] = {
-#define VESSEL_OP_ROW(op, name, mask, match, format, end) {Op::op, mask, match, Format::format, BlockEnd::end},
+#define VESSEL_OP_ROW(op, name, mask, match, format, end) \
+  {Op::op, mask, match, Format::format, BlockEnd::end},
     VESSEL_RISCV_INSTRUCTIONS(VESSEL_OP_ROW)
 #undef VESSEL_OP_ROW
 };
@@ -23,7 +24,7 @@ constexpr const char* kNames[] = {
 #define VESSEL_OP_NAME(op, name, mask, match, format, end) name,
     VESSEL_RISCV_INSTRUCTIONS(VESSEL_OP_NAME)
 #undef VESSEL_OP_NAME
-    "illegal",
+        "illegal",
 };
 
 // The decoder is a flat table indexed by the bits that select an instruction
@@ -74,7 +75,9 @@ Op decode(uint32_t insn) {
   return op == kScan ? scan(insn) : static_cast<Op>(op);
 }
 
-const char* op_name(Op op) { return kNames[static_cast<unsigned>(op)]; }
+const char* op_name(Op op) {
+  return kNames[static_cast<unsigned>(op)];
+}
 
 Format op_format(Op op) {
   return op == Op::kIllegal ? Format::kR : kRows[static_cast<unsigned>(op)].format;

@@ -43,8 +43,9 @@ bool Hart::pmp_allows(uint64_t paddr, uint64_t size, Access access, Priv mode) c
     uint8_t cfg = pmpcfg_[i];
     uint64_t lo = 0, hi = 0;
     switch ((cfg >> 3) & 3) {
-      case 0: continue;  // OFF
-      case 1:            // TOR
+      case 0:
+        continue;  // OFF
+      case 1:      // TOR
         lo = i == 0 ? 0 : pmpaddr_[i - 1] << 2;
         hi = pmpaddr_[i] << 2;
         break;
@@ -111,11 +112,15 @@ bool Hart::walk_page_table(uint64_t vaddr, Access access, Priv mode, uint64_t& p
       }
       bool permitted = false;
       switch (access) {
-        case Access::kFetch: permitted = pte & kPteX; break;
+        case Access::kFetch:
+          permitted = pte & kPteX;
+          break;
         case Access::kLoad:
           permitted = (pte & kPteR) || ((mstatus_ & mstatus::kMxr) && (pte & kPteX));
           break;
-        case Access::kStore: permitted = pte & kPteW; break;
+        case Access::kStore:
+          permitted = pte & kPteW;
+          break;
       }
       if (!permitted) return raise(page_fault_cause(a), vaddr);
       uint64_t ppn = (pte >> 10) & kPpnMask;

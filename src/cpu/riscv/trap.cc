@@ -24,7 +24,8 @@ void Hart::set_privilege(Priv priv) {
 
 void Hart::take_trap(uint64_t cause, uint64_t tval, bool interrupt) {
 #ifdef VESSEL_TRACE_TRAPS
-  fprintf(stderr, "trap hart%u pc=%lx cause=%lu irq=%d tval=%lx priv=%d\n", hart_id_, pc_, cause, interrupt, tval, static_cast<int>(priv_));
+  fprintf(stderr, "trap hart%u pc=%lx cause=%lu irq=%d tval=%lx priv=%d\n", hart_id_, pc_, cause,
+          interrupt, tval, static_cast<int>(priv_));
 #endif
   uint64_t delegation = interrupt ? mideleg_ : medeleg_;
   uint64_t cause_value = interrupt ? (kInterruptBit | cause) : cause;
@@ -57,7 +58,8 @@ bool Hart::check_interrupts() {
   // priv spec 3.1.9: M-level interrupts are enabled below M or with MIE; S-level
   // (delegated) ones below S or in S with SIE, never in M.
   bool m_enabled = priv_ != Priv::kMachine || (mstatus_ & mstatus::kMie);
-  bool s_enabled = priv_ == Priv::kUser || (priv_ == Priv::kSupervisor && (mstatus_ & mstatus::kSie));
+  bool s_enabled =
+      priv_ == Priv::kUser || (priv_ == Priv::kSupervisor && (mstatus_ & mstatus::kSie));
   uint64_t m_pending = m_enabled ? pending & ~mideleg_ : 0;
   uint64_t s_pending = s_enabled ? pending & mideleg_ : 0;
   uint64_t candidates = m_pending ? m_pending : s_pending;

@@ -9,20 +9,17 @@ namespace {
 
 using namespace test_asm;
 
-constexpr unsigned kMstatus = 0x300, kMedeleg = 0x302, kMie = 0x304, kMtvec = 0x305,
-                   kMepc = 0x341, kMcause = 0x342, kMtval = 0x343, kStvec = 0x105,
-                   kScause = 0x142, kSatp = 0x180, kPmpcfg0 = 0x3a0, kPmpaddr0 = 0x3b0;
+constexpr unsigned kMstatus = 0x300, kMedeleg = 0x302, kMie = 0x304, kMtvec = 0x305, kMepc = 0x341,
+                   kMcause = 0x342, kMtval = 0x343, kStvec = 0x105, kScause = 0x142, kSatp = 0x180,
+                   kPmpcfg0 = 0x3a0, kPmpaddr0 = 0x3b0;
 
 // Loads a 64-bit constant into a register with lui/addi pairs and shifts.
 std::vector<uint32_t> li(unsigned rd, uint64_t value) {
-  // 4 + 12 bits at a time: slli 4, ori hi4, slli 12, ori lo12.
+  // 11 bits at a time, so ORI's sign-extended immediate is never negative.
   std::vector<uint32_t> out{addi(rd, 0, 0)};
-  for (int shift = 48; shift >= 0; shift -= 16) {
-    uint32_t chunk = (value >> shift) & 0xffff;
-    out.push_back(i(0x13, 1, rd, rd, 4));
-    out.push_back(i(0x13, 6, rd, rd, static_cast<int32_t>(chunk >> 12)));
-    out.push_back(i(0x13, 1, rd, rd, 12));
-    out.push_back(i(0x13, 6, rd, rd, static_cast<int32_t>(chunk & 0xfff)));
+  for (int shift = 55; shift >= 0; shift -= 11) {
+    out.push_back(i(0x13, 1, rd, rd, 11));  // slli rd, rd, 11
+    out.push_back(i(0x13, 6, rd, rd, static_cast<int32_t>((value >> shift) & 0x7ff)));  // ori
   }
   return out;
 }
@@ -173,7 +170,7 @@ TEST_F(HartRun, Sv39TranslationSetsAccessedAndDirtyBitsAndFaults) {
 TEST_F(HartRun, TimerInterruptIsTakenWhenEnabled) {
   Program p;
   p.load_imm(1, kRamBase + 0x1000).op(csrrw(0, kMtvec, 1));
-  p.op(addi(1, 0, 1 << 7)).op(csrrw(0, kMie, 1));    // MTIE
+  p.op(addi(1, 0, 1 << 7)).op(csrrw(0, kMie, 1));      // MTIE
   p.op(addi(1, 0, 1 << 3)).op(csrrw(0, kMstatus, 1));  // MIE
   uint64_t spin = p.here();
   p.op(addi(9, 9, 1)).op(b(0, 0, 0, static_cast<int32_t>(spin - (p.here()))));

@@ -6,7 +6,8 @@
 
 namespace vessel::cpu::riscv::test_asm {
 
-inline uint32_t r(uint32_t opcode, uint32_t f3, uint32_t f7, unsigned rd, unsigned rs1, unsigned rs2) {
+inline uint32_t r(uint32_t opcode, uint32_t f3, uint32_t f7, unsigned rd, unsigned rs1,
+                  unsigned rs2) {
   return opcode | rd << 7 | f3 << 12 | rs1 << 15 | rs2 << 20 | f7 << 25;
 }
 inline uint32_t i(uint32_t opcode, uint32_t f3, unsigned rd, unsigned rs1, int32_t imm) {
@@ -22,19 +23,45 @@ inline uint32_t b(uint32_t f3, unsigned rs1, unsigned rs2, int32_t imm) {
          ((u >> 5) & 0x3f) << 25 | ((u >> 12) & 1) << 31;
 }
 
-inline uint32_t addi(unsigned rd, unsigned rs1, int32_t imm) { return i(0x13, 0, rd, rs1, imm); }
-inline uint32_t add(unsigned rd, unsigned rs1, unsigned rs2) { return r(0x33, 0, 0, rd, rs1, rs2); }
-inline uint32_t lui(unsigned rd, uint32_t imm20) { return 0x37 | rd << 7 | imm20 << 12; }
-inline uint32_t ld(unsigned rd, unsigned rs1, int32_t imm) { return i(0x03, 3, rd, rs1, imm); }
-inline uint32_t lw(unsigned rd, unsigned rs1, int32_t imm) { return i(0x03, 2, rd, rs1, imm); }
-inline uint32_t sd(unsigned rs2, unsigned rs1, int32_t imm) { return s(0x23, 3, rs1, rs2, imm); }
-inline uint32_t sw(unsigned rs2, unsigned rs1, int32_t imm) { return s(0x23, 2, rs1, rs2, imm); }
-inline uint32_t bne(unsigned rs1, unsigned rs2, int32_t imm) { return b(1, rs1, rs2, imm); }
-inline uint32_t csrrw(unsigned rd, unsigned csr, unsigned rs1) { return i(0x73, 1, rd, rs1, static_cast<int32_t>(csr)); }
-inline uint32_t csrrs(unsigned rd, unsigned csr, unsigned rs1) { return i(0x73, 2, rd, rs1, static_cast<int32_t>(csr)); }
-inline uint32_t lr_w(unsigned rd, unsigned rs1) { return r(0x2f, 2, 0x08, rd, rs1, 0); }
-inline uint32_t sc_w(unsigned rd, unsigned rs1, unsigned rs2) { return r(0x2f, 2, 0x0c, rd, rs1, rs2); }
-inline uint32_t amoadd_d(unsigned rd, unsigned rs1, unsigned rs2) { return r(0x2f, 3, 0, rd, rs1, rs2); }
+inline uint32_t addi(unsigned rd, unsigned rs1, int32_t imm) {
+  return i(0x13, 0, rd, rs1, imm);
+}
+inline uint32_t add(unsigned rd, unsigned rs1, unsigned rs2) {
+  return r(0x33, 0, 0, rd, rs1, rs2);
+}
+inline uint32_t lui(unsigned rd, uint32_t imm20) {
+  return 0x37 | rd << 7 | imm20 << 12;
+}
+inline uint32_t ld(unsigned rd, unsigned rs1, int32_t imm) {
+  return i(0x03, 3, rd, rs1, imm);
+}
+inline uint32_t lw(unsigned rd, unsigned rs1, int32_t imm) {
+  return i(0x03, 2, rd, rs1, imm);
+}
+inline uint32_t sd(unsigned rs2, unsigned rs1, int32_t imm) {
+  return s(0x23, 3, rs1, rs2, imm);
+}
+inline uint32_t sw(unsigned rs2, unsigned rs1, int32_t imm) {
+  return s(0x23, 2, rs1, rs2, imm);
+}
+inline uint32_t bne(unsigned rs1, unsigned rs2, int32_t imm) {
+  return b(1, rs1, rs2, imm);
+}
+inline uint32_t csrrw(unsigned rd, unsigned csr, unsigned rs1) {
+  return i(0x73, 1, rd, rs1, static_cast<int32_t>(csr));
+}
+inline uint32_t csrrs(unsigned rd, unsigned csr, unsigned rs1) {
+  return i(0x73, 2, rd, rs1, static_cast<int32_t>(csr));
+}
+inline uint32_t lr_w(unsigned rd, unsigned rs1) {
+  return r(0x2f, 2, 0x08, rd, rs1, 0);
+}
+inline uint32_t sc_w(unsigned rd, unsigned rs1, unsigned rs2) {
+  return r(0x2f, 2, 0x0c, rd, rs1, rs2);
+}
+inline uint32_t amoadd_d(unsigned rd, unsigned rs1, unsigned rs2) {
+  return r(0x2f, 3, 0, rd, rs1, rs2);
+}
 constexpr uint32_t kEcall = 0x00000073;
 constexpr uint32_t kMret = 0x30200073;
 constexpr uint32_t kSret = 0x10200073;
