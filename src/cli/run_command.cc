@@ -1,0 +1,197 @@
+#include "cli/run_command.h"
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/default_guest.h"
+#include "cli/exit_status.h"
+#include "cli/options.h"
+#include "machine/memory_map.h"
+#include "vmm/vm.h"
+
+namespace vessel::cli {
+namespace {
+
+constexpr const char* kDefaultFirmware =
+    "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin";
+
+void print_help() {
+  std::printf(
+      "Usage: vessel run [options]\n"
+      "\n"
+      "Boots a RISC-V virtual machine (RV64GC, QEMU-compatible 'virt' board) in the\n"
+      "foreground, its serial console on this terminal. Without --kernel and\n"
+      "--firmware it boots the default guest built by 'make -C guest': Image,\n"
+      "initramfs.cpio.gz, disk.ext4 and cmdline from $VESSEL_GUEST_DIR, or else\n"
+      "from the source tree's guest/out (now: %s).\n"
+      "\n"
+      "Options:\n"
+      "  --kernel PATH             kernel, entered in S-mode: a RISC-V Linux Image\n"
+      "                            (loaded at 0x80200000) or an ELF file\n"
+      "  --initrd PATH             initial ramdisk (needs --kernel)\n"
+      "  --append CMDLINE          kernel command line\n"
+      "  --firmware PATH           M-mode firmware: ELF, or raw binary at 0x80000000\n"
+      "                            (default: %s)\n"
+      "  --memory SIZE             guest RAM with a K, M or G suffix; a bare number\n"
+      "                            is MiB (default 512M; 2M to 16G)\n"
+      "  --smp N                   number of harts, 1 to %u (default 1)\n"
+      "  --disk PATH[,readonly]    raw disk image as a virtio-blk disk; repeatable,\n"
+      "                            the first is /dev/vda\n"
+      "  --serial stdio|file:PATH  where the guest's serial output goes (default stdio)\n"
+      "  -h, --help                show this help\n"
+      "\n"
+      "Console keys (when stdin is a terminal):\n"
+      "  Ctrl-A x        quit\n"
+      "  Ctrl-A h        list these keys\n"
+      "  Ctrl-A Ctrl-A   send Ctrl-A to the guest\n"
+      "When stdin is not a terminal its bytes go to the guest unchanged; its end\n"
+      "does not stop the guest.\n"
+      "\n"
+      "%s",
+      default_guest_dir().c_str(), kDefaultFirmware, machine::kMaxHarts, kExitStatusHelp);
+}
+
+struct RunOptions {
+  vmm::VmConfig vm;
+  bool help = false;
+  bool kernel_given = false;
+  bool firmware_given = false;
+  bool append_given = false;
+};
+
+Result<RunOptions> parse(std::span<const std::string_view> args) {
+  RunOptions o;
+  machine::BoardConfig& board = o.vm.board;
+  board.firmware = kDefaultFirmware;
+  const OptionSpec specs[] = {
+      {"--help", false,
+       [&](std::string_view) -> Result<void> {
+         o.help = true;
+         return Ok();
+       }},
+      {"-h", false,
+       [&](std::string_view) -> Result<void> {
+         o.help = true;
+         return Ok();
+       }},
+      {"--kernel", true,
+       [&](std::string_view v) -> Result<void> {
+         board.kernel = v;
+         o.kernel_given = true;
+         return Ok();
+       }},
+      {"--initrd", true,
+       [&](std::string_view v) -> Result<void> {
+         board.initrd = v;
+         return Ok();
+       }},
+      {"--append", true,
+       [&](std::string_view v) -> Result<void> {
+         board.append = v;
+         o.append_given = true;
+         return Ok();
+       }},
+      {"--firmware", true,
+       [&](std::string_view v) -> Result<void> {
+         board.firmware = v;
+         o.firmware_given = true;
+         return Ok();
+       }},
+      {"--memory", true,
+       [&](std::string_view v) -> Result<void> {
+         TRY_ASSIGN(board.memory_size, parse_size(v));
+         return Ok();
+       }},
+      {"--smp", true,
+       [&](std::string_view v) -> Result<void> {
+         TRY_ASSIGN(uint64_t n, parse_unsigned(v));
+         if (n == 0 || n > machine::kMaxHarts) {
+           return Error("the number of harts must be between 1 and " +
+                        std::to_string(machine::kMaxHarts) + " (got " + std::string(v) + ")");
+         }
+         board.harts = static_cast<unsigned>(n);
+         return Ok();
+       }},
+      {"--disk", true,
+       [&](std::string_view v) -> Result<void> {
+         machine::DiskConfig disk;
+         constexpr std::string_view kReadOnly = ",readonly";
+         if (v.ends_with(kReadOnly)) {
+           v.remove_suffix(kReadOnly.size());
+           disk.read_only = true;
+         }
+         if (v.empty()) return Error("missing disk image path");
+         disk.path = v;
+         board.disks.push_back(std::move(disk));
+         return Ok();
+       }},
+      {"--serial", true,
+       [&](std::string_view v) -> Result<void> {
+         if (v == "stdio") {
+           o.vm.serial = {vmm::SerialTarget::Kind::kStdout, ""};
+         } else if (v.starts_with("file:") && v.size() > 5) {
+           o.vm.serial = {vmm::SerialTarget::Kind::kFile, std::string(v.substr(5))};
+         } else {
+           return Error("'" + std::string(v) + "' is not 'stdio' or 'file:PATH'");
+         }
+         return Ok();
+       }},
+  };
+  TRY(parse_options(args, specs, "vessel run"));
+  if (o.help) return o;
+
+  if (!o.kernel_given && !o.firmware_given) {
+    TRY_ASSIGN(DefaultGuest guest, find_default_guest());
+    board.kernel = guest.kernel;
+    if (board.initrd.empty()) board.initrd = guest.initrd;
+    if (board.disks.empty() && guest.disk) board.disks.push_back({*guest.disk, false});
+    if (!o.append_given) board.append = guest.cmdline;
+  }
+  return o;
+}
+
+}  // namespace
+
+int run_command(std::span<const std::string_view> args) {
+  Result<RunOptions> options = parse(args);
+  if (!options) {
+    std::fprintf(stderr, "vessel: error: %s\n", options.error().message().c_str());
+    return kExitHostError;
+  }
+  if (options->help) {
+    print_help();
+    return kExitOk;
+  }
+  Result<std::unique_ptr<vmm::Vm>> vm = vmm::Vm::create(std::move(options->vm));
+  if (!vm) {
+    std::fprintf(stderr, "vessel: error: %s\n", vm.error().message().c_str());
+    return kExitHostError;
+  }
+  Result<vmm::VmExit> exit = (*vm)->run();
+  if (!exit) {
+    std::fprintf(stderr, "vessel: error: %s\n", exit.error().message().c_str());
+    return kExitHostError;
+  }
+  switch (exit->reason) {
+    case vmm::VmExit::Reason::kPowerOff:
+      return kExitOk;
+    case vmm::VmExit::Reason::kQuit:
+      std::fprintf(stderr, "vessel: terminated from the console\n");
+      return kExitOk;
+    case vmm::VmExit::Reason::kReset:
+      return kExitReboot;
+    case vmm::VmExit::Reason::kHalted:
+      std::fprintf(stderr, "vessel: guest halted: no hart can ever receive an interrupt again\n");
+      return kExitHalted;
+    case vmm::VmExit::Reason::kGuestFailure:
+      std::fprintf(stderr, "vessel: guest reported failure code %d\n", exit->code);
+      return exit_status_for_failure(exit->code);
+    case vmm::VmExit::Reason::kSignal:
+      std::fprintf(stderr, "vessel: terminating on signal %d\n", exit->code);
+      return 128 + exit->code;
+  }
+  return kExitHostError;
+}
+
+}  // namespace vessel::cli

@@ -1,0 +1,93 @@
+// The `virt` board: guest RAM, harts and devices at the addresses of
+// memory_map.h, wired together, with firmware/kernel loaded and the harts
+// at their reset state. The board runs nothing itself: the vmm drives each
+// hart from its own thread through this interface.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/result.h"
+#include "base/state.h"
+#include "machine/board_config.h"
+#include "machine/boot.h"
+#include "memory/address_space.h"
+
+namespace vessel::cpu::riscv {
+class Hart;
+}
+namespace vessel::devices {
+class Plic;
+class Clint;
+class Uart16550;
+class GoldfishRtc;
+class TestDevice;
+}  // namespace vessel::devices
+namespace vessel::devices::virtio {
+class VirtioMmio;
+}
+
+namespace vessel::machine {
+
+class EmptyVirtioSlot;
+
+class Board {
+ public:
+  // Validates `config`, builds the board and loads the boot images. Errors
+  // are one line naming the problem (and the file, for image errors).
+  static Result<std::unique_ptr<Board>> create(BoardConfig config);
+  ~Board();
+  Board(const Board&) = delete;
+  Board& operator=(const Board&) = delete;
+
+  unsigned hart_count() const { return static_cast<unsigned>(harts_.size()); }
+  cpu::riscv::Hart& hart(unsigned index) { return *harts_[index]; }
+  GuestClock& clock() { return clock_; }
+  memory::AddressSpace& bus() { return bus_; }
+  const BootInfo& boot_info() const { return boot_; }
+  const BoardConfig& config() const { return config_; }
+
+  // Brings mtip of `hart` up to date with the guest clock (call after each
+  // run slice and after every wake-up).
+  void update_timer(unsigned hart);
+  // The next guest-clock tick at which a timer interrupt may become pending
+  // for `hart` (machine or supervisor timer), UINT64_MAX if none is armed.
+  uint64_t next_timer_deadline(unsigned hart);
+
+  // A byte typed on the console, for UART0's receiver. Thread-safe.
+  void serial_input(uint8_t byte);
+  // How many more bytes UART0's receive buffer takes before dropping input.
+  size_t serial_input_space() const;
+
+  // Puts every hart back at its boot state (registers as after create()).
+  // Guest RAM is not reloaded.
+  void reset_harts();
+
+  // Full machine state: clock, harts, devices, RAM. Only while no hart runs.
+  // The restoring board must be built from the same configuration.
+  void save(StateWriter& out) const;
+  Result<void> load(StateReader& in);
+
+ private:
+  explicit Board(BoardConfig config);
+  Result<void> build();
+  Result<void> map(uint64_t base, uint64_t size, memory::MmioHandler* handler, std::string name);
+
+  BoardConfig config_;
+  GuestClock clock_;
+  memory::AddressSpace bus_;
+  std::vector<std::unique_ptr<cpu::riscv::Hart>> harts_;
+  std::unique_ptr<devices::Plic> plic_;
+  std::unique_ptr<devices::Clint> clint_;
+  std::unique_ptr<devices::Uart16550> uart_;
+  std::unique_ptr<devices::GoldfishRtc> rtc_;
+  std::unique_ptr<devices::TestDevice> test_;
+  std::vector<std::unique_ptr<devices::virtio::VirtioMmio>> virtio_;  // slots 0..n-1
+  std::vector<std::unique_ptr<EmptyVirtioSlot>> empty_slots_;         // the remaining slots
+  BootInfo boot_;
+};
+
+}  // namespace vessel::machine

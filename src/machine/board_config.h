@@ -1,0 +1,41 @@
+// What a `virt` board is built from: sizes, images and host resources. The
+// board validates it (Board::create); callers only fill it in.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace vessel::machine {
+
+struct DiskConfig {
+  std::string path;
+  bool read_only = false;
+};
+
+// Why the guest asked the board to stop (the test/syscon device, QEMU's
+// sifive_test semantics).
+struct PowerEvent {
+  enum class Kind : uint8_t { kPowerOff, kReset, kFail };
+  Kind kind = Kind::kPowerOff;
+  uint16_t code = 0;  // for kFail: the guest's failure code
+};
+
+struct BoardConfig {
+  uint64_t memory_size = uint64_t{512} << 20;
+  unsigned harts = 1;
+  std::string firmware;           // ELF (PT_LOAD at physical addresses) or raw binary at RAM base
+  std::string kernel;             // optional: RISC-V Linux Image or ELF, entered in S-mode
+  std::string initrd;             // optional, needs a kernel
+  std::string append;             // kernel command line (/chosen/bootargs)
+  std::vector<DiskConfig> disks;  // virtio-blk, one virtio-mmio slot each
+  bool rng = true;                // a virtio-rng in the first slot after the disks
+
+  // Bytes the guest writes to UART0. Called on vCPU threads.
+  std::function<void(uint8_t)> serial_output;
+  // Power-off / reset / failure requests from the guest. Called on vCPU threads.
+  std::function<void(PowerEvent)> power;
+};
+
+}  // namespace vessel::machine

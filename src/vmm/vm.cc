@@ -1,0 +1,156 @@
+#include "vmm/vm.h"
+
+#include <unistd.h>
+
+#include "cpu/riscv/hart.h"
+#include "vmm/console.h"
+#include "vmm/terminal.h"
+
+namespace vessel::vmm {
+namespace {
+
+using cpu::riscv::Hart;
+using cpu::riscv::RunExit;
+
+// priv spec 3.3.3: WFI resumes when an interrupt enabled in mie becomes
+// pending, whatever mstatus.MIE says. A hart waiting with mie = 0 can never
+// run again. (A CPU that does not report mie is never considered halted.)
+template <typename H>
+bool can_ever_wake(const H& hart) {
+  if constexpr (requires { hart.interrupt_enable(); }) {
+    return hart.interrupt_enable() != 0;
+  } else {
+    return true;
+  }
+}
+
+VmExit exit_for(const machine::PowerEvent& event) {
+  switch (event.kind) {
+    case machine::PowerEvent::Kind::kPowerOff:
+      return {VmExit::Reason::kPowerOff, 0};
+    case machine::PowerEvent::Kind::kReset:
+      return {VmExit::Reason::kReset, 0};
+    case machine::PowerEvent::Kind::kFail:
+      return {VmExit::Reason::kGuestFailure, event.code};
+  }
+  return {VmExit::Reason::kPowerOff, 0};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Vm>> Vm::create(VmConfig config) {
+  std::unique_ptr<Vm> vm(new Vm(std::move(config)));
+  // Before the board: devices may start threads, which must inherit the mask.
+  if (vm->config_.handle_signals) {
+    TRY_ASSIGN(vm->signals_, SignalWatcher::start([v = vm.get()](int signo) {
+                 v->request_stop({VmExit::Reason::kSignal, signo});
+               }));
+  }
+  TRY_ASSIGN(vm->serial_, SerialSink::open(vm->config_.serial));
+  machine::BoardConfig board = vm->config_.board;
+  board.serial_output = [sink = vm->serial_.get()](uint8_t byte) { sink->write(byte); };
+  board.power = [v = vm.get()](machine::PowerEvent event) { v->request_stop(exit_for(event)); };
+  TRY_ASSIGN(vm->board_, machine::Board::create(std::move(board)));
+  vm->board_ready_.store(true, std::memory_order_release);
+  return vm;
+}
+
+Vm::~Vm() = default;
+
+void Vm::request_stop(VmExit exit) {
+  {
+    std::lock_guard lock(stop_mutex_);
+    if (!exit_) exit_ = exit;
+  }
+  stopping_.store(true, std::memory_order_release);
+  if (board_ready_.load(std::memory_order_acquire)) {
+    for (unsigned h = 0; h < board_->hart_count(); ++h) board_->hart(h).kick();
+  }
+  stop_cv_.notify_all();
+}
+
+void Vm::hart_halted() {
+  if (halted_harts_.fetch_add(1) + 1 == board_->hart_count()) {
+    request_stop({VmExit::Reason::kHalted, 0});
+  }
+}
+
+void Vm::vcpu_loop(unsigned index) {
+  Hart& hart = board_->hart(index);
+  bool halted = false;
+  while (!stopping_.load(std::memory_order_acquire)) {
+    RunExit exit = hart.run(kSlice);
+    board_->update_timer(index);
+    if (exit != RunExit::kWaitForInterrupt) continue;
+    if (!can_ever_wake(hart)) {
+      if (!halted) hart_halted();
+      halted = true;
+      hart.wait_for_interrupt(board_->clock(), UINT64_MAX);  // until stopped
+      continue;
+    }
+    hart.wait_for_interrupt(board_->clock(), board_->next_timer_deadline(index));
+    board_->update_timer(index);
+  }
+}
+
+VmExit Vm::wait_for_stop() {
+  std::unique_lock lock(stop_mutex_);
+  stop_cv_.wait(lock, [this] { return exit_.has_value(); });
+  return *exit_;
+}
+
+Result<VmExit> Vm::run() {
+  if (running_.exchange(true)) return Error("the VM is already running");
+  struct Running {
+    std::atomic<bool>& flag;
+    ~Running() { flag.store(false); }
+  } running{running_};
+  std::unique_ptr<RawTerminal> terminal;
+  std::unique_ptr<Console> console;
+  if (config_.attach_stdin) {
+    TRY_ASSIGN(terminal, RawTerminal::enter(STDIN_FILENO));
+    Console::Callbacks callbacks{
+        [this](uint8_t byte) { board_->serial_input(byte); },
+        [this] { return board_->serial_input_space(); },
+        [this] {
+          request_stop({VmExit::Reason::kQuit, 0});
+        },
+    };
+    TRY_ASSIGN(console, Console::start(STDIN_FILENO, terminal != nullptr, std::move(callbacks)));
+  }
+
+  std::vector<std::thread> vcpus;
+  for (unsigned h = 0; h < board_->hart_count(); ++h) {
+    vcpus.emplace_back([this, h] { vcpu_loop(h); });
+  }
+  VmExit exit = wait_for_stop();
+  for (std::thread& t : vcpus) t.join();
+  console.reset();
+  terminal.reset();
+
+  // Ready for another run().
+  std::lock_guard lock(stop_mutex_);
+  exit_.reset();
+  stopping_.store(false);
+  halted_harts_.store(0);
+  return exit;
+}
+
+Result<void> Vm::save(StateWriter& out) const {
+  if (running_.load()) return Error("cannot save the state of a running VM");
+  out.begin_section("vessel-vm", 1);
+  board_->save(out);
+  out.end_section();
+  return Ok();
+}
+
+Result<void> Vm::restore(StateReader& in) {
+  if (running_.load()) return Error("cannot restore state into a running VM");
+  TRY(in.begin_section("vessel-vm", 1));
+  TRY(board_->load(in));
+  TRY(in.end_section());
+  if (!in.at_end()) return Error("saved state has trailing data");
+  return Ok();
+}
+
+}  // namespace vessel::vmm

@@ -1,0 +1,88 @@
+// One virtual machine in this process: a `virt` board, one host thread per
+// hart, the console and the serial output. Vm::run() blocks until the guest
+// powers off, resets, fails, halts for good, or the user stops it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "base/result.h"
+#include "base/state.h"
+#include "machine/board.h"
+#include "vmm/serial_sink.h"
+#include "vmm/signals.h"
+
+namespace vessel::vmm {
+
+struct VmConfig {
+  machine::BoardConfig board;  // serial_output and power are set by the Vm
+  SerialTarget serial;
+  bool attach_stdin = true;    // feed the host's stdin to the guest's UART
+  bool handle_signals = true;  // SIGINT/SIGTERM/SIGHUP stop the VM cleanly
+};
+
+struct VmExit {
+  enum class Reason : uint8_t {
+    kPowerOff,      // the guest powered off (or its test device passed)
+    kReset,         // the guest asked for a reboot
+    kGuestFailure,  // the test device reported failure `code`
+    kHalted,        // every hart waits for an interrupt none can receive
+    kQuit,          // the user quit from the console (Ctrl-A x)
+    kSignal,        // a host signal (`code` = its number)
+  };
+  Reason reason = Reason::kPowerOff;
+  int code = 0;
+};
+
+class Vm {
+ public:
+  // Instructions a hart runs between checks for stop requests and timers.
+  static constexpr uint64_t kSlice = 20'000;
+
+  static Result<std::unique_ptr<Vm>> create(VmConfig config);
+  ~Vm();
+  Vm(const Vm&) = delete;
+  Vm& operator=(const Vm&) = delete;
+
+  // Runs the guest until it or the user stops it; may be called again after
+  // it returns (the harts continue where they stopped). A stop requested
+  // before run() (a signal, say) makes it return at once.
+  Result<VmExit> run();
+  // Thread-safe; the first request of a run() wins.
+  void request_stop(VmExit exit);
+
+  machine::Board& board() { return *board_; }
+
+  // The whole machine (every hart, every device, RAM) in the versioned state
+  // format. Only while run() is not executing. A VM restored from it must be
+  // created from the same configuration.
+  Result<void> save(StateWriter& out) const;
+  Result<void> restore(StateReader& in);
+
+ private:
+  explicit Vm(VmConfig config) : config_(std::move(config)) {}
+  void vcpu_loop(unsigned hart);
+  void hart_halted();
+  VmExit wait_for_stop();
+
+  VmConfig config_;
+  std::unique_ptr<SignalWatcher> signals_;  // first: threads made later inherit its mask
+  std::unique_ptr<SerialSink> serial_;
+  std::unique_ptr<machine::Board> board_;
+
+  std::atomic<bool> board_ready_{false};  // request_stop() may come from the signal thread
+  std::atomic<bool> running_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<unsigned> halted_harts_{0};
+  std::mutex stop_mutex_;
+  std::condition_variable stop_cv_;
+  std::optional<VmExit> exit_;
+};
+
+}  // namespace vessel::vmm
