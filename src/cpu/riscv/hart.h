@@ -66,6 +66,9 @@ class Hart {
   // called, or the guest clock reaches `deadline_ticks`. An idle guest
   // therefore costs no host CPU.
   void wait_for_interrupt(const GuestClock& clock, uint64_t deadline_ticks);
+  // mie: which interrupts could end a WFI. Read it only while the hart's
+  // thread is not running it (e.g. waiting in wait_for_interrupt()).
+  uint64_t interrupt_enable() const { return mie_; }
   // The Sstc supervisor timer deadline (stimecmp) in guest ticks, or UINT64_MAX.
   uint64_t supervisor_timer_deadline() const;
 
