@@ -7,11 +7,7 @@ namespace vessel::cpu::riscv {
 
 using namespace csr;
 
-namespace {
-constexpr uint64_t kTdata1TypeMcontrol = uint64_t{2} << 60;
-// mcontrol fields a debugger may set from M-mode: action, M/S/U, execute/store/load.
-constexpr uint64_t kTdata1Writable = (uint64_t{0xf} << 12) | (1 << 6) | (1 << 4) | (1 << 3) | 7;
-}  // namespace
+namespace {}  // namespace
 
 uint64_t Hart::read_mstatus() const {
   uint64_t v = mstatus_ | mstatus::kXlen64;
@@ -332,7 +328,7 @@ bool Hart::csr_write(unsigned address, uint64_t value) {
       if (value < kTriggers) tselect_ = value;
       return true;
     case kTdata1:
-      tdata1_[tselect_] = kTdata1TypeMcontrol | (value & kTdata1Writable);
+      write_tdata1(value);
       return true;
     case kTdata2:
       tdata2_[tselect_] = value;

@@ -31,8 +31,9 @@ void Hart::reset(uint64_t pc) {
   std::fill(std::begin(pmpaddr_), std::end(pmpaddr_), 0);
   pmp_active_ = false;
   tselect_ = 0;
+  triggers_armed_ = false;
   for (unsigned i = 0; i < kTriggers; ++i) {
-    tdata1_[i] = uint64_t{2} << 60;  // mcontrol, disabled
+    tdata1_[i] = kTdata1Mcontrol;  // disabled
     tdata2_[i] = tdata3_[i] = 0;
   }
   reservation_valid_ = false;
@@ -147,6 +148,8 @@ Result<void> Hart::load(StateReader& in) {
   reservation_valid_ = false;
   TRY(in.end_section());
   if (tselect_ >= kTriggers) tselect_ = 0;
+  triggers_armed_ = false;
+  for (uint64_t t : tdata1_) triggers_armed_ |= (t & kTriggerAccesses) != 0;
   x_[0] = 0;
   pmp_active_ = false;
   for (uint8_t cfg : pmpcfg_) pmp_active_ |= (cfg & 0x18) != 0;

@@ -140,6 +140,14 @@ class Hart {
   uint64_t counter_value(unsigned address) const;
   void mark_fs_dirty() { mstatus_ |= kMstatusFsDirty; }
 
+  // ---- debug triggers (trigger.cc) ----
+  static constexpr uint64_t kTdata1Mcontrol = uint64_t{2} << 60;
+  static constexpr uint64_t kTriggerM = 1 << 6, kTriggerS = 1 << 4, kTriggerU = 1 << 3;
+  static constexpr uint64_t kTriggerExecute = 1 << 2, kTriggerStore = 1 << 1, kTriggerLoad = 1;
+  static constexpr uint64_t kTriggerAccesses = kTriggerExecute | kTriggerStore | kTriggerLoad;
+  void write_tdata1(uint64_t value);
+  bool trigger_hit(uint64_t address, uint64_t access) const;
+
   // ---- traps (trap.cc) ----
   bool raise(uint64_t cause, uint64_t tval);  // always returns false
   void take_trap(uint64_t cause, uint64_t tval, bool interrupt);
@@ -181,6 +189,7 @@ class Hart {
   bool pmp_active_ = false;  // any entry not OFF
   uint64_t tselect_ = 0;
   uint64_t tdata1_[kTriggers] = {}, tdata2_[kTriggers] = {}, tdata3_[kTriggers] = {};
+  bool triggers_armed_ = false;  // some trigger watches execute, load or store
 
   // LR/SC reservation: SC succeeds if the reserved word still holds the value
   // LR read, checked with a host compare-and-swap (correct across harts).

@@ -131,6 +131,7 @@ void Hart::flush_blocks() {
 }
 
 bool Hart::step_uncached() {
+  if (triggers_armed_ && trigger_hit(pc_, kTriggerExecute)) return raise(kBreakpoint, pc_);
   uint32_t raw = 0;
   unsigned length = 0;
   if (!fetch(raw, length)) return false;
@@ -145,7 +146,7 @@ RunExit Hart::run(uint64_t budget) {
       if (kicked_.exchange(false, std::memory_order_acq_rel)) return RunExit::kBudgetSpent;
       check_interrupts();
     }
-    const Block* block = cached_block();
+    const Block* block = triggers_armed_ ? nullptr : cached_block();
     if (!block) [[unlikely]] {
       ++executed;
       if (!step_uncached()) {

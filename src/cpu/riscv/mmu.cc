@@ -152,6 +152,7 @@ bool Hart::translate(uint64_t vaddr, Access access, Priv mode, uint64_t& paddr) 
 }
 
 void Hart::fill_tlb(uint64_t vaddr, uint64_t paddr, Access access, Priv mode) {
+  if (triggers_armed_) return;  // every access must reach the trigger check
   uint64_t page = paddr & ~uint64_t{0xfff};
   uint8_t* host = bus_.ram_ptr(page, memory::kPageSize);
   if (!host || !pmp_allows(page, memory::kPageSize, access, mode)) return;
@@ -163,6 +164,7 @@ void Hart::fill_tlb(uint64_t vaddr, uint64_t paddr, Access access, Priv mode) {
 }
 
 bool Hart::load_slow(uint64_t vaddr, unsigned size, uint64_t& out) {
+  if (triggers_armed_ && trigger_hit(vaddr, kTriggerLoad)) return raise(kBreakpoint, vaddr);
   Priv mode = data_privilege();
   if ((vaddr & 0xfff) + size > 0x1000) {  // misaligned across a page: byte by byte
     uint64_t value = 0;
@@ -188,6 +190,7 @@ bool Hart::load_slow(uint64_t vaddr, unsigned size, uint64_t& out) {
 }
 
 bool Hart::store_slow(uint64_t vaddr, unsigned size, uint64_t value) {
+  if (triggers_armed_ && trigger_hit(vaddr, kTriggerStore)) return raise(kBreakpoint, vaddr);
   Priv mode = data_privilege();
   uint64_t paddr;
   if ((vaddr & 0xfff) + size > 0x1000) {

@@ -240,6 +240,40 @@ TEST_F(HartRun, FenceIMakesNewCodeVisible) {
   EXPECT_EQ(hart.reg(5), 2u);
 }
 
+TEST_F(HartRun, ExecuteAndLoadTriggersRaiseBreakpoints) {
+  constexpr unsigned kTdata1 = 0x7a1, kTdata2 = 0x7a2;
+  constexpr uint64_t kMcontrolM = 1 << 6, kExecute = 1 << 2, kLoad = 1;
+  uint64_t target = kRamBase + 0x2000;
+  Program p;
+  p.load_imm(1, kRamBase + 0x1000).op(csrrw(0, kMtvec, 1));
+  p.load_imm(1, target).op(csrrw(0, kTdata2, 1));
+  p.load_imm(2, kMcontrolM | kExecute).op(csrrw(0, kTdata1, 2));
+  p.op(csrrs(4, kTdata1, 0));
+  p.op(i(0x67, 0, 0, 1, 0));  // jalr x0, 0(x1): jump to the watched address
+  load(p);
+  Program handler;
+  handler.op(csrrs(5, kMcause, 0)).op(csrrs(6, kMepc, 0)).op(csrrs(7, kMtval, 0));
+  handler.op(b(0, 0, 0, 0));  // spin
+  load(handler, kRamBase + 0x1000);
+  hart.run(p.words.size() + 10);
+  EXPECT_EQ(hart.reg(4) >> 60, 2u) << "mcontrol trigger type";
+  EXPECT_EQ(hart.reg(5), 3u);  // breakpoint, before the instruction runs
+  EXPECT_EQ(hart.reg(6), target);
+  EXPECT_EQ(hart.reg(7), target);
+
+  // A load trigger on a data address.
+  hart.reset(kRamBase);
+  Program q;
+  q.load_imm(1, kRamBase + 0x1000).op(csrrw(0, kMtvec, 1));
+  q.load_imm(1, kRamBase + 0x3008).op(csrrw(0, kTdata2, 1));
+  q.load_imm(2, kMcontrolM | kLoad).op(csrrw(0, kTdata1, 2));
+  q.op(ld(3, 1, -8)).op(ld(3, 1, 0));
+  load(q);
+  hart.run(q.words.size() + 10);
+  EXPECT_EQ(hart.reg(5), 3u);
+  EXPECT_EQ(hart.reg(7), kRamBase + 0x3008);
+}
+
 TEST(HartSmp, AtomicsAreAtomicAcrossHarts) {
   memory::AddressSpace bus;
   ASSERT_TRUE(bus.map_ram(kRamBase, kRamSize).ok());
