@@ -102,6 +102,7 @@ class Hart {
   static constexpr unsigned kTriggers = 2;
 
   // ---- interpreter (interpreter.cc) ----
+  unsigned execute_block(const DecodedInsn* insns, unsigned count);
   bool execute(const DecodedInsn& insn);
   bool execute_system(const DecodedInsn& insn);
   bool execute_atomic(const DecodedInsn& insn);
@@ -109,7 +110,7 @@ class Hart {
   bool fetch(uint32_t& insn, unsigned& length);
   const Block* cached_block();
   void flush_blocks();
-  bool step_uncached();
+  bool fetch_uncached(DecodedInsn& out);
 
   // ---- memory access (mmu.cc) ----
   template <typename T>
@@ -200,6 +201,9 @@ class Hart {
   // TLBs indexed [privilege][access][vpn % kTlbSize].
   TlbEntry tlb_[4][3][kTlbSize];
   std::unique_ptr<Block[]> blocks_{new Block[kBlocks]};
+  // Handler addresses for execute_block(), by Op (filled on first use).
+  void* dispatch_[static_cast<unsigned>(Op::kIllegal) + 1] = {};
+  bool dispatch_ready_ = false;
 
   // Cross-thread signalling: interrupts, kick(), WFI sleep.
   std::atomic<bool> attention_{true};

@@ -130,12 +130,13 @@ void Hart::flush_blocks() {
   for (unsigned i = 0; i < kBlocks; ++i) blocks_[i].paddr = ~uint64_t{0};
 }
 
-bool Hart::step_uncached() {
+bool Hart::fetch_uncached(DecodedInsn& out) {
   if (triggers_armed_ && trigger_hit(pc_, kTriggerExecute)) return raise(kBreakpoint, pc_);
   uint32_t raw = 0;
   unsigned length = 0;
   if (!fetch(raw, length)) return false;
-  return execute(decode_insn(raw, length));
+  out = decode_insn(raw, length);
+  return true;
 }
 
 RunExit Hart::run(uint64_t budget) {
@@ -147,27 +148,17 @@ RunExit Hart::run(uint64_t budget) {
       check_interrupts();
     }
     const Block* block = triggers_armed_ ? nullptr : cached_block();
-    if (!block) [[unlikely]] {
-      ++executed;
-      if (!step_uncached()) {
-        take_trap(trap_cause_, trap_tval_, false);
-        continue;
-      }
-      x_[0] = 0;
-      ++instret_;
+    if (block) [[likely]] {
+      // run(n) executes exactly n instructions: a block may be cut short.
+      executed += execute_block(
+          block->insns, static_cast<unsigned>(std::min<uint64_t>(block->count, budget - executed)));
     } else {
-      // Instructions run until one traps (the rest of the block is skipped)
-      // or the budget is spent, so run(n) executes exactly n instructions.
-      const unsigned count =
-          static_cast<unsigned>(std::min<uint64_t>(block->count, budget - executed));
-      for (unsigned i = 0; i < count; ++i) {
+      DecodedInsn single;
+      if (fetch_uncached(single)) {
+        executed += execute_block(&single, 1);
+      } else {
+        take_trap(trap_cause_, trap_tval_, false);
         ++executed;
-        if (!execute(block->insns[i])) [[unlikely]] {
-          take_trap(trap_cause_, trap_tval_, false);
-          break;
-        }
-        x_[0] = 0;
-        ++instret_;
       }
     }
     if (waiting_) [[unlikely]] {
@@ -178,240 +169,159 @@ RunExit Hart::run(uint64_t budget) {
   return RunExit::kBudgetSpent;
 }
 
+// The hot instructions run here, in threaded code: each handler ends with
+// its own indirect jump to the next instruction's handler, which the host's
+// branch predictor learns per handler (a single switch would mispredict on
+// almost every guest instruction). Everything else goes through execute().
+// Returns the number of instructions attempted: all of them, or up to and
+// including the one that trapped (whose trap has then been taken).
+unsigned Hart::execute_block(const DecodedInsn* insns, unsigned count) {
+  if (!dispatch_ready_) [[unlikely]] {
+    for (auto& handler : dispatch_) handler = &&generic;
+#define VESSEL_HANDLER(op) dispatch_[static_cast<unsigned>(Op::op)] = &&h_##op;
+    VESSEL_HOT_OPS(VESSEL_HANDLER)
+#undef VESSEL_HANDLER
+    dispatch_ready_ = true;
+  }
+  const DecodedInsn* di = insns;
+  const DecodedInsn* const end = insns + count;
+  uint64_t a, b, imm;
+
+#define DISPATCH()                                  \
+  do {                                              \
+    a = x_[di->rs1];                                \
+    b = x_[di->rs2];                                \
+    imm = u(di->imm);                               \
+    goto* dispatch_[static_cast<unsigned>(di->op)]; \
+  } while (0)
+#define NEXT()                  \
+  do {                          \
+    x_[0] = 0;                  \
+    ++instret_;                 \
+    if (++di == end) goto done; \
+    DISPATCH();                 \
+  } while (0)
+#define ALU(op, expr)           \
+  h_##op : x_[di->rd] = (expr); \
+  pc_ += di->length;            \
+  NEXT();
+#define LOAD(op, type)                           \
+  h_##op : {                                     \
+    type value;                                  \
+    if (!load(a + imm, value)) [[unlikely]]      \
+      goto trap;                                 \
+    x_[di->rd] = u(static_cast<int64_t>(value)); \
+    pc_ += di->length;                           \
+    NEXT();                                      \
+  }
+#define STORE(op, type)                                                       \
+  h_##op : if (!store(a + imm, static_cast<type>(b))) [[unlikely]] goto trap; \
+  pc_ += di->length;                                                          \
+  NEXT();
+#define BRANCH(op, cond)                     \
+  h_##op : pc_ += (cond) ? imm : di->length; \
+  NEXT();
+
+  DISPATCH();
+
+  ALU(kLui, imm)
+  ALU(kAuipc, pc_ + imm)
+  ALU(kAddi, a + imm)
+  ALU(kSlti, s(a) < s(imm))
+  ALU(kSltiu, a < imm)
+  ALU(kXori, a ^ imm)
+  ALU(kOri, a | imm)
+  ALU(kAndi, a & imm)
+  ALU(kSlli, a << (imm & 63))
+  ALU(kSrli, a >> (imm & 63))
+  ALU(kSrai, u(s(a) >> (imm & 63)))
+  ALU(kAdd, a + b)
+  ALU(kSub, a - b)
+  ALU(kSll, a << (b & 63))
+  ALU(kSlt, s(a) < s(b))
+  ALU(kSltu, a < b)
+  ALU(kXor, a ^ b)
+  ALU(kSrl, a >> (b & 63))
+  ALU(kSra, u(s(a) >> (b & 63)))
+  ALU(kOr, a | b)
+  ALU(kAnd, a & b)
+  ALU(kAddiw, u(sext32(a + imm)))
+  ALU(kSlliw, u(sext32(a << (imm & 31))))
+  ALU(kSrliw, u(sext32(static_cast<uint32_t>(a) >> (imm & 31))))
+  ALU(kSraiw, u(static_cast<int32_t>(a) >> (imm & 31)))
+  ALU(kAddw, u(sext32(a + b)))
+  ALU(kSubw, u(sext32(a - b)))
+  ALU(kSllw, u(sext32(a << (b & 31))))
+  ALU(kSrlw, u(sext32(static_cast<uint32_t>(a) >> (b & 31))))
+  ALU(kSraw, u(static_cast<int32_t>(a) >> (b & 31)))
+  ALU(kMul, a * b)
+  ALU(kMulh, mulh(s(a), s(b)))
+  ALU(kMulhsu, mulhsu(s(a), b))
+  ALU(kMulhu, mulhu(a, b))
+  ALU(kDiv, u(div_signed(s(a), s(b))))
+  ALU(kDivu, b == 0 ? ~uint64_t{0} : a / b)
+  ALU(kRem, u(rem_signed(s(a), s(b))))
+  ALU(kRemu, b == 0 ? a : a % b)
+  ALU(kMulw, u(sext32(a * b)))
+  ALU(kDivw, u(div_signed32(static_cast<int32_t>(a), static_cast<int32_t>(b))))
+  ALU(kDivuw, u(sext32(static_cast<uint32_t>(b) == 0
+                           ? ~uint32_t{0}
+                           : static_cast<uint32_t>(a) / static_cast<uint32_t>(b))))
+  ALU(kRemw, u(rem_signed32(static_cast<int32_t>(a), static_cast<int32_t>(b))))
+  ALU(kRemuw, u(sext32(static_cast<uint32_t>(b) == 0
+                           ? static_cast<uint32_t>(a)
+                           : static_cast<uint32_t>(a) % static_cast<uint32_t>(b))))
+  LOAD(kLb, int8_t)
+  LOAD(kLh, int16_t)
+  LOAD(kLw, int32_t)
+  LOAD(kLd, uint64_t)
+  LOAD(kLbu, uint8_t)
+  LOAD(kLhu, uint16_t)
+  LOAD(kLwu, uint32_t)
+  STORE(kSb, uint8_t)
+  STORE(kSh, uint16_t)
+  STORE(kSw, uint32_t)
+  STORE(kSd, uint64_t)
+  BRANCH(kBeq, a == b)
+  BRANCH(kBne, a != b)
+  BRANCH(kBlt, s(a) < s(b))
+  BRANCH(kBge, s(a) >= s(b))
+  BRANCH(kBltu, a < b)
+  BRANCH(kBgeu, a >= b)
+h_kJal:
+  x_[di->rd] = pc_ + di->length;
+  pc_ += imm;
+  NEXT();
+h_kJalr:
+  x_[di->rd] = pc_ + di->length;
+  pc_ = (a + imm) & ~uint64_t{1};
+  NEXT();
+generic:
+  if (!execute(*di)) [[unlikely]]
+    goto trap;
+  NEXT();
+trap:
+  take_trap(trap_cause_, trap_tval_, false);
+  return static_cast<unsigned>(di - insns) + 1;
+done:
+  return count;
+
+#undef DISPATCH
+#undef NEXT
+#undef ALU
+#undef LOAD
+#undef STORE
+#undef BRANCH
+}
+
+// The instructions that execute_block() does not handle itself.
 bool Hart::execute(const DecodedInsn& di) {
   const Op op = di.op;
   const unsigned d = di.rd;
   const uint64_t a = x_[di.rs1];
-  const uint64_t b = x_[di.rs2];
   const uint64_t imm = u(di.imm);
-  const uint64_t next = pc_ + di.length;
 
   switch (op) {
-    case Op::kLui:
-      x_[d] = imm;
-      break;
-    case Op::kAuipc:
-      x_[d] = pc_ + imm;
-      break;
-    case Op::kJal:
-      x_[d] = next;
-      pc_ += imm;
-      return true;
-    case Op::kJalr:
-      pc_ = (a + imm) & ~uint64_t{1};
-      x_[d] = next;
-      return true;
-    case Op::kBeq:
-    case Op::kBne:
-    case Op::kBlt:
-    case Op::kBge:
-    case Op::kBltu:
-    case Op::kBgeu: {
-      bool taken = false;
-      switch (op) {
-        case Op::kBeq:
-          taken = a == b;
-          break;
-        case Op::kBne:
-          taken = a != b;
-          break;
-        case Op::kBlt:
-          taken = s(a) < s(b);
-          break;
-        case Op::kBge:
-          taken = s(a) >= s(b);
-          break;
-        case Op::kBltu:
-          taken = a < b;
-          break;
-        default:
-          taken = a >= b;
-          break;
-      }
-      pc_ = taken ? pc_ + imm : next;
-      return true;
-    }
-    case Op::kLb: {
-      int8_t v;
-      if (!load(a + imm, v)) return false;
-      x_[d] = u(v);
-      break;
-    }
-    case Op::kLh: {
-      int16_t v;
-      if (!load(a + imm, v)) return false;
-      x_[d] = u(v);
-      break;
-    }
-    case Op::kLw: {
-      int32_t v;
-      if (!load(a + imm, v)) return false;
-      x_[d] = u(v);
-      break;
-    }
-    case Op::kLd: {
-      uint64_t v;
-      if (!load(a + imm, v)) return false;
-      x_[d] = v;
-      break;
-    }
-    case Op::kLbu: {
-      uint8_t v;
-      if (!load(a + imm, v)) return false;
-      x_[d] = v;
-      break;
-    }
-    case Op::kLhu: {
-      uint16_t v;
-      if (!load(a + imm, v)) return false;
-      x_[d] = v;
-      break;
-    }
-    case Op::kLwu: {
-      uint32_t v;
-      if (!load(a + imm, v)) return false;
-      x_[d] = v;
-      break;
-    }
-    case Op::kSb:
-      if (!store(a + imm, static_cast<uint8_t>(b))) return false;
-      break;
-    case Op::kSh:
-      if (!store(a + imm, static_cast<uint16_t>(b))) return false;
-      break;
-    case Op::kSw:
-      if (!store(a + imm, static_cast<uint32_t>(b))) return false;
-      break;
-    case Op::kSd:
-      if (!store(a + imm, b)) return false;
-      break;
-    case Op::kAddi:
-      x_[d] = a + imm;
-      break;
-    case Op::kSlti:
-      x_[d] = s(a) < di.imm;
-      break;
-    case Op::kSltiu:
-      x_[d] = a < imm;
-      break;
-    case Op::kXori:
-      x_[d] = a ^ imm;
-      break;
-    case Op::kOri:
-      x_[d] = a | imm;
-      break;
-    case Op::kAndi:
-      x_[d] = a & imm;
-      break;
-    case Op::kSlli:
-      x_[d] = a << (imm & 63);
-      break;
-    case Op::kSrli:
-      x_[d] = a >> (imm & 63);
-      break;
-    case Op::kSrai:
-      x_[d] = u(s(a) >> (imm & 63));
-      break;
-    case Op::kAdd:
-      x_[d] = a + b;
-      break;
-    case Op::kSub:
-      x_[d] = a - b;
-      break;
-    case Op::kSll:
-      x_[d] = a << (b & 63);
-      break;
-    case Op::kSlt:
-      x_[d] = s(a) < s(b);
-      break;
-    case Op::kSltu:
-      x_[d] = a < b;
-      break;
-    case Op::kXor:
-      x_[d] = a ^ b;
-      break;
-    case Op::kSrl:
-      x_[d] = a >> (b & 63);
-      break;
-    case Op::kSra:
-      x_[d] = u(s(a) >> (b & 63));
-      break;
-    case Op::kOr:
-      x_[d] = a | b;
-      break;
-    case Op::kAnd:
-      x_[d] = a & b;
-      break;
-    case Op::kAddiw:
-      x_[d] = u(sext32(a + imm));
-      break;
-    case Op::kSlliw:
-      x_[d] = u(sext32(a << (imm & 31)));
-      break;
-    case Op::kSrliw:
-      x_[d] = u(sext32(static_cast<uint32_t>(a) >> (imm & 31)));
-      break;
-    case Op::kSraiw:
-      x_[d] = u(static_cast<int32_t>(a) >> (imm & 31));
-      break;
-    case Op::kAddw:
-      x_[d] = u(sext32(a + b));
-      break;
-    case Op::kSubw:
-      x_[d] = u(sext32(a - b));
-      break;
-    case Op::kSllw:
-      x_[d] = u(sext32(a << (b & 31)));
-      break;
-    case Op::kSrlw:
-      x_[d] = u(sext32(static_cast<uint32_t>(a) >> (b & 31)));
-      break;
-    case Op::kSraw:
-      x_[d] = u(static_cast<int32_t>(a) >> (b & 31));
-      break;
-    case Op::kMul:
-      x_[d] = a * b;
-      break;
-    case Op::kMulh:
-      x_[d] = mulh(s(a), s(b));
-      break;
-    case Op::kMulhsu:
-      x_[d] = mulhsu(s(a), b);
-      break;
-    case Op::kMulhu:
-      x_[d] = mulhu(a, b);
-      break;
-    case Op::kDiv:
-      x_[d] = u(div_signed(s(a), s(b)));
-      break;
-    case Op::kDivu:
-      x_[d] = b == 0 ? ~uint64_t{0} : a / b;
-      break;
-    case Op::kRem:
-      x_[d] = u(rem_signed(s(a), s(b)));
-      break;
-    case Op::kRemu:
-      x_[d] = b == 0 ? a : a % b;
-      break;
-    case Op::kMulw:
-      x_[d] = u(sext32(a * b));
-      break;
-    case Op::kDivw:
-      x_[d] = u(div_signed32(static_cast<int32_t>(a), static_cast<int32_t>(b)));
-      break;
-    case Op::kDivuw: {
-      uint32_t x = static_cast<uint32_t>(a), y = static_cast<uint32_t>(b);
-      x_[d] = u(sext32(y == 0 ? ~uint32_t{0} : x / y));
-      break;
-    }
-    case Op::kRemw:
-      x_[d] = u(rem_signed32(static_cast<int32_t>(a), static_cast<int32_t>(b)));
-      break;
-    case Op::kRemuw: {
-      uint32_t x = static_cast<uint32_t>(a), y = static_cast<uint32_t>(b);
-      x_[d] = u(sext32(y == 0 ? x : x % y));
-      break;
-    }
     case Op::kFence:
       // Guest fences order memory between harts running on host threads.
       std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -473,10 +383,10 @@ bool Hart::execute(const DecodedInsn& di) {
         return false;
       }
       return true;  // execute_system sets pc
-    case Op::kIllegal:
+    default:        // kIllegal; the hot instructions never come here
       return raise(kIllegalInstruction, di.raw);
   }
-  pc_ = next;
+  pc_ += di.length;
   return true;
 }
 
