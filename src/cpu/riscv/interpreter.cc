@@ -218,8 +218,13 @@ unsigned Hart::execute_block(const DecodedInsn* insns, unsigned count) {
   h_##op : if (!store(a + imm, static_cast<type>(b))) [[unlikely]] goto trap; \
   pc_ += di->length;                                                          \
   NEXT();
-#define BRANCH(op, cond)                     \
-  h_##op : pc_ += (cond) ? imm : di->length; \
+#define BRANCH(op, cond)                          \
+  h_##op : if (cond) {                            \
+    pc_ += imm;                                   \
+    ++instret_;                                   \
+    return static_cast<unsigned>(di - insns) + 1; \
+  }                                               \
+  pc_ += di->length;                              \
   NEXT();
 
   DISPATCH();

@@ -12,8 +12,10 @@ namespace vessel::cpu::riscv {
 // How an instruction's immediate is encoded (unprivileged spec 2.3); kCsr
 // carries the CSR number, kR has no immediate.
 enum class Format : uint8_t { kR, kI, kS, kB, kU, kJ, kCsr };
-// Whether an instruction may change control flow or machine state that
-// pre-decoded instruction blocks depend on, so it must end a block.
+// Whether an instruction must end a block of pre-decoded instructions: it
+// jumps, or changes state that decoding depends on. Conditional branches do
+// not: a block continues with the fall-through path and is left early when
+// the branch is taken.
 enum class BlockEnd : uint8_t { kFlows, kEndsBlock };
 
 // X(op, name, mask, match, format, block end)
@@ -22,12 +24,12 @@ enum class BlockEnd : uint8_t { kFlows, kEndsBlock };
   X(kAuipc, "auipc", 0x0000007f, 0x00000017, kU, kFlows)              \
   X(kJal, "jal", 0x0000007f, 0x0000006f, kJ, kEndsBlock)              \
   X(kJalr, "jalr", 0x0000707f, 0x00000067, kI, kEndsBlock)            \
-  X(kBeq, "beq", 0x0000707f, 0x00000063, kB, kEndsBlock)              \
-  X(kBne, "bne", 0x0000707f, 0x00001063, kB, kEndsBlock)              \
-  X(kBlt, "blt", 0x0000707f, 0x00004063, kB, kEndsBlock)              \
-  X(kBge, "bge", 0x0000707f, 0x00005063, kB, kEndsBlock)              \
-  X(kBltu, "bltu", 0x0000707f, 0x00006063, kB, kEndsBlock)            \
-  X(kBgeu, "bgeu", 0x0000707f, 0x00007063, kB, kEndsBlock)            \
+  X(kBeq, "beq", 0x0000707f, 0x00000063, kB, kFlows)              \
+  X(kBne, "bne", 0x0000707f, 0x00001063, kB, kFlows)              \
+  X(kBlt, "blt", 0x0000707f, 0x00004063, kB, kFlows)              \
+  X(kBge, "bge", 0x0000707f, 0x00005063, kB, kFlows)              \
+  X(kBltu, "bltu", 0x0000707f, 0x00006063, kB, kFlows)            \
+  X(kBgeu, "bgeu", 0x0000707f, 0x00007063, kB, kFlows)            \
   X(kLb, "lb", 0x0000707f, 0x00000003, kI, kFlows)                    \
   X(kLh, "lh", 0x0000707f, 0x00001003, kI, kFlows)                    \
   X(kLw, "lw", 0x0000707f, 0x00002003, kI, kFlows)                    \
