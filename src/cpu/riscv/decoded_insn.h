@@ -10,6 +10,8 @@
 
 namespace vessel::cpu::riscv {
 
+constexpr unsigned kZeroSink = 32;
+
 struct DecodedInsn {
   Op op;
   uint8_t rd;
@@ -30,7 +32,10 @@ inline DecodedInsn decode_insn(uint32_t raw, unsigned length) {
   d.raw = raw;
   d.length = static_cast<uint8_t>(length);
   d.op = insn == 0 ? Op::kIllegal : decode(insn);
-  d.rd = static_cast<uint8_t>(rd(insn));
+  // Integer results for x0 go to a scratch register past x31 (kZeroSink), so
+  // x0 stays zero without a store per instruction. FP loads name f registers.
+  const bool fp_destination = d.op == Op::kFlw || d.op == Op::kFld;
+  d.rd = static_cast<uint8_t>(rd(insn) == 0 && !fp_destination ? kZeroSink : rd(insn));
   d.rs1 = static_cast<uint8_t>(rs1(insn));
   d.rs2 = static_cast<uint8_t>(rs2(insn));
   switch (op_format(d.op)) {

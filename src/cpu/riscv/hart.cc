@@ -83,7 +83,7 @@ uint64_t Hart::supervisor_timer_deadline() const {
 void Hart::save(StateWriter& out) const {
   out.begin_section("riscv-hart", 1);
   out.u32(hart_id_);
-  out.array(x_);
+  for (unsigned i = 0; i < 32; ++i) out.u64(x_[i]);
   out.array(f_);
   out.u64(pc_);
   out.u8(static_cast<uint8_t>(priv_));
@@ -117,7 +117,7 @@ Result<void> Hart::load(StateReader& in) {
     return Error("saved state: hart " + std::to_string(id) + " loaded into hart " +
                  std::to_string(hart_id_));
   }
-  in.array(x_);
+  for (unsigned i = 0; i < 32; ++i) x_[i] = in.u64();
   in.array(f_);
   pc_ = in.u64();
   uint8_t priv = in.u8();

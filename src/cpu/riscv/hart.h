@@ -163,7 +163,7 @@ class Hart {
   const GuestClock& clock_;
   const unsigned hart_id_;
 
-  uint64_t x_[32] = {};
+  uint64_t x_[33] = {};  // x0..x31, then the sink for writes to x0
   uint64_t f_[32] = {};
   uint64_t pc_ = 0;
   Priv priv_ = Priv::kMachine;

@@ -185,6 +185,16 @@ unsigned Hart::execute_block(const DecodedInsn* insns, unsigned count) {
   }
   const DecodedInsn* di = insns;
   const DecodedInsn* const end = insns + count;
+  // pc and the retired count live in locals: as members every instruction
+  // would carry a store-to-load dependency through memory. sync() writes
+  // them back wherever other code may look (traps, execute(), the exits).
+  uint64_t pc = pc_;
+  uint64_t retired = 0;
+  auto sync = [&] {
+    pc_ = pc;
+    instret_ += retired;
+    retired = 0;
+  };
   uint64_t a, b, imm;
 
 #define DISPATCH()                                  \
@@ -196,14 +206,13 @@ unsigned Hart::execute_block(const DecodedInsn* insns, unsigned count) {
   } while (0)
 #define NEXT()                  \
   do {                          \
-    x_[0] = 0;                  \
-    ++instret_;                 \
+    ++retired;                  \
     if (++di == end) goto done; \
     DISPATCH();                 \
   } while (0)
 #define ALU(op, expr)           \
   h_##op : x_[di->rd] = (expr); \
-  pc_ += di->length;            \
+  pc += di->length;             \
   NEXT();
 #define LOAD(op, type)                           \
   h_##op : {                                     \
@@ -211,26 +220,27 @@ unsigned Hart::execute_block(const DecodedInsn* insns, unsigned count) {
     if (!load(a + imm, value)) [[unlikely]]      \
       goto trap;                                 \
     x_[di->rd] = u(static_cast<int64_t>(value)); \
-    pc_ += di->length;                           \
+    pc += di->length;                            \
     NEXT();                                      \
   }
 #define STORE(op, type)                                                       \
   h_##op : if (!store(a + imm, static_cast<type>(b))) [[unlikely]] goto trap; \
-  pc_ += di->length;                                                          \
+  pc += di->length;                                                           \
   NEXT();
 #define BRANCH(op, cond)                          \
   h_##op : if (cond) {                            \
-    pc_ += imm;                                   \
-    ++instret_;                                   \
+    pc += imm;                                    \
+    ++retired;                                    \
+    sync();                                       \
     return static_cast<unsigned>(di - insns) + 1; \
   }                                               \
-  pc_ += di->length;                              \
+  pc += di->length;                               \
   NEXT();
 
   DISPATCH();
 
   ALU(kLui, imm)
-  ALU(kAuipc, pc_ + imm)
+  ALU(kAuipc, pc + imm)
   ALU(kAddi, a + imm)
   ALU(kSlti, s(a) < s(imm))
   ALU(kSltiu, a < imm)
@@ -294,21 +304,27 @@ unsigned Hart::execute_block(const DecodedInsn* insns, unsigned count) {
   BRANCH(kBltu, a < b)
   BRANCH(kBgeu, a >= b)
 h_kJal:
-  x_[di->rd] = pc_ + di->length;
-  pc_ += imm;
+  x_[di->rd] = pc + di->length;
+  pc += imm;
   NEXT();
 h_kJalr:
-  x_[di->rd] = pc_ + di->length;
-  pc_ = (a + imm) & ~uint64_t{1};
+  x_[di->rd] = pc + di->length;
+  pc = (a + imm) & ~uint64_t{1};
   NEXT();
 generic:
-  if (!execute(*di)) [[unlikely]]
-    goto trap;
+  sync();
+  if (!execute(*di)) [[unlikely]] {
+    take_trap(trap_cause_, trap_tval_, false);
+    return static_cast<unsigned>(di - insns) + 1;
+  }
+  pc = pc_;
   NEXT();
 trap:
+  sync();
   take_trap(trap_cause_, trap_tval_, false);
   return static_cast<unsigned>(di - insns) + 1;
 done:
+  sync();
   return count;
 
 #undef DISPATCH

@@ -24,12 +24,12 @@ enum class BlockEnd : uint8_t { kFlows, kEndsBlock };
   X(kAuipc, "auipc", 0x0000007f, 0x00000017, kU, kFlows)              \
   X(kJal, "jal", 0x0000007f, 0x0000006f, kJ, kEndsBlock)              \
   X(kJalr, "jalr", 0x0000707f, 0x00000067, kI, kEndsBlock)            \
-  X(kBeq, "beq", 0x0000707f, 0x00000063, kB, kFlows)              \
-  X(kBne, "bne", 0x0000707f, 0x00001063, kB, kFlows)              \
-  X(kBlt, "blt", 0x0000707f, 0x00004063, kB, kFlows)              \
-  X(kBge, "bge", 0x0000707f, 0x00005063, kB, kFlows)              \
-  X(kBltu, "bltu", 0x0000707f, 0x00006063, kB, kFlows)            \
-  X(kBgeu, "bgeu", 0x0000707f, 0x00007063, kB, kFlows)            \
+  X(kBeq, "beq", 0x0000707f, 0x00000063, kB, kFlows)                  \
+  X(kBne, "bne", 0x0000707f, 0x00001063, kB, kFlows)                  \
+  X(kBlt, "blt", 0x0000707f, 0x00004063, kB, kFlows)                  \
+  X(kBge, "bge", 0x0000707f, 0x00005063, kB, kFlows)                  \
+  X(kBltu, "bltu", 0x0000707f, 0x00006063, kB, kFlows)                \
+  X(kBgeu, "bgeu", 0x0000707f, 0x00007063, kB, kFlows)                \
   X(kLb, "lb", 0x0000707f, 0x00000003, kI, kFlows)                    \
   X(kLh, "lh", 0x0000707f, 0x00001003, kI, kFlows)                    \
   X(kLw, "lw", 0x0000707f, 0x00002003, kI, kFlows)                    \
@@ -115,13 +115,14 @@ enum class BlockEnd : uint8_t { kFlows, kEndsBlock };
 // The instructions the interpreter runs in its threaded fast path.
 #define VESSEL_HOT_OPS(X)                                                                          \
   X(kLui)                                                                                          \
-  X(kAuipc) X(kAddi) X(kSlti) X(kSltiu) X(kXori) X(kOri) X(kAndi) X(kSlli) X(kSrli) X(kSrai)       \
-      X(kAdd) X(kSub) X(kSll) X(kSlt) X(kSltu) X(kXor) X(kSrl) X(kSra) X(kOr) X(kAnd) X(kAddiw)    \
-          X(kSlliw) X(kSrliw) X(kSraiw) X(kAddw) X(kSubw) X(kSllw) X(kSrlw) X(kSraw) X(kMul)       \
-              X(kMulh) X(kMulhsu) X(kMulhu) X(kDiv) X(kDivu) X(kRem) X(kRemu) X(kMulw) X(kDivw)    \
-                  X(kDivuw) X(kRemw) X(kRemuw) X(kLb) X(kLh) X(kLw) X(kLd) X(kLbu) X(kLhu) X(kLwu) \
-                      X(kSb) X(kSh) X(kSw) X(kSd) X(kBeq) X(kBne) X(kBlt) X(kBge) X(kBltu)         \
-                          X(kBgeu) X(kJal) X(kJalr)
+  X(kAuipc)                                                                                        \
+  X(kAddi) X(kSlti) X(kSltiu) X(kXori) X(kOri) X(kAndi) X(kSlli) X(kSrli) X(kSrai) X(kAdd) X(kSub) \
+      X(kSll) X(kSlt) X(kSltu) X(kXor) X(kSrl) X(kSra) X(kOr) X(kAnd) X(kAddiw) X(kSlliw)          \
+          X(kSrliw) X(kSraiw) X(kAddw) X(kSubw) X(kSllw) X(kSrlw) X(kSraw) X(kMul) X(kMulh)        \
+              X(kMulhsu) X(kMulhu) X(kDiv) X(kDivu) X(kRem) X(kRemu) X(kMulw) X(kDivw) X(kDivuw)   \
+                  X(kRemw) X(kRemuw) X(kLb) X(kLh) X(kLw) X(kLd) X(kLbu) X(kLhu) X(kLwu) X(kSb)    \
+                      X(kSh) X(kSw) X(kSd) X(kBeq) X(kBne) X(kBlt) X(kBge) X(kBltu) X(kBgeu)       \
+                          X(kJal) X(kJalr)
 
 enum class Op : uint8_t {
 #define VESSEL_OP_ENUM(op, name, mask, match, format, end) op,
