@@ -69,10 +69,10 @@ TEST_F(BootTest, LinuxLayoutLikeQemu) {
   const auto* start =
       static_cast<const fdt64_t*>(fdt_getprop(fdt, chosen, "linux,initrd-start", &len));
   ASSERT_NE(start, nullptr);
-  EXPECT_EQ(fdt64_to_cpu(*start), info->initrd->start);
+  EXPECT_EQ(fdt64_ld(start), info->initrd->start);
   const auto* end = static_cast<const fdt64_t*>(fdt_getprop(fdt, chosen, "linux,initrd-end", &len));
   ASSERT_NE(end, nullptr);
-  EXPECT_EQ(fdt64_to_cpu(*end), info->initrd->start + 100000);
+  EXPECT_EQ(fdt64_ld(end), info->initrd->start + 100000);
   EXPECT_STREQ(static_cast<const char*>(fdt_getprop(fdt, chosen, "bootargs", nullptr)),
                "console=ttyS0");
 

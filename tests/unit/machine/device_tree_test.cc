@@ -50,7 +50,7 @@ class DeviceTreeTest : public ::testing::Test {
     int len = 0;
     const void* p = fdt_getprop(fdt(), node(path), name, &len);
     EXPECT_EQ(len, 8) << name;
-    return p != nullptr && len == 8 ? fdt64_to_cpu(*static_cast<const fdt64_t*>(p)) : 0;
+    return p != nullptr && len == 8 ? fdt64_ld(static_cast<const fdt64_t*>(p)) : 0;
   }
 
   bool has(const char* path, const char* name) const {
