@@ -19,6 +19,8 @@ packages=(
   qemu-system-misc
   # FPU differential test: riscv64 user-mode binaries on QEMU's soft-float
   qemu-user
+  # block layer: qcow2 compressed clusters; qemu-img/qemu-io as the interop reference
+  qemu-utils zlib1g-dev libzstd-dev
 )
 
 sudo=""
