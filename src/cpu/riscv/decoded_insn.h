@@ -22,7 +22,8 @@ struct DecodedInsn {
   // AMO encodings, which have no compressed forms.
   uint32_t raw;
   uint8_t length;
-  uint8_t reserved[3];
+  uint8_t reserved;
+  uint16_t offset;  // bytes from the start of its block
 };
 static_assert(sizeof(DecodedInsn) == 16);
 

@@ -92,7 +92,7 @@ class Hart {
   // instruction cache it is refreshed by FENCE.I (unprivileged spec ch. 5),
   // which Linux and OpenSBI issue after writing code.
   static constexpr unsigned kBlockInsns = 32;
-  static constexpr unsigned kBlocks = 1024;
+  static constexpr unsigned kBlocks = 4096;
   struct Block {
     uint64_t paddr = ~uint64_t{0};
     uint32_t count = 0;

@@ -100,7 +100,7 @@ const Hart::Block* Hart::cached_block() {
       tlb_[static_cast<unsigned>(priv_)][static_cast<unsigned>(Access::kFetch)][vpn % kTlbSize];
   if (e.vpn != vpn) return nullptr;  // the slow fetch path fills the TLB
   const uint64_t paddr = (e.ppn << memory::kPageShift) | (pc & 0xfff);
-  Block& block = blocks_[(paddr >> 1) % kBlocks];
+  Block& block = blocks_[((paddr >> 1) ^ (paddr >> 13)) % kBlocks];
   if (block.paddr == paddr) [[likely]]
     return &block;
 
@@ -116,7 +116,8 @@ const Hart::Block* Hart::cached_block() {
     if (offset + length > memory::kPageSize) break;  // straddles pages: slow path
     uint32_t raw = low;
     if (length == 4) std::memcpy(&raw, page + offset, 4);
-    block.insns[count++] = decode_insn(raw, length);
+    block.insns[count] = decode_insn(raw, length);
+    block.insns[count++].offset = static_cast<uint16_t>(offset - (pc & 0xfff));
     offset += length;
     if (op_block_end(block.insns[count - 1].op) == BlockEnd::kEndsBlock) break;
   }
@@ -185,18 +186,19 @@ unsigned Hart::execute_block(const DecodedInsn* insns, unsigned count) {
   }
   const DecodedInsn* di = insns;
   const DecodedInsn* const end = insns + count;
-  // pc and the retired count live in locals: as members every instruction
-  // would carry a store-to-load dependency through memory. sync() writes
-  // them back wherever other code may look (traps, execute(), the exits).
-  uint64_t pc = pc_;
-  uint64_t retired = 0;
-  auto sync = [&] {
-    pc_ = pc;
-    instret_ += retired;
-    retired = 0;
+  // No per-instruction bookkeeping: an instruction's address is the block's
+  // start plus its decoded offset, and the retired count follows from the
+  // position in the block. Both are written back to pc_ and instret_ at every
+  // exit and before execute(), which may read them.
+  const uint64_t base = pc_;
+  const DecodedInsn* counted = insns;  // instructions before it are in instret_
+  auto retire_up_to = [&](const DecodedInsn* p) {
+    instret_ += static_cast<uint64_t>(p - counted);
+    counted = p;
   };
   uint64_t a, b, imm;
 
+#define PC (base + di->offset)
 #define DISPATCH()                                  \
   do {                                              \
     a = x_[di->rs1];                                \
@@ -206,13 +208,11 @@ unsigned Hart::execute_block(const DecodedInsn* insns, unsigned count) {
   } while (0)
 #define NEXT()                  \
   do {                          \
-    ++retired;                  \
     if (++di == end) goto done; \
     DISPATCH();                 \
   } while (0)
 #define ALU(op, expr)           \
   h_##op : x_[di->rd] = (expr); \
-  pc += di->length;             \
   NEXT();
 #define LOAD(op, type)                           \
   h_##op : {                                     \
@@ -220,27 +220,23 @@ unsigned Hart::execute_block(const DecodedInsn* insns, unsigned count) {
     if (!load(a + imm, value)) [[unlikely]]      \
       goto trap;                                 \
     x_[di->rd] = u(static_cast<int64_t>(value)); \
-    pc += di->length;                            \
     NEXT();                                      \
   }
 #define STORE(op, type)                                                       \
   h_##op : if (!store(a + imm, static_cast<type>(b))) [[unlikely]] goto trap; \
-  pc += di->length;                                                           \
   NEXT();
 #define BRANCH(op, cond)                          \
   h_##op : if (cond) {                            \
-    pc += imm;                                    \
-    ++retired;                                    \
-    sync();                                       \
+    pc_ = PC + imm;                               \
+    retire_up_to(di + 1);                         \
     return static_cast<unsigned>(di - insns) + 1; \
   }                                               \
-  pc += di->length;                               \
   NEXT();
 
   DISPATCH();
 
   ALU(kLui, imm)
-  ALU(kAuipc, pc + imm)
+  ALU(kAuipc, PC + imm)
   ALU(kAddi, a + imm)
   ALU(kSlti, s(a) < s(imm))
   ALU(kSltiu, a < imm)
@@ -303,30 +299,38 @@ unsigned Hart::execute_block(const DecodedInsn* insns, unsigned count) {
   BRANCH(kBge, s(a) >= s(b))
   BRANCH(kBltu, a < b)
   BRANCH(kBgeu, a >= b)
-h_kJal:
-  x_[di->rd] = pc + di->length;
-  pc += imm;
-  NEXT();
+h_kJal:  // jumps end blocks
+  x_[di->rd] = PC + di->length;
+  pc_ = PC + imm;
+  retire_up_to(di + 1);
+  return static_cast<unsigned>(di - insns) + 1;
 h_kJalr:
-  x_[di->rd] = pc + di->length;
-  pc = (a + imm) & ~uint64_t{1};
-  NEXT();
+  x_[di->rd] = PC + di->length;
+  pc_ = (a + imm) & ~uint64_t{1};
+  retire_up_to(di + 1);
+  return static_cast<unsigned>(di - insns) + 1;
 generic:
-  sync();
+  retire_up_to(di);
+  pc_ = PC;
   if (!execute(*di)) [[unlikely]] {
     take_trap(trap_cause_, trap_tval_, false);
     return static_cast<unsigned>(di - insns) + 1;
   }
-  pc = pc_;
+  retire_up_to(di + 1);
+  // execute() has set pc_; instructions that may jump or change state end the block.
+  if (op_block_end(di->op) == BlockEnd::kEndsBlock) return static_cast<unsigned>(di - insns) + 1;
   NEXT();
 trap:
-  sync();
+  retire_up_to(di);
+  pc_ = PC;
   take_trap(trap_cause_, trap_tval_, false);
   return static_cast<unsigned>(di - insns) + 1;
 done:
-  sync();
+  pc_ = base + end[-1].offset + end[-1].length;
+  retire_up_to(end);
   return count;
 
+#undef PC
 #undef DISPATCH
 #undef NEXT
 #undef ALU
