@@ -1,0 +1,153 @@
+#include "block/host_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace vessel::block {
+namespace {
+
+// pread/pwrite move at most about this much per call on Linux.
+constexpr uint64_t kMaxChunk = uint64_t{1} << 30;
+// Offsets must stay representable as off_t.
+constexpr uint64_t kMaxOffset = uint64_t{1} << 62;
+
+std::string describe(const std::string& path, int err) {
+  return path + ": " + strerror(err);
+}
+
+Result<void> check_range(const std::string& path, uint64_t offset, uint64_t length) {
+  if (offset > kMaxOffset || length > kMaxOffset - offset) {
+    return Error(path + ": offset " + std::to_string(offset) + " is out of range");
+  }
+  return Ok();
+}
+
+}  // namespace
+
+HostFile::HostFile(int fd, std::string path, uint64_t size, FileIdentity identity, Access access)
+    : fd_(fd), path_(std::move(path)), size_(size), identity_(identity), access_(access) {}
+
+HostFile::~HostFile() {
+  ::close(fd_);
+}
+
+Result<std::unique_ptr<HostFile>> HostFile::open(const std::string& path, Access access) {
+  int flags = (access == Access::kReadOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+  int fd;
+  do {
+    fd = ::open(path.c_str(), flags);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT) return Error(path + ": no such file");
+    if (err == EACCES || err == EROFS) return Error(path + ": permission denied");
+    return Error("cannot open " + describe(path, err));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Error("cannot stat " + describe(path, err));
+  }
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+    ::close(fd);
+    return Error(path + ": not a regular file or block device");
+  }
+  off_t end = lseek(fd, 0, SEEK_END);
+  if (end < 0) {
+    int err = errno;
+    ::close(fd);
+    return Error("cannot determine the size of " + describe(path, err));
+  }
+  return std::unique_ptr<HostFile>(new HostFile(fd, path, static_cast<uint64_t>(end),
+                                                FileIdentity{st.st_dev, st.st_ino}, access));
+}
+
+Result<std::unique_ptr<HostFile>> HostFile::create(const std::string& path) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return Error("cannot create " + describe(path, errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Error("cannot stat " + describe(path, err));
+  }
+  return std::unique_ptr<HostFile>(
+      new HostFile(fd, path, 0, FileIdentity{st.st_dev, st.st_ino}, Access::kReadWrite));
+}
+
+Result<void> HostFile::read(uint64_t offset, std::span<uint8_t> out) const {
+  TRY(check_range(path_, offset, out.size()));
+  uint64_t done = 0;
+  while (done < out.size()) {
+    uint64_t chunk = std::min<uint64_t>(out.size() - done, kMaxChunk);
+    ssize_t n = pread(fd_, out.data() + done, chunk, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Error("read error on " + describe(path_, errno));
+    }
+    if (n == 0) {
+      return Error(path_ + ": unexpected end of file at offset " + std::to_string(offset + done) +
+                   " (was the image truncated?)");
+    }
+    done += static_cast<uint64_t>(n);
+  }
+  return Ok();
+}
+
+Result<void> HostFile::read_padded(uint64_t offset, std::span<uint8_t> out) const {
+  uint64_t available = offset < size_ ? std::min<uint64_t>(size_ - offset, out.size()) : 0;
+  if (available > 0) TRY(read(offset, out.first(available)));
+  std::fill(out.begin() + static_cast<ptrdiff_t>(available), out.end(), 0);
+  return Ok();
+}
+
+Result<void> HostFile::write(uint64_t offset, std::span<const uint8_t> data) {
+  if (access_ == Access::kReadOnly) return Error(path_ + ": image is read-only");
+  TRY(check_range(path_, offset, data.size()));
+  uint64_t done = 0;
+  while (done < data.size()) {
+    uint64_t chunk = std::min<uint64_t>(data.size() - done, kMaxChunk);
+    ssize_t n = pwrite(fd_, data.data() + done, chunk, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Error("write error on " + describe(path_, errno));
+    }
+    if (n == 0) return Error("write error on " + path_ + ": no progress");
+    done += static_cast<uint64_t>(n);
+  }
+  size_ = std::max(size_, offset + data.size());
+  return Ok();
+}
+
+Result<void> HostFile::truncate(uint64_t length) {
+  if (access_ == Access::kReadOnly) return Error(path_ + ": image is read-only");
+  TRY(check_range(path_, length, 0));
+  int rc;
+  do {
+    rc = ftruncate(fd_, static_cast<off_t>(length));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) return Error("cannot resize " + describe(path_, errno));
+  size_ = length;
+  return Ok();
+}
+
+Result<void> HostFile::sync() {
+  int rc;
+  do {
+    rc = fdatasync(fd_);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) return Error("cannot flush " + describe(path_, errno));
+  return Ok();
+}
+
+}  // namespace vessel::block

@@ -1,0 +1,351 @@
+#include "block/qcow2.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <iterator>
+#include <utility>
+
+#include "base/log.h"
+#include "block/qcow2_compress.h"
+
+namespace vessel::block {
+
+using namespace qcow2;
+
+namespace {
+
+// "l2-cache-size": tables to map the whole disk, within this much memory.
+constexpr uint64_t kMaxL2CacheBytes = uint64_t{32} << 20;
+constexpr uint64_t kMaxRefcountCacheBytes = uint64_t{8} << 20;
+
+std::string hex(uint64_t value) {
+  char buf[24];
+  snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(value));
+  return buf;
+}
+
+}  // namespace
+
+Result<Qcow2Version> parse_qcow2_compat(std::string_view compat) {
+  if (compat == "0.10" || compat == "v2") return Qcow2Version::kV2;
+  if (compat == "1.1" || compat == "v3") return Qcow2Version::kV3;
+  return Error("unknown qcow2 compat level \"" + std::string(compat) +
+               "\" (use \"0.10\" or \"1.1\")");
+}
+
+Qcow2Image::Qcow2Image(std::unique_ptr<HostFile> file, Qcow2Header header,
+                       const OpenOptions& options)
+    : file_(std::move(file)),
+      header_(std::move(header)),
+      geometry_(header_.geometry()),
+      options_(options) {
+  info_.version = header_.version;
+  info_.size = header_.size;
+  info_.cluster_size = static_cast<uint32_t>(geometry_.cluster_size());
+  info_.refcount_bits = header_.refcount_bits();
+  info_.compression_type = header_.compression_type;
+  info_.lazy_refcounts = (header_.compatible_features & kCompatLazyRefcounts) != 0;
+  info_.dirty = (header_.incompatible_features & kIncompatDirty) != 0;
+  info_.corrupt = (header_.incompatible_features & kIncompatCorrupt) != 0;
+  info_.backing_file = header_.backing_file;
+  info_.backing_format = header_.backing_format;
+  info_.snapshot_count = header_.nb_snapshots;
+  lazy_refcounts_ = info_.lazy_refcounts && header_.version >= 3;
+  dirty_on_disk_ = info_.dirty;
+
+  const uint64_t cs = geometry_.cluster_size();
+  uint64_t tables = std::max<uint64_t>(div_round_up(header_.size, geometry_.l1_entry_span()), 1);
+  uint64_t l2_bytes = options.l2_cache_bytes != 0 ? options.l2_cache_bytes
+                                                  : std::min(tables * cs, kMaxL2CacheBytes);
+  size_t l2_capacity = static_cast<size_t>(std::max<uint64_t>(l2_bytes / cs, 2));
+  size_t refcount_capacity = static_cast<size_t>(
+      std::clamp<uint64_t>(l2_capacity / 4, 4, std::max<uint64_t>(kMaxRefcountCacheBytes / cs, 4)));
+  l2_cache_ = std::make_unique<Qcow2TableCache>(*file_, cs, l2_capacity);
+  refcounts_ = std::make_unique<Qcow2Refcounts>(*file_, header_, refcount_capacity);
+  // An L2 table reaches the disk only after the clusters it maps are counted
+  // (refcounts) and hold their data.
+  l2_cache_->set_before_writeback([this]() -> Result<void> {
+    TRY(settle_refcounts());
+    return sync_if_needed();
+  });
+}
+
+Qcow2Image::~Qcow2Image() {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto result = close_locked();
+  if (!result.ok()) LOG_ERROR("%s", result.error().message().c_str());
+}
+
+Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open(const std::string& path, OpenOptions options) {
+  return open_in_chain(path, options, ChainState{});
+}
+
+Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open_in_chain(const std::string& path,
+                                                              const OpenOptions& options,
+                                                              ChainState chain) {
+  TRY_ASSIGN(auto file, HostFile::open(path, options.access));
+  TRY_ASSIGN(Qcow2Header header, parse_qcow2_header(*file));
+  if (options.access == Access::kReadWrite &&
+      (header.incompatible_features & kIncompatCorrupt) != 0) {
+    return Error(path +
+                 ": the image is marked corrupt; it can only be opened read-only until it is "
+                 "repaired");
+  }
+  std::unique_ptr<Qcow2Image> image(new Qcow2Image(std::move(file), std::move(header), options));
+  TRY(image->load());
+  TRY(image->open_backing(chain));
+  if (options.access == Access::kReadWrite) TRY(image->prepare_for_writing());
+  return image;
+}
+
+Result<void> Qcow2Image::load() {
+  const std::string& path = file_->path();
+  const uint64_t cs = geometry_.cluster_size();
+  TRY_ASSIGN(snapshots_, read_qcow2_snapshots(*file_, header_));
+  auto add_fixed = [&](uint64_t offset, uint64_t bytes) {
+    if (bytes == 0) return;
+    fixed_metadata_.emplace_back(geometry_.cluster_index(offset),
+                                 geometry_.cluster_index(offset + bytes - 1) + 1);
+  };
+  add_fixed(0, cs);
+  add_fixed(header_.l1_table_offset, uint64_t{header_.l1_size} * 8);
+  add_fixed(header_.snapshots_offset, snapshots_.table_bytes);
+  for (const auto& s : snapshots_.snapshots) add_fixed(s.l1_table_offset, uint64_t{s.l1_size} * 8);
+  std::sort(fixed_metadata_.begin(), fixed_metadata_.end());
+  std::vector<std::pair<uint64_t, uint64_t>> merged;
+  for (const auto& range : fixed_metadata_) {
+    if (!merged.empty() && range.first <= merged.back().second) {
+      merged.back().second = std::max(merged.back().second, range.second);
+    } else {
+      merged.push_back(range);
+    }
+  }
+  fixed_metadata_ = std::move(merged);
+
+  TRY(refcounts_->load());
+
+  // The active L1 table, every entry checked here once.
+  l1_.resize(header_.l1_size);
+  if (!l1_.empty()) {
+    std::vector<uint8_t> raw(l1_.size() * 8);
+    TRY(file_->read(header_.l1_table_offset, raw));
+    for (uint64_t i = 0; i < l1_.size(); ++i) l1_[i] = load_be64(&raw[i * 8]);
+  }
+  for (uint64_t i = 0; i < l1_.size(); ++i) {
+    uint64_t entry = l1_[i];
+    uint64_t offset = entry & kL1OffsetMask;
+    auto bad = [&](const std::string& why) {
+      return Error(path + ": corrupt qcow2 image: L1 entry " + std::to_string(i) + " (" +
+                   hex(entry) + ") " + why);
+    };
+    if ((entry & kL1ReservedMask) != 0) return bad("has reserved bits set");
+    if (offset == 0) continue;
+    if (!geometry_.aligned(offset)) return bad("points to a misaligned L2 table");
+    if (offset >= file_->size()) return bad("points past the end of the file");
+    if (is_metadata_cluster(geometry_.cluster_index(offset))) {
+      return bad("points into other metadata");
+    }
+    l2_clusters_.insert(geometry_.cluster_index(offset));
+  }
+  return Ok();
+}
+
+Result<void> Qcow2Image::prepare_for_writing() {
+  // "An implementation may only write to an image with unknown auto-clear
+  // features if it clears the respective bits from this field first." None
+  // are maintained here (bitmaps are not updated), so all are cleared.
+  if (header_.version >= 3 && header_.autoclear_features != 0) {
+    uint8_t zero[8] = {};
+    TRY(file_->write(field::kAutoclearFeatures, zero));
+    TRY(file_->sync());
+    header_.autoclear_features = 0;
+  }
+  if (dirty_on_disk_) TRY(repair_refcounts());
+  return Ok();
+}
+
+Error Qcow2Image::corruption(const std::string& what) {
+  if (!file_->read_only() && !corrupt_ && header_.version >= 3) {
+    // Stop the damage from spreading: further writes are refused and the
+    // header says so ("Corrupt bit ... must not be written to").
+    corrupt_ = true;
+    auto marked = set_incompatible_bit(kIncompatCorrupt, true);
+    if (marked.ok()) marked = file_->sync();
+    (void)marked;
+  }
+  corrupt_ = true;
+  return Error(file_->path() + ": corrupt qcow2 image: " + what);
+}
+
+bool Qcow2Image::is_metadata_cluster(uint64_t cluster) const {
+  // fixed_metadata_ is sorted by start and merged, so one range can hold it.
+  auto after = std::upper_bound(
+      fixed_metadata_.begin(), fixed_metadata_.end(), cluster,
+      [](uint64_t c, const std::pair<uint64_t, uint64_t>& range) { return c < range.first; });
+  if (after != fixed_metadata_.begin() && cluster < std::prev(after)->second) return true;
+  return refcounts_->is_metadata(cluster) || l2_clusters_.count(cluster) != 0;
+}
+
+Result<Qcow2Image::Mapping> Qcow2Image::classify(uint64_t entry, uint64_t guest_offset,
+                                                 bool check_overlap) {
+  auto bad = [&](const std::string& why) {
+    return corruption("L2 entry " + hex(entry) + " for guest offset " +
+                      std::to_string(guest_offset) + " " + why);
+  };
+  Mapping m;
+  m.entry = entry;
+  if ((entry & kOflagCompressed) != 0) {
+    if ((entry & kOflagCopied) != 0) return bad("is compressed and marked copied");
+    CompressedExtent e = compressed_extent(geometry_, entry);
+    if (e.offset < geometry_.cluster_size() || e.offset >= file_->size()) {
+      return bad("points to compressed data outside the file");
+    }
+    // Overwriting it later drops a reference on every cluster it touches, so
+    // none of them may be metadata.
+    uint64_t last = geometry_.cluster_index(std::min(e.offset + e.length, file_->size()) - 1);
+    for (uint64_t c = geometry_.cluster_index(e.offset); check_overlap && c <= last; ++c) {
+      if (is_metadata_cluster(c)) return bad("points to compressed data inside metadata");
+    }
+    m.kind = ClusterKind::kCompressed;
+    return m;
+  }
+  if ((entry & kL2StandardReservedMask) != 0) return bad("has reserved bits set");
+  m.host = entry & kL2OffsetMask;
+  bool zero = (entry & kOflagZero) != 0;
+  if (zero && header_.version < 3) return bad("has the zero flag in a version 2 image");
+  if (m.host == 0) {
+    if ((entry & kOflagCopied) != 0) return bad("is marked copied but has no offset");
+    m.kind = zero ? ClusterKind::kZero : ClusterKind::kUnallocated;
+    return m;
+  }
+  if (!geometry_.aligned(m.host)) return bad("points to a misaligned cluster");
+  if (m.host >= file_->size()) return bad("points past the end of the file");
+  if (check_overlap && is_metadata_cluster(geometry_.cluster_index(m.host))) {
+    return bad("points into metadata");
+  }
+  m.kind = zero ? ClusterKind::kZero : ClusterKind::kNormal;
+  return m;
+}
+
+Result<Qcow2Image::Mapping> Qcow2Image::lookup(uint64_t guest_offset) {
+  // "l2_index = (offset / cluster_size) % l2_entries; l1_index = ... / l2_entries"
+  uint64_t cluster = geometry_.cluster_index(guest_offset);
+  uint64_t l1_index = cluster / geometry_.l2_entries();
+  if (l1_index >= l1_.size()) return Mapping{};
+  uint64_t l2_offset = l1_[l1_index] & kL1OffsetMask;
+  if (l2_offset == 0) return Mapping{};
+  TRY_ASSIGN(Qcow2Table * table, l2_cache_->get(l2_offset));
+  return classify(table->entry(cluster % geometry_.l2_entries()), guest_offset, true);
+}
+
+Result<void> Qcow2Image::check_request(uint64_t offset, uint64_t length, bool for_write) const {
+  if (closed_) return Error(file_->path() + ": image is closed");
+  if (for_write && file_->read_only()) return Error(file_->path() + ": image is read-only");
+  if (for_write && corrupt_) {
+    return Error(file_->path() + ": image is corrupt; writes are refused");
+  }
+  if (offset > info_.size || length > info_.size - offset) {
+    return Error(file_->path() + ": request of " + std::to_string(length) + " bytes at offset " +
+                 std::to_string(offset) + " is beyond the end of the disk (" +
+                 std::to_string(info_.size) + " bytes)");
+  }
+  return Ok();
+}
+
+Result<void> Qcow2Image::read_backing(uint64_t guest_offset, std::span<uint8_t> out) {
+  // "If there is no backing file or the backing file is smaller than the
+  // image, they shall read zeros for all parts that are not covered".
+  uint64_t covered = 0;
+  if (backing_ && guest_offset < backing_size_) {
+    covered = std::min<uint64_t>(out.size(), backing_size_ - guest_offset);
+    TRY(backing_->read(guest_offset, out.first(covered)));
+  }
+  std::fill(out.begin() + static_cast<ptrdiff_t>(covered), out.end(), 0);
+  return Ok();
+}
+
+Result<void> Qcow2Image::read_compressed(const Mapping& m, std::span<uint8_t> cluster) {
+  if (decompressed_entry_ == m.entry && !decompressed_.empty()) {
+    std::copy(decompressed_.begin(), decompressed_.end(), cluster.begin());
+    return Ok();
+  }
+  CompressedExtent e = compressed_extent(geometry_, m.entry);
+  // The last sector may reach past the end of the file; the data does not.
+  uint64_t length = std::min(e.length, file_->size() - e.offset);
+  std::vector<uint8_t> in(length);
+  TRY(file_->read(e.offset, in));
+  auto result = qcow2_decompress(header_.compression_type, in, cluster);
+  if (!result.ok()) {
+    return corruption("compressed cluster at host offset " + hex(e.offset) + ": " +
+                      result.error().message());
+  }
+  decompressed_.assign(cluster.begin(), cluster.end());
+  decompressed_entry_ = m.entry;
+  return Ok();
+}
+
+Result<void> Qcow2Image::read_cluster_contents(uint64_t guest_cluster_offset, const Mapping& m,
+                                               std::span<uint8_t> cluster) {
+  switch (m.kind) {
+    case ClusterKind::kUnallocated:
+      return read_backing(guest_cluster_offset, cluster);
+    case ClusterKind::kZero:
+      std::fill(cluster.begin(), cluster.end(), 0);
+      return Ok();
+    case ClusterKind::kNormal:
+      return file_->read_padded(m.host, cluster);
+    case ClusterKind::kCompressed:
+      return read_compressed(m, cluster);
+  }
+  return Ok();
+}
+
+Result<void> Qcow2Image::read(uint64_t offset, std::span<uint8_t> out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TRY(check_request(offset, out.size(), false));
+  const uint64_t cs = geometry_.cluster_size();
+  uint64_t done = 0;
+  while (done < out.size()) {
+    uint64_t pos = offset + done;
+    uint64_t in_cluster = pos & (cs - 1);
+    uint64_t chunk = std::min<uint64_t>(out.size() - done, cs - in_cluster);
+    std::span<uint8_t> dest = out.subspan(done, chunk);
+    TRY_ASSIGN(Mapping m, lookup(pos));
+    switch (m.kind) {
+      case ClusterKind::kUnallocated:
+        TRY(read_backing(pos, dest));
+        break;
+      case ClusterKind::kZero:
+        std::fill(dest.begin(), dest.end(), 0);
+        break;
+      case ClusterKind::kNormal: {
+        // Neighbouring clusters that are also contiguous in the file go in
+        // the same read.
+        uint64_t host = m.host + in_cluster;
+        while (done + chunk < out.size()) {
+          uint64_t next = offset + done + chunk;
+          TRY_ASSIGN(Mapping n, lookup(next));
+          if (n.kind != ClusterKind::kNormal || n.host != host + chunk) break;
+          chunk += std::min<uint64_t>(out.size() - done - chunk, cs);
+        }
+        TRY(file_->read_padded(host, out.subspan(done, chunk)));
+        break;
+      }
+      case ClusterKind::kCompressed: {
+        std::vector<uint8_t> cluster(cs);
+        TRY(read_compressed(m, cluster));
+        std::copy_n(cluster.begin() + static_cast<ptrdiff_t>(in_cluster), chunk, dest.begin());
+        break;
+      }
+    }
+    done += chunk;
+  }
+  return Ok();
+}
+
+Result<void> Qcow2Image::close() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return close_locked();
+}
+
+}  // namespace vessel::block

@@ -1,0 +1,213 @@
+// A qcow2 disk image (QEMU docs/interop/qcow2.txt), versions 2 and 3:
+// clusters of 512 B to 2 MiB, refcounts of 1 to 64 bits, zero clusters,
+// compressed clusters (zlib and zstd), backing chains, and copy-on-write
+// allocation that keeps the image consistent across a crash (at worst leaked
+// clusters). Internal snapshots are kept intact but not yet created or
+// applied.
+//
+// Files: qcow2_format.h (on-disk constants), qcow2_header.* (header and
+// extensions), qcow2_snapshot.* (snapshot table), qcow2_cache.* (metadata
+// cache), qcow2_refcount.* (host cluster allocation), qcow2_compress.*,
+// and the image itself in qcow2.cc (open, mapping, read), qcow2_write.cc
+// (allocation, write, zeroes, flush), qcow2_compressed_write.cc,
+// qcow2_backing.cc, qcow2_repair.cc and qcow2_create.cc.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "block/block_backend.h"
+#include "block/host_file.h"
+#include "block/qcow2_cache.h"
+#include "block/qcow2_header.h"
+#include "block/qcow2_refcount.h"
+#include "block/qcow2_snapshot.h"
+
+namespace vessel::block {
+
+// The "compat" option of qemu-img: "0.10" is version 2, "1.1" version 3.
+enum class Qcow2Version : uint32_t { kV2 = 2, kV3 = 3 };
+Result<Qcow2Version> parse_qcow2_compat(std::string_view compat);
+
+enum class Qcow2Preallocation { kOff, kMetadata };
+
+// How write_zeroes() may treat the clusters it covers.
+enum class ZeroMode {
+  kKeepAllocation,  // clusters stay allocated where they are (v3: zero flag)
+  kDeallocate,      // clusters may be freed (a discard that reads back zeros)
+};
+
+struct Qcow2CreateOptions {
+  // Virtual disk size in bytes, a multiple of 512. 0 with a backing file:
+  // the backing file's size.
+  uint64_t size = 0;
+  uint32_t cluster_size = 65536;  // a power of two from 512 B to 2 MiB
+  Qcow2Version version = Qcow2Version::kV3;
+  uint32_t refcount_bits = 16;  // a power of two from 1 to 64; 16 for version 2
+  bool lazy_refcounts = false;  // version 3 only
+  // Stored as given; a relative name is relative to the new image's directory.
+  std::string backing_file;
+  // "qcow2" or "raw"; required with a backing file (it is recorded in the
+  // image so later opens need not probe).
+  std::string backing_format;
+  Qcow2Preallocation preallocation = Qcow2Preallocation::kOff;
+  // zstd needs version 3.
+  qcow2::CompressionType compression_type = qcow2::CompressionType::kZlib;
+};
+
+struct Qcow2OpenOptions {
+  Access access = Access::kReadOnly;
+  // Memory for cached L2 tables; 0: enough to map the whole disk, at most 32 MiB.
+  uint64_t l2_cache_bytes = 0;
+};
+
+// What the header says, for tools (`vessel img info`).
+struct Qcow2Info {
+  uint32_t version = 3;
+  uint64_t size = 0;
+  uint32_t cluster_size = 0;
+  uint32_t refcount_bits = 16;
+  qcow2::CompressionType compression_type = qcow2::CompressionType::kZlib;
+  bool lazy_refcounts = false;
+  bool dirty = false;          // as found on open (repaired when opened read-write)
+  bool corrupt = false;        // as found on open
+  std::string backing_file;    // as stored in the image
+  std::string backing_format;  // as stored; empty when it was probed
+  uint32_t snapshot_count = 0;
+};
+
+class Qcow2Image : public BlockBackend {
+ public:
+  using OpenOptions = Qcow2OpenOptions;
+  using CreateOptions = Qcow2CreateOptions;
+
+  // Opens a qcow2 image and its backing chain (read-only). The caller states
+  // that `path` is qcow2; only backing files without a recorded format are
+  // probed. Read-write opening repairs the refcounts of an image left dirty
+  // and refuses an image marked corrupt. Every error names the file.
+  static Result<std::unique_ptr<Qcow2Image>> open(const std::string& path, OpenOptions options);
+  // Writes a new, empty image at `path` (replacing any file there).
+  static Result<void> create(const std::string& path, CreateOptions options);
+
+  // Closes the image; an error of the implicit close() is logged.
+  ~Qcow2Image() override;
+  Qcow2Image(const Qcow2Image&) = delete;
+  Qcow2Image& operator=(const Qcow2Image&) = delete;
+
+  Result<void> read(uint64_t offset, std::span<uint8_t> out) override;
+  Result<void> write(uint64_t offset, std::span<const uint8_t> data) override;
+  // Makes every completed write and the metadata that maps it durable.
+  Result<void> flush() override;
+  uint64_t size() const override { return info_.size; }
+  bool read_only() const override { return file_->read_only(); }
+
+  // Makes [offset, offset + length) read as zeros without writing data where
+  // the format allows it (whole clusters; zero flag in version 3).
+  Result<void> write_zeroes(uint64_t offset, uint64_t length, ZeroMode mode);
+  // Stores one whole guest cluster (at a cluster-aligned offset; the last
+  // cluster may be shorter when the disk ends inside it) compressed with the
+  // image's compression type. Compressed clusters share host clusters.
+  // Data that does not shrink is written normally.
+  Result<void> write_compressed(uint64_t offset, std::span<const uint8_t> data);
+  // Flushes, releases freed clusters and clears the dirty bit. Later calls
+  // other than close() fail.
+  Result<void> close();
+
+  const Qcow2Info& info() const { return info_; }
+  const std::string& path() const { return file_->path(); }
+  const std::vector<Qcow2Snapshot>& snapshots() const { return snapshots_.snapshots; }
+  // The next image of the chain (nullptr when there is none).
+  const BlockBackend* backing() const { return backing_.get(); }
+
+ private:
+  struct ChainState {
+    uint32_t depth = 0;
+    std::vector<FileIdentity> above;  // images that have this one in their chain
+  };
+  enum class ClusterKind { kUnallocated, kZero, kNormal, kCompressed };
+  struct Mapping {
+    ClusterKind kind = ClusterKind::kUnallocated;
+    uint64_t entry = 0;  // the raw L2 entry
+    uint64_t host = 0;   // host cluster offset (normal, zero with preallocation)
+  };
+  struct Release {
+    uint64_t offset;
+    uint64_t length;
+    bool l2_table;
+  };
+
+  Qcow2Image(std::unique_ptr<HostFile> file, Qcow2Header header, const OpenOptions& options);
+  static Result<std::unique_ptr<Qcow2Image>> open_in_chain(const std::string& path,
+                                                           const OpenOptions& options,
+                                                           ChainState chain);
+  Result<void> load();
+  Result<void> open_backing(const ChainState& chain);
+  Result<void> prepare_for_writing();
+  Result<void> repair_refcounts();
+  Result<void> preallocate();
+
+  // Mapping (qcow2.cc).
+  Error corruption(const std::string& what);
+  bool is_metadata_cluster(uint64_t cluster) const;
+  Result<Mapping> classify(uint64_t entry, uint64_t guest_offset, bool check_overlap);
+  Result<Mapping> lookup(uint64_t guest_offset);
+  Result<void> read_backing(uint64_t guest_offset, std::span<uint8_t> out);
+  Result<void> read_compressed(const Mapping& m, std::span<uint8_t> cluster);
+  Result<void> read_cluster_contents(uint64_t guest_cluster_offset, const Mapping& m,
+                                     std::span<uint8_t> cluster);
+  Result<void> check_request(uint64_t offset, uint64_t length, bool for_write) const;
+
+  // Writing (qcow2_write.cc).
+  // Before any L2 or L1 table is written: the refcounts it relies on are
+  // written (then the caller syncs), or with lazy refcounts the dirty bit is.
+  Result<void> settle_refcounts();
+  Result<Qcow2Table*> l2_table_for_write(uint64_t l1_index);
+  Result<void> write_chunk(uint64_t guest_offset, std::span<const uint8_t> data);
+  Result<void> zero_cluster(uint64_t guest_offset, ZeroMode mode);
+  void release_later(const Mapping& m);
+  Result<void> sync_if_needed();
+  Result<void> write_l1();
+  Result<void> flush_locked();
+  Result<void> close_locked();
+  Result<void> set_incompatible_bit(uint64_t bit, bool on);
+
+  std::mutex mu_;
+  std::unique_ptr<HostFile> file_;
+  Qcow2Header header_;
+  qcow2::Geometry geometry_;
+  Qcow2Info info_;
+  OpenOptions options_;
+  Qcow2SnapshotTable snapshots_;
+  std::vector<uint64_t> l1_;
+  std::set<uint64_t> l1_dirty_sectors_;
+  std::unique_ptr<Qcow2TableCache> l2_cache_;
+  std::unique_ptr<Qcow2Refcounts> refcounts_;
+  std::unordered_set<uint64_t> l2_clusters_;  // clusters of the active L2 tables
+  // Fixed metadata as [first, last) cluster ranges: header, L1 tables,
+  // snapshot table.
+  std::vector<std::pair<uint64_t, uint64_t>> fixed_metadata_;
+  std::unique_ptr<BlockBackend> backing_;
+  uint64_t backing_size_ = 0;
+  std::vector<Release> pending_releases_;
+  bool lazy_refcounts_ = false;
+  bool dirty_on_disk_ = false;
+  bool unsynced_ = false;
+  bool corrupt_ = false;
+  bool closed_ = false;
+  // Where the next compressed cluster may go: the free tail of the host
+  // cluster the last one ended in (0: none). Forgotten when clusters are
+  // released, since that cluster may then be free.
+  uint64_t compressed_tail_ = 0;
+  // The last decompressed cluster, keyed by its L2 entry.
+  uint64_t decompressed_entry_ = 0;
+  std::vector<uint8_t> decompressed_;
+};
+
+}  // namespace vessel::block

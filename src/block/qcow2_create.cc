@@ -1,0 +1,173 @@
+// Creating a qcow2 image: the header cluster, a refcount table and blocks
+// that count every cluster of the new file, and an empty L1 table. Laid out
+// as [header][refcount table][refcount blocks][L1 table], like images made
+// by qemu-img.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <bit>
+
+#include "block/image_format.h"
+#include "block/qcow2.h"
+#include "block/raw_file.h"
+
+namespace vessel::block {
+
+using namespace qcow2;
+
+namespace {
+
+Result<void> check_options(const std::string& path, const Qcow2CreateOptions& o) {
+  auto bad = [&](const std::string& why) { return Error(path + ": " + why); };
+  if (!std::has_single_bit(o.cluster_size) || o.cluster_size < (1u << kMinClusterBits) ||
+      o.cluster_size > (1u << kMaxClusterBits)) {
+    return bad("cluster size must be a power of two from 512 bytes to 2 MiB");
+  }
+  if (!std::has_single_bit(o.refcount_bits) || o.refcount_bits > 64) {
+    return bad("refcount width must be a power of two from 1 to 64 bits");
+  }
+  if (o.version == Qcow2Version::kV2) {
+    if (o.refcount_bits != 16) return bad("compat 0.10 images have 16-bit refcounts only");
+    if (o.lazy_refcounts) return bad("lazy refcounts need compat 1.1");
+    if (o.compression_type != CompressionType::kZlib)
+      return bad("zstd compression needs compat 1.1");
+  }
+  if (o.size % 512 != 0) return bad("the disk size must be a multiple of 512 bytes");
+  if (o.preallocation != Qcow2Preallocation::kOff && !o.backing_file.empty()) {
+    return bad("preallocation and a backing file cannot be combined");
+  }
+  if (o.backing_file.size() > kMaxBackingFileNameLength) {
+    return bad("the backing file name is longer than 1023 bytes");
+  }
+  return Ok();
+}
+
+std::string resolve_relative(const std::string& image_path, const std::string& name) {
+  if (name.empty() || name[0] == '/') return name;
+  size_t slash = image_path.rfind('/');
+  return slash == std::string::npos ? name : image_path.substr(0, slash + 1) + name;
+}
+
+}  // namespace
+
+Result<void> Qcow2Image::create(const std::string& path, CreateOptions options) {
+  TRY(check_options(path, options));
+  // The backing file must exist; it gives the default size.
+  if (!options.backing_file.empty()) {
+    std::string backing_path = resolve_relative(path, options.backing_file);
+    // Recorded, never probed here: a raw disk whose guest wrote a qcow2
+    // header into it must not become a qcow2 backing file by accident.
+    if (options.backing_format.empty()) {
+      return Error(path + ": a backing file needs its format (raw or qcow2)");
+    }
+    TRY_ASSIGN(ImageFormat format, parse_image_format(options.backing_format));
+    TRY_ASSIGN(auto backing_file, HostFile::open(backing_path, Access::kReadOnly));
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0 &&
+        backing_file->identity() == FileIdentity{st.st_dev, st.st_ino}) {
+      return Error(path + ": the backing file cannot be the image itself");
+    }
+    backing_file.reset();
+    if (options.size == 0) {
+      if (format == ImageFormat::kQcow2) {
+        TRY_ASSIGN(auto backing, Qcow2Image::open(backing_path, {}));
+        options.size = backing->size();
+      } else {
+        TRY_ASSIGN(auto backing, RawFile::open(backing_path, true));
+        options.size = backing->size();
+      }
+      options.size = round_up(options.size, 512);
+    }
+  }
+
+  Qcow2Header h;
+  h.version = static_cast<uint32_t>(options.version);
+  h.cluster_bits = static_cast<uint32_t>(std::countr_zero(options.cluster_size));
+  h.size = options.size;
+  h.refcount_order = static_cast<uint32_t>(std::countr_zero(options.refcount_bits));
+  h.backing_file = options.backing_file;
+  h.backing_format = options.backing_file.empty() ? std::string() : options.backing_format;
+  h.compression_type = options.compression_type;
+  if (options.compression_type != CompressionType::kZlib) {
+    h.incompatible_features |= kIncompatCompressionType;
+  }
+  if (options.lazy_refcounts) h.compatible_features |= kCompatLazyRefcounts;
+
+  Geometry g = h.geometry();
+  const uint64_t cs = g.cluster_size();
+  uint64_t l1_entries = div_round_up(h.size, g.l1_entry_span());
+  if (l1_entries * 8 > kMaxL1Bytes) {
+    return Error(path + ": a disk of " + std::to_string(h.size) + " bytes is too large for " +
+                 std::to_string(cs) + "-byte clusters");
+  }
+  h.l1_size = static_cast<uint32_t>(l1_entries);
+  // Refcount blocks must count the clusters of the table and of themselves.
+  const uint64_t per_block = cs * 8 / options.refcount_bits;
+  const uint64_t l1_clusters = div_round_up(l1_entries * 8, cs);
+  uint64_t table_clusters = 1;
+  uint64_t blocks = 1;
+  for (;;) {
+    uint64_t total = 1 + table_clusters + blocks + l1_clusters;
+    uint64_t want_blocks = div_round_up(total, per_block);
+    uint64_t want_table = div_round_up(want_blocks * 8, cs);
+    if (want_blocks == blocks && want_table == table_clusters) break;
+    blocks = std::max(blocks, want_blocks);
+    table_clusters = std::max(table_clusters, want_table);
+  }
+  const uint64_t total = 1 + table_clusters + blocks + l1_clusters;
+  h.refcount_table_offset = cs;
+  h.refcount_table_clusters = static_cast<uint32_t>(table_clusters);
+  h.l1_table_offset = (1 + table_clusters + blocks) * cs;
+
+  TRY_ASSIGN(std::vector<uint8_t> header_cluster, build_qcow2_header(h));
+  header_cluster.resize(cs, 0);
+  std::vector<uint8_t> table(table_clusters * cs, 0);
+  std::vector<uint8_t> block_bytes(blocks * cs, 0);
+  for (uint64_t b = 0; b < blocks; ++b) {
+    store_be64(&table[b * 8], (1 + table_clusters + b) * cs);
+  }
+  for (uint64_t c = 0; c < total; ++c) {
+    uint64_t bit = c * options.refcount_bits;  // refcount 1, bit 0 least significant
+    if (options.refcount_bits >= 8) {
+      block_bytes[(bit + options.refcount_bits) / 8 - 1] = 1;
+    } else {
+      block_bytes[bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
+    }
+  }
+
+  TRY_ASSIGN(auto file, HostFile::create(path));
+  TRY(file->write(0, header_cluster));
+  TRY(file->write(cs, table));
+  TRY(file->write((1 + table_clusters) * cs, block_bytes));
+  TRY(file->truncate(total * cs));  // the L1 table reads as zeros
+  TRY(file->sync());
+  file.reset();
+
+  if (options.preallocation == Qcow2Preallocation::kMetadata && h.size > 0) {
+    TRY_ASSIGN(auto image, Qcow2Image::open(path, {Access::kReadWrite, 0}));
+    TRY(image->preallocate());
+    TRY(image->close());
+  }
+  return Ok();
+}
+
+Result<void> Qcow2Image::preallocate() {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Every guest cluster gets an L2 entry and a host cluster, which reads as
+  // zeros because the file grows sparsely.
+  const uint64_t clusters = div_round_up(info_.size, geometry_.cluster_size());
+  const uint64_t per_table = geometry_.l2_entries();
+  for (uint64_t l1_index = 0; l1_index * per_table < clusters; ++l1_index) {
+    TRY_ASSIGN(Qcow2Table * table, l2_table_for_write(l1_index));
+    uint64_t table_offset = table->offset;
+    uint64_t count = std::min(per_table, clusters - l1_index * per_table);
+    TRY_ASSIGN(auto alloc, refcounts_->allocate(count));
+    TRY_ASSIGN(table, l2_cache_->get(table_offset));
+    for (uint64_t i = 0; i < count; ++i) {
+      table->set_entry(i, (alloc.offset + i * geometry_.cluster_size()) | kOflagCopied);
+    }
+  }
+  return flush_locked();
+}
+
+}  // namespace vessel::block

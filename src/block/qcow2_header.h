@@ -1,0 +1,73 @@
+// The qcow2 header cluster: the fixed header, its extensions and the backing
+// file name ("== Header ==", "=== Header extensions ===" in the qcow2 spec).
+// parse_qcow2_header() is the one place that turns untrusted header bytes into
+// checked values; everything after it may rely on the invariants listed on
+// Qcow2Header.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "block/host_file.h"
+#include "block/qcow2_format.h"
+
+namespace vessel::block {
+
+struct Qcow2FeatureName {
+  qcow2::FeatureType type;
+  uint8_t bit;
+  std::string name;
+};
+
+// Header fields after validation. Invariants: version is 2 or 3; cluster_bits
+// in [9, 21]; the L1 table, refcount table and snapshot table are
+// cluster-aligned, start inside the file, stay clear of the header cluster and
+// are within the size limits of qcow2_format.h; the L1 table lies wholly
+// inside the file and covers `size`; no unsupported incompatible feature is
+// set; crypt_method is 0.
+struct Qcow2Header {
+  uint32_t version = 3;
+  uint64_t backing_file_offset = 0;
+  uint32_t backing_file_size = 0;
+  uint32_t cluster_bits = 16;
+  uint64_t size = 0;
+  uint32_t crypt_method = 0;
+  uint32_t l1_size = 0;
+  uint64_t l1_table_offset = 0;
+  uint64_t refcount_table_offset = 0;
+  uint32_t refcount_table_clusters = 0;
+  uint32_t nb_snapshots = 0;
+  uint64_t snapshots_offset = 0;
+  uint64_t incompatible_features = 0;
+  uint64_t compatible_features = 0;
+  uint64_t autoclear_features = 0;
+  uint32_t refcount_order = qcow2::kDefaultRefcountOrder;
+  uint32_t header_length = qcow2::kHeaderLengthV3;
+  qcow2::CompressionType compression_type = qcow2::CompressionType::kZlib;
+
+  std::string backing_file;    // empty: no backing file
+  std::string backing_format;  // empty: no backing-format extension
+  bool has_bitmaps_extension = false;
+  std::vector<Qcow2FeatureName> feature_names;
+
+  qcow2::Geometry geometry() const { return {cluster_bits}; }
+  uint32_t refcount_bits() const { return 1u << refcount_order; }
+};
+
+// Reads and validates the header cluster of `file`. Every error names the file.
+Result<Qcow2Header> parse_qcow2_header(const HostFile& file);
+
+// The header cluster for a new image: header, backing-format extension,
+// feature name table (left out when the cluster is too small for it, as with
+// 512-byte clusters), end marker, then the backing file name. Sets
+// backing_file_offset/size and header_length in `header`.
+Result<std::vector<uint8_t>> build_qcow2_header(Qcow2Header& header);
+
+// "bit 5 (\"name\"), bit 9" for the set bits of `bits`, with names from the
+// image's feature name table where it has them.
+std::string describe_qcow2_features(uint64_t bits, qcow2::FeatureType type,
+                                    const std::vector<Qcow2FeatureName>& names);
+
+}  // namespace vessel::block
