@@ -2,6 +2,7 @@
 // execute (unprivileged spec ch. 2, 4, 7, 8; priv spec 3.3 for SYSTEM).
 #include <algorithm>
 #include <atomic>
+#include <thread>
 
 #include "cpu/riscv/compressed.h"
 #include "cpu/riscv/csr_numbers.h"
@@ -14,6 +15,8 @@ namespace vessel::cpu::riscv {
 using namespace csr;
 
 namespace {
+
+constexpr uint32_t kPause = 0x0100000f;  // fence w, 0 (unprivileged spec ch. 10)
 
 int64_t sext32(uint64_t v) {
   return static_cast<int32_t>(static_cast<uint32_t>(v));
@@ -348,6 +351,13 @@ bool Hart::execute(const DecodedInsn& di) {
 
   switch (op) {
     case Op::kFence:
+      if (di.raw == kPause) {
+        // Zihintpause: the guest is spinning, waiting for another hart. When
+        // harts outnumber host cores, the one it waits for may need this
+        // host core to make progress.
+        std::this_thread::yield();
+        break;
+      }
       // Guest fences order memory between harts running on host threads.
       std::atomic_thread_fence(std::memory_order_seq_cst);
       break;
