@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/img_command.h"
 #include "cli/run_command.h"
 
 namespace vessel::cli {
@@ -20,6 +21,7 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"run", "boot a virtual machine in the foreground", run_command},
+    {"img", "create, inspect and convert disk images (qemu-img's verbs)", img_command},
 };
 
 void print_help() {

@@ -216,6 +216,11 @@ uint64_t Board::next_timer_deadline(unsigned hart) {
   return std::min(clint_->timer_deadline(hart), harts_[hart]->supervisor_timer_deadline());
 }
 
+bool Board::ipi_pending(unsigned hart) {
+  uint64_t msip = 0;
+  return clint_->mmio_read(uint64_t{4} * hart, 4, msip) && (msip & 1) != 0;
+}
+
 void Board::serial_input(uint8_t byte) {
   uart_->receive(byte);
 }

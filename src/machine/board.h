@@ -57,6 +57,9 @@ class Board {
   // for `hart` (machine or supervisor timer), UINT64_MAX if none is armed.
   uint64_t next_timer_deadline(unsigned hart);
 
+  // Whether `hart`'s machine software interrupt (the CLINT's MSIP) is raised.
+  bool ipi_pending(unsigned hart);
+
   // A byte typed on the console, for UART0's receiver. Thread-safe.
   void serial_input(uint8_t byte);
   // How many more bytes UART0's receive buffer takes before dropping input.

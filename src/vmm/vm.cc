@@ -12,18 +12,6 @@ namespace {
 using cpu::riscv::Hart;
 using cpu::riscv::RunExit;
 
-// priv spec 3.3.3: WFI resumes when an interrupt enabled in mie becomes
-// pending, whatever mstatus.MIE says. A hart waiting with mie = 0 can never
-// run again. (A CPU that does not report mie is never considered halted.)
-template <typename H>
-bool can_ever_wake(const H& hart) {
-  if constexpr (requires { hart.interrupt_enable(); }) {
-    return hart.interrupt_enable() != 0;
-  } else {
-    return true;
-  }
-}
-
 VmExit exit_for(const machine::PowerEvent& event) {
   switch (event.kind) {
     case machine::PowerEvent::Kind::kPowerOff:
@@ -51,6 +39,9 @@ Result<std::unique_ptr<Vm>> Vm::create(VmConfig config) {
   board.serial_output = [sink = vm->serial_.get()](uint8_t byte) { sink->write(byte); };
   board.power = [v = vm.get()](machine::PowerEvent event) { v->request_stop(exit_for(event)); };
   TRY_ASSIGN(vm->board_, machine::Board::create(std::move(board)));
+  vm->halt_detector_ = std::make_unique<HaltDetector>(
+      vm->board_->hart_count(),
+      [v = vm.get()](unsigned hart) { return v->board_->ipi_pending(hart); });
   vm->board_ready_.store(true, std::memory_order_release);
   return vm;
 }
@@ -69,27 +60,23 @@ void Vm::request_stop(VmExit exit) {
   stop_cv_.notify_all();
 }
 
-void Vm::hart_halted() {
-  if (halted_harts_.fetch_add(1) + 1 == board_->hart_count()) {
-    request_stop({VmExit::Reason::kHalted, 0});
-  }
-}
-
 void Vm::vcpu_loop(unsigned index) {
   Hart& hart = board_->hart(index);
-  bool halted = false;
   while (!stopping_.load(std::memory_order_acquire)) {
     RunExit exit = hart.run(kSlice);
     board_->update_timer(index);
     if (exit != RunExit::kWaitForInterrupt) continue;
-    if (!can_ever_wake(hart)) {
-      if (!halted) hart_halted();
-      halted = true;
-      hart.wait_for_interrupt(board_->clock(), UINT64_MAX);  // until stopped
+
+    HaltDetector::Wait how = HaltDetector::classify(hart.interrupt_enable());
+    if (how == HaltDetector::Wait::kAnyInterrupt) {
+      hart.wait_for_interrupt(board_->clock(), board_->next_timer_deadline(index));
+      board_->update_timer(index);
       continue;
     }
-    hart.wait_for_interrupt(board_->clock(), board_->next_timer_deadline(index));
-    board_->update_timer(index);
+    // Only another hart (or nothing) can wake this one: no timer to wait for.
+    if (halt_detector_->waiting(index, how)) request_stop({VmExit::Reason::kHalted, 0});
+    hart.wait_for_interrupt(board_->clock(), UINT64_MAX);
+    halt_detector_->running(index);
   }
 }
 
@@ -132,7 +119,7 @@ Result<VmExit> Vm::run() {
   std::lock_guard lock(stop_mutex_);
   exit_.reset();
   stopping_.store(false);
-  halted_harts_.store(0);
+  halt_detector_->reset();
   return exit;
 }
 

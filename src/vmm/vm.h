@@ -15,6 +15,7 @@
 #include "base/result.h"
 #include "base/state.h"
 #include "machine/board.h"
+#include "vmm/halt_detector.h"
 #include "vmm/serial_sink.h"
 #include "vmm/signals.h"
 
@@ -68,18 +69,17 @@ class Vm {
  private:
   explicit Vm(VmConfig config) : config_(std::move(config)) {}
   void vcpu_loop(unsigned hart);
-  void hart_halted();
   VmExit wait_for_stop();
 
   VmConfig config_;
   std::unique_ptr<SignalWatcher> signals_;  // first: threads made later inherit its mask
   std::unique_ptr<SerialSink> serial_;
   std::unique_ptr<machine::Board> board_;
+  std::unique_ptr<HaltDetector> halt_detector_;
 
   std::atomic<bool> board_ready_{false};  // request_stop() may come from the signal thread
   std::atomic<bool> running_{false};
   std::atomic<bool> stopping_{false};
-  std::atomic<unsigned> halted_harts_{0};
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;
   std::optional<VmExit> exit_;

@@ -91,8 +91,8 @@ class Hart {
   // Pre-decoded straight-line code, keyed by physical address. Like an
   // instruction cache it is refreshed by FENCE.I (unprivileged spec ch. 5),
   // which Linux and OpenSBI issue after writing code.
-  static constexpr unsigned kBlockInsns = 32;
-  static constexpr unsigned kBlocks = 4096;
+  static constexpr unsigned kBlockInsns = 64;
+  static constexpr unsigned kBlocks = 2048;
   struct Block {
     uint64_t paddr = ~uint64_t{0};
     uint32_t count = 0;
@@ -102,7 +102,7 @@ class Hart {
   static constexpr unsigned kTriggers = 2;
 
   // ---- interpreter (interpreter.cc) ----
-  unsigned execute_block(const DecodedInsn* insns, unsigned count);
+  uint64_t execute_block(const DecodedInsn* insns, unsigned count, uint64_t budget);
   bool execute(const DecodedInsn& insn);
   bool execute_system(const DecodedInsn& insn);
   bool execute_atomic(const DecodedInsn& insn);

@@ -155,11 +155,12 @@ RunExit Hart::run(uint64_t budget) {
     if (block) [[likely]] {
       // run(n) executes exactly n instructions: a block may be cut short.
       executed += execute_block(
-          block->insns, static_cast<unsigned>(std::min<uint64_t>(block->count, budget - executed)));
+          block->insns, static_cast<unsigned>(std::min<uint64_t>(block->count, budget - executed)),
+          budget - executed);
     } else {
       DecodedInsn single;
       if (fetch_uncached(single)) {
-        executed += execute_block(&single, 1);
+        executed += execute_block(&single, 1, 1);
       } else {
         take_trap(trap_cause_, trap_tval_, false);
         ++executed;
@@ -179,7 +180,7 @@ RunExit Hart::run(uint64_t budget) {
 // almost every guest instruction). Everything else goes through execute().
 // Returns the number of instructions attempted: all of them, or up to and
 // including the one that trapped (whose trap has then been taken).
-unsigned Hart::execute_block(const DecodedInsn* insns, unsigned count) {
+uint64_t Hart::execute_block(const DecodedInsn* insns, unsigned count, uint64_t budget) {
   if (!dispatch_ready_) [[unlikely]] {
     for (auto& handler : dispatch_) handler = &&generic;
 #define VESSEL_HANDLER(op) dispatch_[static_cast<unsigned>(Op::op)] = &&h_##op;
@@ -195,6 +196,7 @@ unsigned Hart::execute_block(const DecodedInsn* insns, unsigned count) {
   // exit and before execute(), which may read them.
   const uint64_t base = pc_;
   const DecodedInsn* counted = insns;  // instructions before it are in instret_
+  uint64_t earlier_passes = 0;         // instructions run by earlier passes of a loop
   auto retire_up_to = [&](const DecodedInsn* p) {
     instret_ += static_cast<uint64_t>(p - counted);
     counted = p;
@@ -228,12 +230,21 @@ unsigned Hart::execute_block(const DecodedInsn* insns, unsigned count) {
 #define STORE(op, type)                                                       \
   h_##op : if (!store(a + imm, static_cast<type>(b))) [[unlikely]] goto trap; \
   NEXT();
-#define BRANCH(op, cond)                          \
-  h_##op : if (cond) {                            \
-    pc_ = PC + imm;                               \
-    retire_up_to(di + 1);                         \
-    return static_cast<unsigned>(di - insns) + 1; \
-  }                                               \
+#define BRANCH(op, cond)                                                               \
+  h_##op : if (cond) {                                                                 \
+    const uint64_t target = PC + imm;                                                  \
+    const uint64_t attempted = earlier_passes + static_cast<uint64_t>(di - insns) + 1; \
+    retire_up_to(di + 1);                                                              \
+    /* A loop whose body is this block runs again without leaving it. */               \
+    if (target == base && attempted + count <= budget &&                               \
+        !attention_.load(std::memory_order_relaxed)) {                                 \
+      earlier_passes = attempted;                                                      \
+      di = counted = insns;                                                            \
+      DISPATCH();                                                                      \
+    }                                                                                  \
+    pc_ = target;                                                                      \
+    return attempted;                                                                  \
+  }                                                                                    \
   NEXT();
 
   DISPATCH();
@@ -306,32 +317,33 @@ h_kJal:  // jumps end blocks
   x_[di->rd] = PC + di->length;
   pc_ = PC + imm;
   retire_up_to(di + 1);
-  return static_cast<unsigned>(di - insns) + 1;
+  return earlier_passes + static_cast<uint64_t>(di - insns) + 1;
 h_kJalr:
   x_[di->rd] = PC + di->length;
   pc_ = (a + imm) & ~uint64_t{1};
   retire_up_to(di + 1);
-  return static_cast<unsigned>(di - insns) + 1;
+  return earlier_passes + static_cast<uint64_t>(di - insns) + 1;
 generic:
   retire_up_to(di);
   pc_ = PC;
   if (!execute(*di)) [[unlikely]] {
     take_trap(trap_cause_, trap_tval_, false);
-    return static_cast<unsigned>(di - insns) + 1;
+    return earlier_passes + static_cast<uint64_t>(di - insns) + 1;
   }
   retire_up_to(di + 1);
   // execute() has set pc_; instructions that may jump or change state end the block.
-  if (op_block_end(di->op) == BlockEnd::kEndsBlock) return static_cast<unsigned>(di - insns) + 1;
+  if (op_block_end(di->op) == BlockEnd::kEndsBlock)
+    return earlier_passes + static_cast<uint64_t>(di - insns) + 1;
   NEXT();
 trap:
   retire_up_to(di);
   pc_ = PC;
   take_trap(trap_cause_, trap_tval_, false);
-  return static_cast<unsigned>(di - insns) + 1;
+  return earlier_passes + static_cast<uint64_t>(di - insns) + 1;
 done:
   pc_ = base + end[-1].offset + end[-1].length;
   retire_up_to(end);
-  return count;
+  return earlier_passes + count;
 
 #undef PC
 #undef DISPATCH

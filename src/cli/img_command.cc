@@ -1,0 +1,73 @@
+#include "cli/img_command.h"
+
+#include <cstdio>
+
+#include "cli/img_common.h"
+#include "cli/img_verbs.h"
+
+namespace vessel::cli {
+namespace {
+
+struct Verb {
+  std::string_view name;
+  std::string_view synopsis;
+  int (*main)(std::span<const std::string_view> args);
+};
+
+constexpr Verb kVerbs[] = {
+    {"create",
+     "create [-q] [-f fmt] [-b backing_file -F backing_fmt] [-u] [-o options] filename [size]",
+     img::create_verb},
+    {"info", "info [-f fmt] [--output=human|json] [--backing-chain] [-U] filename", img::info_verb},
+    {"convert",
+     "convert [-q] [-p] [-c] [-f fmt] [-O output_fmt] [-o options] [-B backing_file]\n"
+     "              [-S sparse_size] [-n] filename output_filename",
+     img::convert_verb},
+    {"check", "check [-q] [-f fmt] [--output=human|json] [-U] filename", img::check_verb},
+    {"compare", "compare [-q] [-f fmt] [-F fmt] [-s] [-p] [-U] filename1 filename2",
+     img::compare_verb},
+    {"map", "map [-f fmt] [--output=human|json] [-U] filename", img::map_verb},
+    {"measure", "measure [-O output_fmt] [-o options] [--size N | [-f fmt] filename]",
+     img::measure_verb},
+    {"resize", "resize [-q] [-f fmt] [--shrink] filename [+ | -]size", img::resize_verb},
+};
+
+void print_help() {
+  std::printf(
+      "Usage: vessel img <command> [command options]\n"
+      "\n"
+      "Creates, inspects and converts disk images like qemu-img, with the same\n"
+      "commands, options, output and exit statuses. Formats: raw and qcow2.\n"
+      "\n"
+      "Commands:\n");
+  for (const Verb& v : kVerbs) {
+    std::printf("  %.*s\n", static_cast<int>(v.synopsis.size()), v.synopsis.data());
+  }
+  std::printf(
+      "\n"
+      "Sizes are bytes, or a number with a suffix k, M, G, T, P or E (powers of\n"
+      "1024): 512M, 10G, 1.5G.\n"
+      "\n"
+      "Run 'vessel img <command> --help' for a command's options and exit statuses.\n"
+      "Errors print one line 'vessel: error: ...' naming the file and exit with 1.\n");
+}
+
+}  // namespace
+
+int img_command(std::span<const std::string_view> args) {
+  if (args.empty()) {
+    print_help();
+    return img::kExitError;
+  }
+  std::string_view first = args[0];
+  if (first == "--help" || first == "-h" || first == "help") {
+    print_help();
+    return 0;
+  }
+  for (const Verb& v : kVerbs) {
+    if (v.name == first) return v.main(args.subspan(1));
+  }
+  return img::fail("unknown img command '" + std::string(first) + "' (see 'vessel img --help')");
+}
+
+}  // namespace vessel::cli

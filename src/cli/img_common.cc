@@ -1,0 +1,272 @@
+#include "cli/img_common.h"
+
+#include <sys/stat.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "block/raw_file.h"
+
+namespace vessel::cli::img {
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "vessel: error: %s\n", message.c_str());
+  return kExitError;
+}
+
+Result<ParsedArgs> parse_img_args(std::span<const std::string_view> args,
+                                  std::span<const ImgOption> specs, std::string_view verb) {
+  const std::string hint = " (see 'vessel img " + std::string(verb) + " --help')";
+  ParsedArgs out;
+  bool options_done = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (options_done || arg.size() < 2 || arg[0] != '-') {
+      out.positional.emplace_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      options_done = true;
+      continue;
+    }
+    if (arg.starts_with("--")) {
+      std::string_view name = arg.substr(2);
+      std::optional<std::string_view> inline_value;
+      if (size_t eq = name.find('='); eq != std::string_view::npos) {
+        inline_value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      }
+      size_t found = specs.size();
+      for (size_t s = 0; s < specs.size(); ++s) {
+        if (!specs[s].long_name.empty() && specs[s].long_name == name) found = s;
+      }
+      if (found == specs.size()) {
+        return Error("unknown option '--" + std::string(name) + "'" + hint);
+      }
+      std::string value;
+      if (specs[found].takes_value) {
+        if (inline_value) {
+          value = *inline_value;
+        } else if (i + 1 < args.size()) {
+          value = args[++i];
+        } else {
+          return Error("option '--" + std::string(name) + "' needs a value" + hint);
+        }
+      } else if (inline_value) {
+        return Error("option '--" + std::string(name) + "' takes no value" + hint);
+      }
+      out.options.emplace_back(found, std::move(value));
+      continue;
+    }
+    // Short options, possibly grouped ("-pc") or with an attached value ("-fraw").
+    for (size_t k = 1; k < arg.size(); ++k) {
+      size_t found = specs.size();
+      for (size_t s = 0; s < specs.size(); ++s) {
+        if (specs[s].short_name != 0 && specs[s].short_name == arg[k]) found = s;
+      }
+      if (found == specs.size()) {
+        return Error("unknown option '-" + std::string(1, arg[k]) + "'" + hint);
+      }
+      if (!specs[found].takes_value) {
+        out.options.emplace_back(found, std::string());
+        continue;
+      }
+      std::string value;
+      if (k + 1 < arg.size()) {
+        value = arg.substr(k + 1);
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return Error("option '-" + std::string(1, arg[k]) + "' needs a value" + hint);
+      }
+      out.options.emplace_back(found, std::move(value));
+      break;
+    }
+  }
+  return out;
+}
+
+Result<uint64_t> parse_img_size(std::string_view text) {
+  const std::string quoted = "'" + std::string(text) + "'";
+  const std::string bad = "invalid size " + quoted +
+                          ": use a number of bytes with an optional suffix k, M, G, T, P or E "
+                          "(examples: 512M, 10G)";
+  size_t pos = 0;
+  uint64_t whole = 0;
+  while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+    uint64_t digit = static_cast<uint64_t>(text[pos] - '0');
+    if (whole > (UINT64_MAX - digit) / 10) return Error(quoted + " is too large");
+    whole = whole * 10 + digit;
+    ++pos;
+  }
+  if (pos == 0) return Error(bad);
+  double fraction = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    double scale = 0.1;
+    size_t start = pos;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      fraction += scale * (text[pos] - '0');
+      scale /= 10;
+      ++pos;
+    }
+    if (pos == start) return Error(bad);
+  }
+  std::string_view suffix = text.substr(pos);
+  unsigned shift = 0;
+  if (suffix.empty() || suffix == "B" || suffix == "b") {
+    shift = 0;
+  } else if (suffix.size() == 1) {
+    switch (suffix[0]) {
+      case 'k':
+      case 'K':
+        shift = 10;
+        break;
+      case 'M':
+      case 'm':
+        shift = 20;
+        break;
+      case 'G':
+      case 'g':
+        shift = 30;
+        break;
+      case 'T':
+      case 't':
+        shift = 40;
+        break;
+      case 'P':
+      case 'p':
+        shift = 50;
+        break;
+      case 'E':
+      case 'e':
+        shift = 60;
+        break;
+      default:
+        return Error(bad);
+    }
+  } else {
+    return Error(bad);
+  }
+  if (fraction != 0 && shift == 0) return Error(bad);
+  if (shift > 0 && whole > (UINT64_MAX >> shift)) return Error(quoted + " is too large");
+  uint64_t value = whole << shift;
+  uint64_t extra = static_cast<uint64_t>(fraction * static_cast<double>(uint64_t{1} << shift));
+  if (value > UINT64_MAX - extra) return Error(quoted + " is too large");
+  return value + extra;
+}
+
+std::string human_size(uint64_t bytes) {
+  static const char* const kSuffixes[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+  int exponent = 0;
+  std::frexp(static_cast<double>(bytes) / (1000.0 / 1024.0), &exponent);
+  int i = exponent <= 0 ? 0 : (exponent - 1) / 10;
+  if (i > 6) i = 6;
+  double div = static_cast<double>(uint64_t{1} << (i * 10));
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%0.3g %sB", static_cast<double>(bytes) / div, kSuffixes[i]);
+  return buf;
+}
+
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+uint64_t allocated_bytes(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+Result<block::ImageFormat> parse_format_option(std::string_view name) {
+  if (name == "raw") return block::ImageFormat::kRaw;
+  if (name == "qcow2") return block::ImageFormat::kQcow2;
+  return Error("unknown file format '" + std::string(name) + "' (supported: raw, qcow2)");
+}
+
+Result<OpenedImage> open_image(const std::string& path, const std::string& format, bool writable) {
+  OpenedImage image;
+  if (!format.empty()) {
+    TRY_ASSIGN(image.format, parse_format_option(format));
+  } else {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) {
+      return Error(path + ": " + std::strerror(errno));
+    }
+    if (S_ISDIR(st.st_mode)) return Error(path + ": is a directory");
+    TRY_ASSIGN(image.format, block::probe_image_format(path));
+  }
+  if (image.format == block::ImageFormat::kQcow2) {
+    block::Qcow2OpenOptions options;
+    options.access = writable ? block::Access::kReadWrite : block::Access::kReadOnly;
+    TRY_ASSIGN(auto q, block::Qcow2Image::open(path, options));
+    image.qcow2 = q.get();
+    image.backend = std::move(q);
+  } else {
+    TRY_ASSIGN(auto raw, block::RawFile::open(path, !writable));
+    image.backend = std::move(raw);
+  }
+  return image;
+}
+
+void Progress::update(uint64_t done, uint64_t total) {
+  if (!enabled_) return;
+  double percent =
+      total == 0 ? 100.0 : 100.0 * static_cast<double>(done) / static_cast<double>(total);
+  int tenths = static_cast<int>(percent * 10);
+  if (tenths == last_) return;
+  last_ = tenths;
+  std::fprintf(stderr, "    (%3.2f/100%%)\r", percent);
+  std::fflush(stderr);
+}
+
+void Progress::finish() {
+  if (!enabled_) return;
+  std::fprintf(stderr, "    (100.00/100%%)\n");
+  std::fflush(stderr);
+}
+
+bool is_zero(std::span<const uint8_t> data) {
+  size_t i = 0;
+  for (; i + 8 <= data.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, data.data() + i, 8);
+    if (word != 0) return false;
+  }
+  for (; i < data.size(); ++i) {
+    if (data[i] != 0) return false;
+  }
+  return true;
+}
+
+}  // namespace vessel::cli::img

@@ -1,0 +1,87 @@
+// Shared pieces of `vessel img`: qemu-img style argument parsing, sizes,
+// opening images by format, human-readable sizes, JSON strings and the
+// progress bar.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "block/block_backend.h"
+#include "block/image_format.h"
+#include "block/qcow2.h"
+
+namespace vessel::cli::img {
+
+// qemu-img's exit status for every error of its own (bad option, bad file).
+inline constexpr int kExitError = 1;
+
+// Prints "vessel: error: MESSAGE" and returns kExitError.
+int fail(const std::string& message);
+
+// One option of a verb: short ("-f") and/or long ("--output") spelling.
+struct ImgOption {
+  char short_name;             // 0: none
+  std::string_view long_name;  // without dashes; empty: none
+  bool takes_value;
+};
+
+struct ParsedArgs {
+  // Each option found, in order: (index into the spec list, value).
+  std::vector<std::pair<size_t, std::string>> options;
+  std::vector<std::string> positional;
+};
+
+// qemu-img's getopt style: "-f qcow2", "-fqcow2", "-pc" (grouped flags),
+// "--output json", "--output=json", "--" ends the options. "-h"/"--help"
+// must be in the specs when a verb accepts it.
+Result<ParsedArgs> parse_img_args(std::span<const std::string_view> args,
+                                  std::span<const ImgOption> specs, std::string_view verb);
+
+// qemu-img's sizes: a bare number is bytes; suffixes k/K, M, G, T, P, E
+// (powers of 1024), optionally a fraction ("1.5G"). "B" alone means bytes.
+Result<uint64_t> parse_img_size(std::string_view text);
+
+// "1 GiB", "192 KiB", "1.5 MiB" (qemu's size_to_str: 3 significant digits).
+std::string human_size(uint64_t bytes);
+
+// A JSON string literal for `text`.
+std::string json_string(std::string_view text);
+
+// Bytes the file occupies on the host (st_blocks * 512); 0 when unknown.
+uint64_t allocated_bytes(const std::string& path);
+
+struct OpenedImage {
+  block::ImageFormat format = block::ImageFormat::kRaw;
+  std::unique_ptr<block::BlockBackend> backend;
+  block::Qcow2Image* qcow2 = nullptr;  // backend as qcow2, or nullptr for raw
+};
+
+// Opens `path` as `format`, or probes it when `format` is empty. Errors name
+// the file.
+Result<OpenedImage> open_image(const std::string& path, const std::string& format, bool writable);
+
+// "-f FMT" value check: raw or qcow2, with an error in qemu-img's words.
+Result<block::ImageFormat> parse_format_option(std::string_view name);
+
+// qemu-img's "-p" progress: "    (12.50/100%)" rewritten in place on stderr.
+class Progress {
+ public:
+  explicit Progress(bool enabled) : enabled_(enabled) {}
+  void update(uint64_t done, uint64_t total);
+  void finish();
+
+ private:
+  bool enabled_;
+  int last_ = -1;
+};
+
+// The whole-zero test used for sparse detection.
+bool is_zero(std::span<const uint8_t> data);
+
+}  // namespace vessel::cli::img

@@ -1,0 +1,261 @@
+// vessel img convert: copies an image into a new one of any format, leaving
+// zero runs unwritten (sparse) and optionally compressing qcow2 clusters.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "cli/img_common.h"
+#include "cli/img_verbs.h"
+
+namespace vessel::cli::img {
+namespace {
+
+void print_help() {
+  std::printf(
+      "Usage: vessel img convert [-q] [-p] [-c] [-n] [-f fmt] [-O output_fmt]\n"
+      "                          [-B backing_file [-F backing_fmt]] [-S sparse_size]\n"
+      "                          filename output_filename\n"
+      "\n"
+      "Copies the disk contents of 'filename' (with its backing chain) into a new\n"
+      "image 'output_filename'.\n"
+      "\n"
+      "Options:\n"
+      "  -f fmt           source format: raw or qcow2 (probed when absent)\n"
+      "  -O output_fmt    output format: raw (default) or qcow2\n"
+      "  -c               compress the output's clusters (qcow2 output only)\n"
+      "  -S sparse_size   runs of zeros at least this long (a multiple of 512) are\n"
+      "                   not written; 0 writes every byte (default 4k)\n"
+      "  -B backing_file  qcow2 output only: the new image gets this backing file and\n"
+      "                   stores only what differs from it\n"
+      "  -F backing_fmt   format of the -B file (probed when absent)\n"
+      "  -n               do not create the output: write into the existing image\n"
+      "  -p               show progress on stderr\n"
+      "  -q               quiet\n"
+      "  -h, --help       show this help\n"
+      "\n"
+      "Exit status: 0 on success, 1 on any error.\n");
+}
+
+std::string dir_of(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
+}
+
+Result<void> create_raw(const std::string& path, uint64_t size) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Error(path + ": " + std::strerror(errno));
+  int rc = ftruncate(fd, static_cast<off_t>(size));
+  int saved = errno;
+  ::close(fd);
+  if (rc != 0) return Error(path + ": " + std::strerror(saved));
+  return Ok();
+}
+
+}  // namespace
+
+int convert_verb(std::span<const std::string_view> args) {
+  enum {
+    kFormat,
+    kOutFormat,
+    kCompress,
+    kSparse,
+    kBacking,
+    kBackingFormat,
+    kNoCreate,
+    kProgress,
+    kQuiet,
+    kCache,
+    kSrcCache,
+    kShare,
+    kHelp,
+    kHelpLong
+  };
+  const ImgOption specs[] = {
+      {'f', "", true}, {'O', "", true},  {'c', "", false}, {'S', "", true},   {'B', "", true},
+      {'F', "", true}, {'n', "", false}, {'p', "", false}, {'q', "", false},  {'t', "", true},
+      {'T', "", true}, {'U', "", false}, {'h', "", false}, {0, "help", false}};
+  auto parsed = parse_img_args(args, specs, "convert");
+  if (!parsed) return fail(parsed.error().message());
+  std::string src_format;
+  block::ImageFormat out_format = block::ImageFormat::kRaw;
+  bool compress = false, no_create = false, progress = false;
+  uint64_t sparse = 4096;
+  std::string backing;
+  std::string backing_format;
+  for (const auto& [index, value] : parsed->options) {
+    switch (index) {
+      case kFormat: {
+        auto f = parse_format_option(value);
+        if (!f) return fail(f.error().message());
+        src_format = value;
+        break;
+      }
+      case kOutFormat: {
+        auto f = parse_format_option(value);
+        if (!f) return fail(f.error().message());
+        out_format = *f;
+        break;
+      }
+      case kCompress:
+        compress = true;
+        break;
+      case kSparse: {
+        auto s = parse_img_size(value);
+        if (!s) return fail("-S: " + s.error().message());
+        if (*s % 512 != 0)
+          return fail("-S: sparse size must be a multiple of 512 (got " + value + ")");
+        sparse = *s;
+        break;
+      }
+      case kBacking:
+        backing = value;
+        break;
+      case kBackingFormat: {
+        auto f = parse_format_option(value);
+        if (!f) return fail(f.error().message());
+        backing_format = value;
+        break;
+      }
+      case kNoCreate:
+        no_create = true;
+        break;
+      case kProgress:
+        progress = true;
+        break;
+      case kHelp:
+      case kHelpLong:
+        print_help();
+        return 0;
+      default:
+        break;  // -q, -t, -T, -U: nothing to do
+    }
+  }
+  const auto& pos = parsed->positional;
+  if (pos.size() < 2)
+    return fail("expecting a source and an output file name (see 'vessel img convert --help')");
+  if (pos.size() > 2) return fail("unexpected argument '" + pos[2] + "' (one source image only)");
+  const std::string& src_path = pos[0];
+  const std::string& dst_path = pos[1];
+  if (compress && out_format != block::ImageFormat::kQcow2) {
+    return fail(dst_path + ": compression (-c) needs -O qcow2");
+  }
+  if (!backing.empty() && out_format != block::ImageFormat::kQcow2) {
+    return fail(dst_path + ": a backing file (-B) needs -O qcow2");
+  }
+  if (!backing.empty() && no_create) return fail("-B cannot be used with -n");
+
+  auto src = open_image(src_path, src_format, false);
+  if (!src) return fail(src.error().message());
+  const uint64_t size = src->backend->size();
+
+  std::optional<OpenedImage> base;
+  if (!backing.empty()) {
+    std::string resolved = backing[0] == '/' ? backing : dir_of(dst_path) + backing;
+    auto b = open_image(resolved, backing_format, false);
+    if (!b) return fail("could not open backing file: " + b.error().message());
+    if (backing_format.empty()) backing_format = block::image_format_name(b->format);
+    base = std::move(*b);
+  }
+
+  uint32_t cluster = 65536;
+  if (!no_create) {
+    if (out_format == block::ImageFormat::kQcow2) {
+      if (size % 512 != 0) return fail(src_path + ": size is not a multiple of 512 bytes");
+      block::Qcow2CreateOptions q;
+      q.size = size;
+      if (!backing.empty()) {
+        q.backing_file = backing;
+        q.backing_format = backing_format;
+      }
+      auto r = block::Qcow2Image::create(dst_path, q);
+      if (!r) return fail(r.error().message());
+    } else {
+      auto r = create_raw(dst_path, size);
+      if (!r) return fail(r.error().message());
+    }
+  }
+  auto dst = open_image(dst_path, std::string(block::image_format_name(out_format)), true);
+  if (!dst) return fail(dst.error().message());
+  if (dst->qcow2 != nullptr) cluster = dst->qcow2->info().cluster_size;
+  if (no_create && dst->backend->size() < size) {
+    return fail(dst_path + ": output image is smaller than the source (" +
+                std::to_string(dst->backend->size()) + " < " + std::to_string(size) + " bytes)");
+  }
+
+  // Work in whole output clusters so compression sees one cluster at a time.
+  const uint64_t unit = sparse == 0 ? 4096 : std::min<uint64_t>(sparse, cluster);
+  const uint64_t step = std::max<uint64_t>(cluster, uint64_t{1} << 20) / cluster * cluster;
+  std::vector<uint8_t> buf(step), base_buf(step);
+  Progress bar(progress);
+  bar.update(0, size);
+  for (uint64_t offset = 0; offset < size; offset += step) {
+    const uint64_t len = std::min(step, size - offset);
+    std::span<uint8_t> data(buf.data(), len);
+    if (auto r = src->backend->read(offset, data); !r) return fail(r.error().message());
+    std::span<uint8_t> base_data;
+    if (base) {
+      base_data = std::span<uint8_t>(base_buf.data(), len);
+      std::fill(base_data.begin(), base_data.end(), 0);
+      uint64_t base_size = base->backend->size();
+      if (offset < base_size) {
+        uint64_t n = std::min(len, base_size - offset);
+        if (auto r = base->backend->read(offset, base_data.subspan(0, n)); !r) {
+          return fail(r.error().message());
+        }
+      }
+    }
+    if (compress) {
+      for (uint64_t c = 0; c < len; c += cluster) {
+        uint64_t n = std::min<uint64_t>(cluster, len - c);
+        std::span<const uint8_t> piece = data.subspan(c, n);
+        if (base ? std::equal(piece.begin(), piece.end(), base_data.begin() + c)
+                 : (sparse != 0 && is_zero(piece))) {
+          continue;
+        }
+        if (auto r = dst->qcow2->write_compressed(offset + c, piece); !r) {
+          return fail(r.error().message());
+        }
+      }
+    } else {
+      // Write maximal runs of units that must be written.
+      uint64_t run_start = 0;
+      bool in_run = false;
+      for (uint64_t u = 0; u <= len; u += unit) {
+        bool write_it = false;
+        if (u < len) {
+          uint64_t n = std::min(unit, len - u);
+          std::span<const uint8_t> piece = data.subspan(u, n);
+          if (base) {
+            write_it = !std::equal(piece.begin(), piece.end(), base_data.begin() + u);
+          } else {
+            write_it = sparse == 0 || no_create || !is_zero(piece);
+          }
+        }
+        if (write_it && !in_run) {
+          run_start = u;
+          in_run = true;
+        } else if (!write_it && in_run) {
+          uint64_t end = std::min(u, len);
+          auto r =
+              dst->backend->write(offset + run_start, data.subspan(run_start, end - run_start));
+          if (!r) return fail(r.error().message());
+          in_run = false;
+        }
+      }
+    }
+    bar.update(offset + len, size);
+  }
+  if (dst->qcow2 != nullptr) {
+    if (auto r = dst->qcow2->close(); !r) return fail(r.error().message());
+  } else if (auto r = dst->backend->flush(); !r) {
+    return fail(r.error().message());
+  }
+  bar.finish();
+  return 0;
+}
+
+}  // namespace vessel::cli::img

@@ -1,0 +1,229 @@
+// vessel img info: what an image is, in qemu-img's human and JSON forms.
+#include <cstdio>
+
+#include "cli/img_common.h"
+#include "cli/img_verbs.h"
+
+namespace vessel::cli::img {
+namespace {
+
+void print_help() {
+  std::printf(
+      "Usage: vessel img info [-f fmt] [--output=human|json] [--backing-chain] [-U] filename\n"
+      "\n"
+      "Shows an image's format, virtual size, disk usage and format details, like\n"
+      "qemu-img info (same JSON field names). The image is opened read-only.\n"
+      "\n"
+      "Options:\n"
+      "  -f fmt            raw or qcow2 (probed when absent)\n"
+      "  --output=FMT      human (default) or json\n"
+      "  --backing-chain   also describe every image of the backing chain\n"
+      "  -U, --force-share accepted for compatibility (images are never locked)\n"
+      "  -h, --help        show this help\n"
+      "\n"
+      "Exit status: 0 on success, 1 on any error.\n");
+}
+
+struct ImageDescription {
+  std::string filename;
+  std::string format;
+  uint64_t virtual_size = 0;
+  uint64_t actual_size = 0;
+  bool dirty = false;
+  bool is_qcow2 = false;
+  block::Qcow2Info q;
+  std::vector<block::Qcow2Snapshot> snapshots;
+  std::string full_backing;
+};
+
+std::string dir_of(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
+}
+
+Result<ImageDescription> describe(const std::string& path, const std::string& fmt) {
+  TRY_ASSIGN(OpenedImage image, open_image(path, fmt, false));
+  ImageDescription d;
+  d.filename = path;
+  d.format = block::image_format_name(image.format);
+  d.virtual_size = image.backend->size();
+  d.actual_size = allocated_bytes(path);
+  if (image.qcow2 != nullptr) {
+    d.is_qcow2 = true;
+    d.q = image.qcow2->info();
+    d.dirty = d.q.dirty;
+    d.snapshots = image.qcow2->snapshots();
+    if (!d.q.backing_file.empty()) {
+      d.full_backing =
+          d.q.backing_file[0] == '/' ? d.q.backing_file : dir_of(path) + d.q.backing_file;
+    }
+  }
+  return d;
+}
+
+const char* compression_name(block::qcow2::CompressionType t) {
+  return t == block::qcow2::CompressionType::kZstd ? "zstd" : "zlib";
+}
+
+std::string to_json(const ImageDescription& d, const std::string& indent) {
+  const std::string i1 = indent + "    ", i2 = i1 + "    ", i3 = i2 + "    ";
+  std::vector<std::string> fields;
+  if (d.is_qcow2 && !d.snapshots.empty()) {
+    std::string s = i1 + "\"snapshots\": [\n";
+    for (size_t k = 0; k < d.snapshots.size(); ++k) {
+      const auto& snap = d.snapshots[k];
+      s += i2 + "{\n" + i3 + "\"vm-state-size\": " + std::to_string(snap.vm_state_size) + ",\n" +
+           i3 + "\"name\": " + json_string(snap.name) + ",\n" + i3 +
+           "\"id\": " + json_string(snap.id) + "\n" + i2 + "}" +
+           (k + 1 < d.snapshots.size() ? ",\n" : "\n");
+    }
+    fields.push_back(s + i1 + "]");
+  }
+  if (d.is_qcow2 && !d.q.backing_format.empty()) {
+    fields.push_back(i1 + "\"backing-filename-format\": " + json_string(d.q.backing_format));
+  }
+  fields.push_back(i1 + "\"virtual-size\": " + std::to_string(d.virtual_size));
+  fields.push_back(i1 + "\"filename\": " + json_string(d.filename));
+  if (d.is_qcow2) fields.push_back(i1 + "\"cluster-size\": " + std::to_string(d.q.cluster_size));
+  fields.push_back(i1 + "\"format\": " + json_string(d.format));
+  fields.push_back(i1 + "\"actual-size\": " + std::to_string(d.actual_size));
+  if (d.is_qcow2) {
+    std::string data = i3 + "\"compat\": " + (d.q.version == 2 ? "\"0.10\"" : "\"1.1\"");
+    if (d.q.version >= 3) {
+      data += std::string(",\n") + i3 + "\"compression-type\": \"" +
+              compression_name(d.q.compression_type) + "\",\n" + i3 +
+              "\"lazy-refcounts\": " + (d.q.lazy_refcounts ? "true" : "false");
+    } else {
+      data += std::string(",\n") + i3 + "\"compression-type\": \"" +
+              compression_name(d.q.compression_type) + "\"";
+    }
+    data += ",\n" + i3 + "\"refcount-bits\": " + std::to_string(d.q.refcount_bits);
+    if (d.q.version >= 3) {
+      data += std::string(",\n") + i3 + "\"corrupt\": " + (d.q.corrupt ? "true" : "false") + ",\n" +
+              i3 + "\"extended-l2\": false";
+    }
+    fields.push_back(i1 + "\"format-specific\": {\n" + i2 + "\"type\": \"qcow2\",\n" + i2 +
+                     "\"data\": {\n" + data + "\n" + i2 + "}\n" + i1 + "}");
+    if (!d.q.backing_file.empty()) {
+      fields.push_back(i1 + "\"full-backing-filename\": " + json_string(d.full_backing));
+      fields.push_back(i1 + "\"backing-filename\": " + json_string(d.q.backing_file));
+    }
+  }
+  fields.push_back(i1 + "\"dirty-flag\": " + (d.dirty ? "true" : "false"));
+  std::string out = indent + "{\n";
+  for (size_t k = 0; k < fields.size(); ++k) {
+    out += fields[k] + (k + 1 < fields.size() ? ",\n" : "\n");
+  }
+  return out + indent + "}";
+}
+
+void print_human(const ImageDescription& d) {
+  std::printf("image: %s\n", d.filename.c_str());
+  std::printf("file format: %s\n", d.format.c_str());
+  std::printf("virtual size: %s (%llu bytes)\n", human_size(d.virtual_size).c_str(),
+              static_cast<unsigned long long>(d.virtual_size));
+  std::printf("disk size: %s\n", human_size(d.actual_size).c_str());
+  if (!d.is_qcow2) return;
+  std::printf("cluster_size: %u\n", d.q.cluster_size);
+  if (!d.q.backing_file.empty()) {
+    if (d.full_backing != d.q.backing_file) {
+      std::printf("backing file: %s (actual path: %s)\n", d.q.backing_file.c_str(),
+                  d.full_backing.c_str());
+    } else {
+      std::printf("backing file: %s\n", d.q.backing_file.c_str());
+    }
+    if (!d.q.backing_format.empty()) {
+      std::printf("backing file format: %s\n", d.q.backing_format.c_str());
+    }
+  }
+  if (!d.snapshots.empty()) {
+    std::printf("Snapshot list:\nID        TAG               VM SIZE\n");
+    for (const auto& s : d.snapshots) {
+      std::printf("%-9s %-17s %7s\n", s.id.c_str(), s.name.c_str(),
+                  human_size(s.vm_state_size).c_str());
+    }
+  }
+  std::printf("Format specific information:\n");
+  std::printf("    compat: %s\n", d.q.version == 2 ? "0.10" : "1.1");
+  std::printf("    compression type: %s\n", compression_name(d.q.compression_type));
+  if (d.q.version >= 3) {
+    std::printf("    lazy refcounts: %s\n", d.q.lazy_refcounts ? "true" : "false");
+  }
+  std::printf("    refcount bits: %u\n", d.q.refcount_bits);
+  if (d.q.version >= 3) {
+    std::printf("    corrupt: %s\n", d.q.corrupt ? "true" : "false");
+    std::printf("    extended l2: false\n");
+  }
+}
+
+}  // namespace
+
+int info_verb(std::span<const std::string_view> args) {
+  enum { kFormat, kOutput, kChain, kShare, kShareLong, kHelp, kHelpLong };
+  const ImgOption specs[] = {
+      {'f', "", true},           {0, "output", true}, {0, "backing-chain", false}, {'U', "", false},
+      {0, "force-share", false}, {'h', "", false},    {0, "help", false}};
+  auto parsed = parse_img_args(args, specs, "info");
+  if (!parsed) return fail(parsed.error().message());
+  std::string format;
+  bool json = false, chain = false;
+  for (const auto& [index, value] : parsed->options) {
+    if (index == kFormat) {
+      auto f = parse_format_option(value);
+      if (!f) return fail(f.error().message());
+      format = value;
+    } else if (index == kOutput) {
+      if (value == "json") {
+        json = true;
+      } else if (value == "human") {
+        json = false;
+      } else {
+        return fail("--output must be human or json (got '" + value + "')");
+      }
+    } else if (index == kChain) {
+      chain = true;
+    } else if (index == kHelp || index == kHelpLong) {
+      print_help();
+      return 0;
+    }
+  }
+  if (parsed->positional.empty())
+    return fail("expecting an image file name (see 'vessel img info --help')");
+  if (parsed->positional.size() > 1) {
+    return fail("unexpected argument '" + parsed->positional[1] + "'");
+  }
+
+  std::vector<ImageDescription> list;
+  std::string path = parsed->positional[0];
+  while (true) {
+    auto d = describe(path, format);
+    if (!d) return fail(d.error().message());
+    list.push_back(std::move(*d));
+    const ImageDescription& last = list.back();
+    if (!chain || !last.is_qcow2 || last.q.backing_file.empty()) break;
+    if (list.size() > 64) return fail(path + ": backing chain is too deep");
+    path = last.full_backing;
+    format.clear();
+    if (!last.q.backing_format.empty()) format = last.q.backing_format;
+  }
+
+  if (json) {
+    if (chain) {
+      std::printf("[\n");
+      for (size_t k = 0; k < list.size(); ++k) {
+        std::printf("%s%s\n", to_json(list[k], "").c_str(), k + 1 < list.size() ? "," : "");
+      }
+      std::printf("]\n");
+    } else {
+      std::printf("%s\n", to_json(list[0], "").c_str());
+    }
+  } else {
+    for (size_t k = 0; k < list.size(); ++k) {
+      if (k > 0) std::printf("\n");
+      print_human(list[k]);
+    }
+  }
+  return 0;
+}
+
+}  // namespace vessel::cli::img
