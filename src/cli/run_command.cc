@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "block/image_format.h"
 #include "cli/default_guest.h"
 #include "cli/exit_status.h"
 #include "cli/options.h"
@@ -36,8 +37,10 @@ void print_help() {
       "  --memory SIZE             guest RAM with a K, M or G suffix; a bare number\n"
       "                            is MiB (default 512M; 2M to 16G)\n"
       "  --smp N                   number of harts, 1 to %u (default 1)\n"
-      "  --disk PATH[,readonly]    raw disk image as a virtio-blk disk; repeatable,\n"
-      "                            the first is /dev/vda\n"
+      "  --disk PATH[,format=raw|qcow2][,readonly]\n"
+      "                            disk image as a virtio-blk disk (default format\n"
+      "                            raw; never guessed); repeatable, the first is\n"
+      "                            /dev/vda\n"
       "  --serial stdio|file:PATH  where the guest's serial output goes (default stdio)\n"
       "  -h, --help                show this help\n"
       "\n"
@@ -115,14 +118,25 @@ Result<RunOptions> parse(std::span<const std::string_view> args) {
        }},
       {"--disk", true,
        [&](std::string_view v) -> Result<void> {
+         // PATH[,format=raw|qcow2][,readonly]. The format is never guessed
+         // from the content: a guest could write any header into its disk.
          machine::DiskConfig disk;
-         constexpr std::string_view kReadOnly = ",readonly";
-         if (v.ends_with(kReadOnly)) {
-           v.remove_suffix(kReadOnly.size());
-           disk.read_only = true;
+         size_t comma = v.find(',');
+         disk.path = v.substr(0, comma);
+         if (disk.path.empty()) return Error("missing disk image path");
+         while (comma != std::string_view::npos) {
+           v.remove_prefix(comma + 1);
+           comma = v.find(',');
+           std::string_view option = v.substr(0, comma);
+           if (option == "readonly") {
+             disk.read_only = true;
+           } else if (option.starts_with("format=")) {
+             TRY_ASSIGN(disk.format, block::parse_image_format(option.substr(7)));
+           } else {
+             return Error("unknown option '" + std::string(option) +
+                          "' (expected format=raw|qcow2 or readonly)");
+           }
          }
-         if (v.empty()) return Error("missing disk image path");
-         disk.path = v;
          board.disks.push_back(std::move(disk));
          return Ok();
        }},

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "block/qcow2.h"
 #include "block/raw_file.h"
 #include "cpu/riscv/hart.h"
 #include "devices/clint.h"
@@ -171,8 +172,14 @@ Result<void> Board::build() {
   std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> functions;
   for (size_t i = 0; i < config_.disks.size(); ++i) {
     const DiskConfig& disk = config_.disks[i];
-    TRY_ASSIGN(std::unique_ptr<block::RawFile> backend,
-               block::RawFile::open(disk.path, disk.read_only));
+    std::unique_ptr<block::BlockBackend> backend;
+    if (disk.format == block::ImageFormat::kQcow2) {
+      block::Qcow2OpenOptions options;
+      options.access = disk.read_only ? block::Access::kReadOnly : block::Access::kReadWrite;
+      TRY_ASSIGN(backend, block::Qcow2Image::open(disk.path, options));
+    } else {
+      TRY_ASSIGN(backend, block::RawFile::open(disk.path, disk.read_only));
+    }
     functions.push_back(std::make_unique<devices::virtio::VirtioBlk>(
         std::move(backend), disk.read_only, "disk" + std::to_string(i)));
   }

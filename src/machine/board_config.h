@@ -7,11 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "block/image_format.h"
+
 namespace vessel::machine {
 
 struct DiskConfig {
   std::string path;
   bool read_only = false;
+  block::ImageFormat format = block::ImageFormat::kRaw;  // given, never probed
 };
 
 // Why the guest asked the board to stop (the test/syscon device, QEMU's

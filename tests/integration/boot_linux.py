@@ -7,6 +7,10 @@ checks it from the serial console, as a user would:
   - the virtio disk mounts; a file written and synced inside the guest is
     found in the image afterwards by the host (debugfs)
   - `poweroff` ends `vessel run` with exit status 0
+  - a qcow2 overlay (made by `vessel img create`) on that disk boots as
+    --disk overlay.qcow2,format=qcow2: the guest sees the backing file's
+    files, its own writes land in the overlay, and the overlay passes
+    `qemu-img check` (when qemu-img is installed)
 
     boot_linux.py VESSEL GUEST_OUT_DIR SCRATCH_DIR
 """
@@ -68,6 +72,43 @@ def main():
                           capture_output=True, text=True)
     check("the host finds the guest's file in the image",
           "written inside the guest" in dump.stdout, dump.stdout + dump.stderr)
+
+    overlay = os.path.join(scratch, "overlay.qcow2")
+    if os.path.exists(overlay):
+        os.remove(overlay)
+    made = subprocess.run([vessel, "img", "create", "-f", "qcow2", "-b", disk, "-F", "raw",
+                           overlay], capture_output=True, text=True)
+    check("vessel img create makes an overlay", made.returncode == 0, made.stderr)
+    argv[argv.index(disk)] = overlay + ",format=qcow2"
+    with open(os.path.join(scratch, "boot-linux-qcow2.log"), "wb") as log:
+        con = Console(argv, log)
+        try:
+            con.expect(re.escape(MARKER), TIMEOUT)
+            con.expect(rb"[#$] ", TIMEOUT)
+            out_ = con.run("mount /dev/vda /mnt && cat /mnt/from-guest.txt", TIMEOUT)
+            check("the overlay shows the backing file", "written inside the guest" in out_,
+                  repr(out_))
+            con.run("echo in the overlay > /mnt/overlay.txt && sync && umount /mnt", TIMEOUT)
+            con.send("poweroff\n")
+            status = con.wait_exit(TIMEOUT)
+            check("qcow2 boot powers off with status 0", status == 0, f"exit status {status}")
+        except (TimeoutError, EOFError) as e:
+            check("qcow2 console session", False, str(e))
+        finally:
+            con.kill()
+    if shutil.which("qemu-img"):
+        checked = subprocess.run(["qemu-img", "check", overlay], capture_output=True, text=True)
+        check("qemu-img check finds the overlay clean", checked.returncode == 0,
+              checked.stdout + checked.stderr)
+        flat = os.path.join(scratch, "overlay-flat.raw")
+        subprocess.run(["qemu-img", "convert", "-O", "raw", overlay, flat], check=True)
+        dump = subprocess.run(["debugfs", "-R", "cat /overlay.txt", flat],
+                              capture_output=True, text=True)
+        check("qemu-img reads the guest's write from the overlay",
+              "in the overlay" in dump.stdout, dump.stdout + dump.stderr)
+    dump = subprocess.run(["debugfs", "-R", "cat /overlay.txt", disk],
+                          capture_output=True, text=True)
+    check("the backing file is unchanged", "in the overlay" not in dump.stdout, dump.stdout)
     return 1 if failures else 0
 
 
