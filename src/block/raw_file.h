@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "block/block_backend.h"
+#include "block/host_file.h"
 
 namespace vessel::block {
 
@@ -14,27 +15,23 @@ class RawFile : public BlockBackend {
   // Opens `path`; errors name the file and the reason (missing, permission,
   // not a regular file or block device).
   static Result<std::unique_ptr<RawFile>> open(const std::string& path, bool read_only);
-  ~RawFile() override;
   RawFile(const RawFile&) = delete;
   RawFile& operator=(const RawFile&) = delete;
 
   Result<void> read(uint64_t offset, std::span<uint8_t> out) override;
   Result<void> write(uint64_t offset, std::span<const uint8_t> data) override;
   Result<void> flush() override;
-  uint64_t size() const override { return size_; }
-  bool read_only() const override { return read_only_; }
+  // A raw image never grows: its size is the file's size at open.
+  uint64_t size() const override { return file_->size(); }
+  bool read_only() const override { return file_->read_only(); }
 
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return file_->path(); }
 
  private:
-  RawFile(int fd, std::string path, uint64_t size, bool read_only)
-      : fd_(fd), path_(std::move(path)), size_(size), read_only_(read_only) {}
+  explicit RawFile(std::unique_ptr<HostFile> file) : file_(std::move(file)) {}
   Result<void> check_range(const char* what, uint64_t offset, uint64_t length) const;
 
-  int fd_;
-  std::string path_;
-  uint64_t size_;
-  bool read_only_;
+  std::unique_ptr<HostFile> file_;
 };
 
 }  // namespace vessel::block
