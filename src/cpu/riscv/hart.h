@@ -76,7 +76,6 @@ class Hart {
   Result<void> load(StateReader& in);
 
  private:
-  friend class HartTestAccess;
   enum class Access : uint8_t { kFetch = 0, kLoad = 1, kStore = 2 };
 
   // A TLB entry maps one guest-virtual 4 KiB page to host memory: host
