@@ -238,6 +238,23 @@ Result<Qcow2Image::Mapping> Qcow2Image::lookup(uint64_t guest_offset) {
   return classify(table->entry(cluster % geometry_.l2_entries()), guest_offset, true);
 }
 
+Result<Qcow2Image::ClusterAllocation> Qcow2Image::cluster_allocation(uint64_t guest_offset) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TRY(check_request(guest_offset, 1, false));
+  TRY_ASSIGN(Mapping m, lookup(guest_offset));
+  switch (m.kind) {
+    case ClusterKind::kUnallocated:
+      return ClusterAllocation{};
+    case ClusterKind::kZero:
+      return ClusterAllocation{Allocation::kZero, 0};
+    case ClusterKind::kCompressed:
+      return ClusterAllocation{Allocation::kCompressed, 0};
+    case ClusterKind::kNormal:
+      break;
+  }
+  return ClusterAllocation{Allocation::kData, m.host};
+}
+
 Result<void> Qcow2Image::check_request(uint64_t offset, uint64_t length, bool for_write) const {
   if (closed_) return Error(file_->path() + ": image is closed");
   if (for_write && file_->read_only()) return Error(file_->path() + ": image is read-only");

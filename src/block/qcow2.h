@@ -120,6 +120,16 @@ class Qcow2Image : public BlockBackend {
   // other than close() fail.
   Result<void> close();
 
+  // How the cluster holding `guest_offset` is stored in this image itself
+  // (not in its backing file), for `vessel img map`; `host_offset` is set for
+  // kData.
+  enum class Allocation { kUnallocated, kZero, kData, kCompressed };
+  struct ClusterAllocation {
+    Allocation allocation = Allocation::kUnallocated;
+    uint64_t host_offset = 0;
+  };
+  Result<ClusterAllocation> cluster_allocation(uint64_t guest_offset);
+
   const Qcow2Info& info() const { return info_; }
   const std::string& path() const { return file_->path(); }
   const std::vector<Qcow2Snapshot>& snapshots() const { return snapshots_.snapshots; }

@@ -350,19 +350,4 @@ int check_verb(std::span<const std::string_view> args) {
   return 0;
 }
 
-int map_verb(std::span<const std::string_view> args) {
-  for (std::string_view a : args) {
-    if (a == "-h" || a == "--help") {
-      std::printf(
-          "Usage: vessel img map ...\n"
-          "\n"
-          "Not supported yet: use 'qemu-img map'.\n"
-          "\n"
-          "Exit status: 1.\n");
-      return 0;
-    }
-  }
-  return fail("map is not supported yet (use 'qemu-img map')");
-}
-
 }  // namespace vessel::cli::img

@@ -10,7 +10,7 @@ int create_verb(std::span<const std::string_view> args);   // img_create.cc
 int info_verb(std::span<const std::string_view> args);     // img_info.cc
 int convert_verb(std::span<const std::string_view> args);  // img_convert.cc
 int check_verb(std::span<const std::string_view> args);    // img_check.cc
-int map_verb(std::span<const std::string_view> args);      // img_check.cc
+int map_verb(std::span<const std::string_view> args);      // img_map.cc
 int compare_verb(std::span<const std::string_view> args);  // img_compare.cc
 int resize_verb(std::span<const std::string_view> args);   // img_resize.cc
 int measure_verb(std::span<const std::string_view> args);  // img_resize.cc

@@ -136,6 +136,21 @@ expect_error "$VESSEL" img check -f qcow2 garbage.img
 expect_error "$VESSEL" img info --bogus a.qcow2
 expect_error "$VESSEL" img frobnicate
 
+# --- map: the same extents as qemu-img map, human and json ---
+truncate -s 4M map.raw
+printf 'abc' | dd of=map.raw bs=1 seek=1048576 conv=notrunc 2>/dev/null
+qemu-img create -q -f qcow2 map.qcow2 4M
+qemu-io -c "write -P 1 0 64k" -c "write -z 128k 64k" -c "write -P 2 1M 4k" map.qcow2 >/dev/null
+qemu-img create -q -f qcow2 -b map.qcow2 -F qcow2 map-top.qcow2
+qemu-io -c "write -P 3 64k 64k" map-top.qcow2 >/dev/null
+for f in map.raw map.qcow2 map-top.qcow2; do
+  for output in json human; do
+    qemu-img map --output=$output "$f" >want.txt 2>&1
+    expect 0 "$VESSEL" img map --output=$output "$f"
+    cmp -s want.txt out.txt || fail "img map --output=$output $f differs from qemu-img"
+  done
+done
+
 if [ "$failures" != 0 ]; then
   echo "$failures failure(s)"
   exit 1
