@@ -214,6 +214,12 @@ Result<block::ImageFormat> parse_format_option(std::string_view name) {
   return Error("unknown file format '" + std::string(name) + "' (supported: raw, qcow2)");
 }
 
+std::string resolve_backing_path(const std::string& image_path, const std::string& backing) {
+  if (backing.empty() || backing[0] == '/') return backing;
+  size_t slash = image_path.rfind('/');
+  return (slash == std::string::npos ? std::string() : image_path.substr(0, slash + 1)) + backing;
+}
+
 Result<OpenedImage> open_image(const std::string& path, const std::string& format, bool writable) {
   OpenedImage image;
   if (!format.empty()) {

@@ -69,6 +69,10 @@ Result<OpenedImage> open_image(const std::string& path, const std::string& forma
 // "-f FMT" value check: raw or qcow2, with an error in qemu-img's words.
 Result<block::ImageFormat> parse_format_option(std::string_view name);
 
+// A backing file name as qcow2 stores it, made usable from here: relative
+// names are relative to the directory of the image that names them.
+std::string resolve_backing_path(const std::string& image_path, const std::string& backing);
+
 // qemu-img's "-p" progress: "    (12.50/100%)" rewritten in place on stderr.
 class Progress {
  public:

@@ -40,11 +40,6 @@ void print_help() {
       "Exit status: 0 on success, 1 on any error.\n");
 }
 
-std::string dir_of(const std::string& path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
-}
-
 Result<void> create_raw(const std::string& path, uint64_t size) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Error(path + ": " + std::strerror(errno));
@@ -154,7 +149,7 @@ int convert_verb(std::span<const std::string_view> args) {
 
   std::optional<OpenedImage> base;
   if (!backing.empty()) {
-    std::string resolved = backing[0] == '/' ? backing : dir_of(dst_path) + backing;
+    std::string resolved = resolve_backing_path(dst_path, backing);
     auto b = open_image(resolved, backing_format, false);
     if (!b) return fail("could not open backing file: " + b.error().message());
     if (backing_format.empty()) backing_format = block::image_format_name(b->format);

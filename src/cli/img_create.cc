@@ -74,11 +74,6 @@ Result<bool> parse_bool(std::string_view key, std::string_view value) {
                std::string(value) + "')");
 }
 
-std::string dir_of(const std::string& path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
-}
-
 Result<void> create_raw(const std::string& path, uint64_t size, const std::string& prealloc) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Error(path + ": " + std::strerror(errno));
@@ -268,7 +263,7 @@ int create_verb(std::span<const std::string_view> args) {
   }
   (void)compat_given;
   if (!backing.empty()) {
-    std::string resolved = backing[0] == '/' ? backing : dir_of(path) + backing;
+    std::string resolved = resolve_backing_path(path, backing);
     if (backing_format.empty()) {
       if (unsafe) return fail(path + ": -u needs the backing format (-F)");
       auto probed = block::probe_image_format(resolved);

@@ -36,11 +36,6 @@ struct ImageDescription {
   std::string full_backing;
 };
 
-std::string dir_of(const std::string& path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
-}
-
 Result<ImageDescription> describe(const std::string& path, const std::string& fmt) {
   TRY_ASSIGN(OpenedImage image, open_image(path, fmt, false));
   ImageDescription d;
@@ -54,8 +49,7 @@ Result<ImageDescription> describe(const std::string& path, const std::string& fm
     d.dirty = d.q.dirty;
     d.snapshots = image.qcow2->snapshots();
     if (!d.q.backing_file.empty()) {
-      d.full_backing =
-          d.q.backing_file[0] == '/' ? d.q.backing_file : dir_of(path) + d.q.backing_file;
+      d.full_backing = resolve_backing_path(path, d.q.backing_file);
     }
   }
   return d;

@@ -68,9 +68,7 @@ Result<std::vector<std::unique_ptr<Layer>>> open_chain(const std::string& path,
     if (layer->qcow2 != nullptr) {
       const auto& info = layer->qcow2->info();
       if (!info.backing_file.empty()) {
-        size_t slash = layer->path.rfind('/');
-        std::string dir = slash == std::string::npos ? "" : layer->path.substr(0, slash + 1);
-        next_path = info.backing_file[0] == '/' ? info.backing_file : dir + info.backing_file;
+        next_path = resolve_backing_path(layer->path, info.backing_file);
         next_format = info.backing_format;
       }
     } else {
