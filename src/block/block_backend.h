@@ -1,6 +1,6 @@
 // The storage under a virtual disk: a byte-addressed image of fixed size.
 //
-// Implementations (raw files and block devices here, qcow2 later) are used by
+// Implementations (raw files and block devices, qcow2 images) are used by
 // the virtio-blk device and by the image tool alike, so they know nothing of
 // devices. Offsets and lengths are in bytes; a request that reaches past
 // size() is an error, never a silent extension of the image. Implementations
@@ -14,6 +14,12 @@
 
 namespace vessel::block {
 
+// How write_zeroes() may treat the storage under the range.
+enum class ZeroMode {
+  kKeepAllocation,  // the storage stays allocated (a later write needs no allocation)
+  kDeallocate,      // the storage may be freed: a discard that reads back zeros
+};
+
 class BlockBackend {
  public:
   virtual ~BlockBackend() = default;
@@ -22,6 +28,10 @@ class BlockBackend {
   virtual Result<void> read(uint64_t offset, std::span<uint8_t> out) = 0;
   // Stores `data` at [offset, offset + data.size()). An error on a read-only backend.
   virtual Result<void> write(uint64_t offset, std::span<const uint8_t> data) = 0;
+  // Makes [offset, offset + length) read as zeros, without writing data where
+  // the backend can (sparse files, qcow2 zero clusters). This default writes
+  // zeros.
+  virtual Result<void> write_zeroes(uint64_t offset, uint64_t length, ZeroMode mode);
   // Makes every completed write durable (fdatasync for files).
   virtual Result<void> flush() = 0;
   // Size of the image in bytes.

@@ -1,6 +1,7 @@
 #include "block/host_file.h"
 
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -127,6 +128,19 @@ Result<void> HostFile::write(uint64_t offset, std::span<const uint8_t> data) {
   }
   size_ = std::max(size_, offset + data.size());
   return Ok();
+}
+
+Result<bool> HostFile::zero_range(uint64_t offset, uint64_t length, bool deallocate) {
+  if (access_ == Access::kReadOnly) return Error(path_ + ": image is read-only");
+  TRY(check_range(path_, offset, length));
+  int mode = FALLOC_FL_KEEP_SIZE | (deallocate ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE);
+  int rc;
+  do {
+    rc = fallocate(fd_, mode, static_cast<off_t>(offset), static_cast<off_t>(length));
+  } while (rc != 0 && errno == EINTR);
+  if (rc == 0) return true;
+  if (errno == EOPNOTSUPP || errno == ENOSYS || errno == ENODEV) return false;
+  return Error("cannot zero a range of " + describe(path_, errno));
 }
 
 Result<void> HostFile::truncate(uint64_t length) {

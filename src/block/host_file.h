@@ -39,6 +39,10 @@ class HostFile {
   Result<void> read_padded(uint64_t offset, std::span<uint8_t> out) const;
   // Writes all of `data`, growing the file when it reaches past the end.
   Result<void> write(uint64_t offset, std::span<const uint8_t> data);
+  // Makes [offset, offset + length) inside the file read as zeros without
+  // writing them: a hole when `deallocate`, else zeroed, still allocated
+  // blocks. false: the host filesystem or device cannot (write zeros instead).
+  Result<bool> zero_range(uint64_t offset, uint64_t length, bool deallocate);
   // Sets the file length (new bytes read as zeros).
   Result<void> truncate(uint64_t length);
   // fdatasync: every completed write is on stable storage when this returns.

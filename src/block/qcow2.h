@@ -38,12 +38,6 @@ Result<Qcow2Version> parse_qcow2_compat(std::string_view compat);
 
 enum class Qcow2Preallocation { kOff, kMetadata };
 
-// How write_zeroes() may treat the clusters it covers.
-enum class ZeroMode {
-  kKeepAllocation,  // clusters stay allocated where they are (v3: zero flag)
-  kDeallocate,      // clusters may be freed (a discard that reads back zeros)
-};
-
 struct Qcow2CreateOptions {
   // Virtual disk size in bytes, a multiple of 512. 0 with a backing file:
   // the backing file's size.
@@ -108,9 +102,9 @@ class Qcow2Image : public BlockBackend {
   uint64_t size() const override { return info_.size; }
   bool read_only() const override { return file_->read_only(); }
 
-  // Makes [offset, offset + length) read as zeros without writing data where
-  // the format allows it (whole clusters; zero flag in version 3).
-  Result<void> write_zeroes(uint64_t offset, uint64_t length, ZeroMode mode);
+  // Whole clusters become zero clusters (version 3) or unallocated ones;
+  // kKeepAllocation keeps their host clusters as preallocation.
+  Result<void> write_zeroes(uint64_t offset, uint64_t length, ZeroMode mode) override;
   // Stores one whole guest cluster (at a cluster-aligned offset; the last
   // cluster may be shorter when the disk ends inside it) compressed with the
   // image's compression type. Compressed clusters share host clusters.

@@ -35,6 +35,14 @@ Result<void> RawFile::write(uint64_t offset, std::span<const uint8_t> data) {
   return file_->write(offset, data);
 }
 
+Result<void> RawFile::write_zeroes(uint64_t offset, uint64_t length, ZeroMode mode) {
+  if (read_only()) return Error(path() + ": image is read-only");
+  TRY(check_range("zero write", offset, length));
+  TRY_ASSIGN(bool done, file_->zero_range(offset, length, mode == ZeroMode::kDeallocate));
+  if (done) return Ok();
+  return BlockBackend::write_zeroes(offset, length, mode);
+}
+
 Result<void> RawFile::flush() {
   return file_->sync();
 }

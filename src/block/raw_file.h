@@ -20,6 +20,9 @@ class RawFile : public BlockBackend {
 
   Result<void> read(uint64_t offset, std::span<uint8_t> out) override;
   Result<void> write(uint64_t offset, std::span<const uint8_t> data) override;
+  // Punches a hole (kDeallocate) or zeroes the range in place, where the host
+  // filesystem or device can; writes zeros where it cannot.
+  Result<void> write_zeroes(uint64_t offset, uint64_t length, ZeroMode mode) override;
   Result<void> flush() override;
   // A raw image never grows: its size is the file's size at open.
   uint64_t size() const override { return file_->size(); }

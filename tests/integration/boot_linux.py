@@ -6,14 +6,18 @@ checks it from the serial console, as a user would:
   - with --smp 2, Linux reports CPUs 0-1 online
   - the virtio disk mounts; a file written and synced inside the guest is
     found in the image afterwards by the host (debugfs)
+  - `fstrim` in the guest gives the disk's free space back to the host: the
+    image file becomes sparse
   - `poweroff` ends `vessel run` with exit status 0
   - a qcow2 overlay (made by `vessel img create`) on that disk boots as
     --disk overlay.qcow2,format=qcow2: the guest sees the backing file's
-    files, its own writes land in the overlay, and the overlay passes
-    `qemu-img check` (when qemu-img is installed)
+    files, its own writes land in the overlay, a big file deleted and
+    trimmed in the guest leaves no data clusters behind, and the overlay
+    passes `qemu-img check` (when qemu-img is installed)
 
     boot_linux.py VESSEL GUEST_OUT_DIR SCRATCH_DIR
 """
+import json
 import os
 import re
 import shutil
@@ -58,8 +62,9 @@ def main():
             check("2 CPUs online", out_.strip() == "0-1", repr(out_))
             out_ = con.run("mount /dev/vda /mnt && cat /mnt/hello.txt", TIMEOUT)
             check("virtio disk mounts", "hello from the vessel data disk" in out_, repr(out_))
-            con.run("echo written inside the guest > /mnt/from-guest.txt && sync && umount /mnt",
-                    TIMEOUT)
+            con.run("echo written inside the guest > /mnt/from-guest.txt && sync", TIMEOUT)
+            out_ = con.run("fstrim -v /mnt && umount /mnt", TIMEOUT)
+            check("fstrim trims the disk", "bytes trimmed" in out_, repr(out_))
             con.send("poweroff\n")
             status = con.wait_exit(TIMEOUT)
             check("poweroff exits with status 0", status == 0, f"exit status {status}")
@@ -72,6 +77,10 @@ def main():
                           capture_output=True, text=True)
     check("the host finds the guest's file in the image",
           "written inside the guest" in dump.stdout, dump.stdout + dump.stderr)
+    # The copy was fully allocated; the trimmed free space became holes.
+    allocated = os.stat(disk).st_blocks * 512
+    check("the trimmed image is sparse", allocated < os.path.getsize(disk) // 2,
+          f"{allocated} of {os.path.getsize(disk)} bytes still allocated")
 
     overlay = os.path.join(scratch, "overlay.qcow2")
     if os.path.exists(overlay):
@@ -88,7 +97,11 @@ def main():
             out_ = con.run("mount /dev/vda /mnt && cat /mnt/from-guest.txt", TIMEOUT)
             check("the overlay shows the backing file", "written inside the guest" in out_,
                   repr(out_))
-            con.run("echo in the overlay > /mnt/overlay.txt && sync && umount /mnt", TIMEOUT)
+            con.run("echo in the overlay > /mnt/overlay.txt && sync", TIMEOUT)
+            # ext4 frees a deleted file's blocks when the journal commits:
+            # sync before trimming.
+            con.run("yes vessel | head -c 8M > /mnt/big && sync && rm /mnt/big && sync && "
+                    "fstrim /mnt && umount /mnt", TIMEOUT)
             con.send("poweroff\n")
             status = con.wait_exit(TIMEOUT)
             check("qcow2 boot powers off with status 0", status == 0, f"exit status {status}")
@@ -100,6 +113,12 @@ def main():
         checked = subprocess.run(["qemu-img", "check", overlay], capture_output=True, text=True)
         check("qemu-img check finds the overlay clean", checked.returncode == 0,
               checked.stdout + checked.stderr)
+        mapped = subprocess.run(["qemu-img", "map", "--output=json", overlay],
+                                capture_output=True, text=True, check=True)
+        own_data = sum(e["length"] for e in json.loads(mapped.stdout)
+                       if e["data"] and e["depth"] == 0)
+        check("the deleted, trimmed 8 MiB file left no data in the overlay",
+              own_data < 4 << 20, f"{own_data} bytes of data in the overlay")
         flat = os.path.join(scratch, "overlay-flat.raw")
         subprocess.run(["qemu-img", "convert", "-O", "raw", overlay, flat], check=True)
         dump = subprocess.run(["debugfs", "-R", "cat /overlay.txt", flat],

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 namespace vessel::devices::virtio {
 namespace {
@@ -12,12 +13,16 @@ constexpr uint64_t kFeatureSegMax = uint64_t{1} << 2;
 constexpr uint64_t kFeatureRo = uint64_t{1} << 5;
 constexpr uint64_t kFeatureBlkSize = uint64_t{1} << 6;
 constexpr uint64_t kFeatureFlush = uint64_t{1} << 9;
+constexpr uint64_t kFeatureDiscard = uint64_t{1} << 13;
+constexpr uint64_t kFeatureWriteZeroes = uint64_t{1} << 14;
 
 // §5.2.6: request types and status values.
 constexpr uint32_t kTypeIn = 0;
 constexpr uint32_t kTypeOut = 1;
 constexpr uint32_t kTypeFlush = 4;
 constexpr uint32_t kTypeGetId = 8;
+constexpr uint32_t kTypeDiscard = 11;
+constexpr uint32_t kTypeWriteZeroes = 13;
 constexpr uint8_t kStatusOk = 0;
 constexpr uint8_t kStatusIoErr = 1;
 constexpr uint8_t kStatusUnsupported = 2;
@@ -30,15 +35,35 @@ struct RequestHeader {
 };
 static_assert(sizeof(RequestHeader) == 16);
 
-// §5.2.4: struct virtio_blk_config, up to and including blk_size; the fields
-// after it belong to features this device does not offer.
+// §5.2.6: one range of a DISCARD or WRITE_ZEROES request.
+struct RangeSegment {
+  uint64_t sector;
+  uint32_t num_sectors;
+  uint32_t flags;
+};
+static_assert(sizeof(RangeSegment) == 16);
+constexpr uint32_t kRangeFlagUnmap = 1;
+
+// §5.2.4: struct virtio_blk_config, up to and including write_zeroes_may_unmap
+// and its padding; the fields in between belong to features not offered
+// (geometry, topology, writeback, multiqueue) and read as zero.
 constexpr uint32_t kConfigCapacity = 0;
 constexpr uint32_t kConfigSegMax = 12;
 constexpr uint32_t kConfigBlkSize = 20;
-constexpr uint32_t kConfigSize = 24;
+constexpr uint32_t kConfigMaxDiscardSectors = 36;
+constexpr uint32_t kConfigMaxDiscardSeg = 40;
+constexpr uint32_t kConfigDiscardSectorAlignment = 44;
+constexpr uint32_t kConfigMaxWriteZeroesSectors = 48;
+constexpr uint32_t kConfigMaxWriteZeroesSeg = 52;
+constexpr uint32_t kConfigWriteZeroesMayUnmap = 56;
+constexpr uint32_t kConfigSize = 60;
 
 // Two descriptors of every request carry the header and the status byte.
 constexpr uint32_t kSegMax = VirtioBlk::kQueueSize - 2;
+// Limits of one DISCARD or WRITE_ZEROES request: Linux sends at most 256
+// ranges; a range is at most 4 GiB - 512 bytes (a 32-bit sector count).
+constexpr uint32_t kMaxRanges = 256;
+constexpr uint32_t kMaxRangeSectors = UINT32_MAX / 512;
 
 constexpr uint32_t kStateVersion = 1;
 
@@ -60,7 +85,11 @@ VirtioBlk::VirtioBlk(std::unique_ptr<block::BlockBackend> backend, bool read_onl
 
 uint64_t VirtioBlk::device_features() const {
   uint64_t features = kFeatureSegMax | kFeatureBlkSize | kFeatureFlush;
-  if (read_only_) features |= kFeatureRo;
+  if (read_only_) {
+    features |= kFeatureRo;
+  } else {
+    features |= kFeatureDiscard | kFeatureWriteZeroes;
+  }
   return features;
 }
 
@@ -73,6 +102,12 @@ void VirtioBlk::read_config(uint32_t offset, std::span<uint8_t> out) const {
   put<uint64_t>(config, kConfigCapacity, capacity_);
   put<uint32_t>(config, kConfigSegMax, kSegMax);
   put<uint32_t>(config, kConfigBlkSize, static_cast<uint32_t>(kSectorSize));
+  put<uint32_t>(config, kConfigMaxDiscardSectors, kMaxRangeSectors);
+  put<uint32_t>(config, kConfigMaxDiscardSeg, kMaxRanges);
+  put<uint32_t>(config, kConfigDiscardSectorAlignment, 1);
+  put<uint32_t>(config, kConfigMaxWriteZeroesSectors, kMaxRangeSectors);
+  put<uint32_t>(config, kConfigMaxWriteZeroesSeg, kMaxRanges);
+  put<uint8_t>(config, kConfigWriteZeroesMayUnmap, 1);
   std::memcpy(out.data(), config.data() + offset, out.size());
 }
 
@@ -126,6 +161,47 @@ uint8_t VirtioBlk::do_write(const DescriptorChain& chain, memory::AddressSpace& 
   return kStatusOk;
 }
 
+// §5.2.6.2: "reads of the specified ranges of sectors MUST return zeroes"
+// after WRITE_ZEROES; after DISCARD they read as zeros here too, so a guest
+// never sees stale data. Unknown flags, and unmap on DISCARD, are UNSUPP.
+uint8_t VirtioBlk::do_zero_ranges(const DescriptorChain& chain, memory::AddressSpace& ram,
+                                  bool discard, uint64_t len) {
+  if (read_only_) return kStatusIoErr;
+  if (len == 0 || len % sizeof(RangeSegment) != 0 || len / sizeof(RangeSegment) > kMaxRanges) {
+    guest_errors_.warn("virtio-blk: %s request with %llu bytes of ranges",
+                       discard ? "discard" : "write-zeroes", static_cast<unsigned long long>(len));
+    return kStatusIoErr;
+  }
+  std::vector<RangeSegment> ranges(len / sizeof(RangeSegment));
+  if (!chain
+           .read(ram, sizeof(RequestHeader),
+                 std::span(reinterpret_cast<uint8_t*>(ranges.data()), len))
+           .ok()) {
+    return kStatusIoErr;
+  }
+  for (const RangeSegment& r : ranges) {
+    uint32_t allowed = discard ? 0 : kRangeFlagUnmap;
+    if ((r.flags & ~allowed) != 0) return kStatusUnsupported;
+    uint64_t bytes = uint64_t{r.num_sectors} * kSectorSize;
+    if (r.num_sectors > kMaxRangeSectors || !in_range(r.sector, bytes)) {
+      guest_errors_.warn("virtio-blk: zeroing %u sectors at sector %llu outside the disk",
+                         r.num_sectors, static_cast<unsigned long long>(r.sector));
+      return kStatusIoErr;
+    }
+  }
+  for (const RangeSegment& r : ranges) {
+    bool unmap = discard || (r.flags & kRangeFlagUnmap) != 0;
+    Result<void> done = backend_->write_zeroes(
+        r.sector * kSectorSize, uint64_t{r.num_sectors} * kSectorSize,
+        unmap ? block::ZeroMode::kDeallocate : block::ZeroMode::kKeepAllocation);
+    if (!done.ok()) {
+      host_errors_.warn("virtio-blk: %s", done.error().message().c_str());
+      return kStatusIoErr;
+    }
+  }
+  return kStatusOk;
+}
+
 uint8_t VirtioBlk::do_get_id(const DescriptorChain& chain, memory::AddressSpace& ram,
                              uint64_t len) {
   // §5.2.6.1: 20 bytes, NUL-padded, not terminated when all 20 are used.
@@ -166,6 +242,10 @@ Result<uint32_t> VirtioBlk::handle(const DescriptorChain& chain, memory::Address
       break;
     case kTypeGetId:
       status = do_get_id(chain, ram, data_in);
+      break;
+    case kTypeDiscard:
+    case kTypeWriteZeroes:
+      status = do_zero_ranges(chain, ram, header.type == kTypeDiscard, data_out);
       break;
     default:
       guest_errors_.warn("virtio-blk: unsupported request type %u", header.type);

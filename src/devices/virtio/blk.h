@@ -1,5 +1,5 @@
-// virtio-blk (virtio 1.2 §5.2) over a BlockBackend: IN, OUT, FLUSH and
-// GET_ID requests on one queue, 512-byte sectors.
+// virtio-blk (virtio 1.2 §5.2) over a BlockBackend: IN, OUT, FLUSH, GET_ID,
+// DISCARD and WRITE_ZEROES requests on one queue, 512-byte sectors.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +41,8 @@ class VirtioBlk : public VirtioDevice {
                   uint64_t len);
   uint8_t do_write(const DescriptorChain& chain, memory::AddressSpace& ram, uint64_t sector,
                    uint64_t len);
+  uint8_t do_zero_ranges(const DescriptorChain& chain, memory::AddressSpace& ram, bool discard,
+                         uint64_t len);
   uint8_t do_get_id(const DescriptorChain& chain, memory::AddressSpace& ram, uint64_t len);
   bool in_range(uint64_t sector, uint64_t len) const;
 

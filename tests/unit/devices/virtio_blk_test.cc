@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -24,10 +25,11 @@ using testing::kRamSize;
 namespace reg = testing::reg;
 
 constexpr uint64_t kSectors = 64;
-constexpr uint32_t kIn = 0, kOut = 1, kFlush = 4, kGetId = 8;
+constexpr uint32_t kIn = 0, kOut = 1, kFlush = 4, kGetId = 8, kDiscard = 11, kWriteZeroes = 13;
 constexpr uint8_t kOk = 0, kIoErr = 1, kUnsupp = 2;
 constexpr uint64_t kFeatureSegMax = 1ull << 2, kFeatureRo = 1ull << 5, kFeatureBlkSize = 1ull << 6,
-                   kFeatureFlush = 1ull << 9;
+                   kFeatureFlush = 1ull << 9, kFeatureDiscard = 1ull << 13,
+                   kFeatureWriteZeroes = 1ull << 14;
 constexpr uint64_t kDriverFeatures =
     feature::kVersion1 | feature::kIndirectDesc | kFeatureSegMax | kFeatureBlkSize | kFeatureFlush;
 
@@ -45,6 +47,14 @@ struct Header {
   uint32_t reserved;
   uint64_t sector;
 };
+
+// One range of a DISCARD or WRITE_ZEROES request.
+struct Range {
+  uint64_t sector;
+  uint32_t num_sectors;
+  uint32_t flags;
+};
+constexpr uint32_t kUnmap = 1;
 
 class VirtioBlkTest : public ::testing::Test {
  protected:
@@ -79,7 +89,7 @@ class VirtioBlkTest : public ::testing::Test {
   uint8_t request(uint32_t type, uint64_t sector, uint32_t data_len, bool indirect = false) {
     drv_->poke(kHeader, Header{type, 0, sector});
     drv_->poke<uint8_t>(kStatus, 0xff);
-    bool device_writes_data = type != kOut;
+    bool device_writes_data = type != kOut && type != kDiscard && type != kWriteZeroes;
     uint64_t table = indirect ? kIndirectTable : kDescTable;
     uint16_t n = 0;
     drv_->set_desc(table, n, kHeader, 16, kDescFlagNext, static_cast<uint16_t>(n + 1));
@@ -136,11 +146,19 @@ TEST_F(VirtioBlkTest, IdentifiesItselfAndItsDisk) {
   EXPECT_TRUE(features & kFeatureSegMax);
   EXPECT_TRUE(features & kFeatureBlkSize);
   EXPECT_FALSE(features & kFeatureRo);
+  EXPECT_TRUE(features & kFeatureDiscard);
+  EXPECT_TRUE(features & kFeatureWriteZeroes);
 
   uint64_t capacity = drv_->rd(reg::kConfig) | (uint64_t{drv_->rd(reg::kConfig + 4)} << 32);
   EXPECT_EQ(capacity, kSectors);
-  EXPECT_EQ(drv_->rd(reg::kConfig + 12), 254u);  // seg_max
-  EXPECT_EQ(drv_->rd(reg::kConfig + 20), 512u);  // blk_size
+  EXPECT_EQ(drv_->rd(reg::kConfig + 12), 254u);       // seg_max
+  EXPECT_EQ(drv_->rd(reg::kConfig + 20), 512u);       // blk_size
+  EXPECT_GT(drv_->rd(reg::kConfig + 36), 0u);         // max_discard_sectors
+  EXPECT_GT(drv_->rd(reg::kConfig + 40), 0u);         // max_discard_seg
+  EXPECT_EQ(drv_->rd(reg::kConfig + 44), 1u);         // discard_sector_alignment
+  EXPECT_GT(drv_->rd(reg::kConfig + 48), 0u);         // max_write_zeroes_sectors
+  EXPECT_GT(drv_->rd(reg::kConfig + 52), 0u);         // max_write_zeroes_seg
+  EXPECT_EQ(drv_->rd(reg::kConfig + 56) & 0xff, 1u);  // write_zeroes_may_unmap
   uint64_t byte = 0;
   ASSERT_TRUE(dev_->mmio_read(reg::kConfig + 0, 1, byte));
   EXPECT_EQ(byte, kSectors);
@@ -211,7 +229,7 @@ TEST_F(VirtioBlkTest, OutOfRangeAndMalformedRequestsFailCleanly) {
   EXPECT_EQ(request(kIn, kSectors - 1, 512), kOk);
   EXPECT_EQ(request(kIn, kSectors, 0), kOk);  // empty read at the end
   EXPECT_EQ(request(99, 0, 512), kUnsupp);
-  EXPECT_EQ(request(11, 0, 0), kUnsupp);  // DISCARD: not offered
+  EXPECT_EQ(request(12, 0, 0), kUnsupp);  // GET_LIFETIME: not offered
   EXPECT_FALSE(drv_->needs_reset());
 }
 
@@ -243,11 +261,66 @@ TEST_F(VirtioBlkTest, RequestWithoutHeaderOrStatusNeedsReset) {
 TEST_F(VirtioBlkTest, ReadOnlyDiskRefusesWrites) {
   bring_up(/*read_only=*/true);
   EXPECT_TRUE(drv_->device_features() & kFeatureRo);
+  EXPECT_FALSE(drv_->device_features() & (kFeatureDiscard | kFeatureWriteZeroes));
+  drv_->poke(kBuffer, Range{0, 1, 0});
+  EXPECT_EQ(request(kDiscard, 0, 16), kIoErr);
+  EXPECT_EQ(request(kWriteZeroes, 0, 16), kIoErr);
   drv_->poke_bytes(kBuffer, std::vector<uint8_t>(512, 0x11));
   EXPECT_EQ(request(kOut, 0, 512), kIoErr);
   EXPECT_EQ(file_bytes(0, 512)[1], pattern(1));
   EXPECT_EQ(request(kIn, 0, 512), kOk);
   EXPECT_EQ(request(kFlush, 0, 0), kOk);
+}
+
+TEST_F(VirtioBlkTest, WriteZeroesAndDiscardReadBackZeros) {
+  bring_up();
+  const std::vector<uint8_t> zeros(4 * 512, 0);
+  drv_->poke(kBuffer, Range{2, 4, 0});
+  drv_->poke(kBuffer + 16, Range{40, 4, kUnmap});
+  EXPECT_EQ(request(kWriteZeroes, 0, 32), kOk);
+  drv_->poke(kBuffer, Range{16, 4, 0});
+  EXPECT_EQ(request(kDiscard, 0, 16), kOk);
+  for (uint64_t sector : {2, 40, 16}) {
+    EXPECT_EQ(file_bytes(sector * 512, zeros.size()), zeros) << sector;
+    EXPECT_EQ(request(kIn, sector, 4 * 512), kOk);
+    EXPECT_EQ(drv_->peek_bytes(kBuffer, zeros.size()), zeros) << sector;
+  }
+  // The sectors around each range keep their data.
+  for (uint64_t sector : {1, 6, 15, 20, 39, 44}) {
+    EXPECT_EQ(file_bytes(sector * 512, 1)[0], pattern(sector * 512)) << sector;
+  }
+}
+
+TEST_F(VirtioBlkTest, DiscardGivesSpaceBackToTheHost) {
+  bring_up();
+  struct stat before;
+  ASSERT_EQ(stat(path_.c_str(), &before), 0);
+  drv_->poke(kBuffer, Range{8, 48, 0});  // 24 KiB, whole 4 KiB host blocks
+  EXPECT_EQ(request(kDiscard, 0, 16), kOk);
+  struct stat after;
+  ASSERT_EQ(stat(path_.c_str(), &after), 0);
+  EXPECT_EQ(after.st_size, before.st_size);
+  EXPECT_LT(after.st_blocks, before.st_blocks) << "the discarded range is still allocated";
+}
+
+TEST_F(VirtioBlkTest, MalformedRangeRequestsFailCleanly) {
+  bring_up();
+  drv_->poke(kBuffer, Range{0, 1, kUnmap});
+  EXPECT_EQ(request(kDiscard, 0, 16), kUnsupp);  // §5.2.6.2: unmap is for WRITE_ZEROES only
+  drv_->poke(kBuffer, Range{0, 1, 2});
+  EXPECT_EQ(request(kWriteZeroes, 0, 16), kUnsupp);  // unknown flag
+  drv_->poke(kBuffer, Range{kSectors - 1, 2, 0});
+  EXPECT_EQ(request(kWriteZeroes, 0, 16), kIoErr);  // past the end
+  drv_->poke(kBuffer, Range{UINT64_MAX / 512 + 1, 1, 0});
+  EXPECT_EQ(request(kDiscard, 0, 16), kIoErr);     // sector * 512 overflows
+  EXPECT_EQ(request(kDiscard, 0, 12), kIoErr);     // not whole ranges
+  EXPECT_EQ(request(kWriteZeroes, 0, 0), kIoErr);  // no range at all
+  // A valid range after a bad one: nothing of the request is carried out.
+  drv_->poke(kBuffer, Range{0, 1, 0});
+  drv_->poke(kBuffer + 16, Range{kSectors, 1, 0});
+  EXPECT_EQ(request(kWriteZeroes, 0, 32), kIoErr);
+  EXPECT_EQ(file_bytes(0, 2)[1], pattern(1));
+  EXPECT_FALSE(drv_->needs_reset());
 }
 
 TEST_F(VirtioBlkTest, IndirectTableAndAnyLayout) {
