@@ -16,4 +16,11 @@ Result<void> BlockBackend::write_zeroes(uint64_t offset, uint64_t length, ZeroMo
   return Ok();
 }
 
+Result<void> BlockBackend::discard(uint64_t offset, uint64_t length) {
+  if (read_only()) return Error("the image is read-only");
+  if (offset > size() || length > size() - offset)
+    return Error("discard beyond the end of the image");
+  return Ok();
+}
+
 }  // namespace vessel::block

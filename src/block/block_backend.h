@@ -32,6 +32,11 @@ class BlockBackend {
   // the backend can (sparse files, qcow2 zero clusters). This default writes
   // zeros.
   virtual Result<void> write_zeroes(uint64_t offset, uint64_t length, ZeroMode mode);
+  // Tells the backend that the data in [offset, offset + length) is no longer
+  // needed, so it may free the storage: the range then reads as zeros, or as
+  // the backing file, or unchanged where the backend keeps it (QEMU's
+  // discard). This default keeps everything.
+  virtual Result<void> discard(uint64_t offset, uint64_t length);
   // Makes every completed write durable (fdatasync for files).
   virtual Result<void> flush() = 0;
   // Size of the image in bytes.

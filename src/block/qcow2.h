@@ -105,6 +105,10 @@ class Qcow2Image : public BlockBackend {
   // Whole clusters become zero clusters (version 3) or unallocated ones;
   // kKeepAllocation keeps their host clusters as preallocation.
   Result<void> write_zeroes(uint64_t offset, uint64_t length, ZeroMode mode) override;
+  // As QEMU: whole clusters only (and the disk's last, partial one); they
+  // become zero clusters in version 3 and unallocated in version 2, where
+  // they then read from the backing file.
+  Result<void> discard(uint64_t offset, uint64_t length) override;
   // Stores one whole guest cluster (at a cluster-aligned offset; the last
   // cluster may be shorter when the disk ends inside it) compressed with the
   // image's compression type. Compressed clusters share host clusters.
@@ -175,6 +179,7 @@ class Qcow2Image : public BlockBackend {
   Result<Qcow2Table*> l2_table_for_write(uint64_t l1_index);
   Result<void> write_chunk(uint64_t guest_offset, std::span<const uint8_t> data);
   Result<void> zero_cluster(uint64_t guest_offset, ZeroMode mode);
+  Result<void> deallocate_cluster(uint64_t guest_offset);
   void release_later(const Mapping& m);
   Result<void> sync_if_needed();
   Result<void> write_l1();

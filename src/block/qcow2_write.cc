@@ -168,13 +168,7 @@ Result<void> Qcow2Image::zero_cluster(uint64_t guest_offset, ZeroMode mode) {
   }
   if (header_.version < 3) {
     // No zero flag: an unmapped cluster reads zeros only without a backing file.
-    if (mode == ZeroMode::kDeallocate && !backing_covers) {
-      TRY_ASSIGN(Qcow2Table * table, l2_table_for_write(l1_index));
-      TRY_ASSIGN(m, classify(table->entry(l2_index), guest_offset, true));
-      table->set_entry(l2_index, 0);
-      release_later(m);
-      return Ok();
-    }
+    if (mode == ZeroMode::kDeallocate && !backing_covers) return deallocate_cluster(guest_offset);
     std::vector<uint8_t> zeros(geometry_.cluster_size(), 0);
     uint64_t length = std::min<uint64_t>(zeros.size(), info_.size - guest_offset);
     return write_chunk(guest_offset, std::span<const uint8_t>(zeros).first(length));
@@ -205,6 +199,37 @@ Result<void> Qcow2Image::write(uint64_t offset, std::span<const uint8_t> data) {
     uint64_t chunk = std::min<uint64_t>(data.size() - done, cs - (pos & (cs - 1)));
     TRY(write_chunk(pos, data.subspan(done, chunk)));
     done += chunk;
+  }
+  if (pending_releases_.size() > kMaxPendingReleases) TRY(flush_locked());
+  return Ok();
+}
+
+Result<void> Qcow2Image::deallocate_cluster(uint64_t guest_offset) {
+  const uint64_t cluster = geometry_.cluster_index(guest_offset);
+  const uint64_t l1_index = cluster / geometry_.l2_entries();
+  const uint64_t l2_index = cluster % geometry_.l2_entries();
+  TRY_ASSIGN(Mapping m, lookup(guest_offset));
+  if (m.kind == ClusterKind::kUnallocated) return Ok();
+  TRY_ASSIGN(Qcow2Table * table, l2_table_for_write(l1_index));
+  TRY_ASSIGN(m, classify(table->entry(l2_index), guest_offset, true));
+  table->set_entry(l2_index, 0);
+  release_later(m);
+  return Ok();
+}
+
+Result<void> Qcow2Image::discard(uint64_t offset, uint64_t length) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TRY(check_request(offset, length, true));
+  const uint64_t cs = geometry_.cluster_size();
+  const uint64_t end = offset + length;
+  // Partial clusters keep their data; the disk's last cluster may be short.
+  const uint64_t last = end == info_.size ? end : end & ~(cs - 1);
+  for (uint64_t pos = (offset + cs - 1) & ~(cs - 1); pos < last; pos += cs) {
+    if (header_.version >= 3) {
+      TRY(zero_cluster(pos, ZeroMode::kDeallocate));
+    } else {
+      TRY(deallocate_cluster(pos));
+    }
   }
   if (pending_releases_.size() > kMaxPendingReleases) TRY(flush_locked());
   return Ok();

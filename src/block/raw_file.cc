@@ -43,6 +43,13 @@ Result<void> RawFile::write_zeroes(uint64_t offset, uint64_t length, ZeroMode mo
   return BlockBackend::write_zeroes(offset, length, mode);
 }
 
+Result<void> RawFile::discard(uint64_t offset, uint64_t length) {
+  if (read_only()) return Error(path() + ": image is read-only");
+  TRY(check_range("discard", offset, length));
+  TRY(file_->zero_range(offset, length, /*deallocate=*/true));
+  return Ok();
+}
+
 Result<void> RawFile::flush() {
   return file_->sync();
 }

@@ -23,6 +23,8 @@ class RawFile : public BlockBackend {
   // Punches a hole (kDeallocate) or zeroes the range in place, where the host
   // filesystem or device can; writes zeros where it cannot.
   Result<void> write_zeroes(uint64_t offset, uint64_t length, ZeroMode mode) override;
+  // Punches a hole where the host filesystem or device can.
+  Result<void> discard(uint64_t offset, uint64_t length) override;
   Result<void> flush() override;
   // A raw image never grows: its size is the file's size at open.
   uint64_t size() const override { return file_->size(); }

@@ -162,8 +162,9 @@ uint8_t VirtioBlk::do_write(const DescriptorChain& chain, memory::AddressSpace& 
 }
 
 // §5.2.6.2: "reads of the specified ranges of sectors MUST return zeroes"
-// after WRITE_ZEROES; after DISCARD they read as zeros here too, so a guest
-// never sees stale data. Unknown flags, and unmap on DISCARD, are UNSUPP.
+// after WRITE_ZEROES (unmap: the storage may be freed); after DISCARD they
+// read what the backend leaves (zeros for raw files, see discard()). Unknown
+// flags, and unmap on DISCARD, are UNSUPP.
 uint8_t VirtioBlk::do_zero_ranges(const DescriptorChain& chain, memory::AddressSpace& ram,
                                   bool discard, uint64_t len) {
   if (read_only_) return kStatusIoErr;
@@ -190,10 +191,13 @@ uint8_t VirtioBlk::do_zero_ranges(const DescriptorChain& chain, memory::AddressS
     }
   }
   for (const RangeSegment& r : ranges) {
-    bool unmap = discard || (r.flags & kRangeFlagUnmap) != 0;
-    Result<void> done = backend_->write_zeroes(
-        r.sector * kSectorSize, uint64_t{r.num_sectors} * kSectorSize,
-        unmap ? block::ZeroMode::kDeallocate : block::ZeroMode::kKeepAllocation);
+    uint64_t offset = r.sector * kSectorSize;
+    uint64_t bytes = uint64_t{r.num_sectors} * kSectorSize;
+    bool unmap = (r.flags & kRangeFlagUnmap) != 0;
+    Result<void> done = discard ? backend_->discard(offset, bytes)
+                                : backend_->write_zeroes(offset, bytes,
+                                                         unmap ? block::ZeroMode::kDeallocate
+                                                               : block::ZeroMode::kKeepAllocation);
     if (!done.ok()) {
       host_errors_.warn("virtio-blk: %s", done.error().message().c_str());
       return kStatusIoErr;

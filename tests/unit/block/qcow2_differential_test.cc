@@ -1,5 +1,5 @@
-// Differential test against QEMU: one random sequence of writes and zero
-// writes goes through qemu-io into one image and through Qcow2Image into
+// Differential test against QEMU: one random sequence of writes, zero
+// writes and discards goes through qemu-io into one image and through Qcow2Image into
 // another; `qemu-img compare` must find them identical, `qemu-img check`
 // must find ours clean, and both must match a plain byte model.
 #include <gtest/gtest.h>
@@ -39,6 +39,7 @@ TEST_P(Qcow2Differential, SameWritesSameDisk) {
   std::mt19937 rng(v.seed);
 
   std::vector<uint8_t> model(size, 0);
+  std::vector<uint8_t> backing_model(size, 0);  // what an unallocated cluster reads
   std::string backing_opts;
   if (v.backing) {
     // A backing file a little shorter than the disk.
@@ -46,6 +47,7 @@ TEST_P(Qcow2Differential, SameWritesSameDisk) {
     for (auto& b : data) b = static_cast<uint8_t>(rng());
     write_file(base, data);
     std::copy(data.begin(), data.end(), model.begin());
+    backing_model = model;
     backing_opts = " -b base.raw -F raw";
   }
   RunResult r =
@@ -91,7 +93,7 @@ TEST_P(Qcow2Differential, SameWritesSameDisk) {
     }
     length = std::min(length, size - offset);
     if (length == 0) continue;
-    uint32_t kind = rng() % 10;
+    uint32_t kind = rng() % 11;
     std::string range = std::to_string(offset) + " " + std::to_string(length);
     if (kind < 6) {
       uint8_t pattern = static_cast<uint8_t>(rng());
@@ -107,6 +109,17 @@ TEST_P(Qcow2Differential, SameWritesSameDisk) {
                                   unmap ? ZeroMode::kDeallocate : ZeroMode::kKeepAllocation);
       ASSERT_TRUE(z.ok()) << z.error().message();
       std::fill_n(model.begin() + static_cast<ptrdiff_t>(offset), length, 0);
+    } else if (kind == 10) {
+      script += "discard " + range + "\n";
+      auto d = image.discard(offset, length);
+      ASSERT_TRUE(d.ok()) << d.error().message();
+      // Whole clusters (and the disk's short last one) only: zero clusters in
+      // version 3, unallocated ones in version 2.
+      uint64_t end = offset + length == size ? size : (offset + length) / cs * cs;
+      for (uint64_t pos = (offset + cs - 1) / cs * cs; pos < end; pos += cs) {
+        uint64_t n = std::min(cs, size - pos);
+        for (uint64_t b = pos; b < pos + n; ++b) model[b] = v3 ? 0 : backing_model[b];
+      }
     } else {
       script += "flush\n";
       auto f = image.flush();
