@@ -189,9 +189,10 @@ std::string snapshot_list_text(const std::vector<block::Qcow2Snapshot>& snapshot
                   static_cast<int>(secs % 60),
                   static_cast<int>((s.vm_clock_nsec / 1000000) % 1000));
     std::string icount = s.icount == -1 ? "" : std::to_string(s.icount);
+    // "%-9s %-16s %8s%20s%13s%11s", with names of any length.
     out += s.id + std::string(s.id.size() < 9 ? 9 - s.id.size() : 0, ' ') + " " + s.name +
-           std::string(s.name.size() < 17 ? 17 - s.name.size() : 0, ' ') + " ";
-    std::snprintf(line, sizeof line, "%7s%20s%13s%11s\n", human_size(s.vm_state_size).c_str(),
+           std::string(s.name.size() < 16 ? 16 - s.name.size() : 0, ' ') + " ";
+    std::snprintf(line, sizeof line, "%8s%20s%13s%11s\n", human_size(s.vm_state_size).c_str(),
                   date_text, clock_text, icount.c_str());
     out += line;
   }
