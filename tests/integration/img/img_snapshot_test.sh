@@ -146,6 +146,34 @@ for args in "-a nope e.qcow2" "-d nope e.qcow2" "-d 1 e.qcow2" "-l -c x e.qcow2"
 done
 qcheck e.qcow2
 [ "$(qemu-img snapshot -l e.qcow2 | wc -l)" = 3 ] || fail "failed commands changed e.qcow2"
+# Malformed snapshot tables: every action fails with one error line and the
+# file is left as it was.
+for damage in nb_snapshots l1_offset l1_entry name_size; do
+  cp e.qcow2 bad.qcow2
+  python3 - "$damage" <<'PY'
+import struct, sys
+f = open("bad.qcow2", "r+b")
+hdr = f.read(72)
+table = struct.unpack(">Q", hdr[64:72])[0]
+f.seek(table); l1 = struct.unpack(">Q", f.read(8))[0]
+damage = sys.argv[1]
+if damage == "nb_snapshots":
+    f.seek(60); f.write(struct.pack(">I", 0x7fffffff))
+elif damage == "l1_offset":
+    f.seek(table); f.write(struct.pack(">Q", 1 << 40))
+elif damage == "l1_entry":
+    f.seek(l1); f.write(struct.pack(">Q", (1 << 40) | (1 << 63)))
+else:
+    f.seek(table + 14); f.write(struct.pack(">H", 0xffff))
+PY
+  cp bad.qcow2 bad.orig
+  for args in "-a s" "-d s" "-a 1" "-c t"; do
+    [ "$damage" = l1_entry ] && [ "$args" = "-c t" ] && continue
+    expect_error "$VESSEL" img snapshot $args bad.qcow2
+    cmp -s bad.qcow2 bad.orig || fail "$damage: 'snapshot $args' changed the file"
+  done
+done
+
 printf 'garbage, not an image' >garbage.img
 expect_error "$VESSEL" img snapshot -f qcow2 -l garbage.img
 expect_error "$VESSEL" img snapshot -f vmdk -l e.qcow2
