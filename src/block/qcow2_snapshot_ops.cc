@@ -84,13 +84,18 @@ Result<void> Qcow2SnapshotOps::for_each_reference(Qcow2Image& img, const std::ve
   auto bad = [&](const std::string& why) {
     return Error(img.file_->path() + ": corrupt qcow2 image: " + what + ": " + why);
   };
+  // An L2 table may be one of the active ones, but no other metadata.
+  auto fixed_metadata = [&](uint64_t cluster) {
+    return img.refcounts_->is_metadata(cluster) ||
+           std::any_of(img.fixed_metadata_.begin(), img.fixed_metadata_.end(),
+                       [&](const auto& r) { return cluster >= r.first && cluster < r.second; });
+  };
   std::vector<uint64_t> entries(g.l2_entries());
   for (uint64_t i = 0; i < l1.size(); ++i) {
     uint64_t l2_offset = l1[i] & kL1OffsetMask;
     if (l2_offset == 0) continue;
     uint64_t l2_cluster = g.cluster_index(l2_offset);
-    if (!g.aligned(l2_offset) || l2_cluster == 0 || l2_offset >= file_size ||
-        img.refcounts_->is_metadata(l2_cluster)) {
+    if (!g.aligned(l2_offset) || l2_offset >= file_size || fixed_metadata(l2_cluster)) {
       return bad("L1 entry " + std::to_string(i) + " (" + hex(l1[i]) +
                  ") is not a valid L2 table offset");
     }
@@ -106,6 +111,10 @@ Result<void> Qcow2SnapshotOps::for_each_reference(Qcow2Image& img, const std::ve
         CompressedExtent e = compressed_extent(g, entry);
         if (e.offset < cs || e.offset >= file_size) {
           return bad_entry("points to compressed data outside the file");
+        }
+        uint64_t last = g.cluster_index(std::min(e.offset + e.length, file_size) - 1);
+        for (uint64_t c = g.cluster_index(e.offset); c <= last; ++c) {
+          if (img.is_metadata_cluster(c)) return bad_entry("points to compressed data in metadata");
         }
         TRY(visit(e.offset, e.length));
         continue;
@@ -204,6 +213,7 @@ Result<void> Qcow2SnapshotOps::forget_freed_tables(Qcow2Image& img,
 }
 
 Result<uint64_t> Qcow2SnapshotOps::write_l1_copy(Qcow2Image& img, const std::vector<uint64_t>& l1) {
+  // An empty table takes no space (and QEMU counts none for it).
   if (l1.empty()) return uint64_t{0};
   // "copied" means nothing outside the active table; it is left clear.
   std::vector<uint8_t> raw(l1.size() * 8);
