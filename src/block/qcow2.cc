@@ -100,37 +100,19 @@ Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open_in_chain(const std::string&
 
 Result<void> Qcow2Image::load() {
   const std::string& path = file_->path();
-  const uint64_t cs = geometry_.cluster_size();
   TRY_ASSIGN(snapshots_, read_qcow2_snapshots(*file_, header_));
-  auto add_fixed = [&](uint64_t offset, uint64_t bytes) {
-    if (bytes == 0) return;
-    fixed_metadata_.emplace_back(geometry_.cluster_index(offset),
-                                 geometry_.cluster_index(offset + bytes - 1) + 1);
-  };
-  add_fixed(0, cs);
-  add_fixed(header_.l1_table_offset, uint64_t{header_.l1_size} * 8);
-  add_fixed(header_.snapshots_offset, snapshots_.table_bytes);
-  for (const auto& s : snapshots_.snapshots) add_fixed(s.l1_table_offset, uint64_t{s.l1_size} * 8);
-  std::sort(fixed_metadata_.begin(), fixed_metadata_.end());
-  std::vector<std::pair<uint64_t, uint64_t>> merged;
-  for (const auto& range : fixed_metadata_) {
-    if (!merged.empty() && range.first <= merged.back().second) {
-      merged.back().second = std::max(merged.back().second, range.second);
-    } else {
-      merged.push_back(range);
-    }
-  }
-  fixed_metadata_ = std::move(merged);
-
   TRY(refcounts_->load());
 
-  // The active L1 table, every entry checked here once.
+  // The active L1 table, every entry checked here once (its L2 tables
+  // against each other too, so l2_clusters_ is filled as they pass).
   l1_.resize(header_.l1_size);
   if (!l1_.empty()) {
     std::vector<uint8_t> raw(l1_.size() * 8);
     TRY(file_->read(header_.l1_table_offset, raw));
     for (uint64_t i = 0; i < l1_.size(); ++i) l1_[i] = load_be64(&raw[i * 8]);
   }
+  index_metadata();
+  l2_clusters_.clear();
   for (uint64_t i = 0; i < l1_.size(); ++i) {
     uint64_t entry = l1_[i];
     uint64_t offset = entry & kL1OffsetMask;
@@ -148,6 +130,35 @@ Result<void> Qcow2Image::load() {
     l2_clusters_.insert(geometry_.cluster_index(offset));
   }
   return Ok();
+}
+
+void Qcow2Image::index_metadata() {
+  fixed_metadata_.clear();
+  auto add_fixed = [&](uint64_t offset, uint64_t bytes) {
+    if (bytes == 0) return;
+    fixed_metadata_.emplace_back(geometry_.cluster_index(offset),
+                                 geometry_.cluster_index(offset + bytes - 1) + 1);
+  };
+  add_fixed(0, geometry_.cluster_size());
+  add_fixed(header_.l1_table_offset, uint64_t{header_.l1_size} * 8);
+  add_fixed(header_.snapshots_offset, snapshots_.table_bytes);
+  for (const auto& s : snapshots_.snapshots) add_fixed(s.l1_table_offset, uint64_t{s.l1_size} * 8);
+  std::sort(fixed_metadata_.begin(), fixed_metadata_.end());
+  std::vector<std::pair<uint64_t, uint64_t>> merged;
+  for (const auto& range : fixed_metadata_) {
+    if (!merged.empty() && range.first <= merged.back().second) {
+      merged.back().second = std::max(merged.back().second, range.second);
+    } else {
+      merged.push_back(range);
+    }
+  }
+  fixed_metadata_ = std::move(merged);
+  l2_clusters_.clear();
+  for (uint64_t entry : l1_) {
+    if ((entry & kL1OffsetMask) != 0) {
+      l2_clusters_.insert(geometry_.cluster_index(entry & kL1OffsetMask));
+    }
+  }
 }
 
 Result<void> Qcow2Image::prepare_for_writing() {

@@ -2,15 +2,16 @@
 // clusters of 512 B to 2 MiB, refcounts of 1 to 64 bits, zero clusters,
 // compressed clusters (zlib and zstd), backing chains, and copy-on-write
 // allocation that keeps the image consistent across a crash (at worst leaked
-// clusters). Internal snapshots are kept intact but not yet created or
-// applied.
+// clusters), and internal snapshots (created, applied and deleted like
+// qemu-img snapshot).
 //
 // Files: qcow2_format.h (on-disk constants), qcow2_header.* (header and
 // extensions), qcow2_snapshot.* (snapshot table), qcow2_cache.* (metadata
 // cache), qcow2_refcount.* (host cluster allocation), qcow2_compress.*,
 // and the image itself in qcow2.cc (open, mapping, read), qcow2_write.cc
 // (allocation, write, zeroes, flush), qcow2_compressed_write.cc,
-// qcow2_backing.cc, qcow2_repair.cc and qcow2_create.cc.
+// qcow2_backing.cc, qcow2_repair.cc, qcow2_create.cc and
+// qcow2_snapshot_ops.cc.
 #pragma once
 
 #include <cstdint>
@@ -134,6 +135,16 @@ class Qcow2Image : public BlockBackend {
   // The next image of the chain (nullptr when there is none).
   const BlockBackend* backing() const { return backing_.get(); }
 
+  // Internal snapshots (qcow2_snapshot_ops.cc). Lookup as QEMU does it: the
+  // snapshot whose ID is `id_or_name`, else the first one with that name.
+  Result<size_t> find_snapshot(std::string_view id_or_name) const;
+  // Saves the disk as it is now under `name` with the next numeric ID
+  // (largest ID + 1), dated now; returns the ID.
+  Result<std::string> create_snapshot(std::string_view name);
+  // Makes the disk (contents and size) what snapshot `index` saved.
+  Result<void> apply_snapshot(size_t index);
+  Result<void> delete_snapshot(size_t index);
+
  private:
   struct ChainState {
     uint32_t depth = 0;
@@ -155,7 +166,12 @@ class Qcow2Image : public BlockBackend {
   static Result<std::unique_ptr<Qcow2Image>> open_in_chain(const std::string& path,
                                                            const OpenOptions& options,
                                                            ChainState chain);
+  friend class Qcow2SnapshotOps;
+
   Result<void> load();
+  // Rebuilds fixed_metadata_ and l2_clusters_ from the header, the snapshot
+  // table and the active L1 table.
+  void index_metadata();
   Result<void> open_backing(const ChainState& chain);
   Result<void> prepare_for_writing();
   Result<void> repair_refcounts();

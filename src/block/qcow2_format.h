@@ -111,8 +111,10 @@ constexpr uint64_t kMaxRefcountTableBytes = uint64_t{8} << 20;
 constexpr uint32_t kMaxSnapshots = 65536;
 constexpr uint32_t kMaxSnapshotExtraData = 1024;
 constexpr uint64_t kMaxSnapshotTableBytes = uint64_t{64} << 20;
-// "Snapshot table entry": the fixed part before extra data.
+// "Snapshot table entry": the fixed part before extra data, and the extra
+// data this implementation knows (vm_state_size_large, disk_size, icount).
 constexpr uint32_t kSnapshotEntryFixedSize = 40;
+constexpr uint32_t kSnapshotKnownExtraData = 24;
 // A backing chain deeper than this is refused rather than followed.
 constexpr uint32_t kMaxBackingChainDepth = 64;
 

@@ -30,6 +30,9 @@ constexpr Verb kVerbs[] = {
     {"measure", "measure [-O output_fmt] [-o options] [--size N | [-f fmt] filename]",
      img::measure_verb},
     {"resize", "resize [-q] [-f fmt] [--shrink] filename [+ | -]size", img::resize_verb},
+    {"snapshot",
+     "snapshot [-q] [-f fmt] [-l | -a snapshot | -c snapshot | -d snapshot] [-U] filename",
+     img::snapshot_verb},
 };
 
 void print_help() {

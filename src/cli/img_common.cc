@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 
 #include "block/raw_file.h"
 
@@ -167,6 +168,35 @@ std::string human_size(uint64_t bytes) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%0.3g %sB", static_cast<double>(bytes) / div, kSuffixes[i]);
   return buf;
+}
+
+std::string snapshot_list_text(const std::vector<block::Qcow2Snapshot>& snapshots) {
+  // QEMU's bdrv_snapshot_dump(), column for column.
+  char line[512];
+  std::snprintf(line, sizeof line, "%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG", "VM SIZE", "DATE",
+                "VM CLOCK", "ICOUNT");
+  std::string out = std::string("Snapshot list:\n") + line;
+  for (const block::Qcow2Snapshot& s : snapshots) {
+    time_t date = s.date_sec;
+    struct tm local {};
+    localtime_r(&date, &local);
+    char date_text[64];
+    std::strftime(date_text, sizeof date_text, "%Y-%m-%d %H:%M:%S", &local);
+    uint64_t secs = s.vm_clock_nsec / 1000000000;
+    char clock_text[64];
+    std::snprintf(clock_text, sizeof clock_text, "%02d:%02d:%02d.%03d",
+                  static_cast<int>(secs / 3600), static_cast<int>((secs / 60) % 60),
+                  static_cast<int>(secs % 60),
+                  static_cast<int>((s.vm_clock_nsec / 1000000) % 1000));
+    std::string icount = s.icount == -1 ? "" : std::to_string(s.icount);
+    // "%-9s %-16s %8s%20s%13s%11s", with names of any length.
+    out += s.id + std::string(s.id.size() < 9 ? 9 - s.id.size() : 0, ' ') + " " + s.name +
+           std::string(s.name.size() < 16 ? 16 - s.name.size() : 0, ' ') + " ";
+    std::snprintf(line, sizeof line, "%8s%20s%13s%11s\n", human_size(s.vm_state_size).c_str(),
+                  date_text, clock_text, icount.c_str());
+    out += line;
+  }
+  return out;
 }
 
 std::string json_string(std::string_view text) {

@@ -85,6 +85,10 @@ class Progress {
   int last_ = -1;
 };
 
+// qemu-img's snapshot listing (snapshot -l, info): "Snapshot list:", the
+// column header, one line per snapshot (dates in local time).
+std::string snapshot_list_text(const std::vector<block::Qcow2Snapshot>& snapshots);
+
 // The whole-zero test used for sparse detection.
 bool is_zero(std::span<const uint8_t> data);
 

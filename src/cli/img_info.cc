@@ -66,9 +66,16 @@ std::string to_json(const ImageDescription& d, const std::string& indent) {
     std::string s = i1 + "\"snapshots\": [\n";
     for (size_t k = 0; k < d.snapshots.size(); ++k) {
       const auto& snap = d.snapshots[k];
-      s += i2 + "{\n" + i3 + "\"vm-state-size\": " + std::to_string(snap.vm_state_size) + ",\n" +
+      // QEMU's SnapshotInfo fields, in qemu-img's order; no icount when unknown.
+      s += i2 + "{\n";
+      if (snap.icount != -1) s += i3 + "\"icount\": " + std::to_string(snap.icount) + ",\n";
+      s += i3 + "\"vm-clock-nsec\": " + std::to_string(snap.vm_clock_nsec % 1000000000) + ",\n" +
            i3 + "\"name\": " + json_string(snap.name) + ",\n" + i3 +
-           "\"id\": " + json_string(snap.id) + "\n" + i2 + "}" +
+           "\"date-sec\": " + std::to_string(snap.date_sec) + ",\n" + i3 +
+           "\"date-nsec\": " + std::to_string(snap.date_nsec) + ",\n" + i3 +
+           "\"vm-clock-sec\": " + std::to_string(snap.vm_clock_nsec / 1000000000) + ",\n" + i3 +
+           "\"id\": " + json_string(snap.id) + ",\n" + i3 +
+           "\"vm-state-size\": " + std::to_string(snap.vm_state_size) + "\n" + i2 + "}" +
            (k + 1 < d.snapshots.size() ? ",\n" : "\n");
     }
     fields.push_back(s + i1 + "]");
@@ -130,13 +137,7 @@ void print_human(const ImageDescription& d) {
       std::printf("backing file format: %s\n", d.q.backing_format.c_str());
     }
   }
-  if (!d.snapshots.empty()) {
-    std::printf("Snapshot list:\nID        TAG               VM SIZE\n");
-    for (const auto& s : d.snapshots) {
-      std::printf("%-9s %-17s %7s\n", s.id.c_str(), s.name.c_str(),
-                  human_size(s.vm_state_size).c_str());
-    }
-  }
+  if (!d.snapshots.empty()) std::fputs(snapshot_list_text(d.snapshots).c_str(), stdout);
   std::printf("Format specific information:\n");
   std::printf("    compat: %s\n", d.q.version == 2 ? "0.10" : "1.1");
   std::printf("    compression type: %s\n", compression_name(d.q.compression_type));
