@@ -559,9 +559,10 @@ TEST(Qcow2SnapshotCrash, KilledWhileSnapshottingLeavesAtMostLeaks) {
   EXPECT_GT(snapshots_checked, 10);
 }
 
-// Differential: the same random writes, zero writes and snapshot operations
-// through qemu-io + qemu-img snapshot on one image and Qcow2Image on another.
-// The disks and every remaining snapshot must be identical.
+// Differential: the same random writes, zero writes, discards and snapshot
+// operations through qemu-io + qemu-img snapshot on one image and through
+// Qcow2Image on another. The disks and every remaining snapshot must be
+// identical.
 struct DiffVariant {
   const char* name;
   uint32_t cluster_size;
@@ -611,6 +612,9 @@ TEST_P(Qcow2SnapshotDifferential, SameOperationsSameSnapshots) {
         script += "write -P " + std::to_string(pattern) + " " + range + "\n";
         buffer.assign(length, pattern);
         ASSERT_TRUE(image->write(offset, buffer).ok());
+      } else if (kind == 10) {
+        script += "discard " + range + "\n";
+        ASSERT_TRUE(image->discard(offset, length).ok());
       } else {
         bool unmap = kind == 11;
         script += std::string(unmap ? "write -z -u " : "write -z ") + range + "\n";
