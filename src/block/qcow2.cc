@@ -100,27 +100,8 @@ Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open_in_chain(const std::string&
 
 Result<void> Qcow2Image::load() {
   const std::string& path = file_->path();
-  const uint64_t cs = geometry_.cluster_size();
   TRY_ASSIGN(snapshots_, read_qcow2_snapshots(*file_, header_));
-  auto add_fixed = [&](uint64_t offset, uint64_t bytes) {
-    if (bytes == 0) return;
-    fixed_metadata_.emplace_back(geometry_.cluster_index(offset),
-                                 geometry_.cluster_index(offset + bytes - 1) + 1);
-  };
-  add_fixed(0, cs);
-  add_fixed(header_.l1_table_offset, uint64_t{header_.l1_size} * 8);
-  add_fixed(header_.snapshots_offset, snapshots_.table_bytes);
-  for (const auto& s : snapshots_.snapshots) add_fixed(s.l1_table_offset, uint64_t{s.l1_size} * 8);
-  std::sort(fixed_metadata_.begin(), fixed_metadata_.end());
-  std::vector<std::pair<uint64_t, uint64_t>> merged;
-  for (const auto& range : fixed_metadata_) {
-    if (!merged.empty() && range.first <= merged.back().second) {
-      merged.back().second = std::max(merged.back().second, range.second);
-    } else {
-      merged.push_back(range);
-    }
-  }
-  fixed_metadata_ = std::move(merged);
+  compute_fixed_metadata();
 
   TRY(refcounts_->load());
 
@@ -148,6 +129,30 @@ Result<void> Qcow2Image::load() {
     l2_clusters_.insert(geometry_.cluster_index(offset));
   }
   return Ok();
+}
+
+void Qcow2Image::compute_fixed_metadata() {
+  const uint64_t cs = geometry_.cluster_size();
+  fixed_metadata_.clear();
+  auto add_fixed = [&](uint64_t offset, uint64_t bytes) {
+    if (bytes == 0) return;
+    fixed_metadata_.emplace_back(geometry_.cluster_index(offset),
+                                 geometry_.cluster_index(offset + bytes - 1) + 1);
+  };
+  add_fixed(0, cs);
+  add_fixed(header_.l1_table_offset, uint64_t{header_.l1_size} * 8);
+  add_fixed(header_.snapshots_offset, snapshots_.table_bytes);
+  for (const auto& s : snapshots_.snapshots) add_fixed(s.l1_table_offset, uint64_t{s.l1_size} * 8);
+  std::sort(fixed_metadata_.begin(), fixed_metadata_.end());
+  std::vector<std::pair<uint64_t, uint64_t>> merged;
+  for (const auto& range : fixed_metadata_) {
+    if (!merged.empty() && range.first <= merged.back().second) {
+      merged.back().second = std::max(merged.back().second, range.second);
+    } else {
+      merged.push_back(range);
+    }
+  }
+  fixed_metadata_ = std::move(merged);
 }
 
 Result<void> Qcow2Image::prepare_for_writing() {

@@ -62,10 +62,21 @@ struct Qcow2CreateOptions {
   qcow2::CompressionType compression_type = qcow2::CompressionType::kZlib;
 };
 
+// What `qemu-img amend` may change; unset fields stay as they are.
+struct Qcow2AmendOptions {
+  bool set_version = false;
+  Qcow2Version version = Qcow2Version::kV3;
+  bool set_lazy_refcounts = false;
+  bool lazy_refcounts = false;
+};
+
 struct Qcow2OpenOptions {
   Access access = Access::kReadOnly;
   // Memory for cached L2 tables; 0: enough to map the whole disk, at most 32 MiB.
   uint64_t l2_cache_bytes = 0;
+  // Leaves the backing file closed (clusters it would provide read as
+  // zeros): for header edits of an image whose backing file is missing.
+  bool no_backing = false;
 };
 
 // What the header says, for tools (`vessel img info`).
@@ -120,6 +131,20 @@ class Qcow2Image : public BlockBackend {
   // other than close() fail.
   Result<void> close();
 
+  // Editing (qcow2_resize.cc, qcow2_amend.cc). The image must be open
+  // read-write.
+  // Changes the virtual size (a multiple of 512). Shrinking frees every
+  // cluster past the new end and needs `allow_shrink`.
+  Result<void> resize(uint64_t new_size, bool allow_shrink);
+  // Changes the version or lazy refcounts, rewriting the header cluster.
+  Result<void> amend(const Qcow2AmendOptions& options);
+  // Records a new backing file name and format (empty name: none) without
+  // touching any data.
+  Result<void> set_backing(const std::string& backing_file, const std::string& backing_format);
+  // Makes every cluster of the image unallocated, so that it reads through
+  // to its backing file; internal snapshots are refused.
+  Result<void> make_empty();
+
   // How the cluster holding `guest_offset` is stored in this image itself
   // (not in its backing file), for `vessel img map`; `host_offset` is set for
   // kData.
@@ -158,6 +183,18 @@ class Qcow2Image : public BlockBackend {
                                                            const OpenOptions& options,
                                                            ChainState chain);
   Result<void> load();
+  void compute_fixed_metadata();
+  // Makes the refcounts exact on disk and the dirty bit clear, without
+  // closing: the state a header rewrite starts from.
+  Result<void> settle_all();
+  // Writes header_ (and its extensions) as a new header cluster, in one write.
+  Result<void> rewrite_header();
+  Result<void> shrink_to(uint64_t new_size);
+  Result<void> grow_l1(uint64_t new_l1_size);
+  // Unmaps every L2 table from L1 index `first` on, releasing what only
+  // those tables referred to.
+  Result<void> drop_l2_tables(uint64_t first);
+  Result<void> downgrade_zero_clusters();
   Result<void> open_backing(const ChainState& chain);
   Result<void> prepare_for_writing();
   Result<void> repair_refcounts();
@@ -181,6 +218,7 @@ class Qcow2Image : public BlockBackend {
   Result<Qcow2Table*> l2_table_for_write(uint64_t l1_index);
   Result<void> write_chunk(uint64_t guest_offset, std::span<const uint8_t> data);
   Result<void> zero_cluster(uint64_t guest_offset, ZeroMode mode);
+  Result<void> write_zeroes_locked(uint64_t offset, uint64_t length, ZeroMode mode);
   void release_later(const Mapping& m);
   Result<void> sync_if_needed();
   Result<void> write_l1();

@@ -13,6 +13,9 @@ int check_verb(std::span<const std::string_view> args);    // img_check.cc
 int map_verb(std::span<const std::string_view> args);      // img_map.cc
 int compare_verb(std::span<const std::string_view> args);  // img_compare.cc
 int resize_verb(std::span<const std::string_view> args);   // img_resize.cc
-int measure_verb(std::span<const std::string_view> args);  // img_resize.cc
+int measure_verb(std::span<const std::string_view> args);  // img_measure.cc
+int amend_verb(std::span<const std::string_view> args);    // img_amend.cc
+int commit_verb(std::span<const std::string_view> args);   // img_commit.cc
+int rebase_verb(std::span<const std::string_view> args);   // img_rebase.cc
 
 }  // namespace vessel::cli::img
