@@ -12,6 +12,20 @@ namespace vessel::block {
 
 using namespace qcow2;
 
+namespace {
+
+// The rewritten header carries only the extensions build_qcow2_header()
+// writes: a bitmap directory would be left unreferenced (leaked clusters).
+Result<void> check_rewritable(const std::string& path, const Qcow2Header& header) {
+  if (header.has_bitmaps_extension) {
+    return Error(path +
+                 ": rewriting the header of an image with persistent bitmaps is not supported");
+  }
+  return Ok();
+}
+
+}  // namespace
+
 Result<void> Qcow2Image::rewrite_header() {
   Qcow2Header h = header_;
   h.size = info_.size;
@@ -76,6 +90,7 @@ Result<void> Qcow2Image::amend(const Qcow2AmendOptions& options) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string& path = file_->path();
   TRY(check_request(0, 0, true));
+  TRY(check_rewritable(path, header_));
   const uint32_t version =
       options.set_version ? static_cast<uint32_t>(options.version) : header_.version;
   bool lazy = options.set_lazy_refcounts
@@ -147,6 +162,7 @@ Result<void> Qcow2Image::set_backing(const std::string& backing_file,
                                      const std::string& backing_format) {
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(0, 0, true));
+  TRY(check_rewritable(file_->path(), header_));
   TRY(settle_all());
   Qcow2Header saved = header_;
   header_.backing_file = backing_file;
