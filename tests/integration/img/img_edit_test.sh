@@ -107,6 +107,7 @@ expect 0 "$VESSEL" img resize s.v 4M; qemu-img resize -q s.q 4M; verdict s
 pair s4 16M -o cluster_size=4096
 qio -c 'write -P 1 0 16M' s4.v; cp s4.v s4.q
 expect 0 "$VESSEL" img resize --shrink s4.v 3M; qemu-img resize -q --shrink s4.q 3M; verdict s4
+expect 0 "$VESSEL" img resize s4.v 16M; qemu-img resize -q s4.q 16M; verdict s4  # tail gone
 # --- resize: internal snapshots stay intact ---
 pair sn 4M
 qio -c 'write -P 1 0 4M' sn.v
@@ -183,7 +184,7 @@ same_info lz.v lz.q
 # --- measure: the numbers of qemu-img ---
 qemu-img create -q -f qcow2 src.qcow2 100M
 qio -c 'write -P 1 0 1M' -c 'write -P 2 10M 4k' -c 'write -z 20M 1M' -c 'write -c -P 3 50M 64k' \
-  src.qcow2
+  -c 'write -P 5 73465856 8k' src.qcow2  # 70M + 64k
 qemu-img create -q -f qcow2 -b src.qcow2 -F qcow2 top.qcow2
 qio -c 'write -P 4 60M 70k' top.qcow2
 qemu-img create -q -f raw holes.raw 20M
@@ -207,6 +208,7 @@ for out in "" "--output=json"; do
   measure_same $out -O qcow2 -o cluster_size=4k src.qcow2
   measure_same $out -O qcow2 -o compat=0.10 src.qcow2
   measure_same $out -O qcow2 -o cluster_size=1M top.qcow2
+  measure_same $out -O qcow2 -o cluster_size=2M src.qcow2
   measure_same $out -O qcow2 -o backing_file=src.qcow2 top.qcow2
   measure_same $out -O qcow2 -f raw holes.raw
   measure_same $out -O qcow2 -o cluster_size=512 holes.raw
