@@ -2,15 +2,16 @@
 // clusters of 512 B to 2 MiB, refcounts of 1 to 64 bits, zero clusters,
 // compressed clusters (zlib and zstd), backing chains, and copy-on-write
 // allocation that keeps the image consistent across a crash (at worst leaked
-// clusters). Internal snapshots are kept intact but not yet created or
-// applied.
+// clusters), and in-place edits (resize, amend, new backing file, emptying).
+// Internal snapshots are kept intact but not yet created or applied.
 //
 // Files: qcow2_format.h (on-disk constants), qcow2_header.* (header and
 // extensions), qcow2_snapshot.* (snapshot table), qcow2_cache.* (metadata
 // cache), qcow2_refcount.* (host cluster allocation), qcow2_compress.*,
 // and the image itself in qcow2.cc (open, mapping, read), qcow2_write.cc
 // (allocation, write, zeroes, flush), qcow2_compressed_write.cc,
-// qcow2_backing.cc, qcow2_repair.cc and qcow2_create.cc.
+// qcow2_backing.cc, qcow2_repair.cc, qcow2_create.cc, qcow2_resize.cc
+// (resize, make_empty) and qcow2_amend.cc (header rewrites).
 #pragma once
 
 #include <cstdint>

@@ -4,6 +4,8 @@
 // file, gets the old content written into the image first; then the header
 // names the new file. Unsafe mode (-u) only rewrites the header, without
 // opening either backing file.
+#include <sys/stat.h>
+
 #include <cstdio>
 
 #include "cli/img_common.h"
@@ -112,6 +114,14 @@ int rebase_verb(std::span<const std::string_view> args) {
     return fail(path + ": " + change + "backing format must be specified (-F)");
   }
   if (format == "raw") return fail(path + ": " + change + "raw images have no backing file");
+
+  // An image that is its own backing file could never be opened again.
+  struct stat self, other;
+  if (!backing.empty() && stat(path.c_str(), &self) == 0 &&
+      stat(resolve_backing_path(path, backing).c_str(), &other) == 0 &&
+      self.st_dev == other.st_dev && self.st_ino == other.st_ino) {
+    return fail(path + ": " + change + "the backing file would be the image itself");
+  }
 
   block::Qcow2OpenOptions options;
   options.access = block::Access::kReadWrite;

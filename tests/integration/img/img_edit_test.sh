@@ -281,6 +281,8 @@ expect 0 "$VESSEL" img rebase -u -b old -F qcow2 v/img  # works without the back
 expect_error "$VESSEL" img rebase v/img
 expect_error "$VESSEL" img rebase -b new v/img
 expect_error "$VESSEL" img rebase -b nonexistent -F qcow2 v/img
+expect_error "$VESSEL" img rebase -u -b img -F qcow2 v/img
+qcheck v/img
 qemu-img create -q -f qcow2 -o cluster_size=512 small.qcow2 1M
 long=$(python3 -c 'print("x" * 600)')
 expect_error "$VESSEL" img rebase -u -b "$long" -F raw small.qcow2
