@@ -46,12 +46,15 @@ std::string canonical(const std::string& path) {
 }
 
 // Which layer of the chain `name` designates: a backing file name as stored
-// in the layer above it, or any path to the same file.
+// in the layer above it, or a path to the same file (from here, or relative
+// to the top image like backing file names).
 int find_base(const Chain& chain, const std::string& name) {
-  const std::string wanted = canonical(name);
+  const std::string here = canonical(name);
+  const std::string beside_top = canonical(resolve_backing_path(chain[0]->path, name));
   for (size_t i = 1; i < chain.size(); ++i) {
     const std::string& stored = chain[i - 1]->qcow2->info().backing_file;
-    if (stored == name || (!wanted.empty() && canonical(chain[i]->path) == wanted)) {
+    const std::string layer = canonical(chain[i]->path);
+    if (stored == name || (!layer.empty() && (layer == here || layer == beside_top))) {
       return static_cast<int>(i);
     }
   }

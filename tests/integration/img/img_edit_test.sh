@@ -243,10 +243,13 @@ expect 0 "$VESSEL" img commit -d v/top; qemu-img commit -q -d q/top
 for f in base mid top; do qcheck v/$f; same v/$f q/$f; same_info v/$f q/$f; done
 qemu-img map --output=json v/top | grep -q '"depth": 0' || fail "commit -d emptied the top"
 commit_chain
-expect 0 "$VESSEL" img commit -q -b v/base v/top; qemu-img commit -q -b base q/top
+expect 0 "$VESSEL" img commit -q -b base v/top; qemu-img commit -q -b base q/top
 [ -s out.txt ] && fail "commit -q printed: $(cat out.txt)"
 for f in base top; do qcheck v/$f; same v/$f q/$f; same_info v/$f q/$f; done
 qemu-img compare v/top v/base >/dev/null || fail "base holds the whole top after commit -b"
+commit_chain
+expect 0 "$VESSEL" img commit -q -b v/base v/top  # a path from here names it too
+qcheck v/base; qemu-img compare v/top v/base >/dev/null || fail "commit -b v/base"
 expect_error "$VESSEL" img commit v/base
 expect_error "$VESSEL" img commit -b nope v/top
 
