@@ -76,7 +76,8 @@ struct Qcow2OpenOptions {
   // Memory for cached L2 tables; 0: enough to map the whole disk, at most 32 MiB.
   uint64_t l2_cache_bytes = 0;
   // Leaves the backing file closed (clusters it would provide read as
-  // zeros): for header edits of an image whose backing file is missing.
+  // zeros): only for header edits (set_backing) of an image whose backing
+  // file may be missing; data written then would copy zeros, not its data.
   bool no_backing = false;
 };
 
@@ -140,10 +141,11 @@ class Qcow2Image : public BlockBackend {
   // Changes the version or lazy refcounts, rewriting the header cluster.
   Result<void> amend(const Qcow2AmendOptions& options);
   // Records a new backing file name and format (empty name: none) without
-  // touching any data.
+  // touching any data; reads then go to the new backing file (which is not
+  // opened with no_backing).
   Result<void> set_backing(const std::string& backing_file, const std::string& backing_format);
   // Makes every cluster of the image unallocated, so that it reads through
-  // to its backing file; internal snapshots are refused.
+  // to its backing file; internal snapshots keep their clusters.
   Result<void> make_empty();
 
   // How the cluster holding `guest_offset` is stored in this image itself
