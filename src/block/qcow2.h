@@ -2,16 +2,17 @@
 // clusters of 512 B to 2 MiB, refcounts of 1 to 64 bits, zero clusters,
 // compressed clusters (zlib and zstd), backing chains, and copy-on-write
 // allocation that keeps the image consistent across a crash (at worst leaked
-// clusters), and internal snapshots (created, applied and deleted like
-// qemu-img snapshot).
+// clusters), internal snapshots (created, applied and deleted like
+// qemu-img snapshot) and in-place edits (resize, amend, new backing file,
+// emptying).
 //
 // Files: qcow2_format.h (on-disk constants), qcow2_header.* (header and
 // extensions), qcow2_snapshot.* (snapshot table), qcow2_cache.* (metadata
 // cache), qcow2_refcount.* (host cluster allocation), qcow2_compress.*,
 // and the image itself in qcow2.cc (open, mapping, read), qcow2_write.cc
 // (allocation, write, zeroes, flush), qcow2_compressed_write.cc,
-// qcow2_backing.cc, qcow2_repair.cc, qcow2_create.cc and
-// qcow2_snapshot_ops.cc.
+// qcow2_backing.cc, qcow2_repair.cc, qcow2_create.cc, qcow2_snapshot_ops.cc,
+// qcow2_resize.cc (resize, make_empty) and qcow2_amend.cc (header rewrites).
 #pragma once
 
 #include <cstdint>
@@ -57,10 +58,22 @@ struct Qcow2CreateOptions {
   qcow2::CompressionType compression_type = qcow2::CompressionType::kZlib;
 };
 
+// What `qemu-img amend` may change; unset fields stay as they are.
+struct Qcow2AmendOptions {
+  bool set_version = false;
+  Qcow2Version version = Qcow2Version::kV3;
+  bool set_lazy_refcounts = false;
+  bool lazy_refcounts = false;
+};
+
 struct Qcow2OpenOptions {
   Access access = Access::kReadOnly;
   // Memory for cached L2 tables; 0: enough to map the whole disk, at most 32 MiB.
   uint64_t l2_cache_bytes = 0;
+  // Leaves the backing file closed (clusters it would provide read as
+  // zeros): only for header edits (set_backing) of an image whose backing
+  // file may be missing; data written then would copy zeros, not its data.
+  bool no_backing = false;
 };
 
 // What the header says, for tools (`vessel img info`).
@@ -119,6 +132,21 @@ class Qcow2Image : public BlockBackend {
   // other than close() fail.
   Result<void> close();
 
+  // Editing (qcow2_resize.cc, qcow2_amend.cc). The image must be open
+  // read-write.
+  // Changes the virtual size (a multiple of 512). Shrinking frees every
+  // cluster past the new end and needs `allow_shrink`.
+  Result<void> resize(uint64_t new_size, bool allow_shrink);
+  // Changes the version or lazy refcounts, rewriting the header cluster.
+  Result<void> amend(const Qcow2AmendOptions& options);
+  // Records a new backing file name and format (empty name: none) without
+  // touching any data; reads then go to the new backing file (which is not
+  // opened with no_backing).
+  Result<void> set_backing(const std::string& backing_file, const std::string& backing_format);
+  // Makes every cluster of the image unallocated, so that it reads through
+  // to its backing file; internal snapshots keep their clusters.
+  Result<void> make_empty();
+
   // How the cluster holding `guest_offset` is stored in this image itself
   // (not in its backing file), for `vessel img map`; `host_offset` is set for
   // kData.
@@ -172,6 +200,17 @@ class Qcow2Image : public BlockBackend {
   // Rebuilds fixed_metadata_ and l2_clusters_ from the header, the snapshot
   // table and the active L1 table.
   void index_metadata();
+  // Makes the refcounts exact on disk and the dirty bit clear, without
+  // closing: the state a header rewrite starts from.
+  Result<void> settle_all();
+  // Writes header_ (and its extensions) as a new header cluster, in one write.
+  Result<void> rewrite_header();
+  Result<void> shrink_to(uint64_t new_size);
+  Result<void> grow_l1(uint64_t new_l1_size);
+  // Unmaps every L2 table from L1 index `first` on, releasing what only
+  // those tables referred to.
+  Result<void> drop_l2_tables(uint64_t first);
+  Result<void> downgrade_zero_clusters();
   Result<void> open_backing(const ChainState& chain);
   Result<void> prepare_for_writing();
   Result<void> repair_refcounts();
@@ -196,6 +235,7 @@ class Qcow2Image : public BlockBackend {
   Result<void> write_chunk(uint64_t guest_offset, std::span<const uint8_t> data);
   Result<void> zero_cluster(uint64_t guest_offset, ZeroMode mode);
   Result<void> deallocate_cluster(uint64_t guest_offset);
+  Result<void> write_zeroes_locked(uint64_t offset, uint64_t length, ZeroMode mode);
   void release_later(const Mapping& m);
   Result<void> sync_if_needed();
   Result<void> write_l1();

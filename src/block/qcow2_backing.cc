@@ -24,7 +24,7 @@ std::string resolve_backing_path(const std::string& image_path, const std::strin
 }  // namespace
 
 Result<void> Qcow2Image::open_backing(const ChainState& chain) {
-  if (header_.backing_file.empty()) return Ok();
+  if (header_.backing_file.empty() || options_.no_backing) return Ok();
   const std::string& path = file_->path();
   const std::string& name = header_.backing_file;
   if (chain.depth + 1 > qcow2::kMaxBackingChainDepth) {

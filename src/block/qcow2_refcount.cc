@@ -203,6 +203,45 @@ Result<Qcow2Refcounts::Allocation> Qcow2Refcounts::allocate(uint64_t count) {
   }
 }
 
+Result<uint64_t> Qcow2Refcounts::allocate_at_end(uint64_t count) {
+  const uint64_t cs = geometry_.cluster_size();
+  const uint64_t start = div_round_up(file_.size(), cs);
+  // Blocks for the ranges of [start, end) that have none, placed at the end;
+  // they may themselves reach a new range, so iterate.
+  std::vector<uint64_t> needed;
+  for (;;) {
+    uint64_t end = start + count + needed.size();
+    std::vector<uint64_t> want;
+    for (uint64_t t = start / entries_per_block_; t <= (end - 1) / entries_per_block_; ++t) {
+      if (t >= table_.size() || table_[t] == 0) want.push_back(t);
+    }
+    if (want == needed) break;
+    needed = std::move(want);
+  }
+  const uint64_t end = start + count + needed.size();
+  if (end << geometry_.cluster_bits > kMaxHostOffset) {
+    return Error(file_.path() + ": the image file has reached the qcow2 size limit");
+  }
+  if (!needed.empty() && needed.back() >= table_.size()) {
+    // grow_table() places its table past the file end: start again after it.
+    TRY(grow_table(needed.back() + 1));
+    return allocate_at_end(count);
+  }
+  TRY(file_.truncate(end * cs));
+  std::map<uint64_t, Qcow2Table*> created;
+  for (size_t i = 0; i < needed.size(); ++i) {
+    uint64_t offset = (start + count + i) << geometry_.cluster_bits;
+    TRY(cache_.create(offset, std::vector<uint8_t>(cs, 0)));
+    table_[needed[i]] = offset;
+    block_clusters_.insert(start + count + i);
+    unwritten_table_entries_.push_back(needed[i]);
+  }
+  // Every cluster of the run and of the new blocks gets its count, through
+  // the cache (the new blocks are in it now).
+  for (uint64_t c = start; c < end; ++c) TRY(update(c, 1));
+  return start << geometry_.cluster_bits;
+}
+
 Result<void> Qcow2Refcounts::release(uint64_t offset, uint64_t length) {
   if (length == 0) return Ok();
   uint64_t first = geometry_.cluster_index(offset);

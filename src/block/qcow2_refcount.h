@@ -42,6 +42,11 @@ class Qcow2Refcounts {
     bool fresh;
   };
   Result<Allocation> allocate(uint64_t count);
+  // Like allocate(), for a run that may be longer than one refcount block
+  // covers (a large L1 table): the run goes after the end of the file and
+  // the refcount blocks it needs right after it, outside the ranges they
+  // cover. The result is never `fresh`-dependent: the file grows to hold it.
+  Result<uint64_t> allocate_at_end(uint64_t count);
   // One reference less for every cluster that [offset, offset + length) touches.
   Result<void> release(uint64_t offset, uint64_t length);
 

@@ -238,6 +238,10 @@ Result<void> Qcow2Image::discard(uint64_t offset, uint64_t length) {
 Result<void> Qcow2Image::write_zeroes(uint64_t offset, uint64_t length, ZeroMode mode) {
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(offset, length, true));
+  return write_zeroes_locked(offset, length, mode);
+}
+
+Result<void> Qcow2Image::write_zeroes_locked(uint64_t offset, uint64_t length, ZeroMode mode) {
   const uint64_t cs = geometry_.cluster_size();
   std::vector<uint8_t> zeros;
   uint64_t done = 0;
@@ -320,6 +324,10 @@ Result<void> Qcow2Image::close_locked() {
   if (closed_) return Ok();
   closed_ = true;
   if (file_->read_only() || corrupt_) return Ok();
+  return settle_all();
+}
+
+Result<void> Qcow2Image::settle_all() {
   TRY(flush_locked());
   // The releases of the flush above, and lazily kept refcounts.
   if (refcounts_->has_dirty()) {

@@ -27,12 +27,17 @@ constexpr Verb kVerbs[] = {
     {"compare", "compare [-q] [-f fmt] [-F fmt] [-s] [-p] [-U] filename1 filename2",
      img::compare_verb},
     {"map", "map [-f fmt] [--output=human|json] [-U] filename", img::map_verb},
-    {"measure", "measure [-O output_fmt] [-o options] [--size N | [-f fmt] filename]",
+    {"measure",
+     "measure [--output=human|json] [-O output_fmt] [-o options] [--size N | [-f fmt] filename]",
      img::measure_verb},
     {"resize", "resize [-q] [-f fmt] [--shrink] filename [+ | -]size", img::resize_verb},
     {"snapshot",
      "snapshot [-q] [-f fmt] [-l | -a snapshot | -c snapshot | -d snapshot] [-U] filename",
      img::snapshot_verb},
+    {"amend", "amend [-p] [-q] [-f fmt] -o options filename", img::amend_verb},
+    {"commit", "commit [-q] [-f fmt] [-b base] [-d] [-p] filename", img::commit_verb},
+    {"rebase", "rebase [-q] [-f fmt] [-u] [-b backing_file] [-F backing_fmt] [-p] filename",
+     img::rebase_verb},
 };
 
 void print_help() {

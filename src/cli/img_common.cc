@@ -158,6 +158,34 @@ Result<uint64_t> parse_img_size(std::string_view text) {
   return value + extra;
 }
 
+std::vector<std::pair<std::string, std::string>> split_img_options(
+    std::span<const std::string> lists) {
+  std::vector<std::pair<std::string, std::string>> items;
+  for (const std::string& list : lists) {
+    size_t start = 0;
+    while (start <= list.size()) {
+      size_t comma = list.find(',', start);
+      if (comma == std::string::npos) comma = list.size();
+      std::string item = list.substr(start, comma - start);
+      start = comma + 1;
+      if (item.empty()) continue;
+      size_t eq = item.find('=');
+      if (eq == std::string::npos) {
+        items.emplace_back(item, "");
+      } else {
+        items.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+      }
+    }
+  }
+  return items;
+}
+
+Result<bool> parse_img_bool(std::string_view key, std::string_view value) {
+  if (value == "on" || value == "true" || value == "yes") return true;
+  if (value == "off" || value == "false" || value == "no") return false;
+  return Error("Parameter '" + std::string(key) + "' expects 'on' or 'off'");
+}
+
 std::string human_size(uint64_t bytes) {
   static const char* const kSuffixes[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
   int exponent = 0;

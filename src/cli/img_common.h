@@ -47,6 +47,14 @@ Result<ParsedArgs> parse_img_args(std::span<const std::string_view> args,
 // (powers of 1024), optionally a fraction ("1.5G"). "B" alone means bytes.
 Result<uint64_t> parse_img_size(std::string_view text);
 
+// The items of "-o" lists ("key=value,key=value"; each -o adds a list), in
+// order. An item without '=' ("help", "?") comes back with an empty value.
+std::vector<std::pair<std::string, std::string>> split_img_options(
+    std::span<const std::string> lists);
+
+// qemu's booleans: on/off (also yes/no, true/false), with its error text.
+Result<bool> parse_img_bool(std::string_view key, std::string_view value);
+
 // "1 GiB", "192 KiB", "1.5 MiB" (qemu's size_to_str: 3 significant digits).
 std::string human_size(uint64_t bytes);
 

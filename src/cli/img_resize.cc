@@ -1,4 +1,5 @@
-// vessel img resize (raw images) and vessel img measure.
+// vessel img resize: raw images by truncating the file, qcow2 images through
+// the block layer (Qcow2Image::resize).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -16,11 +17,11 @@ void print_resize_help() {
   std::printf(
       "Usage: vessel img resize [-q] [-f fmt] [--shrink] filename [+ | -]size\n"
       "\n"
-      "Changes the virtual size of a raw image: to 'size', or by '+size'/'-size'.\n"
-      "Resizing qcow2 images is not supported yet.\n"
+      "Changes the virtual size of an image: to 'size', or by '+size'/'-size'.\n"
+      "Internal snapshots of qcow2 (compat=1.1) images are kept.\n"
       "\n"
       "Options:\n"
-      "  -f fmt       raw (qcow2 is refused; probed when absent)\n"
+      "  -f fmt       raw or qcow2 (probed when absent)\n"
       "  --shrink     allow making the image smaller (its tail is lost)\n"
       "  -q           quiet\n"
       "  -h, --help   show this help\n"
@@ -72,15 +73,9 @@ int resize_verb(std::span<const std::string_view> args) {
   auto amount = parse_img_size(size_text);
   if (!amount) return fail(amount.error().message());
 
-  auto image = open_image(path, format, false);
+  auto image = open_image(path, format, true);
   if (!image) return fail(image.error().message());
-  if (image->format == block::ImageFormat::kQcow2) {
-    return fail(path +
-                ": resizing qcow2 images is not supported yet (convert to raw, or create "
-                "a larger qcow2 image and convert into it with -n)");
-  }
   const uint64_t current = image->backend->size();
-  image->backend.reset();
   uint64_t target = *amount;
   if (sign > 0) {
     if (current > UINT64_MAX - *amount) return fail(path + ": new size is too large");
@@ -94,6 +89,14 @@ int resize_verb(std::span<const std::string_view> args) {
                 std::to_string(current) + " -> " + std::to_string(target) +
                 " bytes); its tail would be lost");
   }
+  if (image->qcow2 != nullptr) {
+    auto resized = image->qcow2->resize(target, shrink);
+    if (resized) resized = image->qcow2->close();
+    if (!resized) return fail(resized.error().message());
+    if (!quiet) std::printf("Image resized.\n");
+    return 0;
+  }
+  image->backend.reset();
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return fail(path + ": " + std::strerror(errno));
   int rc = ftruncate(fd, static_cast<off_t>(target));
@@ -102,21 +105,6 @@ int resize_verb(std::span<const std::string_view> args) {
   if (rc != 0) return fail(path + ": cannot resize: " + std::strerror(saved));
   if (!quiet) std::printf("Image resized.\n");
   return 0;
-}
-
-int measure_verb(std::span<const std::string_view> args) {
-  for (std::string_view a : args) {
-    if (a == "-h" || a == "--help") {
-      std::printf(
-          "Usage: vessel img measure ...\n"
-          "\n"
-          "Not supported yet: use 'qemu-img measure'.\n"
-          "\n"
-          "Exit status: 1.\n");
-      return 0;
-    }
-  }
-  return fail("measure is not supported yet (use 'qemu-img measure')");
 }
 
 }  // namespace vessel::cli::img

@@ -120,7 +120,7 @@ expect 0 "$VESSEL" img resize r.raw +1M
 [ "$(stat -c %s r.raw)" = 2097152 ] || fail "resize +1M"
 expect_error "$VESSEL" img resize r.raw 1M
 expect 0 "$VESSEL" img resize --shrink r.raw 1M
-expect_error "$VESSEL" img resize a.qcow2 1G
+expect_error "$VESSEL" img resize a.qcow2 1M  # shrinking needs --shrink (qcow2: img_edit_test.sh)
 
 # --- bad input: one error line, exit 1 ---
 printf 'garbage, not an image' >garbage.img

@@ -1,0 +1,51 @@
+// A backing chain opened layer by layer, and qemu's block-status model of
+// it: for any guest offset, the extent that starts there, which layer holds
+// it, whether it is data or reads as zeros. Shared by map, measure, commit
+// and rebase.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "cli/img_common.h"
+
+namespace vessel::cli::img {
+
+struct Extent {
+  uint64_t start = 0;
+  uint64_t length = 0;
+  unsigned depth = 0;
+  bool present = false;
+  bool zero = true;
+  bool data = false;
+  bool has_offset = false;
+  uint64_t offset = 0;
+  std::string file;
+};
+
+// One image of the chain: the top first, each next one its backing file.
+struct Layer {
+  std::string path;
+  std::unique_ptr<block::BlockBackend> backend;
+  block::Qcow2Image* qcow2 = nullptr;  // null: raw
+  int raw_fd = -1;                     // raw layers: for SEEK_DATA / SEEK_HOLE
+  Layer() = default;
+  Layer(const Layer&) = delete;
+  Layer& operator=(const Layer&) = delete;
+  ~Layer();
+};
+
+using Chain = std::vector<std::unique_ptr<Layer>>;
+
+// Opens `path` (as `format`, probed when empty) and every backing file below
+// it, read-only; with `writable` the top image is opened read-write.
+Result<Chain> open_chain(const std::string& path, const std::string& format, bool writable = false);
+
+// The extent at `start` (at most `length` bytes, never crossing a cluster of
+// a qcow2 layer) as seen from layer `depth` of the chain.
+Result<Extent> extent_at(const Chain& chain, unsigned depth, uint64_t start, uint64_t length);
+
+}  // namespace vessel::cli::img
