@@ -30,6 +30,11 @@ constexpr Verb kVerbs[] = {
     {"measure", "measure [-O output_fmt] [-o options] [--size N | [-f fmt] filename]",
      img::measure_verb},
     {"resize", "resize [-q] [-f fmt] [--shrink] filename [+ | -]size", img::resize_verb},
+    {"bench",
+     "bench [-c count] [-d depth] [-f fmt] [--flush-interval=N] [--no-drain] [-n]\n"
+     "              [-i aio] [-o offset] [--pattern=N] [-q] [-s buffer_size]\n"
+     "              [-S step_size] [-t cache] [-w] [-U] filename",
+     img::bench_verb},
 };
 
 void print_help() {

@@ -14,5 +14,6 @@ int map_verb(std::span<const std::string_view> args);      // img_map.cc
 int compare_verb(std::span<const std::string_view> args);  // img_compare.cc
 int resize_verb(std::span<const std::string_view> args);   // img_resize.cc
 int measure_verb(std::span<const std::string_view> args);  // img_resize.cc
+int bench_verb(std::span<const std::string_view> args);    // img_bench.cc
 
 }  // namespace vessel::cli::img
