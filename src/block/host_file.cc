@@ -142,6 +142,7 @@ Result<void> HostFile::truncate(uint64_t length) {
 }
 
 Result<void> HostFile::sync() {
+  if (!sync_enabled_) return Ok();
   int rc;
   do {
     rc = fdatasync(fd_);

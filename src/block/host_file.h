@@ -43,6 +43,10 @@ class HostFile {
   Result<void> truncate(uint64_t length);
   // fdatasync: every completed write is on stable storage when this returns.
   Result<void> sync();
+  // With false, sync() does nothing (qemu's cache=unsafe): for files whose
+  // content is worthless after a host crash anyway, like the output of an
+  // unfinished conversion.
+  void set_sync_enabled(bool enabled) { sync_enabled_ = enabled; }
 
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
@@ -57,6 +61,7 @@ class HostFile {
   uint64_t size_;
   FileIdentity identity_;
   Access access_;
+  bool sync_enabled_ = true;
 };
 
 }  // namespace vessel::block

@@ -84,6 +84,7 @@ Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open_in_chain(const std::string&
                                                               const OpenOptions& options,
                                                               ChainState chain) {
   TRY_ASSIGN(auto file, HostFile::open(path, options.access));
+  file->set_sync_enabled(options.sync);
   TRY_ASSIGN(Qcow2Header header, parse_qcow2_header(*file));
   if (options.access == Access::kReadWrite &&
       (header.incompatible_features & kIncompatCorrupt) != 0) {

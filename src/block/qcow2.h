@@ -66,6 +66,10 @@ struct Qcow2OpenOptions {
   Access access = Access::kReadOnly;
   // Memory for cached L2 tables; 0: enough to map the whole disk, at most 32 MiB.
   uint64_t l2_cache_bytes = 0;
+  // false: never fdatasync (qemu's cache=unsafe). The writes keep their
+  // order, but the host may put them on disk in any order, so after a host
+  // crash the image may be damaged. For new images nobody relies on yet.
+  bool sync = true;
 };
 
 // What the header says, for tools (`vessel img info`).
@@ -114,7 +118,8 @@ class Qcow2Image : public BlockBackend {
   // Stores one whole guest cluster (at a cluster-aligned offset; the last
   // cluster may be shorter when the disk ends inside it) compressed with the
   // image's compression type. Compressed clusters share host clusters.
-  // Data that does not shrink is written normally.
+  // Data that does not shrink is written normally. The compression runs
+  // outside the image's lock: callers on several threads compress in parallel.
   Result<void> write_compressed(uint64_t offset, std::span<const uint8_t> data);
   // Flushes, releases freed clusters and clears the dirty bit. Later calls
   // other than close() fail.
@@ -180,6 +185,10 @@ class Qcow2Image : public BlockBackend {
   Result<void> settle_refcounts();
   Result<Qcow2Table*> l2_table_for_write(uint64_t l1_index);
   Result<void> write_chunk(uint64_t guest_offset, std::span<const uint8_t> data);
+  // Whole clusters without a host cluster, from `guest_offset` on, written
+  // as one contiguous run (qcow2_write_run.cc). Returns the bytes written;
+  // 0 when fewer than two clusters qualify.
+  Result<uint64_t> write_new_run(uint64_t guest_offset, std::span<const uint8_t> data);
   Result<void> zero_cluster(uint64_t guest_offset, ZeroMode mode);
   void release_later(const Mapping& m);
   Result<void> sync_if_needed();

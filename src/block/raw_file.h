@@ -26,6 +26,8 @@ class RawFile : public BlockBackend {
   bool read_only() const override { return file_->read_only(); }
 
   const std::string& path() const { return file_->path(); }
+  // false: flush() does nothing (qemu's cache=unsafe).
+  void set_sync_enabled(bool enabled) { file_->set_sync_enabled(enabled); }
 
  private:
   explicit RawFile(std::unique_ptr<HostFile> file) : file_(std::move(file)) {}

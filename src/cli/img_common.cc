@@ -220,7 +220,8 @@ std::string resolve_backing_path(const std::string& image_path, const std::strin
   return (slash == std::string::npos ? std::string() : image_path.substr(0, slash + 1)) + backing;
 }
 
-Result<OpenedImage> open_image(const std::string& path, const std::string& format, bool writable) {
+Result<OpenedImage> open_image(const std::string& path, const std::string& format, bool writable,
+                               bool sync) {
   OpenedImage image;
   if (!format.empty()) {
     TRY_ASSIGN(image.format, parse_format_option(format));
@@ -235,11 +236,13 @@ Result<OpenedImage> open_image(const std::string& path, const std::string& forma
   if (image.format == block::ImageFormat::kQcow2) {
     block::Qcow2OpenOptions options;
     options.access = writable ? block::Access::kReadWrite : block::Access::kReadOnly;
+    options.sync = sync;
     TRY_ASSIGN(auto q, block::Qcow2Image::open(path, options));
     image.qcow2 = q.get();
     image.backend = std::move(q);
   } else {
     TRY_ASSIGN(auto raw, block::RawFile::open(path, !writable));
+    raw->set_sync_enabled(sync);
     image.backend = std::move(raw);
   }
   return image;
