@@ -129,6 +129,18 @@ Result<void> HostFile::write(uint64_t offset, std::span<const uint8_t> data) {
   return Ok();
 }
 
+Result<bool> HostFile::is_hole(uint64_t offset, uint64_t length) const {
+  TRY(check_range(path_, offset, length));
+  if (length == 0 || offset >= size_) return false;
+  off_t data = lseek(fd_, static_cast<off_t>(offset), SEEK_DATA);
+  if (data < 0) {
+    // ENXIO: no data from `offset` to the end of the file. Anything else
+    // (EINVAL where SEEK_DATA is not supported): unknown.
+    return errno == ENXIO && offset + length <= size_;
+  }
+  return static_cast<uint64_t>(data) >= offset + length;
+}
+
 Result<void> HostFile::truncate(uint64_t length) {
   if (access_ == Access::kReadOnly) return Error(path_ + ": image is read-only");
   TRY(check_range(path_, length, 0));

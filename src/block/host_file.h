@@ -39,6 +39,9 @@ class HostFile {
   Result<void> read_padded(uint64_t offset, std::span<uint8_t> out) const;
   // Writes all of `data`, growing the file when it reaches past the end.
   Result<void> write(uint64_t offset, std::span<const uint8_t> data);
+  // Whether [offset, offset + length) lies in a hole (SEEK_DATA finds no
+  // data there). false when the file system cannot tell.
+  Result<bool> is_hole(uint64_t offset, uint64_t length) const;
   // Sets the file length (new bytes read as zeros).
   Result<void> truncate(uint64_t length);
   // fdatasync: every completed write is on stable storage when this returns.

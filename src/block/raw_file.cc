@@ -35,6 +35,11 @@ Result<void> RawFile::write(uint64_t offset, std::span<const uint8_t> data) {
   return file_->write(offset, data);
 }
 
+Result<bool> RawFile::known_zero(uint64_t offset, uint64_t length) {
+  TRY(check_range("read", offset, length));
+  return file_->is_hole(offset, length);
+}
+
 Result<void> RawFile::flush() {
   return file_->sync();
 }

@@ -21,6 +21,7 @@ class RawFile : public BlockBackend {
   Result<void> read(uint64_t offset, std::span<uint8_t> out) override;
   Result<void> write(uint64_t offset, std::span<const uint8_t> data) override;
   Result<void> flush() override;
+  Result<bool> known_zero(uint64_t offset, uint64_t length) override;
   // A raw image never grows: its size is the file's size at open.
   uint64_t size() const override { return file_->size(); }
   bool read_only() const override { return file_->read_only(); }

@@ -267,6 +267,15 @@ void Progress::finish() {
 
 bool is_zero(std::span<const uint8_t> data) {
   size_t i = 0;
+  // 64 bytes per test: the OR of eight words vectorises, the early exit
+  // stays cheap.
+  for (; i + 64 <= data.size(); i += 64) {
+    uint64_t words[8];
+    std::memcpy(words, data.data() + i, 64);
+    uint64_t any = 0;
+    for (uint64_t w : words) any |= w;
+    if (any != 0) return false;
+  }
   for (; i + 8 <= data.size(); i += 8) {
     uint64_t word;
     std::memcpy(&word, data.data() + i, 8);

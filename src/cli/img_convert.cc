@@ -270,7 +270,18 @@ int convert_verb(std::span<const std::string_view> args) {
     const uint64_t offset = i * step;
     const uint64_t len = std::min(step, size - offset);
     std::span<uint8_t> data(buf.data(), len);
-    TRY(src->backend->read(offset, data));
+    // A hole in the source needs no reading; with nothing to compare it to
+    // and zeros left unwritten it needs nothing at all.
+    TRY_ASSIGN(bool hole, src->backend->known_zero(offset, len));
+    if (hole && !base && sparse != 0 && !no_create) {
+      if (!compress) (void)wait_turn(i);  // keeps the turns in step order
+      return Ok();
+    }
+    if (hole) {
+      std::fill(data.begin(), data.end(), 0);
+    } else {
+      TRY(src->backend->read(offset, data));
+    }
     std::span<uint8_t> base_data;
     if (base) {
       base_data = std::span<uint8_t>(base_buf.data(), len);
