@@ -86,9 +86,9 @@ INSTANTIATE_TEST_SUITE_P(Variants, Qcow2WriteRun,
                          ::testing::Values(RunVariant{512, Qcow2Version::kV3},
                                            RunVariant{4096, Qcow2Version::kV2},
                                            RunVariant{65536, Qcow2Version::kV3}),
-                         [](const ::testing::TestParamInfo<RunVariant>& info) {
-                           return "c" + std::to_string(info.param.cluster_size) + "_v" +
-                                  std::to_string(static_cast<int>(info.param.version));
+                         [](const ::testing::TestParamInfo<RunVariant>& param_info) {
+                           return "c" + std::to_string(param_info.param.cluster_size) + "_v" +
+                                  std::to_string(static_cast<int>(param_info.param.version));
                          });
 
 // A multi-cluster write on a fresh image lands in host clusters that follow
@@ -96,7 +96,9 @@ INSTANTIATE_TEST_SUITE_P(Variants, Qcow2WriteRun,
 TEST(Qcow2WriteRun, NewClustersOfOneWriteAreContiguous) {
   TempDir dir;
   std::string image = dir.file("c.qcow2");
-  ASSERT_TRUE(Qcow2Image::create(image, {.size = 8 << 20}).ok());
+  Qcow2CreateOptions create;
+  create.size = 8 << 20;
+  ASSERT_TRUE(Qcow2Image::create(image, create).ok());
   auto opened = Qcow2Image::open(image, {Access::kReadWrite, 0});
   ASSERT_TRUE(opened.ok()) << opened.error().message();
   Qcow2Image& img = **opened;
@@ -119,7 +121,9 @@ TEST(Qcow2CompressedWrite, FromSeveralThreads) {
   std::string image = dir.file("z.qcow2");
   const uint64_t cs = 65536;
   const uint64_t clusters = 96;
-  ASSERT_TRUE(Qcow2Image::create(image, {.size = clusters * cs}).ok());
+  Qcow2CreateOptions create;
+  create.size = clusters * cs;
+  ASSERT_TRUE(Qcow2Image::create(image, create).ok());
   std::vector<uint8_t> model(clusters * cs);
   for (uint64_t c = 0; c < clusters; ++c) {
     // Compressible (repeated text) with a per-cluster twist; every 7th
