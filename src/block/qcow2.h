@@ -60,6 +60,8 @@ struct Qcow2CreateOptions {
   Qcow2Preallocation preallocation = Qcow2Preallocation::kOff;
   // zstd needs version 3.
   qcow2::CompressionType compression_type = qcow2::CompressionType::kZlib;
+  // false: no fdatasync (see Qcow2OpenOptions::sync).
+  bool sync = true;
 };
 
 struct Qcow2OpenOptions {

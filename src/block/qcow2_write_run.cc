@@ -26,7 +26,12 @@ Result<uint64_t> Qcow2Image::write_new_run(uint64_t guest_offset, std::span<cons
   const uint64_t cluster = geometry_.cluster_index(guest_offset);
   const uint64_t l1_index = cluster / geometry_.l2_entries();
   const uint64_t l2_index = cluster % geometry_.l2_entries();
-  const uint64_t limit = std::min<uint64_t>(data.size() / cs, geometry_.l2_entries() - l2_index);
+  // A run of as many clusters as one refcount block counts may never fit:
+  // each block the allocation creates lies inside the range it counts and
+  // splits it. One fewer always fits after a new block.
+  const uint64_t refcount_block_entries = cs * 8 / info_.refcount_bits;
+  const uint64_t limit = std::min<uint64_t>(
+      {data.size() / cs, geometry_.l2_entries() - l2_index, refcount_block_entries - 1});
   TRY_ASSIGN(Qcow2Table * table, l2_table_for_write(l1_index));
   const uint64_t l2_offset = table->offset;
   uint64_t count = 0;

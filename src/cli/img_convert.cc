@@ -219,6 +219,7 @@ int convert_verb(std::span<const std::string_view> args) {
       if (size % 512 != 0) return fail(src_path + ": size is not a multiple of 512 bytes");
       block::Qcow2CreateOptions q;
       q.size = size;
+      q.sync = sync;
       if (!backing.empty()) {
         q.backing_file = backing;
         q.backing_format = backing_format;
