@@ -112,6 +112,9 @@ class Qcow2Image : public BlockBackend {
   // Makes every completed write and the metadata that maps it durable.
   Result<void> flush() override;
   uint64_t size() const override { return info_.size; }
+  // True when every cluster of the range is a zero cluster, or unallocated
+  // with nothing (or a known-zero part) of the backing file below it.
+  Result<bool> known_zero(uint64_t offset, uint64_t length) override;
   bool read_only() const override { return file_->read_only(); }
 
   // Makes [offset, offset + length) read as zeros without writing data where

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -154,6 +155,73 @@ TEST(Qcow2CompressedWrite, FromSeveralThreads) {
   }
   expect_clean(image);
   EXPECT_EQ(first_difference(qemu_read_all(image, dir.file("out.raw")), model), -1);
+}
+
+// Holes of a qcow2 image: zero and unallocated clusters, and what lies
+// below unallocated ones in the backing file.
+TEST(Qcow2KnownZero, ZeroAndUnallocatedClustersOnly) {
+  REQUIRE_QEMU_TOOLS();
+  TempDir dir;
+  std::string base = dir.file("base.raw");
+  std::string top = dir.file("top.qcow2");
+  // base: data in its first MiB, a hole after it.
+  ASSERT_EQ(run("qemu-img create -q -f raw '" + base + "' 4M").status, 0);
+  ASSERT_EQ(run("qemu-io -f raw -c 'write -P 0x33 0 1M' '" + base + "'").status, 0);
+  ASSERT_EQ(run("qemu-img create -q -f qcow2 -b '" + base + "' -F raw '" + top + "' 8M").status, 0);
+  ASSERT_EQ(run("qemu-io -f qcow2 -c 'write -z 0 64k' -c 'write -P 1 2M 64k' '" + top + "'").status,
+            0);
+  auto opened = Qcow2Image::open(top, {});
+  ASSERT_TRUE(opened.ok()) << opened.error().message();
+  Qcow2Image& img = **opened;
+  auto known = [&](uint64_t offset, uint64_t length) {
+    auto r = img.known_zero(offset, length);
+    EXPECT_TRUE(r.ok()) << r.error().message();
+    return r.ok() && *r;
+  };
+  EXPECT_TRUE(known(0, 65536));        // zero cluster over backing data
+  EXPECT_FALSE(known(65536, 65536));   // backing data shows through
+  EXPECT_FALSE(known(2 << 20, 4096));  // allocated here
+  EXPECT_FALSE(known((2 << 20) - 65536, 2 * 65536));
+  EXPECT_TRUE(known(6 << 20, 2 << 20));  // beyond the backing file
+  EXPECT_FALSE(img.known_zero(8 << 20, 1).ok());
+  // known_zero never claims zeros that are not there.
+  std::vector<uint8_t> data(65536);
+  ASSERT_TRUE(img.read(0, data).ok());
+  EXPECT_TRUE(std::all_of(data.begin(), data.end(), [](uint8_t b) { return b == 0; }));
+}
+
+// Reads of a read-only image run without holding the image's lock during
+// the host read; from many threads at once they still return the right data.
+TEST(Qcow2ReadOnly, ConcurrentReadsReturnTheRightData) {
+  REQUIRE_QEMU_TOOLS();
+  TempDir dir;
+  std::string raw = dir.file("data.raw");
+  std::string image = dir.file("data.qcow2");
+  std::vector<uint8_t> model = pattern(4 << 20, 21);
+  write_file(raw, model);
+  ASSERT_EQ(
+      run("qemu-img convert -f raw -O qcow2 -o cluster_size=4096 '" + raw + "' '" + image + "'")
+          .status,
+      0);
+  auto opened = Qcow2Image::open(image, {});
+  ASSERT_TRUE(opened.ok()) << opened.error().message();
+  Qcow2Image& img = **opened;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<uint8_t> buf(12288);
+      for (uint64_t i = 0; i < 2000; ++i) {
+        uint64_t offset = ((i * 7919 + t * 104729) * 512) % (model.size() - buf.size());
+        if (!img.read(offset, buf).ok() ||
+            !std::equal(buf.begin(), buf.end(), model.begin() + static_cast<ptrdiff_t>(offset))) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST(RawFileKnownZero, FindsHolesAndOnlyHoles) {
