@@ -9,7 +9,8 @@
 // extensions), qcow2_snapshot.* (snapshot table), qcow2_cache.* (metadata
 // cache), qcow2_refcount.* (host cluster allocation), qcow2_compress.*,
 // and the image itself in qcow2.cc (open, mapping, read), qcow2_write.cc
-// (allocation, write, zeroes, flush), qcow2_compressed_write.cc,
+// (allocation, write, zeroes, flush), qcow2_write_run.cc (runs of new
+// clusters in one write), qcow2_compressed_write.cc,
 // qcow2_backing.cc, qcow2_repair.cc and qcow2_create.cc.
 #pragma once
 
