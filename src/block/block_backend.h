@@ -41,6 +41,14 @@ class BlockBackend {
   virtual Result<void> flush() = 0;
   // Size of the image in bytes.
   virtual uint64_t size() const = 0;
+  // A cheap check that [offset, offset + length) reads as zeros without
+  // reading it (a hole in a sparse file). false means "not known", not
+  // "has data": copying tools use it to skip holes.
+  virtual Result<bool> known_zero(uint64_t offset, uint64_t length) {
+    (void)offset;
+    (void)length;
+    return false;
+  }
   virtual bool read_only() const = 0;
 };
 

@@ -143,6 +143,18 @@ Result<bool> HostFile::zero_range(uint64_t offset, uint64_t length, bool dealloc
   return Error("cannot zero a range of " + describe(path_, errno));
 }
 
+Result<bool> HostFile::is_hole(uint64_t offset, uint64_t length) const {
+  TRY(check_range(path_, offset, length));
+  if (length == 0 || offset >= size_) return false;
+  off_t data = lseek(fd_, static_cast<off_t>(offset), SEEK_DATA);
+  if (data < 0) {
+    // ENXIO: no data from `offset` to the end of the file. Anything else
+    // (EINVAL where SEEK_DATA is not supported): unknown.
+    return errno == ENXIO && offset + length <= size_;
+  }
+  return static_cast<uint64_t>(data) >= offset + length;
+}
+
 Result<void> HostFile::truncate(uint64_t length) {
   if (access_ == Access::kReadOnly) return Error(path_ + ": image is read-only");
   TRY(check_range(path_, length, 0));
@@ -156,6 +168,7 @@ Result<void> HostFile::truncate(uint64_t length) {
 }
 
 Result<void> HostFile::sync() {
+  if (!sync_enabled_) return Ok();
   int rc;
   do {
     rc = fdatasync(fd_);

@@ -43,10 +43,17 @@ class HostFile {
   // writing them: a hole when `deallocate`, else zeroed, still allocated
   // blocks. false: the host filesystem or device cannot (write zeros instead).
   Result<bool> zero_range(uint64_t offset, uint64_t length, bool deallocate);
+  // Whether [offset, offset + length) lies in a hole (SEEK_DATA finds no
+  // data there). false when the file system cannot tell.
+  Result<bool> is_hole(uint64_t offset, uint64_t length) const;
   // Sets the file length (new bytes read as zeros).
   Result<void> truncate(uint64_t length);
   // fdatasync: every completed write is on stable storage when this returns.
   Result<void> sync();
+  // With false, sync() does nothing (qemu's cache=unsafe): for files whose
+  // content is worthless after a host crash anyway, like the output of an
+  // unfinished conversion.
+  void set_sync_enabled(bool enabled) { sync_enabled_ = enabled; }
 
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
@@ -61,6 +68,7 @@ class HostFile {
   uint64_t size_;
   FileIdentity identity_;
   Access access_;
+  bool sync_enabled_ = true;
 };
 
 }  // namespace vessel::block

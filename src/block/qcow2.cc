@@ -84,6 +84,7 @@ Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open_in_chain(const std::string&
                                                               const OpenOptions& options,
                                                               ChainState chain) {
   TRY_ASSIGN(auto file, HostFile::open(path, options.access));
+  file->set_sync_enabled(options.sync);
   TRY_ASSIGN(Qcow2Header header, parse_qcow2_header(*file));
   if (options.access == Access::kReadWrite &&
       (header.incompatible_features & kIncompatCorrupt) != 0) {
@@ -328,8 +329,28 @@ Result<void> Qcow2Image::read_cluster_contents(uint64_t guest_cluster_offset, co
   return Ok();
 }
 
-Result<void> Qcow2Image::read(uint64_t offset, std::span<uint8_t> out) {
+Result<bool> Qcow2Image::known_zero(uint64_t offset, uint64_t length) {
   std::lock_guard<std::mutex> lock(mu_);
+  TRY(check_request(offset, length, false));
+  const uint64_t cs = geometry_.cluster_size();
+  for (uint64_t done = 0; done < length;) {
+    uint64_t pos = offset + done;
+    uint64_t chunk = std::min<uint64_t>(length - done, cs - (pos & (cs - 1)));
+    TRY_ASSIGN(Mapping m, lookup(pos));
+    if (m.kind == ClusterKind::kUnallocated && backing_ && pos < backing_size_) {
+      uint64_t below = std::min<uint64_t>(chunk, backing_size_ - pos);
+      TRY_ASSIGN(bool zero, backing_->known_zero(pos, below));
+      if (!zero) return false;
+    } else if (m.kind != ClusterKind::kUnallocated && m.kind != ClusterKind::kZero) {
+      return false;
+    }
+    done += chunk;
+  }
+  return true;
+}
+
+Result<void> Qcow2Image::read(uint64_t offset, std::span<uint8_t> out) {
+  std::unique_lock<std::mutex> lock(mu_);
   TRY(check_request(offset, out.size(), false));
   const uint64_t cs = geometry_.cluster_size();
   uint64_t done = 0;
@@ -356,7 +377,17 @@ Result<void> Qcow2Image::read(uint64_t offset, std::span<uint8_t> out) {
           if (n.kind != ClusterKind::kNormal || n.host != host + chunk) break;
           chunk += std::min<uint64_t>(out.size() - done - chunk, cs);
         }
-        TRY(file_->read_padded(host, out.subspan(done, chunk)));
+        if (file_->read_only()) {
+          // Nothing changes the mapping of a read-only image, so the host
+          // clusters stay what they are: readers on other threads need not
+          // wait for this read.
+          lock.unlock();
+          auto r = file_->read_padded(host, out.subspan(done, chunk));
+          lock.lock();
+          TRY(r);
+        } else {
+          TRY(file_->read_padded(host, out.subspan(done, chunk)));
+        }
         break;
       }
       case ClusterKind::kCompressed: {

@@ -10,9 +10,10 @@
 // extensions), qcow2_snapshot.* (snapshot table), qcow2_cache.* (metadata
 // cache), qcow2_refcount.* (host cluster allocation), qcow2_compress.*,
 // and the image itself in qcow2.cc (open, mapping, read), qcow2_write.cc
-// (allocation, write, zeroes, flush), qcow2_compressed_write.cc,
-// qcow2_backing.cc, qcow2_repair.cc, qcow2_create.cc, qcow2_snapshot_ops.cc,
-// qcow2_resize.cc (resize, make_empty) and qcow2_amend.cc (header rewrites).
+// (allocation, write, zeroes, flush), qcow2_write_run.cc (runs of new
+// clusters in one write), qcow2_compressed_write.cc, qcow2_backing.cc,
+// qcow2_repair.cc, qcow2_create.cc, qcow2_snapshot_ops.cc, qcow2_resize.cc
+// (resize, make_empty) and qcow2_amend.cc (header rewrites).
 #pragma once
 
 #include <cstdint>
@@ -56,6 +57,8 @@ struct Qcow2CreateOptions {
   Qcow2Preallocation preallocation = Qcow2Preallocation::kOff;
   // zstd needs version 3.
   qcow2::CompressionType compression_type = qcow2::CompressionType::kZlib;
+  // false: no fdatasync (see Qcow2OpenOptions::sync).
+  bool sync = true;
 };
 
 // What `qemu-img amend` may change; unset fields stay as they are.
@@ -74,6 +77,10 @@ struct Qcow2OpenOptions {
   // zeros): only for header edits (set_backing) of an image whose backing
   // file may be missing; data written then would copy zeros, not its data.
   bool no_backing = false;
+  // false: never fdatasync (qemu's cache=unsafe). The writes keep their
+  // order, but the host may put them on disk in any order, so after a host
+  // crash the image may be damaged. For new images nobody relies on yet.
+  bool sync = true;
 };
 
 // What the header says, for tools (`vessel img info`).
@@ -114,6 +121,9 @@ class Qcow2Image : public BlockBackend {
   // Makes every completed write and the metadata that maps it durable.
   Result<void> flush() override;
   uint64_t size() const override { return info_.size; }
+  // True when every cluster of the range is a zero cluster, or unallocated
+  // with nothing (or a known-zero part) of the backing file below it.
+  Result<bool> known_zero(uint64_t offset, uint64_t length) override;
   bool read_only() const override { return file_->read_only(); }
 
   // Whole clusters become zero clusters (version 3) or unallocated ones;
@@ -126,7 +136,8 @@ class Qcow2Image : public BlockBackend {
   // Stores one whole guest cluster (at a cluster-aligned offset; the last
   // cluster may be shorter when the disk ends inside it) compressed with the
   // image's compression type. Compressed clusters share host clusters.
-  // Data that does not shrink is written normally.
+  // Data that does not shrink is written normally. The compression runs
+  // outside the image's lock: callers on several threads compress in parallel.
   Result<void> write_compressed(uint64_t offset, std::span<const uint8_t> data);
   // Flushes, releases freed clusters and clears the dirty bit. Later calls
   // other than close() fail.
@@ -233,6 +244,10 @@ class Qcow2Image : public BlockBackend {
   Result<void> settle_refcounts();
   Result<Qcow2Table*> l2_table_for_write(uint64_t l1_index);
   Result<void> write_chunk(uint64_t guest_offset, std::span<const uint8_t> data);
+  // Whole clusters without a host cluster, from `guest_offset` on, written
+  // as one contiguous run (qcow2_write_run.cc). Returns the bytes written;
+  // 0 when fewer than two clusters qualify.
+  Result<uint64_t> write_new_run(uint64_t guest_offset, std::span<const uint8_t> data);
   Result<void> zero_cluster(uint64_t guest_offset, ZeroMode mode);
   Result<void> deallocate_cluster(uint64_t guest_offset);
   Result<void> write_zeroes_locked(uint64_t offset, uint64_t length, ZeroMode mode);

@@ -12,16 +12,22 @@ namespace vessel::block {
 using namespace qcow2;
 
 Result<void> Qcow2Image::write_compressed(uint64_t offset, std::span<const uint8_t> data) {
+  const uint64_t cs = geometry_.cluster_size();
+  // Compression, the costly part, happens outside the lock (the cluster size
+  // and compression type never change), so that callers on several threads
+  // compress in parallel.
+  std::vector<uint8_t> packed;
+  if (data.size() <= cs) {
+    std::vector<uint8_t> cluster(data.begin(), data.end());
+    cluster.resize(cs, 0);
+    TRY_ASSIGN(packed, qcow2_compress(header_.compression_type, cluster));
+  }
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(offset, data.size(), true));
-  const uint64_t cs = geometry_.cluster_size();
   if (!geometry_.aligned(offset) ||
       (data.size() != cs && !(data.size() < cs && offset + data.size() == info_.size))) {
     return Error(file_->path() + ": a compressed write must cover exactly one cluster");
   }
-  std::vector<uint8_t> cluster(data.begin(), data.end());
-  cluster.resize(cs, 0);
-  TRY_ASSIGN(std::vector<uint8_t> packed, qcow2_compress(header_.compression_type, cluster));
   if (packed.empty()) return write_chunk(offset, data);  // incompressible
 
   const uint64_t guest_cluster = geometry_.cluster_index(offset);

@@ -136,6 +136,7 @@ Result<void> Qcow2Image::create(const std::string& path, CreateOptions options) 
   }
 
   TRY_ASSIGN(auto file, HostFile::create(path));
+  file->set_sync_enabled(options.sync);
   TRY(file->write(0, header_cluster));
   TRY(file->write(cs, table));
   TRY(file->write((1 + table_clusters) * cs, block_bytes));
@@ -144,7 +145,10 @@ Result<void> Qcow2Image::create(const std::string& path, CreateOptions options) 
   file.reset();
 
   if (options.preallocation == Qcow2Preallocation::kMetadata && h.size > 0) {
-    TRY_ASSIGN(auto image, Qcow2Image::open(path, {Access::kReadWrite, 0}));
+    Qcow2OpenOptions open_options;
+    open_options.access = Access::kReadWrite;
+    open_options.sync = options.sync;
+    TRY_ASSIGN(auto image, Qcow2Image::open(path, open_options));
     TRY(image->preallocate());
     TRY(image->close());
   }

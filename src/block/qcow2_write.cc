@@ -196,6 +196,11 @@ Result<void> Qcow2Image::write(uint64_t offset, std::span<const uint8_t> data) {
   uint64_t done = 0;
   while (done < data.size()) {
     uint64_t pos = offset + done;
+    TRY_ASSIGN(uint64_t run, write_new_run(pos, data.subspan(done)));
+    if (run != 0) {
+      done += run;
+      continue;
+    }
     uint64_t chunk = std::min<uint64_t>(data.size() - done, cs - (pos & (cs - 1)));
     TRY(write_chunk(pos, data.subspan(done, chunk)));
     done += chunk;

@@ -50,6 +50,11 @@ Result<void> RawFile::discard(uint64_t offset, uint64_t length) {
   return Ok();
 }
 
+Result<bool> RawFile::known_zero(uint64_t offset, uint64_t length) {
+  TRY(check_range("read", offset, length));
+  return file_->is_hole(offset, length);
+}
+
 Result<void> RawFile::flush() {
   return file_->sync();
 }

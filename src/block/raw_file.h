@@ -26,11 +26,14 @@ class RawFile : public BlockBackend {
   // Punches a hole where the host filesystem or device can.
   Result<void> discard(uint64_t offset, uint64_t length) override;
   Result<void> flush() override;
+  Result<bool> known_zero(uint64_t offset, uint64_t length) override;
   // A raw image never grows: its size is the file's size at open.
   uint64_t size() const override { return file_->size(); }
   bool read_only() const override { return file_->read_only(); }
 
   const std::string& path() const { return file_->path(); }
+  // false: flush() does nothing (qemu's cache=unsafe).
+  void set_sync_enabled(bool enabled) { file_->set_sync_enabled(enabled); }
 
  private:
   explicit RawFile(std::unique_ptr<HostFile> file) : file_(std::move(file)) {}

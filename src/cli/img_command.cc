@@ -38,6 +38,11 @@ constexpr Verb kVerbs[] = {
     {"commit", "commit [-q] [-f fmt] [-b base] [-d] [-p] filename", img::commit_verb},
     {"rebase", "rebase [-q] [-f fmt] [-u] [-b backing_file] [-F backing_fmt] [-p] filename",
      img::rebase_verb},
+    {"bench",
+     "bench [-c count] [-d depth] [-f fmt] [--flush-interval=N] [--no-drain] [-n]\n"
+     "              [-i aio] [-o offset] [--pattern=N] [-q] [-s buffer_size]\n"
+     "              [-S step_size] [-t cache] [-w] [-U] filename",
+     img::bench_verb},
 };
 
 void print_help() {

@@ -71,8 +71,10 @@ struct OpenedImage {
 };
 
 // Opens `path` as `format`, or probes it when `format` is empty. Errors name
-// the file.
-Result<OpenedImage> open_image(const std::string& path, const std::string& format, bool writable);
+// the file. `sync` false: writes are never made durable (cache=unsafe; see
+// Qcow2OpenOptions::sync).
+Result<OpenedImage> open_image(const std::string& path, const std::string& format, bool writable,
+                               bool sync = true);
 
 // "-f FMT" value check: raw or qcow2, with an error in qemu-img's words.
 Result<block::ImageFormat> parse_format_option(std::string_view name);

@@ -18,5 +18,6 @@ int amend_verb(std::span<const std::string_view> args);     // img_amend.cc
 int commit_verb(std::span<const std::string_view> args);    // img_commit.cc
 int rebase_verb(std::span<const std::string_view> args);    // img_rebase.cc
 int snapshot_verb(std::span<const std::string_view> args);  // img_snapshot.cc
+int bench_verb(std::span<const std::string_view> args);     // img_bench.cc
 
 }  // namespace vessel::cli::img
