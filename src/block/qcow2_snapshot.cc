@@ -39,8 +39,10 @@ Result<Qcow2SnapshotTable> read_qcow2_snapshots(const HostFile& file, const Qcow
     TRY(file.read(pos + sizeof(fixed), rest));
     if (extra_size >= 8) s.vm_state_size = load_be64(&rest[0]);
     if (extra_size >= 16) s.disk_size = load_be64(&rest[8]);
-    s.id.assign(reinterpret_cast<const char*>(&rest[extra_size]), id_size);
-    s.name.assign(reinterpret_cast<const char*>(&rest[extra_size + id_size]), name_size);
+    // data() rather than &rest[i]: the ID and name may be empty, and so may `rest`.
+    const char* strings = reinterpret_cast<const char*>(rest.data()) + extra_size;
+    s.id.assign(strings, id_size);
+    s.name.assign(strings + id_size, name_size);
     uint64_t l1_bytes = uint64_t{s.l1_size} * 8;
     if (l1_bytes > kMaxL1Bytes) return corrupt("L1 table is too large");
     if (s.l1_size > 0) {
