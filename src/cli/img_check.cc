@@ -186,6 +186,8 @@ uint64_t read_refcount_entry(std::span<const uint8_t> block, uint64_t index, uin
 struct CheckSummary {
   uint64_t corruptions = 0, leaks = 0, check_errors = 0;
   uint64_t refcount_corruptions = 0;  // the corruptions that are refcounts too low
+  uint64_t zero_refcounts = 0;        // of those, clusters in use with refcount 0
+  bool dirty = false;                 // the header's dirty bit
   uint64_t allocated = 0, fragmented = 0, compressed = 0;
   uint64_t end_offset = 0, total = 0;
 };
@@ -270,7 +272,11 @@ Result<CheckSummary> check_image(const std::string& path, bool quiet) {
   }
 
   CheckSummary r;
-  for (uint64_t i = 0; i < c.file_clusters; ++i) r.refcount_corruptions += stored[i] < c.refs[i];
+  for (uint64_t i = 0; i < c.file_clusters; ++i) {
+    r.refcount_corruptions += stored[i] < c.refs[i];
+    r.zero_refcounts += stored[i] == 0 && c.refs[i] != 0;
+  }
+  r.dirty = (h.incompatible_features & block::qcow2::kIncompatDirty) != 0;
   r.corruptions = c.corruptions;
   r.leaks = c.leaks;
   r.check_errors = c.check_errors;
@@ -357,22 +363,13 @@ int exit_status(const CheckSummary& r) {
 Result<block::Qcow2Image::RepairReport> repair_image(const std::string& path,
                                                      block::Qcow2Image::RepairMode mode,
                                                      const CheckSummary& before, bool quiet) {
-  TRY_ASSIGN(auto file, block::HostFile::open(path, block::Access::kReadOnly));
-  TRY_ASSIGN(block::Qcow2Header h, block::parse_qcow2_header(*file));
-  file.reset();
-  const bool dirty = (h.incompatible_features & block::qcow2::kIncompatDirty) != 0;
   TRY_ASSIGN(auto image, block::Qcow2Image::open(path, {.access = block::Access::kReadWrite}));
   block::Qcow2Image::RepairReport report;
-  if (dirty) {
+  if (before.dirty) {
     report.leaks_fixed = before.leaks;
     report.corruptions_fixed = before.refcount_corruptions;
   } else {
-    auto repaired = image->repair(mode);
-    if (!repaired) {
-      if (!quiet) std::fprintf(stderr, "ERROR need to rebuild refcount structures\n");
-      return repaired.error();
-    }
-    report = std::move(*repaired);
+    TRY_ASSIGN(report, image->repair(mode));
   }
   TRY(image->close());
   if (!quiet) {
@@ -439,6 +436,17 @@ int check_verb(std::span<const std::string_view> args) {
   if (!repair || (result->corruptions == 0 && result->leaks == 0)) {
     print_summary(path, *result, json, quiet, nullptr);
     return exit_status(*result);
+  }
+  if (mode == block::Qcow2Image::RepairMode::kLeaks && result->zero_refcounts != 0 &&
+      !result->dirty) {
+    // A cluster in use that the allocator would hand out again: only a
+    // rebuild of the refcount structure (-r all) fixes that.
+    if (!silent) {
+      (void)check_image(path, false);
+      std::fprintf(stderr, "ERROR need to rebuild refcount structures\n");
+    }
+    return fail("Check failed: " + path +
+                ": the refcount structure needs to be rebuilt (use -r all)");
   }
   auto report = repair_image(path, mode, *result, silent);
   if (!report) return fail("Check failed: " + report.error().message());

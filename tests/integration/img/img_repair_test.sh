@@ -92,8 +92,10 @@ data zero.qcow2
 poke zero.qcow2 5 0
 poke zero.qcow2 6 3
 cp zero.qcow2 zero_all.qcow2
+cp zero.qcow2 zero.orig
 "$VESSEL" img check -r leaks zero.qcow2 >zero.out 2>zero.err
 [ $? = 1 ] || fail "-r leaks with a zero refcount should exit 1"
+cmp -s zero.qcow2 zero.orig || fail "-r leaks changed an image it could not repair"
 grep -c '^vessel: error: ' zero.err | grep -qx 1 || fail "zero: one error line: $(cat zero.err)"
 repair zero_all all
 
