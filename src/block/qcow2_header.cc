@@ -237,7 +237,8 @@ Result<Qcow2Header> parse_qcow2_header(const HostFile& file) {
       return Error(path + ": corrupt qcow2 image: backing file name length " +
                    std::to_string(h.backing_file_size) + " is invalid (1 to 1023 bytes)");
     }
-    if (h.backing_file_offset < h.header_length ||
+    // (The file may be shorter than the name: no unsigned wrap-around.)
+    if (h.backing_file_offset < h.header_length || h.backing_file_size > cluster_end ||
         h.backing_file_offset > cluster_end - h.backing_file_size) {
       return Error(path + ": corrupt qcow2 image: backing file name at offset " +
                    hex(h.backing_file_offset) + " lies outside the header cluster");

@@ -468,5 +468,21 @@ TEST(Qcow2Malformed, SnapshotEntryWithEmptyFields) {
   EXPECT_EQ((*image)->snapshots()[0].name, "");
 }
 
+// Found by fuzzing: in a file shorter than its backing file name, the bounds
+// check wrapped around and the name was copied from far past the header.
+TEST(Qcow2Malformed, BackingFileNameLongerThanTheFile) {
+  Fixture f;
+  std::vector<uint8_t> file = read_file(f.path);
+  file.resize(200);
+  std::fill_n(file.begin() + kHeaderLengthV3, 8, 0);  // end of the header extensions
+  write_file(f.path, file);
+  f.patch(field::kBackingFileOffset, be64(5000));
+  f.patch(field::kBackingFileSize, be32(500));
+  auto image = Qcow2Image::open(f.path, {});
+  ASSERT_FALSE(image.ok());
+  EXPECT_NE(image.error().message().find("lies outside the header cluster"), std::string::npos)
+      << image.error().message();
+}
+
 }  // namespace
 }  // namespace vessel::block
