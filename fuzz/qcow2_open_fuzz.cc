@@ -25,14 +25,20 @@ using vessel::block::ZeroMode;
 // clusters spread evenly over it.
 constexpr uint64_t kReadBudget = uint64_t{4} << 20;
 
-const std::string& scratch_dir() {
-  static const std::string dir = [] {
+// A private directory for the input file, removed at exit.
+struct ScratchDir {
+  std::string path;
+  ScratchDir() {
     std::string base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    std::string path = base + "/vessel-fuzz-XXXXXX";
+    path = base + "/vessel-fuzz-XXXXXX";
     if (mkdtemp(path.data()) == nullptr) abort();
-    return path;
-  }();
-  return dir;
+  }
+  ~ScratchDir() { rmdir(path.c_str()); }
+};
+
+const std::string& scratch_dir() {
+  static const ScratchDir dir;
+  return dir.path;
 }
 
 bool store(const std::string& path, const uint8_t* data, size_t size) {
