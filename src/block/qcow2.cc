@@ -45,6 +45,7 @@ Qcow2Image::Qcow2Image(std::unique_ptr<HostFile> file, Qcow2Header header,
   info_.refcount_bits = header_.refcount_bits();
   info_.compression_type = header_.compression_type;
   info_.lazy_refcounts = (header_.compatible_features & kCompatLazyRefcounts) != 0;
+  info_.extended_l2 = geometry_.extended_l2;
   info_.dirty = (header_.incompatible_features & kIncompatDirty) != 0;
   info_.corrupt = (header_.incompatible_features & kIncompatCorrupt) != 0;
   info_.backing_file = header_.backing_file;
@@ -62,6 +63,7 @@ Qcow2Image::Qcow2Image(std::unique_ptr<HostFile> file, Qcow2Header header,
       std::clamp<uint64_t>(l2_capacity / 4, 4, std::max<uint64_t>(kMaxRefcountCacheBytes / cs, 4)));
   l2_cache_ = std::make_unique<Qcow2TableCache>(*file_, cs, l2_capacity);
   refcounts_ = std::make_unique<Qcow2Refcounts>(*file_, header_, refcount_capacity);
+  refcounts_->set_in_use_check([this](uint64_t cluster) { return is_metadata_cluster(cluster); });
   // An L2 table reaches the disk only after the clusters it maps are counted
   // (refcounts) and hold their data.
   l2_cache_->set_before_writeback([this]() -> Result<void> {
@@ -86,6 +88,9 @@ Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open_in_chain(const std::string&
   TRY_ASSIGN(auto file, HostFile::open(path, options.access));
   file->set_sync_enabled(options.sync);
   TRY_ASSIGN(Qcow2Header header, parse_qcow2_header(*file));
+  if (options.access == Access::kReadWrite && header.geometry().extended_l2) {
+    return Error(path + ": extended L2 entries (subclusters) are supported read-only");
+  }
   if (options.access == Access::kReadWrite &&
       (header.incompatible_features & kIncompatCorrupt) != 0) {
     return Error(path +
@@ -199,15 +204,18 @@ bool Qcow2Image::is_metadata_cluster(uint64_t cluster) const {
 }
 
 Result<Qcow2Image::Mapping> Qcow2Image::classify(uint64_t entry, uint64_t guest_offset,
-                                                 bool check_overlap) {
+                                                 bool check_overlap, uint64_t bitmap) {
   auto bad = [&](const std::string& why) {
     return corruption("L2 entry " + hex(entry) + " for guest offset " +
                       std::to_string(guest_offset) + " " + why);
   };
   Mapping m;
   m.entry = entry;
+  m.bitmap = bitmap;
   if ((entry & kOflagCompressed) != 0) {
     if ((entry & kOflagCopied) != 0) return bad("is compressed and marked copied");
+    // "Subcluster Allocation Bitmap (for compressed clusters): Reserved (set to 0)".
+    if (bitmap != 0) return bad("is compressed but has a subcluster bitmap");
     CompressedExtent e = compressed_extent(geometry_, entry);
     if (e.offset < geometry_.cluster_size() || e.offset >= file_->size()) {
       return bad("points to compressed data outside the file");
@@ -223,12 +231,24 @@ Result<Qcow2Image::Mapping> Qcow2Image::classify(uint64_t entry, uint64_t guest_
   }
   if ((entry & kL2StandardReservedMask) != 0) return bad("has reserved bits set");
   m.host = entry & kL2OffsetMask;
-  bool zero = (entry & kOflagZero) != 0;
+  // With extended L2 entries bit 0 is not used: the bitmap says what reads
+  // as zeros.
+  bool zero = (entry & kOflagZero) != 0 && !geometry_.extended_l2;
   if (zero && header_.version < 3) return bad("has the zero flag in a version 2 image");
   if (m.host == 0) {
     if ((entry & kOflagCopied) != 0) return bad("is marked copied but has no offset");
+    // "1: the subcluster is allocated. In this case the host cluster offset
+    // field must contain a valid offset."
+    if ((bitmap & kSubclusterAllocMask) != 0) {
+      return bad("has allocated subclusters but no host cluster");
+    }
     m.kind = zero ? ClusterKind::kZero : ClusterKind::kUnallocated;
     return m;
+  }
+  // "1: the subcluster reads as zeros. In this case the allocation status bit
+  // must be unset."
+  if (((bitmap >> 32) & bitmap) != 0) {
+    return bad("has subclusters marked both allocated and reading as zeros");
   }
   if (!geometry_.aligned(m.host)) return bad("points to a misaligned cluster");
   if (m.host >= file_->size()) return bad("points past the end of the file");
@@ -247,24 +267,59 @@ Result<Qcow2Image::Mapping> Qcow2Image::lookup(uint64_t guest_offset) {
   uint64_t l2_offset = l1_[l1_index] & kL1OffsetMask;
   if (l2_offset == 0) return Mapping{};
   TRY_ASSIGN(Qcow2Table * table, l2_cache_->get(l2_offset));
-  return classify(table->entry(cluster % geometry_.l2_entries()), guest_offset, true);
+  uint64_t index = cluster % geometry_.l2_entries();
+  return classify(l2_entry(*table, index), guest_offset, true, l2_bitmap(*table, index));
+}
+
+uint64_t Qcow2Image::l2_entry(const Qcow2Table& table, uint64_t index) const {
+  return table.entry(geometry_.extended_l2 ? index * 2 : index);
+}
+
+uint64_t Qcow2Image::l2_bitmap(const Qcow2Table& table, uint64_t index) const {
+  return geometry_.extended_l2 ? table.entry(index * 2 + 1) : 0;
+}
+
+Qcow2Image::Mapping Qcow2Image::subcluster(const Mapping& m, uint64_t in_cluster,
+                                           uint64_t* run) const {
+  const uint64_t cs = geometry_.cluster_size();
+  if (!geometry_.extended_l2 || m.kind == ClusterKind::kCompressed) {
+    *run = cs - in_cluster;
+    return m;
+  }
+  // Per subcluster x: zero bit 32 + x, else allocation bit x (which classify()
+  // allows only with a host cluster), else unallocated.
+  auto kind_of = [&](uint64_t x) {
+    if ((m.bitmap >> (32 + x)) & 1) return ClusterKind::kZero;
+    if ((m.bitmap >> x) & 1) return ClusterKind::kNormal;
+    return ClusterKind::kUnallocated;
+  };
+  const uint64_t scs = geometry_.subcluster_size();
+  uint64_t first = in_cluster / scs;
+  Mapping out = m;
+  out.kind = kind_of(first);
+  uint64_t end = first + 1;
+  while (end < kSubclustersPerCluster && kind_of(end) == out.kind) ++end;
+  *run = end * scs - in_cluster;
+  return out;
 }
 
 Result<Qcow2Image::ClusterAllocation> Qcow2Image::cluster_allocation(uint64_t guest_offset) {
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(guest_offset, 1, false));
-  TRY_ASSIGN(Mapping m, lookup(guest_offset));
+  TRY_ASSIGN(Mapping whole, lookup(guest_offset));
+  uint64_t run = 0;
+  Mapping m = subcluster(whole, guest_offset & (geometry_.cluster_size() - 1), &run);
   switch (m.kind) {
     case ClusterKind::kUnallocated:
-      return ClusterAllocation{};
+      return ClusterAllocation{Allocation::kUnallocated, 0, run};
     case ClusterKind::kZero:
-      return ClusterAllocation{Allocation::kZero, 0};
+      return ClusterAllocation{Allocation::kZero, m.host, run};
     case ClusterKind::kCompressed:
-      return ClusterAllocation{Allocation::kCompressed, 0};
+      return ClusterAllocation{Allocation::kCompressed, 0, run};
     case ClusterKind::kNormal:
       break;
   }
-  return ClusterAllocation{Allocation::kData, m.host};
+  return ClusterAllocation{Allocation::kData, m.host, run};
 }
 
 Result<void> Qcow2Image::check_request(uint64_t offset, uint64_t length, bool for_write) const {
@@ -357,9 +412,11 @@ Result<void> Qcow2Image::read(uint64_t offset, std::span<uint8_t> out) {
   while (done < out.size()) {
     uint64_t pos = offset + done;
     uint64_t in_cluster = pos & (cs - 1);
-    uint64_t chunk = std::min<uint64_t>(out.size() - done, cs - in_cluster);
+    TRY_ASSIGN(Mapping whole, lookup(pos));
+    uint64_t run = 0;
+    Mapping m = subcluster(whole, in_cluster, &run);
+    uint64_t chunk = std::min<uint64_t>(out.size() - done, run);
     std::span<uint8_t> dest = out.subspan(done, chunk);
-    TRY_ASSIGN(Mapping m, lookup(pos));
     switch (m.kind) {
       case ClusterKind::kUnallocated:
         TRY(read_backing(pos, dest));
@@ -369,13 +426,14 @@ Result<void> Qcow2Image::read(uint64_t offset, std::span<uint8_t> out) {
         break;
       case ClusterKind::kNormal: {
         // Neighbouring clusters that are also contiguous in the file go in
-        // the same read.
+        // the same read (while the data reaches each cluster's end).
         uint64_t host = m.host + in_cluster;
-        while (done + chunk < out.size()) {
-          uint64_t next = offset + done + chunk;
-          TRY_ASSIGN(Mapping n, lookup(next));
+        while (done + chunk < out.size() && ((pos + chunk) & (cs - 1)) == 0) {
+          TRY_ASSIGN(Mapping next, lookup(pos + chunk));
+          uint64_t next_run = 0;
+          Mapping n = subcluster(next, 0, &next_run);
           if (n.kind != ClusterKind::kNormal || n.host != host + chunk) break;
-          chunk += std::min<uint64_t>(out.size() - done - chunk, cs);
+          chunk += std::min<uint64_t>(out.size() - done - chunk, next_run);
         }
         if (file_->read_only()) {
           // Nothing changes the mapping of a read-only image, so the host

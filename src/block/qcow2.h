@@ -81,6 +81,9 @@ struct Qcow2OpenOptions {
   // order, but the host may put them on disk in any order, so after a host
   // crash the image may be damaged. For new images nobody relies on yet.
   bool sync = true;
+  // false: an image that names a backing file is refused, so opening an
+  // untrusted image touches no other file.
+  bool allow_backing = true;
 };
 
 // What the header says, for tools (`vessel img info`).
@@ -91,6 +94,7 @@ struct Qcow2Info {
   uint32_t refcount_bits = 16;
   qcow2::CompressionType compression_type = qcow2::CompressionType::kZlib;
   bool lazy_refcounts = false;
+  bool extended_l2 = false;    // subclusters; such images open read-only
   bool dirty = false;          // as found on open (repaired when opened read-write)
   bool corrupt = false;        // as found on open
   std::string backing_file;    // as stored in the image
@@ -159,14 +163,30 @@ class Qcow2Image : public BlockBackend {
   Result<void> make_empty();
 
   // How the cluster holding `guest_offset` is stored in this image itself
-  // (not in its backing file), for `vessel img map`; `host_offset` is set for
-  // kData.
+  // (not in its backing file), for `vessel img map`; `host_offset` is the host
+  // cluster for kData, and for kZero when the cluster keeps one (0 if not). `length`: the bytes
+  // from `guest_offset` to the end of the cluster, or of the run of subclusters stored alike with
+  // extended L2 entries.
   enum class Allocation { kUnallocated, kZero, kData, kCompressed };
   struct ClusterAllocation {
     Allocation allocation = Allocation::kUnallocated;
     uint64_t host_offset = 0;
+    uint64_t length = 0;
   };
   Result<ClusterAllocation> cluster_allocation(uint64_t guest_offset);
+
+  // `vessel img check -r` (qcow2_repair.cc), as qemu-img check -r: counts
+  // every reference, then kLeaks lowers refcounts that are too high; kAll
+  // also raises those that are too low (rebuilding the whole refcount
+  // structure when a referenced cluster has refcount 0) and fixes "copied"
+  // flags. `messages` are the lines qemu-img prints on stderr, in order.
+  enum class RepairMode { kLeaks, kAll };
+  struct RepairReport {
+    uint64_t leaks_fixed = 0;
+    uint64_t corruptions_fixed = 0;
+    std::vector<std::string> messages;
+  };
+  Result<RepairReport> repair(RepairMode mode);
 
   const Qcow2Info& info() const { return info_; }
   const std::string& path() const { return file_->path(); }
@@ -192,8 +212,9 @@ class Qcow2Image : public BlockBackend {
   enum class ClusterKind { kUnallocated, kZero, kNormal, kCompressed };
   struct Mapping {
     ClusterKind kind = ClusterKind::kUnallocated;
-    uint64_t entry = 0;  // the raw L2 entry
-    uint64_t host = 0;   // host cluster offset (normal, zero with preallocation)
+    uint64_t entry = 0;   // the raw L2 entry
+    uint64_t host = 0;    // host cluster offset (normal, zero with preallocation)
+    uint64_t bitmap = 0;  // the subcluster bitmap of an extended L2 entry
   };
   struct Release {
     uint64_t offset;
@@ -225,13 +246,27 @@ class Qcow2Image : public BlockBackend {
   Result<void> open_backing(const ChainState& chain);
   Result<void> prepare_for_writing();
   Result<void> repair_refcounts();
+  // References to every host cluster of the file from the header, L1/L2
+  // tables (active and snapshots) and the snapshot table; with
+  // `refcount_structure` also from the refcount table and blocks.
+  Result<std::vector<uint32_t>> count_references(bool refcount_structure);
   Result<void> preallocate();
 
   // Mapping (qcow2.cc).
   Error corruption(const std::string& what);
   bool is_metadata_cluster(uint64_t cluster) const;
-  Result<Mapping> classify(uint64_t entry, uint64_t guest_offset, bool check_overlap);
+  Result<Mapping> classify(uint64_t entry, uint64_t guest_offset, bool check_overlap,
+                           uint64_t bitmap = 0);
   Result<Mapping> lookup(uint64_t guest_offset);
+  // Entry `index` of an L2 table, and its subcluster bitmap (0 without
+  // extended L2 entries).
+  uint64_t l2_entry(const Qcow2Table& table, uint64_t index) const;
+  uint64_t l2_bitmap(const Qcow2Table& table, uint64_t index) const;
+  // With extended L2 entries: `m` narrowed to the subcluster holding
+  // `in_cluster` (its kind; host stays the cluster's), and in `run` the bytes
+  // from there to the end of the run of subclusters stored alike.
+  // Without: `m` as is and the rest of the cluster.
+  Mapping subcluster(const Mapping& m, uint64_t in_cluster, uint64_t* run) const;
   Result<void> read_backing(uint64_t guest_offset, std::span<uint8_t> out);
   Result<void> read_compressed(const Mapping& m, std::span<uint8_t> cluster);
   Result<void> read_cluster_contents(uint64_t guest_cluster_offset, const Mapping& m,

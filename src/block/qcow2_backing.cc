@@ -27,6 +27,10 @@ Result<void> Qcow2Image::open_backing(const ChainState& chain) {
   if (header_.backing_file.empty() || options_.no_backing) return Ok();
   const std::string& path = file_->path();
   const std::string& name = header_.backing_file;
+  if (!options_.allow_backing) {
+    return Error(path + ": the image has a backing file (\"" + name +
+                 "\"), which is not allowed here");
+  }
   if (chain.depth + 1 > qcow2::kMaxBackingChainDepth) {
     return Error(path + ": the backing chain is deeper than " +
                  std::to_string(qcow2::kMaxBackingChainDepth) + " images");

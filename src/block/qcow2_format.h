@@ -50,9 +50,10 @@ constexpr uint64_t kIncompatCorrupt = uint64_t{1} << 1;
 constexpr uint64_t kIncompatExternalData = uint64_t{1} << 2;
 constexpr uint64_t kIncompatCompressionType = uint64_t{1} << 3;
 constexpr uint64_t kIncompatExtendedL2 = uint64_t{1} << 4;
-// The incompatible features this implementation handles.
+// The incompatible features this implementation handles (extended L2
+// entries for reading only).
 constexpr uint64_t kIncompatSupported =
-    kIncompatDirty | kIncompatCorrupt | kIncompatCompressionType;
+    kIncompatDirty | kIncompatCorrupt | kIncompatCompressionType | kIncompatExtendedL2;
 
 // compatible_features bits.
 constexpr uint64_t kCompatLazyRefcounts = uint64_t{1} << 0;
@@ -97,6 +98,14 @@ constexpr uint64_t kOflagCompressed = uint64_t{1} << 62;
 constexpr uint64_t kOflagZero = uint64_t{1} << 0;
 constexpr uint64_t kL2OffsetMask = 0x00fffffffffffe00;
 constexpr uint64_t kL2StandardReservedMask = 0x3f000000000001fe;
+
+// "Extended L2 Entries": 32 subclusters per cluster; the second 64 bits of an
+// entry hold "Allocation status" in bits 0-31 and "Subcluster reads as zeros"
+// in bits 32-63, bit x for subcluster x. Subclusters are at least 512 bytes,
+// so clusters at least 16 KiB.
+constexpr uint32_t kSubclustersPerCluster = 32;
+constexpr uint64_t kSubclusterAllocMask = 0xffffffff;
+constexpr uint32_t kMinExtendedL2ClusterBits = 14;
 
 // "Refcount table entry": bits 9-63 offset, 0-8 reserved.
 constexpr uint64_t kRefcountTableOffsetMask = 0xfffffffffffffe00;
@@ -148,9 +157,17 @@ inline uint64_t div_round_up(uint64_t value, uint64_t divisor) {
 // Geometry derived from the header: everything that depends on cluster_bits.
 struct Geometry {
   uint32_t cluster_bits = 16;
+  bool extended_l2 = false;
   uint64_t cluster_size() const { return uint64_t{1} << cluster_bits; }
-  // "l2_entries = (cluster_size / sizeof(uint64_t))"
-  uint64_t l2_entries() const { return cluster_size() / 8; }
+  // 8 bytes, or 16 with extended L2 entries (descriptor, subcluster bitmap).
+  uint64_t l2_entry_bytes() const { return extended_l2 ? 16 : 8; }
+  // "l2_entries = (cluster_size / sizeof(uint64_t))", or
+  // "(cluster_size / (2 * sizeof(uint64_t)))" with extended L2 entries.
+  uint64_t l2_entries() const { return cluster_size() / l2_entry_bytes(); }
+  // The unit of allocation inside a cluster (the cluster without subclusters).
+  uint64_t subcluster_size() const {
+    return extended_l2 ? cluster_size() / kSubclustersPerCluster : cluster_size();
+  }
   // Guest bytes covered by one L1 entry.
   uint64_t l1_entry_span() const { return cluster_size() * l2_entries(); }
   // "Compressed Clusters Descriptor (x = 62 - (cluster_bits - 8))"

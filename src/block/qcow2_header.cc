@@ -206,6 +206,11 @@ Result<Qcow2Header> parse_qcow2_header(const HostFile& file) {
     return Error(path + ": qcow2 image uses incompatible features that are not supported: " +
                  describe_qcow2_features(unsupported, FeatureType::kIncompatible, {}));
   }
+  if ((h.incompatible_features & kIncompatExtendedL2) != 0 &&
+      h.cluster_bits < kMinExtendedL2ClusterBits) {
+    return Error(path + ": corrupt qcow2 image: extended L2 entries need clusters of at least " +
+                 "16 KiB (cluster_bits " + std::to_string(h.cluster_bits) + ")");
+  }
   if (h.crypt_method != 0) {
     return Error(path + ": encrypted qcow2 images are not supported (crypt_method " +
                  std::to_string(h.crypt_method) + ")");
@@ -232,7 +237,8 @@ Result<Qcow2Header> parse_qcow2_header(const HostFile& file) {
       return Error(path + ": corrupt qcow2 image: backing file name length " +
                    std::to_string(h.backing_file_size) + " is invalid (1 to 1023 bytes)");
     }
-    if (h.backing_file_offset < h.header_length ||
+    // (The file may be shorter than the name: no unsigned wrap-around.)
+    if (h.backing_file_offset < h.header_length || h.backing_file_size > cluster_end ||
         h.backing_file_offset > cluster_end - h.backing_file_size) {
       return Error(path + ": corrupt qcow2 image: backing file name at offset " +
                    hex(h.backing_file_offset) + " lies outside the header cluster");
@@ -252,7 +258,7 @@ Result<Qcow2Header> parse_qcow2_header(const HostFile& file) {
                  " entries is too large");
   }
   uint64_t l1_bytes = uint64_t{h.l1_size} * 8;
-  uint64_t l1_needed = div_round_up(h.size, g.l1_entry_span());
+  uint64_t l1_needed = div_round_up(h.size, h.geometry().l1_entry_span());
   if (l1_needed > h.l1_size) {
     return Error(path + ": corrupt qcow2 image: L1 table of " + std::to_string(h.l1_size) +
                  " entries is too small for a disk of " + std::to_string(h.size) + " bytes");

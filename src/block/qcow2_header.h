@@ -52,7 +52,9 @@ struct Qcow2Header {
   bool has_bitmaps_extension = false;
   std::vector<Qcow2FeatureName> feature_names;
 
-  qcow2::Geometry geometry() const { return {cluster_bits}; }
+  qcow2::Geometry geometry() const {
+    return {cluster_bits, (incompatible_features & qcow2::kIncompatExtendedL2) != 0};
+  }
   uint32_t refcount_bits() const { return 1u << refcount_order; }
 };
 

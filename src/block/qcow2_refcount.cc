@@ -167,6 +167,13 @@ Result<uint64_t> Qcow2Refcounts::find_free_run(uint64_t from, uint64_t count,
       }
     }
   }
+  // The header cluster is always in use (and offset 0 means "no block" in
+  // the refcount table, so a block placed there would never be found).
+  for (uint64_t c = start; c < start + count; ++c) {
+    if (c == 0 || is_metadata(c) || (in_use_ && in_use_(c))) {
+      return corrupt("cluster " + std::to_string(c) + " holds metadata but its refcount is 0");
+    }
+  }
   return start;
 }
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <unordered_set>
 #include <vector>
 
@@ -23,6 +24,12 @@ namespace vessel::block {
 class Qcow2Refcounts {
  public:
   Qcow2Refcounts(HostFile& file, const Qcow2Header& header, size_t cache_blocks);
+
+  // Names the clusters that hold metadata this class does not manage
+  // (header, L1 and L2 tables, snapshots). Finding one of them free means
+  // its refcount is wrong: allocation then fails as corruption instead of
+  // handing the cluster out again.
+  void set_in_use_check(std::function<bool(uint64_t)> in_use) { in_use_ = std::move(in_use); }
 
   // Reads the refcount table and checks every entry (aligned, inside the
   // file, clear of the header).
@@ -99,6 +106,7 @@ class Qcow2Refcounts {
   Qcow2TableCache cache_;
   // Every cluster below this index is known to be in use.
   uint64_t free_hint_ = 0;
+  std::function<bool(uint64_t)> in_use_;
 };
 
 }  // namespace vessel::block

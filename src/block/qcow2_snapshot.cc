@@ -49,8 +49,10 @@ Result<Qcow2SnapshotTable> read_qcow2_snapshots(const HostFile& file, const Qcow
     if (extra_size > kSnapshotKnownExtraData) {
       s.unknown_extra.assign(rest.begin() + kSnapshotKnownExtraData, rest.begin() + extra_size);
     }
-    s.id.assign(reinterpret_cast<const char*>(&rest[extra_size]), id_size);
-    s.name.assign(reinterpret_cast<const char*>(&rest[extra_size + id_size]), name_size);
+    // data() rather than &rest[i]: the ID and name may be empty, and so may `rest`.
+    const char* strings = reinterpret_cast<const char*>(rest.data()) + extra_size;
+    s.id.assign(strings, id_size);
+    s.name.assign(strings + id_size, name_size);
     uint64_t l1_bytes = uint64_t{s.l1_size} * 8;
     if (l1_bytes > kMaxL1Bytes) return corrupt("L1 table is too large");
     if (s.l1_size > 0) {

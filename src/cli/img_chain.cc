@@ -71,8 +71,8 @@ Result<Extent> extent_at(const Chain& chain, unsigned depth, uint64_t start, uin
   if (layer.qcow2 == nullptr) return raw_extent(layer, depth, start, length);
 
   const uint64_t cluster = layer.qcow2->info().cluster_size;
-  length = std::min(length, cluster - start % cluster);
   TRY_ASSIGN(auto where, layer.qcow2->cluster_allocation(start));
+  length = std::min(length, where.length);
   using Allocation = block::Qcow2Image::Allocation;
   switch (where.allocation) {
     case Allocation::kData:
@@ -81,8 +81,13 @@ Result<Extent> extent_at(const Chain& chain, unsigned depth, uint64_t start, uin
                     layer.path};
     case Allocation::kCompressed:
       return Extent{start, length, depth, true, false, true, false, 0, layer.path};
-    case Allocation::kZero:
-      return Extent{start, length, depth, true, true, false, false, 0, layer.path};
+    case Allocation::kZero: {
+      // A zero cluster (or subcluster) that keeps its host cluster has an offset.
+      bool kept = where.host_offset != 0;
+      return Extent{start,     length, depth, true,
+                    true,      false,  kept,  kept ? where.host_offset + start % cluster : 0,
+                    layer.path};
+    }
     case Allocation::kUnallocated:
       break;
   }

@@ -45,7 +45,8 @@ using Chain = std::vector<std::unique_ptr<Layer>>;
 Result<Chain> open_chain(const std::string& path, const std::string& format, bool writable = false);
 
 // The extent at `start` (at most `length` bytes, never crossing a cluster of
-// a qcow2 layer) as seen from layer `depth` of the chain.
+// a qcow2 layer, or a run of subclusters stored alike) as seen from layer
+// `depth` of the chain.
 Result<Extent> extent_at(const Chain& chain, unsigned depth, uint64_t start, uint64_t length);
 
 }  // namespace vessel::cli::img

@@ -21,24 +21,30 @@ constexpr int kExitNotSupported = 63;
 
 void print_help() {
   std::printf(
-      "Usage: vessel img check [-q] [-f fmt] [--output=human|json] [-U] filename\n"
+      "Usage: vessel img check [-q] [-f fmt] [--output=human|json] [-r leaks|all] [-U]\n"
+      "                        filename\n"
       "\n"
       "Checks a qcow2 image for consistency: walks the L1 and L2 tables of the\n"
       "active image and of every internal snapshot, the refcount table and blocks\n"
       "and the snapshot table, and compares the references it counts with the\n"
-      "stored refcounts and the L1/L2 'copied' flags. Repair (-r) is not offered:\n"
-      "opening a dirty image read-write (e.g. with 'vessel run') repairs its\n"
-      "refcounts. Persistent dirty bitmaps are not checked.\n"
+      "stored refcounts and the L1/L2 'copied' flags. With -r the problems found\n"
+      "are repaired and the image is checked again. An image left dirty (not\n"
+      "closed cleanly) gets its whole refcount structure rebuilt by either -r\n"
+      "mode. Persistent dirty bitmaps are not checked.\n"
       "\n"
       "Options:\n"
       "  -f fmt          qcow2 (probed when absent); raw cannot be checked\n"
       "  --output=FMT    human (default) or json\n"
       "  -q              quiet: only the exit status tells\n"
+      "  -r leaks        free leaked clusters (refcounts higher than the references)\n"
+      "  -r all          also fix refcounts that are too low (rebuilding the refcount\n"
+      "                  structure when a cluster in use has refcount 0) and wrong\n"
+      "                  'copied' flags\n"
       "  -U              accepted for compatibility (images are never locked)\n"
       "  -h, --help      show this help\n"
       "\n"
       "Exit status:\n"
-      "  0   no errors were found\n"
+      "  0   no errors were found (after repair, with -r)\n"
       "  1   the check could not be completed (unreadable or unparsable image)\n"
       "  2   the image is corrupted\n"
       "  3   clusters are leaked (wasted space, no harm to data)\n"
@@ -109,8 +115,21 @@ struct Checker {
       }
       ref(l2_offset, cs, "L2 table");
       if (active) copied.push_back({l2_offset / cs, l1[i], true, i});
-      TRY_ASSIGN(std::vector<uint64_t> l2, read_table(l2_offset, g.l2_entries()));
-      for (uint64_t e : l2) {
+      // Extended L2 entries: descriptor, then the subcluster bitmap.
+      const uint64_t words = g.l2_entry_bytes() / 8;
+      TRY_ASSIGN(std::vector<uint64_t> l2, read_table(l2_offset, g.l2_entries() * words));
+      for (uint64_t j = 0; j < g.l2_entries(); ++j) {
+        const uint64_t e = l2[j * words];
+        const uint64_t bitmap = g.extended_l2 ? l2[j * words + 1] : 0;
+        if ((e & q::kOflagCompressed) && bitmap != 0) {
+          char line[160];
+          std::snprintf(line, sizeof line,
+                        "ERROR compressed cluster %llu with non-zero subcluster allocation "
+                        "bitmap, entry=0x%llx",
+                        static_cast<unsigned long long>(j), static_cast<unsigned long long>(e));
+          error(line);
+          continue;
+        }
         if (e & q::kOflagCompressed) {
           q::CompressedExtent x = q::compressed_extent(g, e);
           ref(x.offset, x.length, "compressed cluster");
@@ -122,7 +141,21 @@ struct Checker {
           continue;
         }
         uint64_t data = e & q::kL2OffsetMask;
-        if (data == 0) continue;
+        if (data == 0) {
+          if (bitmap & q::kSubclusterAllocMask) {
+            error("ERROR unallocated cluster (L2 index " + std::to_string(j) +
+                  ") has allocated subclusters");
+          }
+          continue;
+        }
+        if ((bitmap >> 32) & bitmap) {
+          char line[160];
+          std::snprintf(line, sizeof line,
+                        "ERROR offset=%llx: Allocated cluster has corrupted subcluster "
+                        "allocation bitmap",
+                        static_cast<unsigned long long>(data));
+          error(line);
+        }
         if (data % cs != 0) {
           error("ERROR data cluster offset " + std::to_string(data) + " is not cluster aligned");
           continue;
@@ -150,16 +183,213 @@ uint64_t read_refcount_entry(std::span<const uint8_t> block, uint64_t index, uin
   return (block[bit / 8] >> (bit % 8)) & ((1u << bits) - 1);
 }
 
+struct CheckSummary {
+  uint64_t corruptions = 0, leaks = 0, check_errors = 0;
+  uint64_t refcount_corruptions = 0;  // the corruptions that are refcounts too low
+  uint64_t zero_refcounts = 0;        // of those, clusters in use with refcount 0
+  bool dirty = false;                 // the header's dirty bit
+  uint64_t allocated = 0, fragmented = 0, compressed = 0;
+  uint64_t end_offset = 0, total = 0;
+};
+
+// One full check of `path`; problems found are printed on stderr unless
+// `quiet`.
+Result<CheckSummary> check_image(const std::string& path, bool quiet) {
+  TRY_ASSIGN(auto file, block::HostFile::open(path, block::Access::kReadOnly));
+  TRY_ASSIGN(block::Qcow2Header h, block::parse_qcow2_header(*file));
+  const uint64_t cs = h.geometry().cluster_size();
+  Checker c{*file, h, cs, block::qcow2::div_round_up(file->size(), cs), quiet, {}, 0, 0, 0, 0, 0,
+            0,     0, {}};
+  c.refs.assign(c.file_clusters, 0);
+
+  c.ref(0, cs, "header");
+  c.ref(h.l1_table_offset, uint64_t{h.l1_size} * 8, "L1 table");
+  c.ref(h.refcount_table_offset, uint64_t{h.refcount_table_clusters} * cs, "refcount table");
+  TRY_ASSIGN(auto rt,
+             c.read_table(h.refcount_table_offset, uint64_t{h.refcount_table_clusters} * cs / 8));
+  for (uint64_t e : rt) {
+    uint64_t off = e & block::qcow2::kRefcountTableOffsetMask;
+    if (off == 0) continue;
+    if (off % cs != 0) {
+      c.error("ERROR refcount block offset " + std::to_string(off) + " is not cluster aligned");
+      continue;
+    }
+    c.ref(off, cs, "refcount block");
+  }
+  TRY_ASSIGN(auto snaps, block::read_qcow2_snapshots(*file, h));
+  if (h.nb_snapshots != 0) c.ref(h.snapshots_offset, snaps.table_bytes, "snapshot table");
+  for (const auto& s : snaps.snapshots) {
+    c.ref(s.l1_table_offset, uint64_t{s.l1_size} * 8, "snapshot L1 table");
+    TRY(c.walk_l1(s.l1_table_offset, s.l1_size, false));
+  }
+  TRY(c.walk_l1(h.l1_table_offset, h.l1_size, true));
+
+  // Compare with the stored refcounts.
+  const uint32_t bits = h.refcount_bits();
+  const uint64_t per_block = cs * 8 / bits;
+  std::vector<uint8_t> block(cs);
+  uint64_t loaded = UINT64_MAX;
+  std::vector<uint64_t> stored(c.file_clusters, 0);
+  for (uint64_t i = 0; i < c.file_clusters; ++i) {
+    uint64_t rt_index = i / per_block;
+    uint64_t off = rt_index < rt.size() ? rt[rt_index] & block::qcow2::kRefcountTableOffsetMask : 0;
+    if (off == 0 || off % cs != 0 || off / cs >= c.file_clusters) continue;
+    if (loaded != rt_index) {
+      TRY(file->read_padded(off, block));
+      loaded = rt_index;
+    }
+    stored[i] = read_refcount_entry(block, i % per_block, bits);
+  }
+  for (uint64_t i = 0; i < c.file_clusters; ++i) {
+    if (stored[i] == c.refs[i]) continue;
+    std::string line = std::string(stored[i] < c.refs[i] ? "ERROR" : "Leaked") + " cluster " +
+                       std::to_string(i) + " refcount=" + std::to_string(stored[i]) +
+                       " reference=" + std::to_string(c.refs[i]);
+    if (stored[i] < c.refs[i]) {
+      c.error(line);
+    } else {
+      ++c.leaks;
+      if (!c.quiet) std::fprintf(stderr, "%s\n", line.c_str());
+    }
+  }
+  for (const auto& cc : c.copied) {
+    bool flag = (cc.entry & block::qcow2::kOflagCopied) != 0;
+    if (cc.cluster >= stored.size() || flag == (stored[cc.cluster] == 1)) continue;
+    char line[160];
+    if (cc.l2_table) {
+      std::snprintf(line, sizeof line,
+                    "ERROR OFLAG_COPIED L2 cluster: l1_index=%llu l1_entry=%llx refcount=%llu",
+                    static_cast<unsigned long long>(cc.l1_index),
+                    static_cast<unsigned long long>(cc.entry),
+                    static_cast<unsigned long long>(stored[cc.cluster]));
+    } else {
+      std::snprintf(line, sizeof line,
+                    "ERROR OFLAG_COPIED data cluster: l2_entry=%llx refcount=%llu",
+                    static_cast<unsigned long long>(cc.entry),
+                    static_cast<unsigned long long>(stored[cc.cluster]));
+    }
+    c.error(line);
+  }
+
+  CheckSummary r;
+  for (uint64_t i = 0; i < c.file_clusters; ++i) {
+    r.refcount_corruptions += stored[i] < c.refs[i];
+    r.zero_refcounts += stored[i] == 0 && c.refs[i] != 0;
+  }
+  r.dirty = (h.incompatible_features & block::qcow2::kIncompatDirty) != 0;
+  r.corruptions = c.corruptions;
+  r.leaks = c.leaks;
+  r.check_errors = c.check_errors;
+  r.allocated = c.allocated;
+  r.fragmented = c.fragmented;
+  r.compressed = c.compressed;
+  uint64_t highest = 0;
+  for (uint64_t i = 0; i < c.file_clusters; ++i) {
+    if (c.refs[i] != 0) highest = i + 1;
+  }
+  r.end_offset = highest * cs;
+  r.total = block::qcow2::div_round_up(h.size, cs);
+  return r;
+}
+
+using ull = unsigned long long;
+
+// `fixed` is the repair's result when one ran; the summary is that of the
+// check after it, as qemu-img prints them.
+void print_summary(const std::string& path, const CheckSummary& r, bool json, bool quiet,
+                   const block::Qcow2Image::RepairReport* fixed) {
+  if (json) {
+    std::printf("{\n    \"image-end-offset\": %llu,\n    \"total-clusters\": %llu,\n",
+                static_cast<ull>(r.end_offset), static_cast<ull>(r.total));
+    if (fixed && fixed->corruptions_fixed) {
+      std::printf("    \"corruptions-fixed\": %llu,\n", static_cast<ull>(fixed->corruptions_fixed));
+    }
+    std::printf("    \"check-errors\": %llu,\n", static_cast<ull>(r.check_errors));
+    if (fixed && fixed->leaks_fixed) {
+      std::printf("    \"leaks-fixed\": %llu,\n", static_cast<ull>(fixed->leaks_fixed));
+    }
+    if (r.leaks) std::printf("    \"leaks\": %llu,\n", static_cast<ull>(r.leaks));
+    if (r.corruptions) std::printf("    \"corruptions\": %llu,\n", static_cast<ull>(r.corruptions));
+    if (r.allocated) {
+      std::printf("    \"allocated-clusters\": %llu,\n", static_cast<ull>(r.allocated));
+    }
+    std::printf("    \"filename\": %s,\n    \"format\": \"qcow2\"", json_string(path).c_str());
+    if (r.fragmented) {
+      std::printf(",\n    \"fragmented-clusters\": %llu", static_cast<ull>(r.fragmented));
+    }
+    if (r.compressed) {
+      std::printf(",\n    \"compressed-clusters\": %llu", static_cast<ull>(r.compressed));
+    }
+    std::printf("\n}\n");
+    return;
+  }
+  if (quiet) return;
+  if (r.corruptions == 0 && r.leaks == 0 && r.check_errors == 0) {
+    std::printf("No errors were found on the image.\n");
+  }
+  if (r.corruptions) {
+    std::printf(
+        "\n%llu errors were found on the image.\n"
+        "Data may be corrupted, or further writes to the image may corrupt it.\n",
+        static_cast<ull>(r.corruptions));
+  }
+  if (r.leaks) {
+    std::printf(
+        "\n%llu leaked clusters were found on the image.\n"
+        "This means waste of disk space, but no harm to data.\n",
+        static_cast<ull>(r.leaks));
+  }
+  if (r.total != 0 && r.allocated != 0) {
+    double a = static_cast<double>(r.allocated);
+    std::printf("%llu/%llu = %0.2f%% allocated, %0.2f%% fragmented, %0.2f%% compressed clusters\n",
+                static_cast<ull>(r.allocated), static_cast<ull>(r.total),
+                a * 100.0 / static_cast<double>(r.total),
+                static_cast<double>(r.fragmented) * 100.0 / a,
+                static_cast<double>(r.compressed) * 100.0 / a);
+  }
+  std::printf("Image end offset: %llu\n", static_cast<ull>(r.end_offset));
+}
+
+int exit_status(const CheckSummary& r) {
+  if (r.check_errors) return kExitError;
+  if (r.corruptions) return kExitCorrupt;
+  if (r.leaks) return kExitLeaks;
+  return 0;
+}
+
+// Opens the image for writing and repairs it. An image left dirty is
+// repaired by the open itself (its whole refcount structure is rebuilt);
+// `before` (the check that found the problems) then tells what was fixed.
+Result<block::Qcow2Image::RepairReport> repair_image(const std::string& path,
+                                                     block::Qcow2Image::RepairMode mode,
+                                                     const CheckSummary& before, bool quiet) {
+  TRY_ASSIGN(auto image, block::Qcow2Image::open(path, {.access = block::Access::kReadWrite}));
+  block::Qcow2Image::RepairReport report;
+  if (before.dirty) {
+    report.leaks_fixed = before.leaks;
+    report.corruptions_fixed = before.refcount_corruptions;
+  } else {
+    TRY_ASSIGN(report, image->repair(mode));
+  }
+  TRY(image->close());
+  if (!quiet) {
+    for (const auto& line : report.messages) std::fprintf(stderr, "%s\n", line.c_str());
+  }
+  return report;
+}
+
 }  // namespace
 
 int check_verb(std::span<const std::string_view> args) {
-  enum { kFormat, kOutput, kQuiet, kShare, kHelp, kHelpLong };
-  const ImgOption specs[] = {{'f', "", true},  {0, "output", true}, {'q', "", false},
-                             {'U', "", false}, {'h', "", false},    {0, "help", false}};
+  enum { kFormat, kOutput, kQuiet, kShare, kRepair, kHelp, kHelpLong };
+  const ImgOption specs[] = {{'f', "", true},   {0, "output", true}, {'q', "", false},
+                             {'U', "", false},  {'r', "", true},     {'h', "", false},
+                             {0, "help", false}};
   auto parsed = parse_img_args(args, specs, "check");
   if (!parsed) return fail(parsed.error().message());
   std::string format;
-  bool json = false, quiet = false;
+  bool json = false, quiet = false, repair = false;
+  auto mode = block::Qcow2Image::RepairMode::kLeaks;
   for (const auto& [index, value] : parsed->options) {
     if (index == kFormat) {
       auto f = parse_format_option(value);
@@ -172,6 +402,13 @@ int check_verb(std::span<const std::string_view> args) {
       json = value == "json";
     } else if (index == kQuiet) {
       quiet = true;
+    } else if (index == kRepair) {
+      if (value != "leaks" && value != "all") {
+        return fail("Unknown option value for -r (expecting 'leaks' or 'all'): " + value);
+      }
+      repair = true;
+      mode = value == "all" ? block::Qcow2Image::RepairMode::kAll
+                            : block::Qcow2Image::RepairMode::kLeaks;
     } else if (index == kHelp || index == kHelpLong) {
       print_help();
       return 0;
@@ -193,161 +430,45 @@ int check_verb(std::span<const std::string_view> args) {
     fail(path + ": this image format (raw) does not support checks");
     return kExitNotSupported;
   }
-  auto file = block::HostFile::open(path, block::Access::kReadOnly);
-  if (!file) return fail(file.error().message());
-  auto header = block::parse_qcow2_header(**file);
-  if (!header) return fail(header.error().message());
-  const block::Qcow2Header& h = *header;
-  const uint64_t cs = h.geometry().cluster_size();
-  Checker c{**file,
-            h,
-            cs,
-            block::qcow2::div_round_up((*file)->size(), cs),
-            quiet || json,
-            {},
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            {}};
-  c.refs.assign(c.file_clusters, 0);
-
-  auto walk = [&]() -> Result<void> {
-    c.ref(0, cs, "header");
-    c.ref(h.l1_table_offset, uint64_t{h.l1_size} * 8, "L1 table");
-    c.ref(h.refcount_table_offset, uint64_t{h.refcount_table_clusters} * cs, "refcount table");
-    TRY_ASSIGN(auto rt,
-               c.read_table(h.refcount_table_offset, uint64_t{h.refcount_table_clusters} * cs / 8));
-    for (uint64_t e : rt) {
-      uint64_t off = e & block::qcow2::kRefcountTableOffsetMask;
-      if (off == 0) continue;
-      if (off % cs != 0) {
-        c.error("ERROR refcount block offset " + std::to_string(off) + " is not cluster aligned");
-        continue;
-      }
-      c.ref(off, cs, "refcount block");
-    }
-    TRY_ASSIGN(auto snaps, block::read_qcow2_snapshots(**file, h));
-    if (h.nb_snapshots != 0) c.ref(h.snapshots_offset, snaps.table_bytes, "snapshot table");
-    for (const auto& s : snaps.snapshots) {
-      c.ref(s.l1_table_offset, uint64_t{s.l1_size} * 8, "snapshot L1 table");
-      TRY(c.walk_l1(s.l1_table_offset, s.l1_size, false));
-    }
-    TRY(c.walk_l1(h.l1_table_offset, h.l1_size, true));
-
-    // Compare with the stored refcounts.
-    const uint32_t bits = h.refcount_bits();
-    const uint64_t per_block = cs * 8 / bits;
-    std::vector<uint8_t> block(cs);
-    uint64_t loaded = UINT64_MAX;
-    std::vector<uint64_t> stored(c.file_clusters, 0);
-    for (uint64_t i = 0; i < c.file_clusters; ++i) {
-      uint64_t rt_index = i / per_block;
-      uint64_t off =
-          rt_index < rt.size() ? rt[rt_index] & block::qcow2::kRefcountTableOffsetMask : 0;
-      if (off == 0 || off % cs != 0 || off / cs >= c.file_clusters) continue;
-      if (loaded != rt_index) {
-        TRY((*file)->read_padded(off, block));
-        loaded = rt_index;
-      }
-      stored[i] = read_refcount_entry(block, i % per_block, bits);
-    }
-    for (uint64_t i = 0; i < c.file_clusters; ++i) {
-      if (stored[i] == c.refs[i]) continue;
-      std::string line = std::string(stored[i] < c.refs[i] ? "ERROR" : "Leaked") + " cluster " +
-                         std::to_string(i) + " refcount=" + std::to_string(stored[i]) +
-                         " reference=" + std::to_string(c.refs[i]);
-      if (stored[i] < c.refs[i]) {
-        c.error(line);
-      } else {
-        ++c.leaks;
-        if (!c.quiet) std::fprintf(stderr, "%s\n", line.c_str());
-      }
-    }
-    for (const auto& cc : c.copied) {
-      bool flag = (cc.entry & block::qcow2::kOflagCopied) != 0;
-      if (cc.cluster >= stored.size() || flag == (stored[cc.cluster] == 1)) continue;
-      char line[160];
-      if (cc.l2_table) {
-        std::snprintf(line, sizeof line,
-                      "ERROR OFLAG_COPIED L2 cluster: l1_index=%llu l1_entry=%llx refcount=%llu",
-                      static_cast<unsigned long long>(cc.l1_index),
-                      static_cast<unsigned long long>(cc.entry),
-                      static_cast<unsigned long long>(stored[cc.cluster]));
-      } else {
-        std::snprintf(line, sizeof line,
-                      "ERROR OFLAG_COPIED data cluster: l2_entry=%llx refcount=%llu",
-                      static_cast<unsigned long long>(cc.entry),
-                      static_cast<unsigned long long>(stored[cc.cluster]));
-      }
-      c.error(line);
-    }
-    return Ok();
-  };
-  if (auto r = walk(); !r) return fail(r.error().message());
-
-  uint64_t highest = 0;
-  for (uint64_t i = 0; i < c.file_clusters; ++i) {
-    if (c.refs[i] != 0) highest = i + 1;
+  const bool silent = quiet || json;
+  auto result = check_image(path, silent || repair);
+  if (!result) return fail(result.error().message());
+  if (!repair || (result->corruptions == 0 && result->leaks == 0)) {
+    print_summary(path, *result, json, quiet, nullptr);
+    return exit_status(*result);
   }
-  const uint64_t end_offset = highest * cs;
-  const uint64_t total = block::qcow2::div_round_up(h.size, cs);
-  if (json) {
+  if (mode == block::Qcow2Image::RepairMode::kLeaks && result->zero_refcounts != 0 &&
+      !result->dirty) {
+    // A cluster in use that the allocator would hand out again: only a
+    // rebuild of the refcount structure (-r all) fixes that.
+    if (!silent) {
+      (void)check_image(path, false);
+      std::fprintf(stderr, "ERROR need to rebuild refcount structures\n");
+    }
+    return fail("Check failed: " + path +
+                ": the refcount structure needs to be rebuilt (use -r all)");
+  }
+  auto report = repair_image(path, mode, *result, silent);
+  if (!report) return fail("Check failed: " + report.error().message());
+  if (report->leaks_fixed == 0 && report->corruptions_fixed == 0) {
+    // Nothing could be fixed: the problems are reported as a check would.
+    result = check_image(path, silent);
+    if (!result) return fail(result.error().message());
+    print_summary(path, *result, json, quiet, nullptr);
+    return exit_status(*result);
+  }
+  if (!silent) {
     std::printf(
-        "{\n    \"image-end-offset\": %llu,\n    \"total-clusters\": %llu,\n"
-        "    \"check-errors\": %llu,\n",
-        static_cast<unsigned long long>(end_offset), static_cast<unsigned long long>(total),
-        static_cast<unsigned long long>(c.check_errors));
-    if (c.leaks) std::printf("    \"leaks\": %llu,\n", static_cast<unsigned long long>(c.leaks));
-    if (c.corruptions) {
-      std::printf("    \"corruptions\": %llu,\n", static_cast<unsigned long long>(c.corruptions));
-    }
-    if (c.allocated) {
-      std::printf("    \"allocated-clusters\": %llu,\n",
-                  static_cast<unsigned long long>(c.allocated));
-    }
-    std::printf("    \"filename\": %s,\n    \"format\": \"qcow2\"", json_string(path).c_str());
-    if (c.fragmented) {
-      std::printf(",\n    \"fragmented-clusters\": %llu",
-                  static_cast<unsigned long long>(c.fragmented));
-    }
-    if (c.compressed) {
-      std::printf(",\n    \"compressed-clusters\": %llu",
-                  static_cast<unsigned long long>(c.compressed));
-    }
-    std::printf("\n}\n");
-  } else if (!quiet) {
-    if (c.corruptions == 0 && c.leaks == 0 && c.check_errors == 0) {
-      std::printf("No errors were found on the image.\n");
-    }
-    if (c.corruptions) {
-      std::printf(
-          "\n%llu errors were found on the image.\n"
-          "Data may be corrupted, or further writes to the image may corrupt it.\n",
-          static_cast<unsigned long long>(c.corruptions));
-    }
-    if (c.leaks) {
-      std::printf(
-          "\n%llu leaked clusters were found on the image.\n"
-          "This means waste of disk space, but no harm to data.\n",
-          static_cast<unsigned long long>(c.leaks));
-    }
-    if (total != 0 && c.allocated != 0) {
-      double a = static_cast<double>(c.allocated);
-      std::printf(
-          "%llu/%llu = %0.2f%% allocated, %0.2f%% fragmented, %0.2f%% compressed clusters\n",
-          static_cast<unsigned long long>(c.allocated), static_cast<unsigned long long>(total),
-          a * 100.0 / static_cast<double>(total), static_cast<double>(c.fragmented) * 100.0 / a,
-          static_cast<double>(c.compressed) * 100.0 / a);
-    }
-    std::printf("Image end offset: %llu\n", static_cast<unsigned long long>(end_offset));
+        "The following inconsistencies were found and repaired:\n\n"
+        "    %llu leaked clusters\n"
+        "    %llu corruptions\n\n"
+        "Double checking the fixed image now...\n",
+        static_cast<ull>(report->leaks_fixed), static_cast<ull>(report->corruptions_fixed));
   }
-  if (c.corruptions) return kExitCorrupt;
-  if (c.leaks) return kExitLeaks;
-  return 0;
+  result = check_image(path, silent);
+  if (!result) return fail(result.error().message());
+  print_summary(path, *result, json, quiet, &*report);
+  return exit_status(*result);
 }
 
 }  // namespace vessel::cli::img

@@ -101,7 +101,7 @@ std::string to_json(const ImageDescription& d, const std::string& indent) {
     data += ",\n" + i3 + "\"refcount-bits\": " + std::to_string(d.q.refcount_bits);
     if (d.q.version >= 3) {
       data += std::string(",\n") + i3 + "\"corrupt\": " + (d.q.corrupt ? "true" : "false") + ",\n" +
-              i3 + "\"extended-l2\": false";
+              i3 + "\"extended-l2\": " + (d.q.extended_l2 ? "true" : "false");
     }
     fields.push_back(i1 + "\"format-specific\": {\n" + i2 + "\"type\": \"qcow2\",\n" + i2 +
                      "\"data\": {\n" + data + "\n" + i2 + "}\n" + i1 + "}");
@@ -147,7 +147,7 @@ void print_human(const ImageDescription& d) {
   std::printf("    refcount bits: %u\n", d.q.refcount_bits);
   if (d.q.version >= 3) {
     std::printf("    corrupt: %s\n", d.q.corrupt ? "true" : "false");
-    std::printf("    extended l2: false\n");
+    std::printf("    extended l2: %s\n", d.q.extended_l2 ? "true" : "false");
   }
 }
 

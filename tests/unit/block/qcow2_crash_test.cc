@@ -1,7 +1,8 @@
 // Crash consistency: a writer is killed with SIGKILL at random instants. After
 // each kill, `qemu-img check` must find at most leaked clusters (exit 0 or 3,
 // never 2), and every write completed before the writer's last finished
-// flush must read back.
+// flush must read back. Leaky images are then repaired (check -r leaks) and
+// must pass qemu-img check with the same data.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,6 +54,7 @@ TEST(Qcow2Crash, KilledWritersLeaveConsistentImagesWithFlushedDataIntact) {
   TempDir dir;
   std::mt19937 random(12345);
   uint64_t total_flushed = 0;
+  int repaired = 0;
   for (int kill_number = 0; kill_number < kKills; ++kill_number) {
     SCOPED_TRACE("kill " + std::to_string(kill_number));
     std::string image = dir.file("crash" + std::to_string(kill_number) + ".qcow2");
@@ -81,15 +83,33 @@ TEST(Qcow2Crash, KilledWritersLeaveConsistentImagesWithFlushedDataIntact) {
     total_flushed += flushed;
     RunResult check = qemu_check(image);
     EXPECT_TRUE(check.status == 0 || check.status == 3) << check.output;
-    auto reopened = Qcow2Image::open(image, {Access::kReadOnly, 0});
-    ASSERT_TRUE(reopened.ok()) << reopened.error().message();
-    std::vector<uint8_t> data(kWriteSize);
-    for (uint64_t n = 0; n < flushed; ++n) {
-      ASSERT_TRUE((*reopened)->read(slot_of(n) * kWriteSize, data).ok());
-      ASSERT_EQ(data.front(), pattern_of(n)) << "write " << n << " of " << flushed << " flushed";
-      ASSERT_EQ(data.back(), pattern_of(n));
+    auto verify = [&] {
+      auto reopened = Qcow2Image::open(image, {Access::kReadOnly, 0});
+      ASSERT_TRUE(reopened.ok()) << reopened.error().message();
+      std::vector<uint8_t> data(kWriteSize);
+      for (uint64_t n = 0; n < flushed; ++n) {
+        ASSERT_TRUE((*reopened)->read(slot_of(n) * kWriteSize, data).ok());
+        ASSERT_EQ(data.front(), pattern_of(n)) << "write " << n << " of " << flushed << " flushed";
+        ASSERT_EQ(data.back(), pattern_of(n));
+      }
+    };
+    verify();
+    if (check.status == 3) {
+      // `vessel img check -r leaks`: the leaks go, the data stays.
+      ++repaired;
+      auto rw = Qcow2Image::open(image, {Access::kReadWrite, 0});
+      ASSERT_TRUE(rw.ok()) << rw.error().message();
+      auto report = (*rw)->repair(Qcow2Image::RepairMode::kLeaks);
+      ASSERT_TRUE(report.ok()) << report.error().message();
+      EXPECT_GT(report->leaks_fixed, 0u);
+      EXPECT_EQ(report->corruptions_fixed, 0u);
+      ASSERT_TRUE((*rw)->close().ok());
+      RunResult after = qemu_check(image);
+      EXPECT_EQ(after.status, 0) << after.output;
+      verify();
     }
   }
+  RecordProperty("leaky_images_repaired", repaired);
   // The kills must land while writing, not before the first flush every time.
   EXPECT_GT(total_flushed, uint64_t{kKills} * kWritesPerFlush) << "writers died too early";
   RecordProperty("flushed_writes", static_cast<int>(total_flushed));

@@ -408,5 +408,81 @@ TEST(Qcow2Malformed, RandomDamageNeverCrashes) {
   EXPECT_GT(opened, 0);
 }
 
+// Found by fuzzing: a refcount table whose first entry is 0 says the header
+// (and every metadata cluster) is free. Allocating must not hand out cluster
+// 0: a refcount block placed there reads back as "no block" and allocation
+// looped for ever; any metadata cluster reported free is corruption.
+TEST(Qcow2Malformed, MetadataWithRefcountZeroIsNeverAllocated) {
+  Fixture f;
+  f.patch(f.reftable_offset, be64(0));
+  std::vector<uint8_t> header_before = read_file(f.path);
+  header_before.resize(kCluster);
+  auto image = Qcow2Image::open(f.path, {Access::kReadWrite, 0});
+  ASSERT_TRUE(image.ok()) << image.error().message();
+  std::vector<uint8_t> data(kCluster, 0x77);
+  auto written = (*image)->write(10 * kCluster, data);
+  ASSERT_FALSE(written.ok());
+  EXPECT_NE(written.error().message().find("refcount is 0"), std::string::npos)
+      << written.error().message();
+  image->reset();
+  std::vector<uint8_t> header_after = read_file(f.path);
+  header_after.resize(kCluster);
+  // Only the corrupt bit may have changed in the header cluster.
+  header_after[field::kIncompatibleFeatures + 7] &= static_cast<uint8_t>(~kIncompatCorrupt);
+  EXPECT_EQ(header_after, header_before);
+}
+
+// Untrusted images (the fuzz target) are opened without following backing
+// file names to arbitrary host paths.
+TEST(Qcow2Malformed, BackingFilesCanBeRefused) {
+  TempDir dir;
+  Qcow2CreateOptions base;
+  base.size = kDiskSize;
+  ASSERT_TRUE(Qcow2Image::create(dir.file("base.qcow2"), base).ok());
+  Qcow2CreateOptions top;
+  top.backing_file = "base.qcow2";
+  top.backing_format = "qcow2";
+  ASSERT_TRUE(Qcow2Image::create(dir.file("top.qcow2"), top).ok());
+  Qcow2OpenOptions options;
+  EXPECT_TRUE(Qcow2Image::open(dir.file("top.qcow2"), options).ok());
+  options.allow_backing = false;
+  auto refused = Qcow2Image::open(dir.file("top.qcow2"), options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find("backing file (\"base.qcow2\")"), std::string::npos)
+      << refused.error().message();
+  EXPECT_TRUE(Qcow2Image::open(dir.file("base.qcow2"), options).ok());
+}
+
+// Found by fuzzing: a snapshot entry with no extra data, ID or name (all
+// sizes 0) was read through a reference into an empty buffer.
+TEST(Qcow2Malformed, SnapshotEntryWithEmptyFields) {
+  Fixture f;
+  const uint64_t table = read_file(f.path).size();
+  f.patch(table + kCluster - 1, {0});  // a cluster of zeros at the end
+  f.patch(field::kSnapshotsOffset, be64(table));
+  f.patch(field::kNbSnapshots, be32(1));
+  auto image = Qcow2Image::open(f.path, {});
+  ASSERT_TRUE(image.ok()) << image.error().message();
+  ASSERT_EQ((*image)->snapshots().size(), 1u);
+  EXPECT_EQ((*image)->snapshots()[0].id, "");
+  EXPECT_EQ((*image)->snapshots()[0].name, "");
+}
+
+// Found by fuzzing: in a file shorter than its backing file name, the bounds
+// check wrapped around and the name was copied from far past the header.
+TEST(Qcow2Malformed, BackingFileNameLongerThanTheFile) {
+  Fixture f;
+  std::vector<uint8_t> file = read_file(f.path);
+  file.resize(200);
+  std::fill_n(file.begin() + kHeaderLengthV3, 8, 0);  // end of the header extensions
+  write_file(f.path, file);
+  f.patch(field::kBackingFileOffset, be64(5000));
+  f.patch(field::kBackingFileSize, be32(500));
+  auto image = Qcow2Image::open(f.path, {});
+  ASSERT_FALSE(image.ok());
+  EXPECT_NE(image.error().message().find("lies outside the header cluster"), std::string::npos)
+      << image.error().message();
+}
+
 }  // namespace
 }  // namespace vessel::block
