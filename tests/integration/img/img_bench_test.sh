@@ -7,22 +7,8 @@
 set -u
 VESSEL=$1
 DIR=$2
-command -v qemu-img >/dev/null 2>&1 || { echo "SKIP: qemu-img not installed"; exit 77; }
-command -v qemu-io >/dev/null 2>&1 || { echo "SKIP: qemu-io not installed"; exit 77; }
-rm -rf "$DIR" && mkdir -p "$DIR" && cd "$DIR" || exit 1
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect() {
-  want=$1; shift
-  "$@" >out.txt 2>err.txt
-  got=$?
-  [ "$got" = "$want" ] || fail "'$*' exited $got, expected $want: $(cat err.txt)"
-}
-expect_error() {
-  expect 1 "$@"
-  [ "$(wc -l <err.txt)" = 1 ] && grep -q '^vessel: error: ' err.txt ||
-    fail "'$*' did not print one error line: $(cat err.txt)"
-}
+TOOLS="qemu-img qemu-io"
+. "$(dirname "$0")/lib.sh"
 
 expect 0 "$VESSEL" img bench --help
 grep -q "Usage: vessel img bench" out.txt || fail "bench --help"
@@ -133,5 +119,4 @@ qemu-img compare -f raw -F qcow2 sparse.raw convn.qcow2 >/dev/null 2>&1 ||
   fail "convert -n into qcow2 left old data where the source has holes"
 expect_error "$VESSEL" img convert -t sometimes -O raw sparse.raw conv2.out
 
-[ "$failures" = 0 ] || { echo "$failures failure(s)"; exit 1; }
-echo "PASS"
+finish "all img bench tests passed"

@@ -7,29 +7,8 @@
 set -u
 VESSEL=$1
 DIR=$2
-command -v qemu-img >/dev/null 2>&1 || { echo "SKIP: qemu-img not installed"; exit 77; }
-command -v qemu-io >/dev/null 2>&1 || { echo "SKIP: qemu-io not installed"; exit 77; }
-command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 not installed"; exit 77; }
-rm -rf "$DIR" && mkdir -p "$DIR" && cd "$DIR" || exit 1
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-# expect STATUS CMD...: runs CMD, checks its exit status.
-expect() {
-  want=$1; shift
-  "$@" >out.txt 2>err.txt
-  got=$?
-  [ "$got" = "$want" ] || fail "'$*' exited $got, expected $want: $(cat err.txt)"
-}
-# expect_error CMD...: exit status 1 and exactly one 'vessel: error:' line.
-expect_error() {
-  expect 1 "$@"
-  [ "$(wc -l <err.txt)" = 1 ] && grep -q '^vessel: error: ' err.txt ||
-    fail "'$*' did not print one error line: $(cat err.txt)"
-}
-# qemu-img check exits 0 only without errors and without leaks.
-qcheck() { qemu-img check "$1" >check.txt 2>&1 || fail "qemu-img check $1: $(cat check.txt)"; }
-same() { qemu-img compare "$1" "$2" >/dev/null 2>&1 || fail "qemu-img compare $1 $2"; }
-qio() { qemu-io "$@" >/dev/null 2>&1 || fail "qemu-io $*"; }
+TOOLS="qemu-img qemu-io python3"
+. "$(dirname "$0")/lib.sh"
 # info_of IMG: size, compat, lazy refcounts, backing file (and format), dirty
 # flag from qemu-img info, one line.
 info_of() {
@@ -292,8 +271,4 @@ expect_error "$VESSEL" img rebase -u -b "$long" -F raw small.qcow2
 qcheck small.qcow2
 [ "$(info_of small.qcow2 | cut -d' ' -f4)" = None ] || fail "failed rebase changed the header"
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
-echo "all img edit tests passed"
+finish "all img edit tests passed"

@@ -6,12 +6,8 @@
 set -u
 VESSEL=$1
 DIR=$2
-for tool in qemu-img qemu-io python3; do
-  command -v $tool >/dev/null 2>&1 || { echo "SKIP: $tool not installed"; exit 77; }
-done
-rm -rf "$DIR" && mkdir -p "$DIR" && cd "$DIR" || exit 1
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+TOOLS="qemu-img qemu-io python3"
+. "$(dirname "$0")/lib.sh"
 
 for cs in 16k 64k 1M; do
   rm -f base.qcow2 x.qcow2
@@ -61,8 +57,4 @@ cp x.qcow2 before.qcow2
   fail "convert -n: one error line: $(cat err.txt)"
 cmp -s x.qcow2 before.qcow2 || fail "convert -n changed the image"
 
-if [ $failures -ne 0 ]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
-echo "all extended L2 tests passed"
+finish "all extended L2 tests passed"

@@ -9,12 +9,8 @@
 set -u
 VESSEL=$1
 DIR=$2
-for tool in qemu-img qemu-io python3; do
-  command -v $tool >/dev/null 2>&1 || { echo "SKIP: $tool not installed"; exit 77; }
-done
-rm -rf "$DIR" && mkdir -p "$DIR" && cd "$DIR" || exit 1
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+TOOLS="qemu-img qemu-io python3"
+. "$(dirname "$0")/lib.sh"
 
 # poke IMAGE CLUSTER REFCOUNT: sets a 16-bit refcount in the first refcount
 # block (enough for these small images).
@@ -131,8 +127,4 @@ else
     fail "lazy: data lost"
 fi
 
-if [ $failures -ne 0 ]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
-echo "all img repair tests passed"
+finish "all img repair tests passed"

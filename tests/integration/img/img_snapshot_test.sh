@@ -6,27 +6,8 @@
 set -u
 VESSEL=$1
 DIR=$2
-command -v qemu-img >/dev/null 2>&1 || { echo "SKIP: qemu-img not installed"; exit 77; }
-command -v qemu-io >/dev/null 2>&1 || { echo "SKIP: qemu-io not installed"; exit 77; }
-command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 not installed"; exit 77; }
-rm -rf "$DIR" && mkdir -p "$DIR" && cd "$DIR" || exit 1
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-# expect STATUS CMD...: runs CMD, checks its exit status.
-expect() {
-  want=$1; shift
-  "$@" >out.txt 2>err.txt
-  got=$?
-  [ "$got" = "$want" ] || fail "'$*' exited $got, expected $want: $(cat err.txt)"
-}
-# expect_error CMD...: exit status 1 and exactly one 'vessel: error:' line.
-expect_error() {
-  expect 1 "$@"
-  [ "$(wc -l <err.txt)" = 1 ] && grep -q '^vessel: error: ' err.txt ||
-    fail "'$*' did not print one error line: $(cat err.txt)"
-}
-qcheck() { qemu-img check "$1" >/dev/null 2>&1 || fail "qemu-img check $1: $(qemu-img check "$1" 2>&1)"; }
-same() { qemu-img compare "$1" "$2" >/dev/null 2>&1 || fail "qemu-img compare $1 $2"; }
+TOOLS="qemu-img qemu-io python3"
+. "$(dirname "$0")/lib.sh"
 # The listing without the DATE column (the two tools take snapshots at
 # different moments).
 undated() { sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}/YYYY-MM-DD hh:mm:ss/'; }
@@ -178,8 +159,4 @@ printf 'garbage, not an image' >garbage.img
 expect_error "$VESSEL" img snapshot -f qcow2 -l garbage.img
 expect_error "$VESSEL" img snapshot -f vmdk -l e.qcow2
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
-echo "all img snapshot tests passed"
+finish "all img snapshot tests passed"

@@ -5,26 +5,8 @@
 set -u
 VESSEL=$1
 DIR=$2
-command -v qemu-img >/dev/null 2>&1 || { echo "SKIP: qemu-img not installed"; exit 77; }
-command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 not installed"; exit 77; }
-rm -rf "$DIR" && mkdir -p "$DIR" && cd "$DIR" || exit 1
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-# expect STATUS CMD...: runs CMD, checks its exit status.
-expect() {
-  want=$1; shift
-  "$@" >out.txt 2>err.txt
-  got=$?
-  [ "$got" = "$want" ] || fail "'$*' exited $got, expected $want: $(cat err.txt)"
-}
-# expect_error CMD...: exit status 1 and exactly one 'vessel: error:' line.
-expect_error() {
-  expect 1 "$@"
-  [ "$(wc -l <err.txt)" = 1 ] && grep -q '^vessel: error: ' err.txt ||
-    fail "'$*' did not print one error line: $(cat err.txt)"
-}
-qcheck() { qemu-img check "$1" >/dev/null 2>&1 || fail "qemu-img check $1"; }
-same() { qemu-img compare "$1" "$2" >/dev/null 2>&1 || fail "qemu-img compare $1 $2"; }
+TOOLS="qemu-img python3"
+. "$(dirname "$0")/lib.sh"
 
 # --- help ---
 expect 0 "$VESSEL" img --help
@@ -151,8 +133,4 @@ for f in map.raw map.qcow2 map-top.qcow2; do
   done
 done
 
-if [ "$failures" != 0 ]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
-echo "all vessel img tests passed"
+finish "all vessel img tests passed"
