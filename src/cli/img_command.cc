@@ -23,7 +23,8 @@ constexpr Verb kVerbs[] = {
      "convert [-q] [-p] [-c] [-f fmt] [-O output_fmt] [-o options] [-B backing_file]\n"
      "              [-S sparse_size] [-n] filename output_filename",
      img::convert_verb},
-    {"check", "check [-q] [-f fmt] [--output=human|json] [-U] filename", img::check_verb},
+    {"check", "check [-q] [-f fmt] [--output=human|json] [-r leaks|all] [-U] filename",
+     img::check_verb},
     {"compare", "compare [-q] [-f fmt] [-F fmt] [-s] [-p] [-U] filename1 filename2",
      img::compare_verb},
     {"map", "map [-f fmt] [--output=human|json] [-U] filename", img::map_verb},
@@ -49,8 +50,8 @@ void print_help() {
   std::printf(
       "Usage: vessel img <command> [command options]\n"
       "\n"
-      "Creates, inspects and converts disk images like qemu-img, with the same\n"
-      "commands, options, output and exit statuses. Formats: raw and qcow2.\n"
+      "Creates, inspects, converts and edits disk images like qemu-img, with the\n"
+      "same commands, options, output and exit statuses. Formats: raw and qcow2.\n"
       "\n"
       "Commands:\n");
   for (const Verb& v : kVerbs) {
