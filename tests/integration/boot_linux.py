@@ -56,6 +56,8 @@ def main():
         try:
             con.expect(re.escape(MARKER), TIMEOUT)
             con.expect(rb"[#$] ", TIMEOUT)
+            # Kernel messages would land in the middle of command output.
+            con.run("dmesg -n 1", TIMEOUT)
             out_ = con.run("uname -m", TIMEOUT)
             check("uname -m prints riscv64", out_.strip() == "riscv64", repr(out_))
             out_ = con.run("cat /sys/devices/system/cpu/online", TIMEOUT)
@@ -94,6 +96,8 @@ def main():
         try:
             con.expect(re.escape(MARKER), TIMEOUT)
             con.expect(rb"[#$] ", TIMEOUT)
+            # Kernel messages would land in the middle of command output.
+            con.run("dmesg -n 1", TIMEOUT)
             out_ = con.run("mount /dev/vda /mnt && cat /mnt/from-guest.txt", TIMEOUT)
             check("the overlay shows the backing file", "written inside the guest" in out_,
                   repr(out_))
