@@ -272,6 +272,27 @@ Result<block::ImageFormat> parse_format_option(std::string_view name) {
   return Error("unknown file format '" + std::string(name) + "' (supported: raw, qcow2)");
 }
 
+Result<bool> parse_cache_mode(std::string_view mode) {
+  if (mode == "unsafe") return false;
+  if (mode == "none" || mode == "off" || mode == "writeback" || mode == "writethrough" ||
+      mode == "directsync") {
+    return true;
+  }
+  return Error("invalid cache mode '" + std::string(mode) +
+               "' (none, writeback, writethrough, directsync or unsafe)");
+}
+
+Result<bool> parse_output_is_json(std::string_view value) {
+  if (value == "json") return true;
+  if (value == "human") return false;
+  return Error("--output must be human or json (got '" + std::string(value) + "')");
+}
+
+Result<void> expect_one_image(const ParsedArgs& parsed, std::string_view verb) {
+  if (parsed.positional.size() == 1) return Ok();
+  return Error("expecting one image file name (see 'vessel img " + std::string(verb) + " --help')");
+}
+
 std::string resolve_backing_path(const std::string& image_path, const std::string& backing) {
   if (backing.empty() || backing[0] == '/') return backing;
   size_t slash = image_path.rfind('/');
