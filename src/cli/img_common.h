@@ -47,8 +47,12 @@ Result<ParsedArgs> parse_img_args(std::span<const std::string_view> args,
 // (powers of 1024), optionally a fraction ("1.5G"). "B" alone means bytes.
 Result<uint64_t> parse_img_size(std::string_view text);
 
-// The items of "-o" lists ("key=value,key=value"; each -o adds a list), in
-// order. An item without '=' ("help", "?") comes back with an empty value.
+// The non-empty items of "-o" lists ("key=value,key=value"; each -o adds a
+// list), in order, as written.
+std::vector<std::string> img_option_items(std::span<const std::string> lists);
+
+// The items of "-o" lists split at their '=', in order. An item without '='
+// ("help", "?") comes back with an empty value.
 std::vector<std::pair<std::string, std::string>> split_img_options(
     std::span<const std::string> lists);
 
