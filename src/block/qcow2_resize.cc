@@ -20,6 +20,23 @@ namespace vessel::block {
 
 using namespace qcow2;
 
+namespace {
+
+// Writes the new disk size into the header (synced): the last step of both
+// growing and shrinking, after everything it makes visible is in place.
+Result<void> store_disk_size(HostFile& file, Qcow2Header& header, Qcow2Info& info,
+                             uint64_t new_size) {
+  uint8_t raw[8];
+  store_be64(raw, new_size);
+  TRY(file.write(field::kSize, raw));
+  TRY(file.sync());
+  header.size = new_size;
+  info.size = new_size;
+  return Ok();
+}
+
+}  // namespace
+
 Result<void> Qcow2Image::resize(uint64_t new_size, bool allow_shrink) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string& path = file_->path();
@@ -45,12 +62,7 @@ Result<void> Qcow2Image::resize(uint64_t new_size, bool allow_shrink) {
     return shrink_to(new_size);
   }
   if (new_l1_size > l1_.size()) TRY(grow_l1(new_l1_size));
-  uint8_t raw[8];
-  store_be64(raw, new_size);
-  TRY(file_->write(field::kSize, raw));
-  TRY(file_->sync());
-  header_.size = new_size;
-  info_.size = new_size;
+  TRY(store_disk_size(*file_, header_, info_, new_size));
   // A backing file larger than the old disk would show through the new
   // area; the disk must read zeros there (QEMU does the same).
   if (backing_ && backing_size_ > old_size) {
@@ -156,12 +168,7 @@ Result<void> Qcow2Image::shrink_to(uint64_t new_size) {
   TRY(drop_l2_tables(new_l1_size));
   // L2 tables, then L1, then the releases.
   TRY(flush_locked());
-  uint8_t raw[8];
-  store_be64(raw, new_size);
-  TRY(file_->write(field::kSize, raw));
-  TRY(file_->sync());
-  header_.size = new_size;
-  info_.size = new_size;
+  TRY(store_disk_size(*file_, header_, info_, new_size));
 
   // The counts must be on disk before the clusters they free leave the file.
   TRY(settle_all());

@@ -68,7 +68,7 @@ int amend_verb(std::span<const std::string_view> args) {
   }
   if (option_lists.empty()) return fail("Must specify options (-o)");
   const auto& pos = parsed->positional;
-  if (pos.size() != 1) return fail("expecting one image file name (see 'vessel img amend --help')");
+  if (auto one = expect_one_image(*parsed, "amend"); !one) return fail(one.error().message());
   const std::string& path = pos[0];
   if (!format.empty()) {
     auto f = parse_format_option(format);

@@ -9,16 +9,15 @@
 // Flushes (--flush-interval) are taken between batches of that many requests,
 // so --no-drain changes nothing.
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "cli/img_common.h"
+#include "cli/img_parallel.h"
 #include "cli/img_verbs.h"
 
 namespace vessel::cli::img {
@@ -95,34 +94,12 @@ uint64_t request_offset(const BenchPlan& plan, uint64_t image_size, uint64_t i) 
 // Runs requests [first, last) on `threads` threads; the first error wins.
 Result<void> run_requests(block::BlockBackend& image, const BenchPlan& plan, uint64_t first,
                           uint64_t last, unsigned threads, std::vector<uint8_t>& buffers) {
-  std::atomic<uint64_t> next{first};
-  std::atomic<bool> failed{false};
-  std::mutex error_mu;
-  Error error("");
   const uint64_t image_size = image.size();
-  auto worker = [&](unsigned index) {
-    std::span<uint8_t> buf(buffers.data() + index * plan.buffer_size, plan.buffer_size);
-    while (!failed.load(std::memory_order_relaxed)) {
-      uint64_t i = next.fetch_add(1, std::memory_order_relaxed);
-      if (i >= last) return;
-      uint64_t pos = request_offset(plan, image_size, i);
-      Result<void> r = plan.write ? image.write(pos, buf) : image.read(pos, buf);
-      if (!r.ok()) {
-        std::lock_guard<std::mutex> lock(error_mu);
-        if (!failed.exchange(true)) error = r.error();
-        return;
-      }
-    }
-  };
-  if (threads <= 1) {
-    worker(0);
-  } else {
-    std::vector<std::thread> pool;
-    for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker, t);
-    for (auto& t : pool) t.join();
-  }
-  if (failed) return error;
-  return Ok();
+  return for_each_parallel(last - first, threads, [&](uint64_t k, size_t worker) {
+    std::span<uint8_t> buf(buffers.data() + worker * plan.buffer_size, plan.buffer_size);
+    uint64_t pos = request_offset(plan, image_size, first + k);
+    return plan.write ? image.write(pos, buf) : image.read(pos, buf);
+  });
 }
 
 }  // namespace
@@ -218,11 +195,7 @@ int bench_verb(std::span<const std::string_view> args) {
         break;
       }
       case kCache:
-        if (value != "none" && value != "off" && value != "writeback" && value != "writethrough" &&
-            value != "directsync" && value != "unsafe") {
-          return fail("invalid cache mode '" + value +
-                      "' (none, writeback, writethrough, directsync or unsafe)");
-        }
+        if (auto mode = parse_cache_mode(value); !mode) return fail(mode.error().message());
         break;
       case kWrite:
         plan.write = true;
@@ -236,7 +209,7 @@ int bench_verb(std::span<const std::string_view> args) {
     }
   }
   const auto& pos = parsed->positional;
-  if (pos.size() != 1) return fail("expecting one image file name (see 'vessel img bench --help')");
+  if (auto one = expect_one_image(*parsed, "bench"); !one) return fail(one.error().message());
   const std::string& path = pos[0];
   if (!plan.write && plan.flush_interval != 0) {
     return fail("--flush-interval is only available in write tests");

@@ -396,10 +396,9 @@ int check_verb(std::span<const std::string_view> args) {
       if (!f) return fail(f.error().message());
       format = value;
     } else if (index == kOutput) {
-      if (value != "json" && value != "human") {
-        return fail("--output must be human or json (got '" + value + "')");
-      }
-      json = value == "json";
+      auto is_json = parse_output_is_json(value);
+      if (!is_json) return fail(is_json.error().message());
+      json = *is_json;
     } else if (index == kQuiet) {
       quiet = true;
     } else if (index == kRepair) {
@@ -414,9 +413,7 @@ int check_verb(std::span<const std::string_view> args) {
       return 0;
     }
   }
-  if (parsed->positional.size() != 1) {
-    return fail("expecting one image file name (see 'vessel img check --help')");
-  }
+  if (auto one = expect_one_image(*parsed, "check"); !one) return fail(one.error().message());
   const std::string& path = parsed->positional[0];
   block::ImageFormat fmt;
   if (!format.empty()) {

@@ -99,9 +99,7 @@ int commit_verb(std::span<const std::string_view> args) {
       return 0;
     }
   }
-  if (parsed->positional.size() != 1) {
-    return fail("expecting one image file name (see 'vessel img commit --help')");
-  }
+  if (auto one = expect_one_image(*parsed, "commit"); !one) return fail(one.error().message());
   const std::string& path = parsed->positional[0];
   auto opened = open_chain(path, format, !drop);
   if (!opened) return fail(opened.error().message());

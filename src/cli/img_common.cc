@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <utility>
 
 #include "block/raw_file.h"
 
@@ -158,9 +159,8 @@ Result<uint64_t> parse_img_size(std::string_view text) {
   return value + extra;
 }
 
-std::vector<std::pair<std::string, std::string>> split_img_options(
-    std::span<const std::string> lists) {
-  std::vector<std::pair<std::string, std::string>> items;
+std::vector<std::string> img_option_items(std::span<const std::string> lists) {
+  std::vector<std::string> items;
   for (const std::string& list : lists) {
     size_t start = 0;
     while (start <= list.size()) {
@@ -168,13 +168,21 @@ std::vector<std::pair<std::string, std::string>> split_img_options(
       if (comma == std::string::npos) comma = list.size();
       std::string item = list.substr(start, comma - start);
       start = comma + 1;
-      if (item.empty()) continue;
-      size_t eq = item.find('=');
-      if (eq == std::string::npos) {
-        items.emplace_back(item, "");
-      } else {
-        items.emplace_back(item.substr(0, eq), item.substr(eq + 1));
-      }
+      if (!item.empty()) items.push_back(std::move(item));
+    }
+  }
+  return items;
+}
+
+std::vector<std::pair<std::string, std::string>> split_img_options(
+    std::span<const std::string> lists) {
+  std::vector<std::pair<std::string, std::string>> items;
+  for (const std::string& item : img_option_items(lists)) {
+    size_t eq = item.find('=');
+    if (eq == std::string::npos) {
+      items.emplace_back(item, "");
+    } else {
+      items.emplace_back(item.substr(0, eq), item.substr(eq + 1));
     }
   }
   return items;
@@ -270,6 +278,27 @@ Result<block::ImageFormat> parse_format_option(std::string_view name) {
   if (name == "raw") return block::ImageFormat::kRaw;
   if (name == "qcow2") return block::ImageFormat::kQcow2;
   return Error("unknown file format '" + std::string(name) + "' (supported: raw, qcow2)");
+}
+
+Result<bool> parse_cache_mode(std::string_view mode) {
+  if (mode == "unsafe") return false;
+  if (mode == "none" || mode == "off" || mode == "writeback" || mode == "writethrough" ||
+      mode == "directsync") {
+    return true;
+  }
+  return Error("invalid cache mode '" + std::string(mode) +
+               "' (none, writeback, writethrough, directsync or unsafe)");
+}
+
+Result<bool> parse_output_is_json(std::string_view value) {
+  if (value == "json") return true;
+  if (value == "human") return false;
+  return Error("--output must be human or json (got '" + std::string(value) + "')");
+}
+
+Result<void> expect_one_image(const ParsedArgs& parsed, std::string_view verb) {
+  if (parsed.positional.size() == 1) return Ok();
+  return Error("expecting one image file name (see 'vessel img " + std::string(verb) + " --help')");
 }
 
 std::string resolve_backing_path(const std::string& image_path, const std::string& backing) {

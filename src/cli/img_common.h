@@ -47,8 +47,12 @@ Result<ParsedArgs> parse_img_args(std::span<const std::string_view> args,
 // (powers of 1024), optionally a fraction ("1.5G"). "B" alone means bytes.
 Result<uint64_t> parse_img_size(std::string_view text);
 
-// The items of "-o" lists ("key=value,key=value"; each -o adds a list), in
-// order. An item without '=' ("help", "?") comes back with an empty value.
+// The non-empty items of "-o" lists ("key=value,key=value"; each -o adds a
+// list), in order, as written.
+std::vector<std::string> img_option_items(std::span<const std::string> lists);
+
+// The items of "-o" lists split at their '=', in order. An item without '='
+// ("help", "?") comes back with an empty value.
 std::vector<std::pair<std::string, std::string>> split_img_options(
     std::span<const std::string> lists);
 
@@ -78,6 +82,17 @@ Result<OpenedImage> open_image(const std::string& path, const std::string& forma
 
 // "-f FMT" value check: raw or qcow2, with an error in qemu-img's words.
 Result<block::ImageFormat> parse_format_option(std::string_view name);
+
+// qemu-img's "-t"/"-T" cache modes. The result says whether writes are made
+// durable: false for "unsafe", true for none/off/writeback/writethrough/directsync.
+Result<bool> parse_cache_mode(std::string_view mode);
+
+// "--output human|json": true for json.
+Result<bool> parse_output_is_json(std::string_view value);
+
+// Checks that a verb taking one image file name got exactly one positional
+// argument; the error points to the verb's --help.
+Result<void> expect_one_image(const ParsedArgs& parsed, std::string_view verb);
 
 // A backing file name as qcow2 stores it, made usable from here: relative
 // names are relative to the directory of the image that names them.

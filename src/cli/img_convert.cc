@@ -4,16 +4,15 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "cli/img_common.h"
+#include "cli/img_parallel.h"
 #include "cli/img_verbs.h"
 
 namespace vessel::cli::img {
@@ -57,35 +56,6 @@ Result<void> create_raw(const std::string& path, uint64_t size) {
   int saved = errno;
   ::close(fd);
   if (rc != 0) return Error(path + ": " + std::strerror(saved));
-  return Ok();
-}
-
-// Runs fn(i, worker) for i in [0, count) on `threads` threads (worker: the
-// thread's number, for per-thread buffers). After an error no new i is
-// started; the first error is returned.
-template <typename Fn>
-Result<void> for_each_parallel(uint64_t count, size_t threads, Fn fn) {
-  std::atomic<uint64_t> next{0};
-  std::atomic<bool> failed{false};
-  std::mutex error_mu;
-  Error error("");
-  auto work = [&](size_t worker) {
-    for (uint64_t i; !failed.load() && (i = next.fetch_add(1)) < count;) {
-      Result<void> r = fn(i, worker);
-      if (!r.ok()) {
-        std::lock_guard<std::mutex> lock(error_mu);
-        if (!failed.exchange(true)) error = r.error();
-      }
-    }
-  };
-  if (threads <= 1) {
-    work(0);
-  } else {
-    std::vector<std::thread> pool;
-    for (size_t t = 0; t < threads; ++t) pool.emplace_back(work, t);
-    for (auto& t : pool) t.join();
-  }
-  if (failed) return error;
   return Ok();
 }
 
@@ -167,17 +137,12 @@ int convert_verb(std::span<const std::string_view> args) {
       case kProgress:
         progress = true;
         break;
-      case kCache:
-        if (value == "unsafe") {
-          sync = false;
-        } else if (value == "none" || value == "off" || value == "writeback" ||
-                   value == "writethrough" || value == "directsync") {
-          sync = true;
-        } else {
-          return fail("invalid cache mode '" + value +
-                      "' (none, writeback, writethrough, directsync or unsafe)");
-        }
+      case kCache: {
+        auto durable = parse_cache_mode(value);
+        if (!durable) return fail(durable.error().message());
+        sync = *durable;
         break;
+      }
       case kHelp:
       case kHelpLong:
         print_help();

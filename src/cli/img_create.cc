@@ -138,90 +138,82 @@ int create_verb(std::span<const std::string_view> args) {
   std::string raw_prealloc = "off";
   std::optional<uint64_t> size;
   bool compat_given = false, refcount_given = false;
-  for (const std::string& list : option_lists) {
-    size_t start = 0;
-    while (start <= list.size()) {
-      size_t comma = list.find(',', start);
-      if (comma == std::string::npos) comma = list.size();
-      std::string item = list.substr(start, comma - start);
-      start = comma + 1;
-      if (item.empty()) continue;
-      if (item == "help" || item == "?") {
-        print_option_help(format);
-        return 0;
-      }
-      size_t eq = item.find('=');
-      if (eq == std::string::npos) {
-        return fail("invalid option '" + item + "' in -o: expected key=value");
-      }
-      std::string key = item.substr(0, eq), value = item.substr(eq + 1);
-      auto bad = [&](const std::string& why) {
-        return fail("invalid value '" + value + "' for option " + key + ": " + why);
-      };
-      if (key == "size") {
-        auto s = parse_img_size(value);
-        if (!s) return fail(s.error().message());
-        size = *s;
-      } else if (key == "preallocation") {
-        if (format == block::ImageFormat::kQcow2) {
-          if (value == "off") {
-            q.preallocation = block::Qcow2Preallocation::kOff;
-          } else if (value == "metadata") {
-            q.preallocation = block::Qcow2Preallocation::kMetadata;
-          } else {
-            return bad("qcow2 supports preallocation=off or metadata");
-          }
+  for (const std::string& item : img_option_items(option_lists)) {
+    if (item == "help" || item == "?") {
+      print_option_help(format);
+      return 0;
+    }
+    size_t eq = item.find('=');
+    if (eq == std::string::npos) {
+      return fail("invalid option '" + item + "' in -o: expected key=value");
+    }
+    std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    auto bad = [&](const std::string& why) {
+      return fail("invalid value '" + value + "' for option " + key + ": " + why);
+    };
+    if (key == "size") {
+      auto s = parse_img_size(value);
+      if (!s) return fail(s.error().message());
+      size = *s;
+    } else if (key == "preallocation") {
+      if (format == block::ImageFormat::kQcow2) {
+        if (value == "off") {
+          q.preallocation = block::Qcow2Preallocation::kOff;
+        } else if (value == "metadata") {
+          q.preallocation = block::Qcow2Preallocation::kMetadata;
         } else {
-          if (value != "off" && value != "falloc" && value != "full") {
-            return bad("raw supports preallocation=off, falloc or full");
-          }
-          raw_prealloc = value;
+          return bad("qcow2 supports preallocation=off or metadata");
         }
-      } else if (format == block::ImageFormat::kRaw) {
-        return fail("invalid option '" + key + "' for format 'raw' (see '-o help')");
-      } else if (key == "cluster_size") {
-        auto s = parse_img_size(value);
-        if (!s) return fail(s.error().message());
-        if (*s < 512 || *s > (2u << 20) || (*s & (*s - 1)) != 0) {
-          return bad("cluster size must be a power of two between 512 and 2M");
-        }
-        q.cluster_size = static_cast<uint32_t>(*s);
-      } else if (key == "compat") {
-        auto v = block::parse_qcow2_compat(value);
-        if (!v) return bad("use 0.10 or 1.1");
-        q.version = *v;
-        compat_given = true;
-      } else if (key == "refcount_bits") {
-        unsigned bits = 0;
-        for (char c : value) bits = (c >= '0' && c <= '9') ? bits * 10 + (c - '0') : 1000;
-        if (bits == 0 || bits > 64 || (bits & (bits - 1)) != 0) {
-          return bad("refcount width must be a power of two and may not exceed 64 bits");
-        }
-        q.refcount_bits = bits;
-        refcount_given = true;
-      } else if (key == "lazy_refcounts") {
-        auto b = parse_bool(key, value);
-        if (!b) return fail(b.error().message());
-        q.lazy_refcounts = *b;
-      } else if (key == "compression_type") {
-        if (value == "zlib") {
-          q.compression_type = block::qcow2::CompressionType::kZlib;
-        } else if (value == "zstd") {
-          q.compression_type = block::qcow2::CompressionType::kZstd;
-        } else {
-          return bad("use zlib or zstd");
-        }
-      } else if (key == "backing_file") {
-        backing = value;
-      } else if (key == "backing_fmt") {
-        backing_format = value;
-      } else if (key == "extended_l2") {
-        auto b = parse_bool(key, value);
-        if (!b) return fail(b.error().message());
-        if (*b) return fail("extended_l2=on is not supported");
       } else {
-        return fail("invalid option '" + key + "' for format 'qcow2' (see '-o help')");
+        if (value != "off" && value != "falloc" && value != "full") {
+          return bad("raw supports preallocation=off, falloc or full");
+        }
+        raw_prealloc = value;
       }
+    } else if (format == block::ImageFormat::kRaw) {
+      return fail("invalid option '" + key + "' for format 'raw' (see '-o help')");
+    } else if (key == "cluster_size") {
+      auto s = parse_img_size(value);
+      if (!s) return fail(s.error().message());
+      if (*s < 512 || *s > (2u << 20) || (*s & (*s - 1)) != 0) {
+        return bad("cluster size must be a power of two between 512 and 2M");
+      }
+      q.cluster_size = static_cast<uint32_t>(*s);
+    } else if (key == "compat") {
+      auto v = block::parse_qcow2_compat(value);
+      if (!v) return bad("use 0.10 or 1.1");
+      q.version = *v;
+      compat_given = true;
+    } else if (key == "refcount_bits") {
+      unsigned bits = 0;
+      for (char c : value) bits = (c >= '0' && c <= '9') ? bits * 10 + (c - '0') : 1000;
+      if (bits == 0 || bits > 64 || (bits & (bits - 1)) != 0) {
+        return bad("refcount width must be a power of two and may not exceed 64 bits");
+      }
+      q.refcount_bits = bits;
+      refcount_given = true;
+    } else if (key == "lazy_refcounts") {
+      auto b = parse_bool(key, value);
+      if (!b) return fail(b.error().message());
+      q.lazy_refcounts = *b;
+    } else if (key == "compression_type") {
+      if (value == "zlib") {
+        q.compression_type = block::qcow2::CompressionType::kZlib;
+      } else if (value == "zstd") {
+        q.compression_type = block::qcow2::CompressionType::kZstd;
+      } else {
+        return bad("use zlib or zstd");
+      }
+    } else if (key == "backing_file") {
+      backing = value;
+    } else if (key == "backing_fmt") {
+      backing_format = value;
+    } else if (key == "extended_l2") {
+      auto b = parse_bool(key, value);
+      if (!b) return fail(b.error().message());
+      if (*b) return fail("extended_l2=on is not supported");
+    } else {
+      return fail("invalid option '" + key + "' for format 'qcow2' (see '-o help')");
     }
   }
 

@@ -168,13 +168,9 @@ int info_verb(std::span<const std::string_view> args) {
       if (!f) return fail(f.error().message());
       format = value;
     } else if (index == kOutput) {
-      if (value == "json") {
-        json = true;
-      } else if (value == "human") {
-        json = false;
-      } else {
-        return fail("--output must be human or json (got '" + value + "')");
-      }
+      auto is_json = parse_output_is_json(value);
+      if (!is_json) return fail(is_json.error().message());
+      json = *is_json;
     } else if (index == kChain) {
       chain = true;
     } else if (index == kHelp || index == kHelpLong) {

@@ -50,18 +50,15 @@ int map_verb(std::span<const std::string_view> args) {
       if (auto f = parse_format_option(value); !f) return fail(f.error().message());
       format = value;
     } else if (index == kOutput) {
-      if (value != "json" && value != "human") {
-        return fail("--output must be human or json (got '" + value + "')");
-      }
-      json = value == "json";
+      auto is_json = parse_output_is_json(value);
+      if (!is_json) return fail(is_json.error().message());
+      json = *is_json;
     } else if (index == kHelp || index == kHelpLong) {
       print_help();
       return 0;
     }
   }
-  if (parsed->positional.size() != 1) {
-    return fail("expecting one image file name (see 'vessel img map --help')");
-  }
+  if (auto one = expect_one_image(*parsed, "map"); !one) return fail(one.error().message());
   auto chain = open_chain(parsed->positional[0], format);
   if (!chain) return fail(chain.error().message());
 

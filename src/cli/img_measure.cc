@@ -209,10 +209,9 @@ int measure_verb(std::span<const std::string_view> args) {
       size = *s;
       size_given = true;
     } else if (index == kOutput) {
-      if (value != "json" && value != "human") {
-        return fail("--output must be human or json (got '" + value + "')");
-      }
-      json = value == "json";
+      auto is_json = parse_output_is_json(value);
+      if (!is_json) return fail(is_json.error().message());
+      json = *is_json;
     } else if (index == kHelp || index == kHelpLong) {
       print_help();
       return 0;

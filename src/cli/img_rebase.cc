@@ -102,9 +102,7 @@ int rebase_verb(std::span<const std::string_view> args) {
       return 0;
     }
   }
-  if (parsed->positional.size() != 1) {
-    return fail("expecting one image file name (see 'vessel img rebase --help')");
-  }
+  if (auto one = expect_one_image(*parsed, "rebase"); !one) return fail(one.error().message());
   const std::string& path = parsed->positional[0];
   if (!backing_given && !unsafe) {
     return fail("Must specify backing file (-b) or use unsafe mode (-u)");

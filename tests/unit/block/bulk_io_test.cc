@@ -24,12 +24,6 @@ std::vector<uint8_t> pattern(size_t length, uint8_t seed) {
   return data;
 }
 
-void expect_clean(const std::string& image) {
-  RunResult check = qemu_check(image);
-  EXPECT_EQ(check.status, 0) << check.output;
-  EXPECT_EQ(check.output.find("leaked"), std::string::npos) << check.output;
-}
-
 struct RunVariant {
   uint32_t cluster_size;
   Qcow2Version version;
@@ -79,7 +73,7 @@ TEST_P(Qcow2WriteRun, LargeWritesOverMixedClustersReadBack) {
     EXPECT_EQ(first_difference(read_all(img), model), -1);
     ASSERT_TRUE(img.close().ok());
   }
-  expect_clean(image);
+  expect_qemu_check_clean(image);
   EXPECT_EQ(first_difference(qemu_read_all(image, dir.file("out.raw")), model), -1);
 }
 
@@ -153,7 +147,7 @@ TEST(Qcow2CompressedWrite, FromSeveralThreads) {
     EXPECT_EQ(first_difference(read_all(img), model), -1);
     ASSERT_TRUE(img.close().ok());
   }
-  expect_clean(image);
+  expect_qemu_check_clean(image);
   EXPECT_EQ(first_difference(qemu_read_all(image, dir.file("out.raw")), model), -1);
 }
 

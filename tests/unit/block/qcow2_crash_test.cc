@@ -3,14 +3,12 @@
 // never 2), and every write completed before the writer's last finished
 // flush must read back. Leaky images are then repaired (check -r leaks) and
 // must pass qemu-img check with the same data.
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <random>
-#include <thread>
 
+#include "crash_test_util.h"
 #include "qcow2_test_util.h"
 
 namespace vessel::block::testing {
@@ -63,22 +61,11 @@ TEST(Qcow2Crash, KilledWritersLeaveConsistentImagesWithFlushedDataIntact) {
     create.cluster_size = kill_number % 2 ? 4096 : 65536;
     ASSERT_TRUE(Qcow2Image::create(image, create).ok());
 
-    int pipe_fds[2];
-    ASSERT_EQ(pipe(pipe_fds), 0);
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      close(pipe_fds[0]);
-      writer(image, pipe_fds[1]);
-    }
-    close(pipe_fds[1]);
-    std::this_thread::sleep_for(std::chrono::microseconds(random() % 40000));
-    kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    uint64_t flushed = 0, value;
-    while (read(pipe_fds[0], &value, sizeof value) == sizeof value) flushed = value;
-    close(pipe_fds[0]);
+    std::vector<uint64_t> reports;
+    ASSERT_NO_FATAL_FAILURE(kill_child_after([&](int report) { writer(image, report); },
+                                             std::chrono::microseconds(random() % 40000),
+                                             &reports));
+    const uint64_t flushed = reports.empty() ? 0 : reports.back();
 
     total_flushed += flushed;
     RunResult check = qemu_check(image);

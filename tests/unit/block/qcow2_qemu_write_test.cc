@@ -26,12 +26,6 @@ std::string variant_name(const ::testing::TestParamInfo<Variant>& info) {
          std::to_string(info.param.refcount_bits) + (info.param.lazy_refcounts ? "_lazy" : "");
 }
 
-void expect_clean(const std::string& image) {
-  RunResult check = qemu_check(image);
-  EXPECT_EQ(check.status, 0) << check.output;
-  EXPECT_EQ(check.output.find("leaked"), std::string::npos) << check.output;
-}
-
 std::vector<uint8_t> pattern(size_t length, uint8_t seed) {
   std::vector<uint8_t> data(length);
   for (size_t i = 0; i < length; ++i) data[i] = static_cast<uint8_t>(seed + i * 7 + i / 251);
@@ -55,7 +49,7 @@ TEST_P(Qcow2QemuWrite, QemuReadsWhatWeWrote) {
   create.lazy_refcounts = v.lazy_refcounts;
   auto created = Qcow2Image::create(image, create);
   ASSERT_TRUE(created.ok()) << created.error().message();
-  expect_clean(image);
+  expect_qemu_check_clean(image);
 
   std::vector<uint8_t> model(size, 0);
   {
@@ -88,7 +82,7 @@ TEST_P(Qcow2QemuWrite, QemuReadsWhatWeWrote) {
     EXPECT_EQ(first_difference(read_all(img), model), -1);
     ASSERT_TRUE(img.close().ok());
   }
-  expect_clean(image);
+  expect_qemu_check_clean(image);
   EXPECT_EQ(first_difference(qemu_read_all(image, dir.file("out.raw")), model), -1);
   EXPECT_EQ(first_difference(read_all(image), model), -1);
 }
@@ -138,7 +132,7 @@ TEST(Qcow2QemuWrite, CopiesPartialClustersFromTheBackingFile) {
     std::fill_n(model.begin() + 5 * 65536 + 10, 100, 0);
     ASSERT_TRUE(img.close().ok());
   }
-  expect_clean(top);
+  expect_qemu_check_clean(top);
   EXPECT_EQ(first_difference(qemu_read_all(top, dir.file("out.raw")), model), -1);
 }
 
@@ -164,7 +158,7 @@ TEST(Qcow2QemuWrite, CreateOptionsShowInQemuImgInfo) {
                            "\"backing-filename-format\": \"raw\"", "\"compat\": \"1.1\""}) {
     EXPECT_NE(info.output.find(want), std::string::npos) << want << " in\n" << info.output;
   }
-  expect_clean(image);
+  expect_qemu_check_clean(image);
   EXPECT_EQ(read_all(image), std::vector<uint8_t>(1 << 20, 0x12));
 }
 
@@ -179,7 +173,7 @@ TEST(Qcow2QemuWrite, PreallocatedMetadata) {
     create.preallocation = Qcow2Preallocation::kMetadata;
     auto created = Qcow2Image::create(image, create);
     ASSERT_TRUE(created.ok()) << created.error().message();
-    expect_clean(image);
+    expect_qemu_check_clean(image);
     RunResult map = run("qemu-img map --output=json '" + image + "'");
     EXPECT_NE(map.output.find("\"data\": true"), std::string::npos) << map.output;
     EXPECT_EQ(map.output.find("\"data\": false"), std::string::npos) << map.output;
@@ -208,7 +202,7 @@ TEST(Qcow2QemuWrite, GrowsTheRefcountTable) {
     std::copy(data.begin(), data.end(), model.begin() + (1 << 20));
     ASSERT_TRUE((*opened)->close().ok());
   }
-  expect_clean(image);
+  expect_qemu_check_clean(image);
   EXPECT_EQ(first_difference(qemu_read_all(image, dir.file("out.raw")), model), -1);
   RunResult info = run("qemu-img info --output=json '" + image + "'");
   EXPECT_EQ(info.status, 0) << info.output;
@@ -237,7 +231,7 @@ TEST(Qcow2QemuWrite, OverwritesCompressedClusters) {
     std::fill_n(model.begin() + 65536, 8192, 0);
     ASSERT_TRUE((*opened)->close().ok());
   }
-  expect_clean(image);
+  expect_qemu_check_clean(image);
   EXPECT_EQ(first_difference(qemu_read_all(image, dir.file("out.raw")), model), -1);
 }
 
@@ -309,7 +303,7 @@ TEST(Qcow2QemuWrite, ADirtyImageIsRepairedOnOpen) {
     EXPECT_TRUE((*opened)->info().dirty);
     ASSERT_TRUE((*opened)->close().ok());
   }
-  expect_clean(image);
+  expect_qemu_check_clean(image);
   std::vector<uint8_t> data = qemu_read_all(image, dir.file("out.raw"));
   ASSERT_EQ(data.size(), 4u << 20);
   EXPECT_EQ(data[400000], 0x5e);
@@ -389,9 +383,7 @@ TEST_P(Qcow2QemuCompressedWrite, QemuReadsOurCompressedClusters) {
     std::fill_n(model.begin() + static_cast<ptrdiff_t>(20 * cs), cs, 0x11);
     ASSERT_TRUE((*opened)->close().ok());
   }
-  check = qemu_check(image);
-  EXPECT_EQ(check.status, 0) << check.output;
-  EXPECT_EQ(check.output.find("leaked"), std::string::npos) << check.output;
+  expect_qemu_check_clean(image);
   EXPECT_EQ(first_difference(qemu_read_all(image, dir.file("out2.raw")), model), -1);
 }
 

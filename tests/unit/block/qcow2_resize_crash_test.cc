@@ -4,14 +4,12 @@
 // must find at most leaked clusters (after the repair of the next open, for
 // lazy refcounts), and the image must open with at least
 // the size of the last resize that returned.
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <random>
-#include <thread>
 
+#include "crash_test_util.h"
 #include "qcow2_test_util.h"
 
 namespace vessel::block::testing {
@@ -55,25 +53,12 @@ TEST(Qcow2ResizeCrash, KilledResizesLeaveConsistentImages) {
     create.lazy_refcounts = kill_number % 3 == 2;
     ASSERT_TRUE(Qcow2Image::create(image, create).ok());
 
-    int pipe_fds[2];
-    ASSERT_EQ(pipe(pipe_fds), 0);
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      close(pipe_fds[0]);
-      resizer(image, pipe_fds[1]);
-    }
-    close(pipe_fds[1]);
-    std::this_thread::sleep_for(std::chrono::microseconds(random() % 60000));
-    kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    uint64_t last = kStep, value;
-    while (read(pipe_fds[0], &value, sizeof value) == sizeof value) {
-      last = value;
-      ++resized;
-    }
-    close(pipe_fds[0]);
+    std::vector<uint64_t> reports;
+    ASSERT_NO_FATAL_FAILURE(kill_child_after([&](int report) { resizer(image, report); },
+                                             std::chrono::microseconds(random() % 60000),
+                                             &reports));
+    const uint64_t last = reports.empty() ? kStep : reports.back();
+    resized += static_cast<int>(reports.size());
 
     // With lazy refcounts the counts on disk are stale by design until the
     // next read-write open repairs them; only that result is checked.

@@ -120,6 +120,13 @@ inline RunResult qemu_check(const std::string& path) {
   return run("qemu-img check -f qcow2 '" + path + "'");
 }
 
+// `qemu-img check` finds the image clean: no corruption and no leaks.
+inline void expect_qemu_check_clean(const std::string& path) {
+  RunResult check = qemu_check(path);
+  EXPECT_EQ(check.status, 0) << check.output;
+  EXPECT_EQ(check.output.find("leaked"), std::string::npos) << check.output;
+}
+
 // The guest-visible contents as QEMU sees them.
 inline std::vector<uint8_t> qemu_read_all(const std::string& path, const std::string& raw_path) {
   RunResult r = run("qemu-img convert -f qcow2 -O raw '" + path + "' '" + raw_path + "'");
