@@ -18,6 +18,7 @@
 namespace {
 
 using vessel::block::Access;
+using vessel::block::Qcow2BackingPolicy;
 using vessel::block::Qcow2Image;
 using vessel::block::ZeroMode;
 
@@ -101,7 +102,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = scratch_dir() + "/input.qcow2";
   if (!store(path, data, size)) return 0;
   Qcow2Image::OpenOptions options;
-  options.allow_backing = false;
+  options.backing = Qcow2BackingPolicy::kRefuse;
   if (auto image = Qcow2Image::open(path, options); image.ok()) read_clusters(**image);
 
   options.access = Access::kReadWrite;

@@ -69,21 +69,26 @@ struct Qcow2AmendOptions {
   bool lazy_refcounts = false;
 };
 
+// What opening an image does with the backing file it names.
+enum class Qcow2BackingPolicy {
+  kOpen,  // open it (and its own backing chain)
+  // Leave it closed (clusters it would provide read as zeros): only for
+  // header edits (set_backing) of an image whose backing file may be
+  // missing; data written then would copy zeros, not its data.
+  kIgnore,
+  // Refuse the image, so that opening an untrusted image touches no other file.
+  kRefuse,
+};
+
 struct Qcow2OpenOptions {
   Access access = Access::kReadOnly;
   // Memory for cached L2 tables; 0: enough to map the whole disk, at most 32 MiB.
   uint64_t l2_cache_bytes = 0;
-  // Leaves the backing file closed (clusters it would provide read as
-  // zeros): only for header edits (set_backing) of an image whose backing
-  // file may be missing; data written then would copy zeros, not its data.
-  bool no_backing = false;
   // false: never fdatasync (qemu's cache=unsafe). The writes keep their
   // order, but the host may put them on disk in any order, so after a host
   // crash the image may be damaged. For new images nobody relies on yet.
   bool sync = true;
-  // false: an image that names a backing file is refused, so opening an
-  // untrusted image touches no other file.
-  bool allow_backing = true;
+  Qcow2BackingPolicy backing = Qcow2BackingPolicy::kOpen;
 };
 
 // What the header says, for tools (`vessel img info`).
@@ -156,7 +161,7 @@ class Qcow2Image : public BlockBackend {
   Result<void> amend(const Qcow2AmendOptions& options);
   // Records a new backing file name and format (empty name: none) without
   // touching any data; reads then go to the new backing file (which is not
-  // opened with no_backing).
+  // opened with Qcow2BackingPolicy::kIgnore).
   Result<void> set_backing(const std::string& backing_file, const std::string& backing_format);
   // Makes every cluster of the image unallocated, so that it reads through
   // to its backing file; internal snapshots keep their clusters.

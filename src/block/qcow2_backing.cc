@@ -24,10 +24,10 @@ std::string resolve_backing_path(const std::string& image_path, const std::strin
 }  // namespace
 
 Result<void> Qcow2Image::open_backing(const ChainState& chain) {
-  if (header_.backing_file.empty() || options_.no_backing) return Ok();
+  if (header_.backing_file.empty() || options_.backing == Qcow2BackingPolicy::kIgnore) return Ok();
   const std::string& path = file_->path();
   const std::string& name = header_.backing_file;
-  if (!options_.allow_backing) {
+  if (options_.backing == Qcow2BackingPolicy::kRefuse) {
     return Error(path + ": the image has a backing file (\"" + name +
                  "\"), which is not allowed here");
   }

@@ -123,7 +123,7 @@ int rebase_verb(std::span<const std::string_view> args) {
 
   block::Qcow2OpenOptions options;
   options.access = block::Access::kReadWrite;
-  options.no_backing = unsafe;
+  if (unsafe) options.backing = block::Qcow2BackingPolicy::kIgnore;
   if (format.empty()) {
     auto probed = block::probe_image_format(path);
     if (!probed) return fail(probed.error().message());

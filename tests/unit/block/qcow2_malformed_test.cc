@@ -445,7 +445,7 @@ TEST(Qcow2Malformed, BackingFilesCanBeRefused) {
   ASSERT_TRUE(Qcow2Image::create(dir.file("top.qcow2"), top).ok());
   Qcow2OpenOptions options;
   EXPECT_TRUE(Qcow2Image::open(dir.file("top.qcow2"), options).ok());
-  options.allow_backing = false;
+  options.backing = Qcow2BackingPolicy::kRefuse;
   auto refused = Qcow2Image::open(dir.file("top.qcow2"), options);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message().find("backing file (\"base.qcow2\")"), std::string::npos)
