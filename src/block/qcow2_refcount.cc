@@ -178,6 +178,12 @@ Result<uint64_t> Qcow2Refcounts::find_free_run(uint64_t from, uint64_t count,
 }
 
 Result<Qcow2Refcounts::Allocation> Qcow2Refcounts::allocate(uint64_t count) {
+  // A run as long as a refcount block's range may need a new block inside
+  // itself wherever it goes, and the search below would chase it for ever.
+  if (count >= entries_per_block_) {
+    TRY_ASSIGN(uint64_t offset, allocate_at_end(count));
+    return Allocation{offset, true};
+  }
   for (;;) {
     uint64_t first_free = free_hint_;
     TRY_ASSIGN(uint64_t start, find_free_run(free_hint_, count, &first_free));

@@ -181,6 +181,24 @@ TEST(Qcow2QemuWrite, PreallocatedMetadata) {
   }
 }
 
+// 512-byte clusters with 64-bit refcounts: a refcount block covers 64
+// clusters, fewer than the run of L2 tables that preallocation asks for at
+// once; the run must still find its place (it once searched for ever).
+TEST(Qcow2QemuWrite, PreallocatedRunLongerThanARefcountBlock) {
+  REQUIRE_QEMU_TOOLS();
+  TempDir dir;
+  std::string image = dir.file("prealloc.qcow2");
+  Qcow2CreateOptions create;
+  create.size = 16 << 20;
+  create.cluster_size = 512;
+  create.refcount_bits = 64;
+  create.preallocation = Qcow2Preallocation::kMetadata;
+  auto created = Qcow2Image::create(image, create);
+  ASSERT_TRUE(created.ok()) << created.error().message();
+  expect_qemu_check_clean(image);
+  EXPECT_EQ(read_all(image), std::vector<uint8_t>(16 << 20, 0));
+}
+
 TEST(Qcow2QemuWrite, GrowsTheRefcountTable) {
   REQUIRE_QEMU_TOOLS();
   TempDir dir;
