@@ -295,6 +295,7 @@ class Qcow2Image : public BlockBackend {
   Result<void> sync_if_needed();
   Result<void> write_l1();
   Result<void> flush_locked();
+  Result<void> punch_free_clusters(uint64_t offset, uint64_t length);
   Result<void> close_locked();
   Result<void> set_incompatible_bit(uint64_t bit, bool on);
 

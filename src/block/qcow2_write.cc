@@ -312,9 +312,35 @@ Result<void> Qcow2Image::flush_locked() {
         TRY_ASSIGN(uint64_t count, refcounts_->get(c));
         if (count == 0) l2_cache_->drop(r.offset);
       }
+      TRY(punch_free_clusters(r.offset, r.length));
     }
     decompressed_.clear();
     compressed_tail_ = 0;
+  }
+  return Ok();
+}
+
+// Host clusters nothing refers to any more become holes in the image file,
+// so that a guest's discard gives the host its space back (as QEMU's
+// pass-discard-request). Where the file system cannot punch, they stay.
+Result<void> Qcow2Image::punch_free_clusters(uint64_t offset, uint64_t length) {
+  if (length == 0) return Ok();
+  const uint64_t last = geometry_.cluster_index(offset + length - 1);
+  uint64_t run_start = 0, run_length = 0;
+  for (uint64_t c = geometry_.cluster_index(offset); c <= last + 1; ++c) {
+    bool free = false;
+    if (c <= last) {
+      TRY_ASSIGN(uint64_t count, refcounts_->get(c));
+      free = count == 0;
+    }
+    if (free && run_length == 0) run_start = c;
+    if (free) {
+      ++run_length;
+    } else if (run_length != 0) {
+      TRY(file_->zero_range(run_start << geometry_.cluster_bits,
+                            run_length << geometry_.cluster_bits, /*deallocate=*/true));
+      run_length = 0;
+    }
   }
   return Ok();
 }

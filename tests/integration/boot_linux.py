@@ -123,6 +123,9 @@ def main():
                        if e["data"] and e["depth"] == 0)
         check("the deleted, trimmed 8 MiB file left no data in the overlay",
               own_data < 4 << 20, f"{own_data} bytes of data in the overlay")
+        on_disk = os.stat(overlay).st_blocks * 512
+        check("the overlay file gave the space back to the host", on_disk < 4 << 20,
+              f"{on_disk} bytes allocated to {overlay}")
         flat = os.path.join(scratch, "overlay-flat.raw")
         subprocess.run(["qemu-img", "convert", "-O", "raw", overlay, flat], check=True)
         dump = subprocess.run(["debugfs", "-R", "cat /overlay.txt", flat],

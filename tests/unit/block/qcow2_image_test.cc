@@ -95,6 +95,43 @@ TEST(Qcow2Image, ReadOnlyAndRangeErrors) {
   EXPECT_FALSE((*image)->read(0, buf).ok());
 }
 
+// Freed host clusters become holes in the image file: a guest's discard
+// gives the host its space back, and the image stays consistent.
+TEST(Qcow2Image, DiscardGivesTheHostItsSpaceBack) {
+  REQUIRE_QEMU_TOOLS();
+  TempDir dir;
+  std::string path = dir.file("trim.qcow2");
+  Qcow2CreateOptions o;
+  o.size = 8 << 20;
+  ASSERT_TRUE(Qcow2Image::create(path, o).ok());
+  auto opened = Qcow2Image::open(path, {Access::kReadWrite, 0});
+  ASSERT_TRUE(opened.ok()) << opened.error().message();
+  Qcow2Image& image = **opened;
+  const std::vector<uint8_t> data(6 << 20, 0x5a);
+  ASSERT_TRUE(image.write(0, data).ok());
+  ASSERT_TRUE(image.flush().ok());
+  struct stat written;
+  ASSERT_EQ(stat(path.c_str(), &written), 0);
+
+  ASSERT_TRUE(image.discard(1 << 20, 4 << 20).ok());
+  ASSERT_TRUE(image.flush().ok());
+  struct stat trimmed;
+  ASSERT_EQ(stat(path.c_str(), &trimmed), 0);
+  EXPECT_LE(trimmed.st_blocks * 512, written.st_blocks * 512 - (3 << 20))
+      << "the discarded clusters still take space in the file";
+
+  // The freed clusters are reused, and everything reads as expected.
+  const std::vector<uint8_t> again(100000, 0xc3);
+  ASSERT_TRUE(image.write(2 << 20, again).ok());
+  ASSERT_TRUE(image.close().ok());
+  expect_qemu_check_clean(path);
+  std::vector<uint8_t> model(o.size, 0);
+  std::fill_n(model.begin(), 1 << 20, 0x5a);
+  std::fill_n(model.begin() + (5 << 20), 1 << 20, 0x5a);
+  std::copy(again.begin(), again.end(), model.begin() + (2 << 20));
+  EXPECT_EQ(first_difference(read_all(path), model), -1);
+}
+
 struct Variant {
   uint32_t cluster_size;
   Qcow2Version version;
