@@ -158,9 +158,7 @@ int bench_verb(std::span<const std::string_view> args) {
         }
         break;
       case kFormat: {
-        auto f = parse_format_option(value);
-        if (!f) return fail(f.error().message());
-        format = value;
+        if (!take_format_option(value, format)) return kExitError;
         break;
       }
       case kFlushInterval:

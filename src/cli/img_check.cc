@@ -392,13 +392,9 @@ int check_verb(std::span<const std::string_view> args) {
   auto mode = block::Qcow2Image::RepairMode::kLeaks;
   for (const auto& [index, value] : parsed->options) {
     if (index == kFormat) {
-      auto f = parse_format_option(value);
-      if (!f) return fail(f.error().message());
-      format = value;
+      if (!take_format_option(value, format)) return kExitError;
     } else if (index == kOutput) {
-      auto is_json = parse_output_is_json(value);
-      if (!is_json) return fail(is_json.error().message());
-      json = *is_json;
+      if (!take_output_option(value, json)) return kExitError;
     } else if (index == kQuiet) {
       quiet = true;
     } else if (index == kRepair) {

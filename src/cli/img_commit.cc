@@ -82,8 +82,7 @@ int commit_verb(std::span<const std::string_view> args) {
   bool drop = false, progress = false, quiet = false, base_given = false;
   for (const auto& [index, value] : parsed->options) {
     if (index == kFormat) {
-      if (auto f = parse_format_option(value); !f) return fail(f.error().message());
-      format = value;
+      if (!take_format_option(value, format)) return kExitError;
     } else if (index == kBase) {
       base_name = value;
       base_given = true;

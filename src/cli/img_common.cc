@@ -296,6 +296,26 @@ Result<bool> parse_output_is_json(std::string_view value) {
   return Error("--output must be human or json (got '" + std::string(value) + "')");
 }
 
+bool take_format_option(std::string_view value, std::string& format) {
+  auto f = parse_format_option(value);
+  if (!f) {
+    fail(f.error().message());
+    return false;
+  }
+  format = value;
+  return true;
+}
+
+bool take_output_option(std::string_view value, bool& json) {
+  auto is_json = parse_output_is_json(value);
+  if (!is_json) {
+    fail(is_json.error().message());
+    return false;
+  }
+  json = *is_json;
+  return true;
+}
+
 Result<void> expect_one_image(const ParsedArgs& parsed, std::string_view verb) {
   if (parsed.positional.size() == 1) return Ok();
   return Error("expecting one image file name (see 'vessel img " + std::string(verb) + " --help')");

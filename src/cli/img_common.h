@@ -90,6 +90,12 @@ Result<bool> parse_cache_mode(std::string_view mode);
 // "--output human|json": true for json.
 Result<bool> parse_output_is_json(std::string_view value);
 
+// The option loops' steps for the two options most verbs take: check the
+// value and store it (the format name as given; json or not), or print the
+// error and return false.
+bool take_format_option(std::string_view value, std::string& format);
+bool take_output_option(std::string_view value, bool& json);
+
 // Checks that a verb taking one image file name got exactly one positional
 // argument; the error points to the verb's --help.
 Result<void> expect_one_image(const ParsedArgs& parsed, std::string_view verb);

@@ -100,9 +100,7 @@ int convert_verb(std::span<const std::string_view> args) {
   for (const auto& [index, value] : parsed->options) {
     switch (index) {
       case kFormat: {
-        auto f = parse_format_option(value);
-        if (!f) return fail(f.error().message());
-        src_format = value;
+        if (!take_format_option(value, src_format)) return kExitError;
         break;
       }
       case kOutFormat: {
@@ -126,9 +124,7 @@ int convert_verb(std::span<const std::string_view> args) {
         backing = value;
         break;
       case kBackingFormat: {
-        auto f = parse_format_option(value);
-        if (!f) return fail(f.error().message());
-        backing_format = value;
+        if (!take_format_option(value, backing_format)) return kExitError;
         break;
       }
       case kNoCreate:

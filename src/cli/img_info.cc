@@ -164,13 +164,9 @@ int info_verb(std::span<const std::string_view> args) {
   bool json = false, chain = false;
   for (const auto& [index, value] : parsed->options) {
     if (index == kFormat) {
-      auto f = parse_format_option(value);
-      if (!f) return fail(f.error().message());
-      format = value;
+      if (!take_format_option(value, format)) return kExitError;
     } else if (index == kOutput) {
-      auto is_json = parse_output_is_json(value);
-      if (!is_json) return fail(is_json.error().message());
-      json = *is_json;
+      if (!take_output_option(value, json)) return kExitError;
     } else if (index == kChain) {
       chain = true;
     } else if (index == kHelp || index == kHelpLong) {

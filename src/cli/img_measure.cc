@@ -196,11 +196,9 @@ int measure_verb(std::span<const std::string_view> args) {
   uint64_t size = 0;
   for (const auto& [index, value] : parsed->options) {
     if (index == kFormat) {
-      if (auto f = parse_format_option(value); !f) return fail(f.error().message());
-      format = value;
+      if (!take_format_option(value, format)) return kExitError;
     } else if (index == kOutFormat) {
-      if (auto f = parse_format_option(value); !f) return fail(f.error().message());
-      out_format = value;
+      if (!take_format_option(value, out_format)) return kExitError;
     } else if (index == kOptions) {
       option_lists.push_back(value);
     } else if (index == kSize) {
@@ -209,9 +207,7 @@ int measure_verb(std::span<const std::string_view> args) {
       size = *s;
       size_given = true;
     } else if (index == kOutput) {
-      auto is_json = parse_output_is_json(value);
-      if (!is_json) return fail(is_json.error().message());
-      json = *is_json;
+      if (!take_output_option(value, json)) return kExitError;
     } else if (index == kHelp || index == kHelpLong) {
       print_help();
       return 0;

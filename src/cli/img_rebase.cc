@@ -83,14 +83,12 @@ int rebase_verb(std::span<const std::string_view> args) {
   bool backing_given = false, unsafe = false, progress = false, quiet = false;
   for (const auto& [index, value] : parsed->options) {
     if (index == kFormat) {
-      if (auto f = parse_format_option(value); !f) return fail(f.error().message());
-      format = value;
+      if (!take_format_option(value, format)) return kExitError;
     } else if (index == kBacking) {
       backing = value;
       backing_given = true;
     } else if (index == kBackingFormat) {
-      if (auto f = parse_format_option(value); !f) return fail(f.error().message());
-      backing_format = value;
+      if (!take_format_option(value, backing_format)) return kExitError;
     } else if (index == kUnsafe) {
       unsafe = true;
     } else if (index == kProgress) {

@@ -49,9 +49,7 @@ int resize_verb(std::span<const std::string_view> args) {
   bool shrink = false, quiet = false;
   for (const auto& [index, value] : parsed->options) {
     if (index == kFormat) {
-      auto f = parse_format_option(value);
-      if (!f) return fail(f.error().message());
-      format = value;
+      if (!take_format_option(value, format)) return kExitError;
     } else if (index == kShrink) {
       shrink = true;
     } else if (index == kQuiet) {

@@ -67,9 +67,7 @@ int snapshot_verb(std::span<const std::string_view> args) {
         chosen = Action::kDelete;
         break;
       case kFormat: {
-        auto f = parse_format_option(value);
-        if (!f) return fail(f.error().message());
-        format = value;
+        if (!take_format_option(value, format)) return kExitError;
         break;
       }
       case kShare:
