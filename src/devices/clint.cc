@@ -24,10 +24,11 @@ uint64_t merge(uint64_t old, unsigned size, unsigned byte_offset, uint64_t value
 }  // namespace
 
 Clint::Clint(unsigned num_harts, GuestClock& clock, std::vector<IrqLine> msip,
-             std::vector<IrqLine> mtip)
+             std::vector<IrqLine> mtip, std::function<void(unsigned hart)> retime)
     : clock_(clock),
       msip_out_(std::move(msip)),
       mtip_out_(std::move(mtip)),
+      retime_(std::move(retime)),
       harts_(std::make_unique<Hart[]>(num_harts)),
       num_harts_(num_harts) {
   msip_out_.resize(num_harts);
@@ -105,12 +106,16 @@ bool Clint::mmio_write(uint64_t offset, unsigned size, uint64_t value) {
     h.mtimecmp.store(merge(h.mtimecmp.load(std::memory_order_relaxed), size, byte_offset, value),
                      std::memory_order_relaxed);
     update_timer_locked(hart, clock_.ticks());
+    if (retime_) retime_(hart);
     return true;
   }
   if (offset >= kMtime && offset < kMtime + 8) {
     uint64_t now = merge(clock_.ticks(), size, static_cast<unsigned>(offset - kMtime), value);
     clock_.set_ticks(now);
-    for (unsigned hart = 0; hart < num_harts_; ++hart) update_timer_locked(hart, now);
+    for (unsigned hart = 0; hart < num_harts_; ++hart) {
+      update_timer_locked(hart, now);
+      if (retime_) retime_(hart);
+    }
     return true;
   }
   guest_errors_.warn("clint: write to reserved offset 0x%llx ignored",

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -22,10 +23,12 @@ class Clint : public memory::MmioHandler {
  public:
   static constexpr uint64_t kWindowSize = 0x10000;
 
-  // msip[h] / mtip[h] drive hart h's MSIP / MTIP bits. They are called with the
+  // msip[h] / mtip[h] drive hart h's MSIP / MTIP bits; retime(h) says that
+  // hart h's timer deadline moved (mtimecmp[h] or mtime written), so a hart
+  // asleep until the old deadline must look again. They are called with the
   // CLINT's lock held and must not call back into the CLINT.
-  Clint(unsigned num_harts, GuestClock& clock, std::vector<IrqLine> msip,
-        std::vector<IrqLine> mtip);
+  Clint(unsigned num_harts, GuestClock& clock, std::vector<IrqLine> msip, std::vector<IrqLine> mtip,
+        std::function<void(unsigned hart)> retime);
 
   // Compares mtime with mtimecmp[hart] and drives mtip[hart]. vCPU loops call
   // it when time has passed (e.g. on reaching timer_deadline()).
@@ -53,6 +56,7 @@ class Clint : public memory::MmioHandler {
   GuestClock& clock_;
   std::vector<IrqLine> msip_out_;
   std::vector<IrqLine> mtip_out_;
+  std::function<void(unsigned)> retime_;
   log::GuestErrorLog guest_errors_;
 
   mutable std::mutex mutex_;

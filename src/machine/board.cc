@@ -127,8 +127,8 @@ Result<void> Board::build() {
     mtip.push_back(pin(h, InterruptBit::kMtip));
   }
   plic_ = std::make_unique<devices::Plic>(config_.harts, std::move(contexts));
-  clint_ =
-      std::make_unique<devices::Clint>(config_.harts, clock_, std::move(msip), std::move(mtip));
+  clint_ = std::make_unique<devices::Clint>(config_.harts, clock_, std::move(msip), std::move(mtip),
+                                            [this](unsigned hart) { harts_[hart]->retime(); });
   auto source = [this](unsigned irq) -> devices::IrqLine {
     return [this, irq](bool level) { plic_->set_source_level(irq, level); };
   };

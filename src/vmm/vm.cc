@@ -46,14 +46,20 @@ Result<std::unique_ptr<Vm>> Vm::create(VmConfig config) {
   return vm;
 }
 
-Vm::~Vm() = default;
+Vm::~Vm() {
+  // The watcher's thread calls request_stop(): end it while everything that
+  // call touches (the board, the stop state) still exists.
+  signals_.reset();
+}
 
 void Vm::request_stop(VmExit exit) {
   {
+    // Under the lock, so run()'s reset for the next run cannot slip in
+    // between: stopping_ is true exactly when exit_ holds a reason.
     std::lock_guard lock(stop_mutex_);
     if (!exit_) exit_ = exit;
+    stopping_.store(true, std::memory_order_release);
   }
-  stopping_.store(true, std::memory_order_release);
   if (board_ready_.load(std::memory_order_acquire)) {
     for (unsigned h = 0; h < board_->hart_count(); ++h) board_->hart(h).kick();
   }
@@ -69,13 +75,14 @@ void Vm::vcpu_loop(unsigned index) {
 
     HaltDetector::Wait how = HaltDetector::classify(hart.interrupt_enable());
     if (how == HaltDetector::Wait::kAnyInterrupt) {
-      hart.wait_for_interrupt(board_->clock(), board_->next_timer_deadline(index));
+      hart.wait_for_interrupt(board_->clock(),
+                              [this, index] { return board_->next_timer_deadline(index); });
       board_->update_timer(index);
       continue;
     }
     // Only another hart (or nothing) can wake this one: no timer to wait for.
     if (halt_detector_->waiting(index, how)) request_stop({VmExit::Reason::kHalted, 0});
-    hart.wait_for_interrupt(board_->clock(), UINT64_MAX);
+    hart.wait_for_interrupt(board_->clock(), [] { return UINT64_MAX; });
     halt_detector_->running(index);
   }
 }

@@ -72,7 +72,9 @@ class Vm {
   VmExit wait_for_stop();
 
   VmConfig config_;
-  std::unique_ptr<SignalWatcher> signals_;  // first: threads made later inherit its mask
+  // Created before any other thread (they inherit its signal mask), ended
+  // first in ~Vm (its thread calls request_stop()).
+  std::unique_ptr<SignalWatcher> signals_;
   std::unique_ptr<SerialSink> serial_;
   std::unique_ptr<machine::Board> board_;
   std::unique_ptr<HaltDetector> halt_detector_;

@@ -41,17 +41,47 @@ bool Hart::csr_accessible(unsigned address, bool writing) const {
   return true;
 }
 
+// mcycle and minstret are the retired-instruction count plus an offset that
+// writes to them set. While mcountinhibit stops one (priv spec 3.1.12), its
+// offset holds the frozen value itself, so the hot loop never looks at it.
+uint64_t Hart::counter(int64_t offset, uint64_t inhibit_bit) const {
+  uint64_t value = static_cast<uint64_t>(offset);
+  return (mcountinhibit_ & inhibit_bit) ? value : instret_ + value;
+}
+
 uint64_t Hart::counter_value(unsigned address) const {
   switch (address & 0x1f) {
     case 0:
-      return instret_ + static_cast<uint64_t>(cycle_offset_);
+      return counter(cycle_offset_, kInhibitCycle);
     case 1:
       return clock_.ticks();
     case 2:
-      return instret_ + static_cast<uint64_t>(instret_offset_);
+      return counter(instret_offset_, kInhibitInstret);
     default:
       return 0;  // hpmcounters count no events
   }
+}
+
+// The write takes effect after the writing instruction retires (priv spec
+// 3.3.1): minstret does not count it; mcycle (one cycle per instruction
+// here) does.
+void Hart::write_counter(int64_t& offset, uint64_t inhibit_bit, uint64_t value, uint64_t retiring) {
+  offset =
+      static_cast<int64_t>((mcountinhibit_ & inhibit_bit) ? value : value - instret_ - retiring);
+}
+
+void Hart::write_mcountinhibit(uint64_t value) {
+  value &= ~uint64_t{2};  // TM: time is not ours to stop
+  // A counter that stops or starts keeps its value across the change.
+  auto keep = [&](int64_t& offset, uint64_t bit, uint64_t retiring) {
+    if (((mcountinhibit_ ^ value) & bit) == 0) return;
+    uint64_t current = counter(offset, bit);
+    mcountinhibit_ ^= bit;
+    write_counter(offset, bit, current, retiring);
+  };
+  keep(cycle_offset_, kInhibitCycle, 0);
+  keep(instret_offset_, kInhibitInstret, 1);
+  mcountinhibit_ = value;
 }
 
 bool Hart::csr_read(unsigned address, uint64_t& value) {
@@ -298,7 +328,7 @@ bool Hart::csr_write(unsigned address, uint64_t value) {
       menvcfg_ = value & 1;
       return true;
     case kMcountinhibit:
-      mcountinhibit_ = value & 0xfffffffd;
+      write_mcountinhibit(value & 0xffffffff);
       return true;
     case kMscratch:
       mscratch_ = value;
@@ -318,11 +348,10 @@ bool Hart::csr_write(unsigned address, uint64_t value) {
       break;
     }
     case kMcycle:
-      cycle_offset_ = static_cast<int64_t>(value - instret_);
+      write_counter(cycle_offset_, kInhibitCycle, value, 0);
       return true;
     case kMinstret:
-      // The write takes effect after this instruction retires (priv spec 3.3.1).
-      instret_offset_ = static_cast<int64_t>(value - instret_ - 1);
+      write_counter(instret_offset_, kInhibitInstret, value, 1);
       return true;
     case kTselect:
       if (value < kTriggers) tselect_ = value;

@@ -63,16 +63,28 @@ void Hart::kick() {
   wait_cv_.notify_all();
 }
 
-void Hart::wait_for_interrupt(const GuestClock& clock, uint64_t deadline_ticks) {
+void Hart::retime() {
+  std::lock_guard lock(wait_mutex_);
+  retimed_ = true;
+  wait_cv_.notify_all();
+}
+
+void Hart::wait_for_interrupt(const GuestClock& clock, const std::function<uint64_t()>& deadline) {
   std::unique_lock lock(wait_mutex_);
-  auto wake = [&] {
-    return (mip() & mie_) != 0 || kicked_.load(std::memory_order_acquire) ||
-           clock.ticks() >= deadline_ticks;
-  };
-  if (deadline_ticks == UINT64_MAX) {
-    wait_cv_.wait(lock, wake);
-  } else {
-    wait_cv_.wait_until(lock, clock.instant_of(deadline_ticks), wake);
+  for (;;) {
+    // Read under the lock: a retime() after this read wakes the wait below.
+    retimed_ = false;
+    const uint64_t until = deadline();
+    auto wake = [&] {
+      return (mip() & mie_) != 0 || kicked_.load(std::memory_order_acquire) || retimed_ ||
+             clock.ticks() >= until;
+    };
+    if (until == UINT64_MAX) {
+      wait_cv_.wait(lock, wake);
+    } else {
+      wait_cv_.wait_until(lock, clock.instant_of(until), wake);
+    }
+    if (!retimed_) return;
   }
 }
 

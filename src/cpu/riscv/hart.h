@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -63,9 +64,12 @@ class Hart {
   // Thread-safe: make run() and wait_for_interrupt() return promptly.
   void kick();
   // Sleeps until an interrupt is pending and enabled in mie, kick() is
-  // called, or the guest clock reaches `deadline_ticks`. An idle guest
-  // therefore costs no host CPU.
-  void wait_for_interrupt(const GuestClock& clock, uint64_t deadline_ticks);
+  // called, or the guest clock reaches `deadline()` (guest ticks, UINT64_MAX
+  // for none). An idle guest therefore costs no host CPU.
+  void wait_for_interrupt(const GuestClock& clock, const std::function<uint64_t()>& deadline);
+  // Thread-safe: the deadline a sleeping hart waits for may have moved (its
+  // mtimecmp or mtime was written): wait_for_interrupt() reads it again.
+  void retime();
   // mie: which interrupts could end a WFI. Read it only while the hart's
   // thread is not running it (e.g. waiting in wait_for_interrupt()).
   uint64_t interrupt_enable() const { return mie_; }
@@ -138,6 +142,10 @@ class Hart {
   uint64_t mip() const { return mip_hw_.load(std::memory_order_relaxed) | mip_sw_; }
   void write_pmpcfg(unsigned index, uint8_t value);
   uint64_t counter_value(unsigned address) const;
+  static constexpr uint64_t kInhibitCycle = 1 << 0, kInhibitInstret = 1 << 2;  // mcountinhibit
+  uint64_t counter(int64_t offset, uint64_t inhibit_bit) const;
+  void write_counter(int64_t& offset, uint64_t inhibit_bit, uint64_t value, uint64_t retiring);
+  void write_mcountinhibit(uint64_t value);
   void mark_fs_dirty() { mstatus_ |= kMstatusFsDirty; }
 
   // ---- debug triggers (trigger.cc) ----
@@ -182,7 +190,7 @@ class Hart {
   uint64_t mcounteren_ = 0, menvcfg_ = 0, mcountinhibit_ = 0;
   uint64_t stvec_ = 0, sscratch_ = 0, sepc_ = 0, scause_ = 0, stval_ = 0, satp_ = 0;
   uint64_t scounteren_ = 0, senvcfg_ = 0;
-  int64_t cycle_offset_ = 0, instret_offset_ = 0;  // from mcycle/minstret writes
+  int64_t cycle_offset_ = 0, instret_offset_ = 0;  // see counter() in csr.cc
   uint8_t fflags_ = 0, frm_ = 0;
   uint8_t pmpcfg_[kPmpEntries] = {};
   uint64_t pmpaddr_[kPmpEntries] = {};
@@ -192,7 +200,9 @@ class Hart {
   bool triggers_armed_ = false;  // some trigger watches execute, load or store
 
   // LR/SC reservation: SC succeeds if the reserved word still holds the value
-  // LR read, checked with a host compare-and-swap (correct across harts).
+  // LR read, checked with a host compare-and-swap (correct across harts;
+  // an intervening store of the same value goes unnoticed: see the SC in
+  // execute_atomic()).
   bool reservation_valid_ = false;
   uint64_t reservation_paddr_ = 0;
   uint64_t reservation_value_ = 0;
@@ -209,6 +219,7 @@ class Hart {
   std::atomic<bool> kicked_{false};
   std::mutex wait_mutex_;
   std::condition_variable wait_cv_;
+  bool retimed_ = false;  // guarded by wait_mutex_
 };
 
 }  // namespace vessel::cpu::riscv

@@ -459,6 +459,14 @@ bool Hart::execute_atomic(const DecodedInsn& di) {
   uint8_t* p = atomic_address(addr, size, Access::kStore);
   if (!p) return false;
   if (op == Op::kScW || op == Op::kScD) {
+    // SC succeeds when memory still holds the value LR read: a host
+    // compare-and-swap, as QEMU's TCG does it. Known and accepted: a store
+    // of that same value by another hart between the LR and the SC (an ABA
+    // pattern) goes unnoticed and the SC succeeds, where hardware would
+    // have lost the reservation. Compare-and-swap, locks and counters
+    // built on LR/SC stay correct (Linux's cmpxchg and spinlocks are such);
+    // only code that relies on LR/SC being ABA-safe (say, a lock-free stack
+    // popping its head without a tag) could see a difference.
     bool success = false;
     if (reservation_valid_ && reservation_paddr_ == reinterpret_cast<uintptr_t>(p)) {
       if (is_word) {

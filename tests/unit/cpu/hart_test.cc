@@ -1,3 +1,4 @@
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -196,7 +197,7 @@ TEST_F(HartRun, WfiSleepsUntilAnInterruptIsPending) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     hart.set_interrupt_pending(kMtip, true);
   });
-  hart.wait_for_interrupt(clock, UINT64_MAX);
+  hart.wait_for_interrupt(clock, [] { return UINT64_MAX; });
   waker.join();
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(40));
   hart.run(1);  // MIE is clear: execution continues after the WFI
@@ -209,8 +210,30 @@ TEST_F(HartRun, WfiWaitEndsAtTheDeadline) {
   load(p);
   EXPECT_EQ(hart.run(10), RunExit::kWaitForInterrupt);
   auto start = std::chrono::steady_clock::now();
-  hart.wait_for_interrupt(clock, clock.ticks() + GuestClock::kFrequency / 20);  // 50 ms
+  uint64_t deadline = clock.ticks() + GuestClock::kFrequency / 20;  // 50 ms
+  hart.wait_for_interrupt(clock, [deadline] { return deadline; });
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(40));
+}
+
+// Another hart moves this one's timer 100 s → 50 ms away while it sleeps:
+// it wakes at the new deadline, not the one it read before sleeping.
+TEST_F(HartRun, WfiWaitFollowsADeadlineMovedEarlier) {
+  Program p;
+  p.op(kWfi);
+  load(p);
+  EXPECT_EQ(hart.run(10), RunExit::kWaitForInterrupt);
+  std::atomic<uint64_t> deadline = clock.ticks() + 100 * GuestClock::kFrequency;
+  auto start = std::chrono::steady_clock::now();
+  std::thread mover([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    deadline = clock.ticks() + GuestClock::kFrequency / 20;
+    hart.retime();
+  });
+  hart.wait_for_interrupt(clock, [&] { return deadline.load(); });
+  mover.join();
+  auto slept = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(slept, std::chrono::milliseconds(60));
+  EXPECT_LT(slept, std::chrono::seconds(10));
 }
 
 TEST_F(HartRun, MisalignedLoadAcrossAPageIsPerformed) {
@@ -308,6 +331,30 @@ TEST(HartSmp, AtomicsAreAtomicAcrossHarts) {
   std::memcpy(&lrsc, bus.ram_ptr(kLrScCounter, 8), 8);
   EXPECT_EQ(counter, 2u * kIterations);
   EXPECT_EQ(lrsc & 0xffffffff, 2u * kIterations);
+}
+
+// Priv spec 3.1.12: a set mcountinhibit bit stops mcycle (CY) or minstret
+// (IR); clearing it resumes counting from the frozen value.
+TEST_F(HartRun, McountinhibitStopsAndResumesCounters) {
+  constexpr unsigned kMcycle = 0xb00, kMinstret = 0xb02, kMcountinhibit = 0x320;
+  Program p;
+  p.op(addi(1, 0, 5)).op(csrrw(0, kMcountinhibit, 1));  // stop CY and IR
+  p.op(csrrs(2, kMinstret, 0)).op(csrrs(3, kMcycle, 0));
+  p.op(addi(0, 0, 0)).op(addi(0, 0, 0)).op(addi(0, 0, 0));
+  p.op(csrrs(4, kMinstret, 0)).op(csrrs(5, kMcycle, 0));
+  p.op(csrrw(0, kMcountinhibit, 0));  // count again
+  p.op(addi(0, 0, 0)).op(addi(0, 0, 0)).op(addi(0, 0, 0));
+  p.op(csrrs(6, kMinstret, 0));
+  p.op(csrrw(0, kMcountinhibit, 1)).op(csrrw(0, kMinstret, 1));  // write while stopped
+  p.op(addi(0, 0, 0)).op(csrrs(7, kMinstret, 0));
+  load(p);
+  hart.run(p.words.size());
+  EXPECT_EQ(hart.reg(4), hart.reg(2));
+  EXPECT_EQ(hart.reg(5), hart.reg(3));
+  // Resumed from the frozen value: only the three nops since are counted.
+  EXPECT_EQ(hart.reg(6), hart.reg(2) + 3);
+  EXPECT_EQ(hart.reg(1), 5u);
+  EXPECT_EQ(hart.reg(7), 5u);  // the value written, frozen
 }
 
 TEST_F(HartRun, SaveAndRestoreContinuesIdentically) {

@@ -44,8 +44,31 @@ inline uint32_t sd(unsigned rs2, unsigned rs1, int32_t imm) {
 inline uint32_t sw(unsigned rs2, unsigned rs1, int32_t imm) {
   return s(0x23, 2, rs1, rs2, imm);
 }
+inline uint32_t sb(unsigned rs2, unsigned rs1, int32_t imm) {
+  return s(0x23, 0, rs1, rs2, imm);
+}
+inline uint32_t andi(unsigned rd, unsigned rs1, int32_t imm) {
+  return i(0x13, 7, rd, rs1, imm);
+}
+inline uint32_t slli(unsigned rd, unsigned rs1, unsigned shamt) {
+  return i(0x13, 1, rd, rs1, static_cast<int32_t>(shamt));
+}
+inline uint32_t or_(unsigned rd, unsigned rs1, unsigned rs2) {
+  return r(0x33, 6, 0, rd, rs1, rs2);
+}
+inline uint32_t sub(unsigned rd, unsigned rs1, unsigned rs2) {
+  return r(0x33, 0, 0x20, rd, rs1, rs2);
+}
+inline uint32_t beq(unsigned rs1, unsigned rs2, int32_t imm) {
+  return b(0, rs1, rs2, imm);
+}
 inline uint32_t bne(unsigned rs1, unsigned rs2, int32_t imm) {
   return b(1, rs1, rs2, imm);
+}
+inline uint32_t jal(unsigned rd, int32_t offset) {  // unprivileged spec 2.5.1: J-type
+  uint32_t u = static_cast<uint32_t>(offset);
+  return 0x6f | rd << 7 | (u & 0xff000) | ((u >> 11) & 1) << 20 | ((u >> 1) & 0x3ff) << 21 |
+         ((u >> 20) & 1) << 31;
 }
 inline uint32_t csrrw(unsigned rd, unsigned csr, unsigned rs1) {
   return i(0x73, 1, rd, rs1, static_cast<int32_t>(csr));

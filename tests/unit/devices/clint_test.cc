@@ -15,7 +15,8 @@ constexpr uint64_t kMtime = 0xbff8;
 
 class ClintTest : public ::testing::Test {
  protected:
-  ClintTest() : clint_(2, clock_, lines(msip_), lines(mtip_)) {}
+  ClintTest()
+      : clint_(2, clock_, lines(msip_), lines(mtip_), [this](unsigned h) { ++retimed_[h]; }) {}
 
   std::vector<IrqLine> lines(bool* pins) {
     return {[pins](bool l) { pins[0] = l; }, [pins](bool l) { pins[1] = l; }};
@@ -32,6 +33,7 @@ class ClintTest : public ::testing::Test {
   GuestClock clock_;
   bool msip_[2] = {};
   bool mtip_[2] = {};
+  unsigned retimed_[2] = {};
   Clint clint_;
 };
 
@@ -98,6 +100,21 @@ TEST_F(ClintTest, RejectsByteAccesses) {
   EXPECT_FALSE(clint_.mmio_write(kMsip, 2, 1));
 }
 
+// A hart asleep in WFI waits for the deadline it read before sleeping: any
+// write that moves a deadline must tell that hart to read it again.
+TEST_F(ClintTest, DeadlineWritesRetimeTheirHarts) {
+  wr(kMtimecmp + 8, 1'000'000'000);
+  EXPECT_EQ(retimed_[0], 0u);
+  EXPECT_EQ(retimed_[1], 1u);
+  wr(kMtimecmp + 4, 0, 4);  // either half
+  EXPECT_EQ(retimed_[0], 1u);
+  wr(kMtime, 999'000'000);  // every hart's deadline is now nearer
+  EXPECT_EQ(retimed_[0], 2u);
+  EXPECT_EQ(retimed_[1], 2u);
+  wr(kMsip, 1, 4);  // not a timer
+  EXPECT_EQ(retimed_[0], 2u);
+}
+
 TEST_F(ClintTest, SaveLoadRoundTrip) {
   wr(kMsip, 1, 4);
   wr(kMtimecmp, 0);
@@ -108,7 +125,7 @@ TEST_F(ClintTest, SaveLoadRoundTrip) {
 
   GuestClock clock2;
   bool msip2[2] = {}, mtip2[2] = {};
-  Clint copy(2, clock2, lines(msip2), lines(mtip2));
+  Clint copy(2, clock2, lines(msip2), lines(mtip2), nullptr);
   StateReader r(w.data());
   ASSERT_TRUE(copy.load(r).ok());
   EXPECT_TRUE(msip2[0]);
@@ -120,7 +137,7 @@ TEST_F(ClintTest, SaveLoadRoundTrip) {
   EXPECT_GE(t, 5000u);
   EXPECT_LT(t, 5000u + GuestClock::kFrequency);
 
-  Clint wrong(1, clock2, {}, {});
+  Clint wrong(1, clock2, {}, {}, nullptr);
   StateReader r2(w.data());
   EXPECT_FALSE(wrong.load(r2).ok());
 }

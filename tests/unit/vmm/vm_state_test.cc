@@ -3,11 +3,8 @@
 // fresh one must reproduce all of it, and the restored guest must continue
 // exactly where the first one stopped.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -15,7 +12,7 @@
 #include "../cpu/rv_asm.h"
 #include "cpu/riscv/csr_numbers.h"
 #include "cpu/riscv/hart.h"
-#include "vmm/vm.h"
+#include "vm_fixture.h"
 
 namespace vessel::vmm {
 namespace {
@@ -25,21 +22,6 @@ namespace as = cpu::riscv::test_asm;
 // Registers (ABI names).
 constexpr unsigned zero = 0, t0 = 5, t1 = 6, t2 = 7, s0 = 8, s1 = 9, a0 = 10, t3 = 28, t4 = 29,
                    t5 = 30, t6 = 31;
-
-uint32_t sb(unsigned rs2, unsigned rs1, int32_t imm) {
-  return as::s(0x23, 0, rs1, rs2, imm);
-}
-uint32_t slli(unsigned rd, unsigned rs1, unsigned shamt) {
-  return as::i(0x13, 1, rd, rs1, static_cast<int32_t>(shamt));
-}
-uint32_t or_(unsigned rd, unsigned rs1, unsigned rs2) {
-  return as::r(0x33, 6, 0, rd, rs1, rs2);
-}
-uint32_t jal(unsigned rd, int32_t offset) {  // unprivileged spec 2.5.1: J-type
-  uint32_t u = static_cast<uint32_t>(offset);
-  return 0x6f | rd << 7 | (u & 0xff000) | ((u >> 11) & 1) << 20 | ((u >> 1) & 0x3ff) << 21 |
-         ((u >> 20) & 1) << 31;
-}
 
 constexpr uint64_t kRamMarker = 0x8001'0000;
 constexpr uint64_t kMtimecmp0 = 0x0200'4000;
@@ -56,9 +38,9 @@ std::vector<uint32_t> program() {
   code.insert(code.end(), {
                               as::lui(t0, 0x10000),  // UART0
                               as::addi(t1, zero, 0x5a),
-                              sb(t1, t0, 7),  // scratch register
+                              as::sb(t1, t0, 7),  // scratch register
                               as::addi(t2, zero, 1),
-                              slli(t2, t2, 31),
+                              as::slli(t2, t2, 31),
                               as::lui(t3, 0x10),
                               as::add(t2, t2, t3),  // 0x80010000
                               as::addi(t3, zero, 0x123),
@@ -74,55 +56,27 @@ std::vector<uint32_t> program() {
   size_t loop = code.size();
   code.insert(code.end(), {
                               as::addi(s1, s1, 1),
-                              slli(t4, s1, 16),
+                              as::slli(t4, s1, 16),
                               as::lui(t5, 3),
                               as::addi(t5, t5, 0x333),
-                              or_(t4, t4, t5),  // (s1 << 16) | 0x3333: fail with code s1
+                              as::or_(t4, t4, t5),  // (s1 << 16) | 0x3333: fail with code s1
                               as::lui(t6, 0x100),
                               as::sw(t4, t6, 0),
                           });
-  code.push_back(jal(zero, -static_cast<int32_t>((code.size() - loop) * 4)));
+  code.push_back(as::jal(zero, -static_cast<int32_t>((code.size() - loop) * 4)));
   size_t park = code.size();
   code.push_back(as::csrrw(zero, cpu::riscv::csr::kMie, zero));
   code.push_back(as::kWfi);
-  code.push_back(jal(zero, -4));
+  code.push_back(as::jal(zero, -4));
   code[to_park] = as::bne(a0, zero, static_cast<int32_t>((park - to_park) * 4));
   return code;
 }
 
-class VmStateTest : public ::testing::Test {
+class VmStateTest : public VmFixture {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "vessel-vm-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    std::vector<uint32_t> code = program();
-    std::ofstream(dir_ + "/firmware.bin", std::ios::binary)
-        .write(reinterpret_cast<const char*>(code.data()),
-               static_cast<std::streamsize>(code.size() * 4));
-    std::ofstream(dir_ + "/disk.img", std::ios::binary) << std::string(64 * 1024, '\0');
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-
-  VmConfig config(unsigned harts = 2) const {
-    VmConfig c;
-    c.board.memory_size = uint64_t{4} << 20;
-    c.board.harts = harts;
-    c.board.firmware = dir_ + "/firmware.bin";
-    c.board.disks.push_back({dir_ + "/disk.img", false});
-    c.serial = {SerialTarget::Kind::kFile, dir_ + "/serial.txt"};
-    c.attach_stdin = false;
-    c.handle_signals = false;
-    return c;
-  }
-
-  std::unique_ptr<Vm> make(unsigned harts = 2) const {
-    Result<std::unique_ptr<Vm>> vm = Vm::create(config(harts));
-    EXPECT_TRUE(vm.ok()) << vm.error().message();
-    return vm.ok() ? std::move(vm).value() : nullptr;
+    VmFixture::SetUp();
+    set_firmware(program());
   }
 
   static uint64_t read(Vm& vm, uint64_t paddr, unsigned size) {
@@ -137,8 +91,6 @@ class VmStateTest : public ::testing::Test {
     EXPECT_TRUE(saved.ok()) << saved.error().message();
     return out.data();
   }
-
-  std::string dir_;
 };
 
 // The sections inside the top-level "vessel-vm" one, by name, with the
