@@ -1,6 +1,7 @@
 #include "block/qcow2.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <iterator>
 #include <utility>
@@ -31,6 +32,22 @@ Result<Qcow2Version> parse_qcow2_compat(std::string_view compat) {
   if (compat == "1.1" || compat == "v3") return Qcow2Version::kV3;
   return Error("unknown qcow2 compat level \"" + std::string(compat) +
                "\" (use \"0.10\" or \"1.1\")");
+}
+
+Result<uint32_t> parse_qcow2_refcount_bits(std::string_view bits) {
+  uint32_t value = 0;
+  auto [end, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), value);
+  if (ec != std::errc() || end != bits.data() + bits.size() || value == 0 || value > 64 ||
+      (value & (value - 1)) != 0) {
+    return Error("Refcount width must be a power of two and may not exceed 64 bits");
+  }
+  return value;
+}
+
+std::string resolve_backing_path(const std::string& image_path, const std::string& name) {
+  if (name.empty() || name[0] == '/') return name;
+  size_t slash = image_path.rfind('/');
+  return slash == std::string::npos ? name : image_path.substr(0, slash + 1) + name;
 }
 
 Qcow2Image::Qcow2Image(std::unique_ptr<HostFile> file, Qcow2Header header,

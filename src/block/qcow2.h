@@ -38,6 +38,12 @@ namespace vessel::block {
 // The "compat" option of qemu-img: "0.10" is version 2, "1.1" version 3.
 enum class Qcow2Version : uint32_t { kV2 = 2, kV3 = 3 };
 Result<Qcow2Version> parse_qcow2_compat(std::string_view compat);
+// The "refcount_bits" option: a power of two from 1 to 64 (qcow2 spec:
+// refcount_order 0 to 6). The error is qemu-img's wording.
+Result<uint32_t> parse_qcow2_refcount_bits(std::string_view bits);
+// A backing file name relative to the directory of the image naming it
+// (qcow2 spec: "backing file name"; absolute names are kept).
+std::string resolve_backing_path(const std::string& image_path, const std::string& name);
 
 enum class Qcow2Preallocation { kOff, kMetadata };
 

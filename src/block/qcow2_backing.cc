@@ -10,19 +10,6 @@
 
 namespace vessel::block {
 
-namespace {
-
-// A relative backing file name is relative to the directory of the image
-// that names it.
-std::string resolve_backing_path(const std::string& image_path, const std::string& name) {
-  if (name.empty() || name[0] == '/') return name;
-  size_t slash = image_path.rfind('/');
-  if (slash == std::string::npos) return name;
-  return image_path.substr(0, slash + 1) + name;
-}
-
-}  // namespace
-
 Result<void> Qcow2Image::open_backing(const ChainState& chain) {
   if (header_.backing_file.empty() || options_.backing == Qcow2BackingPolicy::kIgnore) return Ok();
   const std::string& path = file_->path();

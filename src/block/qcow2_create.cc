@@ -42,19 +42,13 @@ Result<void> check_options(const std::string& path, const Qcow2CreateOptions& o)
   return Ok();
 }
 
-std::string resolve_relative(const std::string& image_path, const std::string& name) {
-  if (name.empty() || name[0] == '/') return name;
-  size_t slash = image_path.rfind('/');
-  return slash == std::string::npos ? name : image_path.substr(0, slash + 1) + name;
-}
-
 }  // namespace
 
 Result<void> Qcow2Image::create(const std::string& path, CreateOptions options) {
   TRY(check_options(path, options));
   // The backing file must exist; it gives the default size.
   if (!options.backing_file.empty()) {
-    std::string backing_path = resolve_relative(path, options.backing_file);
+    std::string backing_path = resolve_backing_path(path, options.backing_file);
     // Recorded, never probed here: a raw disk whose guest wrote a qcow2
     // header into it must not become a qcow2 backing file by accident.
     if (options.backing_format.empty()) {

@@ -147,6 +147,20 @@ inline void store_be64(uint8_t* p, uint64_t v) {
   for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (56 - 8 * i));
 }
 
+// qcow2 spec, "Refcount block entry (x = refcount_bits - 1): Bit 0 - x:
+// Reference count"; sub-byte widths count bit 0 as the least significant bit.
+inline uint64_t load_refcount(const uint8_t* block, uint64_t index, uint32_t refcount_bits) {
+  if (refcount_bits >= 8) {
+    const uint32_t bytes = refcount_bits / 8;
+    const uint8_t* p = block + index * bytes;
+    uint64_t value = 0;
+    for (uint32_t i = 0; i < bytes; ++i) value = (value << 8) | p[i];
+    return value;
+  }
+  const uint64_t bit = index * refcount_bits;
+  return (block[bit / 8] >> (bit % 8)) & ((1u << refcount_bits) - 1);
+}
+
 inline uint64_t round_up(uint64_t value, uint64_t alignment) {
   return (value + alignment - 1) / alignment * alignment;
 }

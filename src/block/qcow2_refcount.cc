@@ -61,20 +61,6 @@ bool Qcow2Refcounts::is_metadata(uint64_t cluster) const {
   return block_clusters_.count(cluster) != 0;
 }
 
-// "Refcount block entry (x = refcount_bits - 1): Bit 0 - x: Reference count";
-// sub-byte widths count bit 0 as the least significant bit.
-uint64_t Qcow2Refcounts::read_entry(const uint8_t* block, uint64_t index) const {
-  if (refcount_bits_ >= 8) {
-    uint32_t bytes = refcount_bits_ / 8;
-    const uint8_t* p = block + index * bytes;
-    uint64_t value = 0;
-    for (uint32_t i = 0; i < bytes; ++i) value = (value << 8) | p[i];
-    return value;
-  }
-  uint64_t bit = index * refcount_bits_;
-  return (block[bit / 8] >> (bit % 8)) & ((1u << refcount_bits_) - 1);
-}
-
 void Qcow2Refcounts::write_entry(uint8_t* block, uint64_t index, uint64_t value) const {
   if (refcount_bits_ >= 8) {
     uint32_t bytes = refcount_bits_ / 8;
@@ -93,7 +79,7 @@ Result<uint64_t> Qcow2Refcounts::get(uint64_t cluster) {
   // allocated. All refcounts managed by this refcount block are 0."
   if (t >= table_.size() || table_[t] == 0) return uint64_t{0};
   TRY_ASSIGN(Qcow2Table * block, cache_.get(table_[t]));
-  return read_entry(block->bytes.data(), cluster % entries_per_block_);
+  return load_refcount(block->bytes.data(), cluster % entries_per_block_, refcount_bits_);
 }
 
 Result<void> Qcow2Refcounts::update(uint64_t cluster, int64_t delta) {
@@ -111,7 +97,7 @@ Result<void> Qcow2Refcounts::update(uint64_t cluster, int64_t delta) {
   }
   TRY_ASSIGN(Qcow2Table * block, cache_.get(table_[t]));
   uint64_t index = cluster % entries_per_block_;
-  uint64_t old = read_entry(block->bytes.data(), index);
+  uint64_t old = load_refcount(block->bytes.data(), index, refcount_bits_);
   uint64_t value;
   if (delta >= 0) {
     if (max_refcount_ - old < static_cast<uint64_t>(delta)) {
@@ -158,7 +144,7 @@ Result<uint64_t> Qcow2Refcounts::find_free_run(uint64_t from, uint64_t count,
     TRY_ASSIGN(Qcow2Table * block, cache_.get(table_[t]));
     uint64_t block_end = (t + 1) * entries_per_block_;
     for (; cluster < block_end && length < count; ++cluster) {
-      if (read_entry(block->bytes.data(), cluster % entries_per_block_) == 0) {
+      if (load_refcount(block->bytes.data(), cluster % entries_per_block_, refcount_bits_) == 0) {
         note_free(cluster);
         ++length;
       } else {

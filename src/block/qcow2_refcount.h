@@ -76,7 +76,6 @@ class Qcow2Refcounts {
   Result<void> rebuild(std::vector<uint32_t> counts);
 
  private:
-  uint64_t read_entry(const uint8_t* block, uint64_t index) const;
   void write_entry(uint8_t* block, uint64_t index, uint64_t value) const;
   // Index of the first cluster of a free run of `count` clusters at or after
   // `from`; `first_free` (optional) receives the first free cluster seen.

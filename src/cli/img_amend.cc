@@ -108,12 +108,9 @@ int amend_verb(std::span<const std::string_view> args) {
       backing_format = value;
     } else if (key == "refcount_bits") {
       // Accepted when it changes nothing; a new width needs a conversion.
-      unsigned bits = 0;
-      for (char c : value) bits = (c >= '0' && c <= '9') ? bits * 10 + (c - '0') : 1000;
-      if (bits == 0 || bits > 64 || (bits & (bits - 1)) != 0) {
-        return fail("Refcount width must be a power of two and may not exceed 64 bits");
-      }
-      refcount_bits = bits;
+      auto bits = block::parse_qcow2_refcount_bits(value);
+      if (!bits) return fail(bits.error().message());
+      refcount_bits = *bits;
     } else if (creation_only(key)) {
       return fail("Invalid parameter '" + key +
                   "': this option is only supported for image creation");

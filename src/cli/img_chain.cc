@@ -17,7 +17,9 @@ Result<Chain> open_chain(const std::string& path, const std::string& format, boo
   Chain chain;
   std::string next_path = path, next_format = format;
   while (!next_path.empty()) {
-    if (chain.size() > 64) return Error(path + ": backing chain is too deep");
+    if (chain.size() > block::qcow2::kMaxBackingChainDepth) {
+      return Error(path + ": backing chain is too deep");
+    }
     TRY_ASSIGN(OpenedImage opened, open_image(next_path, next_format, writable && chain.empty()));
     auto layer = std::make_unique<Layer>();
     layer->path = next_path;

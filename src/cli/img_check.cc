@@ -173,16 +173,6 @@ struct Checker {
   }
 };
 
-uint64_t read_refcount_entry(std::span<const uint8_t> block, uint64_t index, uint32_t bits) {
-  if (bits >= 8) {
-    uint64_t bytes = bits / 8, v = 0;
-    for (uint64_t k = 0; k < bytes; ++k) v = (v << 8) | block[index * bytes + k];
-    return v;
-  }
-  uint64_t bit = index * bits;
-  return (block[bit / 8] >> (bit % 8)) & ((1u << bits) - 1);
-}
-
 struct CheckSummary {
   uint64_t corruptions = 0, leaks = 0, check_errors = 0;
   uint64_t refcount_corruptions = 0;  // the corruptions that are refcounts too low
@@ -238,7 +228,7 @@ Result<CheckSummary> check_image(const std::string& path, bool quiet) {
       TRY(file->read_padded(off, block));
       loaded = rt_index;
     }
-    stored[i] = read_refcount_entry(block, i % per_block, bits);
+    stored[i] = block::qcow2::load_refcount(block.data(), i % per_block, bits);
   }
   for (uint64_t i = 0; i < c.file_clusters; ++i) {
     if (stored[i] == c.refs[i]) continue;

@@ -321,12 +321,6 @@ Result<void> expect_one_image(const ParsedArgs& parsed, std::string_view verb) {
   return Error("expecting one image file name (see 'vessel img " + std::string(verb) + " --help')");
 }
 
-std::string resolve_backing_path(const std::string& image_path, const std::string& backing) {
-  if (backing.empty() || backing[0] == '/') return backing;
-  size_t slash = image_path.rfind('/');
-  return (slash == std::string::npos ? std::string() : image_path.substr(0, slash + 1)) + backing;
-}
-
 Result<OpenedImage> open_image(const std::string& path, const std::string& format, bool writable,
                                bool sync) {
   OpenedImage image;

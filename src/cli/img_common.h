@@ -100,9 +100,8 @@ bool take_output_option(std::string_view value, bool& json);
 // argument; the error points to the verb's --help.
 Result<void> expect_one_image(const ParsedArgs& parsed, std::string_view verb);
 
-// A backing file name as qcow2 stores it, made usable from here: relative
-// names are relative to the directory of the image that names them.
-std::string resolve_backing_path(const std::string& image_path, const std::string& backing);
+// A backing file name as qcow2 stores it, made usable from here.
+using block::resolve_backing_path;
 
 // qemu-img's "-p" progress: "    (12.50/100%)" rewritten in place on stderr.
 class Progress {

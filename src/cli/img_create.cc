@@ -185,12 +185,9 @@ int create_verb(std::span<const std::string_view> args) {
       q.version = *v;
       compat_given = true;
     } else if (key == "refcount_bits") {
-      unsigned bits = 0;
-      for (char c : value) bits = (c >= '0' && c <= '9') ? bits * 10 + (c - '0') : 1000;
-      if (bits == 0 || bits > 64 || (bits & (bits - 1)) != 0) {
-        return bad("refcount width must be a power of two and may not exceed 64 bits");
-      }
-      q.refcount_bits = bits;
+      auto bits = block::parse_qcow2_refcount_bits(value);
+      if (!bits) return bad(bits.error().message());
+      q.refcount_bits = *bits;
       refcount_given = true;
     } else if (key == "lazy_refcounts") {
       auto b = parse_bool(key, value);

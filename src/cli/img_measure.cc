@@ -94,12 +94,7 @@ Result<Qcow2Target> parse_qcow2_target(
       if (!v) return Error("Invalid compatibility level: '" + value + "'");
       t.version3 = *v == block::Qcow2Version::kV3;
     } else if (key == "refcount_bits") {
-      unsigned bits = 0;
-      for (char c : value) bits = (c >= '0' && c <= '9') ? bits * 10 + (c - '0') : 1000;
-      if (bits == 0 || bits > 64 || (bits & (bits - 1)) != 0) {
-        return Error("Refcount width must be a power of two and may not exceed 64 bits");
-      }
-      t.refcount_bits = bits;
+      TRY_ASSIGN(t.refcount_bits, block::parse_qcow2_refcount_bits(value));
       refcount_given = true;
     } else if (key == "preallocation") {
       if (value == "falloc" || value == "full") {
