@@ -7,8 +7,12 @@ Boots the same kernel + initramfs (+ a copy of the same data disk) on Vessel
 (`vessel run`) and on `qemu-system-riscv64 -machine virt` with the same
 memory size and number of harts, one VMM after the other, for N rounds. The
 order flips every round (Vessel first in odd rounds, QEMU first in even
-ones) so that a slow drift of the host's load hits both alike. Every run
-drives the guest's serial console through a pseudo-terminal.
+ones) so that a slow drift of the host's load hits both alike; N is rounded
+up to an even number, so each VMM goes first equally often. Before the
+first timed run, every file the runs read (binaries, kernel, initrd, disk,
+firmware) is read once and both VMMs are started once (--version), so the
+first timed run does not pay for a cold page cache. Every run drives the
+guest's serial console through a pseudo-terminal.
 
 Per round and VMM, up to two boots:
   shell boot  (--append)      process start -> marker line: boot time; then
@@ -400,7 +404,8 @@ def parse_args(argv):
         description="Boots the same guest on Vessel and QEMU (TCG), alternately, and compares "
                     "boot time, in-guest CPU speed, idle host CPU and memory.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--rounds", type=int, default=5, metavar="N", help="rounds (each: every VMM once per workload)")
+    p.add_argument("--rounds", type=int, default=6, metavar="N",
+                   help="rounds (each: every VMM once per workload); an odd N is rounded up")
     p.add_argument("--only", default="boot,cpu,idle", metavar="LIST",
                    help="comma-separated subset of boot, cpu, idle")
     p.add_argument("--vessel", default=default_vessel(), metavar="PATH", help="the vessel binary")
@@ -442,6 +447,7 @@ def parse_args(argv):
         p.error(f"--only takes boot, cpu and/or idle (got {','.join(bad) or 'nothing'})")
     if args.rounds < 1:
         p.error("--rounds must be at least 1")
+    args.rounds += args.rounds % 2  # each VMM first in as many rounds as the other
     if args.smp < 1:
         p.error("--smp must be at least 1")
     try:
@@ -464,6 +470,18 @@ def parse_args(argv):
             p.error(f"{what}: {prog} is not an executable{hint}")
     args.vessel = os.path.abspath(args.vessel) if os.path.sep in args.vessel else args.vessel
     return args
+
+
+def warm_caches(args, disk):
+    """Reads every file the runs read, and starts each VMM once, untimed."""
+    files = [args.kernel, args.initrd, disk, args.firmware]
+    for prog in (args.vessel, args.qemu):
+        files.append(shutil.which(prog))
+        subprocess.run([prog, "--version"], capture_output=True, timeout=30, check=False)
+    for path in filter(None, files):
+        with open(path, "rb") as f:
+            while f.read(1 << 20):
+                pass
 
 
 def qemu_version(qemu):
@@ -509,6 +527,7 @@ def main(argv):
               "runs are the figures to read)")
     print()
 
+    warm_caches(args, disk)
     results = {vmm: [] for vmm in VMMS}
     failures = []
     status = 0
@@ -587,7 +606,7 @@ def main(argv):
         print(n)
     ok_runs = {vmm: sum(1 for r in results[vmm] if r) for vmm in VMMS}
     print(f"rounds: {len(results['vessel'])} of {args.rounds}; "
-          f"order flips each round (Vessel first in odd rounds)")
+          f"order flips each round (Vessel first in odd rounds); caches warmed before round 1")
     if failures:
         status = status or 1
         print(f"\n{len(failures)} run(s) failed:")
