@@ -254,6 +254,11 @@ class Qcow2Image : public BlockBackend {
   // those tables referred to.
   Result<void> drop_l2_tables(uint64_t first);
   Result<void> downgrade_zero_clusters();
+  // Snapshot entries with less extra data than version 3 requires (written
+  // by old version 2 writers), by index; complete_snapshot_entries()
+  // rewrites the table with QEMU's 24 bytes in every entry.
+  std::vector<size_t> incomplete_snapshot_entries() const;
+  Result<void> complete_snapshot_entries();
   Result<void> open_backing(const ChainState& chain);
   Result<void> prepare_for_writing();
   Result<void> repair_refcounts();

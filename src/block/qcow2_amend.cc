@@ -122,13 +122,10 @@ Result<void> Qcow2Image::amend(const Qcow2AmendOptions& options) {
     }
     TRY(downgrade_zero_clusters());
   } else if (version > header_.version) {
-    // Version 3 snapshot entries must record the disk size.
-    for (const auto& s : snapshots_.snapshots) {
-      if (s.disk_size == 0) {
-        return Error(path + ": cannot upgrade: internal snapshot '" + s.name +
-                     "' lacks the version 3 snapshot data");
-      }
-    }
+    // Version 3 snapshot entries must record the disk size (QEMU's upgrade
+    // rewrites them too). Written while still version 2, which ignores the
+    // extra data: a crash before the header switch leaves a valid image.
+    TRY(complete_snapshot_entries());
   }
   // Refcounts exact and the dirty bit clear before the flags change: turning
   // lazy refcounts off (or leaving version 3) must not leave a dirty image.

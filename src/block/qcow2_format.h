@@ -124,6 +124,9 @@ constexpr uint64_t kMaxSnapshotTableBytes = uint64_t{64} << 20;
 // data this implementation knows (vm_state_size_large, disk_size, icount).
 constexpr uint32_t kSnapshotEntryFixedSize = 40;
 constexpr uint32_t kSnapshotKnownExtraData = 24;
+// "If the image is of version 3 or higher, this field [extra data size] must
+// be at least 16": vm_state_size_large and disk_size are then mandatory.
+constexpr uint32_t kSnapshotV3MinExtraData = 16;
 // A backing chain deeper than this is refused rather than followed.
 constexpr uint32_t kMaxBackingChainDepth = 64;
 

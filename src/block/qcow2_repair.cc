@@ -151,6 +151,17 @@ Result<Qcow2Image::RepairReport> Qcow2Image::repair(RepairMode mode) {
   TRY(check_request(0, 0, true));
   const bool fix_errors = mode == RepairMode::kAll;
   RepairReport report;
+  if (header_.version >= 3) {
+    std::vector<size_t> incomplete = incomplete_snapshot_entries();
+    for (size_t i : incomplete) {
+      report.messages.push_back(std::string(fix_errors ? "Repairing" : "ERROR") +
+                                " snapshot table entry " + std::to_string(i) + " is incomplete");
+    }
+    if (fix_errors && !incomplete.empty()) {
+      TRY(complete_snapshot_entries());
+      report.corruptions_fixed += incomplete.size();
+    }
+  }
   TRY_ASSIGN(std::vector<uint32_t> counts, count_references(true));
 
   // First pass: report every mismatch (qemu-img prints them before fixing).
@@ -186,9 +197,15 @@ Result<Qcow2Image::RepairReport> Qcow2Image::repair(RepairMode mode) {
     return report;
   }
 
+  // Second pass, fixing: qemu-img reports what it leaves alone once more.
   for (const Mismatch& m : mismatches) {
     bool leak = m.stored > m.counted;
-    if (!leak && !fix_errors) continue;
+    if (!leak && !fix_errors) {
+      report.messages.push_back("ERROR cluster " + std::to_string(m.cluster) +
+                                " refcount=" + std::to_string(m.stored) +
+                                " reference=" + std::to_string(m.counted));
+      continue;
+    }
     report.messages.push_back("Repairing cluster " + std::to_string(m.cluster) + " refcount=" +
                               std::to_string(m.stored) + " reference=" + std::to_string(m.counted));
     TRY(refcounts_->update(m.cluster,

@@ -43,6 +43,7 @@ Result<Qcow2SnapshotTable> read_qcow2_snapshots(const HostFile& file, const Qcow
     std::vector<uint8_t> rest(variable);
     TRY(file.read(pos + sizeof(fixed), rest));
     // "Extra data": vm_state_size_large, disk_size, icount, each optional.
+    s.extra_data_size = extra_size;
     if (extra_size >= 8) s.vm_state_size = load_be64(&rest[0]);
     s.disk_size = extra_size >= 16 ? load_be64(&rest[8]) : header.size;
     if (extra_size >= 24) s.icount = static_cast<int64_t>(load_be64(&rest[16]));

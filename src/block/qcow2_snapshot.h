@@ -29,6 +29,9 @@ struct Qcow2Snapshot {
   int64_t icount = -1;
   // Extra data past the three fields known here, kept as is on rewrite.
   std::vector<uint8_t> unknown_extra;
+  // Bytes of extra data the entry has in the file (a rewrite writes all of
+  // the known fields and the unknown ones).
+  uint32_t extra_data_size = 0;
 };
 
 struct Qcow2SnapshotTable {

@@ -47,6 +47,10 @@ class Qcow2SnapshotOps {
   static Result<std::string> create(Qcow2Image& img, std::string_view name);
   static Result<void> apply(Qcow2Image& img, size_t index);
   static Result<void> remove(Qcow2Image& img, size_t index);
+  // The same snapshots in a new table, each entry as QEMU writes it.
+  static Result<void> rewrite_table(Qcow2Image& img) {
+    return write_table(img, img.snapshots_.snapshots);
+  }
 
  private:
   // A cluster reference of an L1 table's tree: the clusters [offset, offset + length) touches.
@@ -260,6 +264,9 @@ Result<void> Qcow2SnapshotOps::write_table(Qcow2Image& img, std::vector<Qcow2Sna
   img.header_.nb_snapshots = static_cast<uint32_t>(snapshots.size());
   img.header_.snapshots_offset = offset;
   img.info_.snapshot_count = img.header_.nb_snapshots;
+  for (Qcow2Snapshot& s : snapshots) {
+    s.extra_data_size = kSnapshotKnownExtraData + static_cast<uint32_t>(s.unknown_extra.size());
+  }
   img.snapshots_.snapshots = std::move(snapshots);
   img.snapshots_.table_bytes = bytes.size();
   img.index_metadata();
@@ -462,6 +469,21 @@ Result<void> Qcow2Image::apply_snapshot(size_t index) {
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(0, 0, true));
   return Qcow2SnapshotOps::apply(*this, index);
+}
+
+std::vector<size_t> Qcow2Image::incomplete_snapshot_entries() const {
+  std::vector<size_t> short_entries;
+  for (size_t i = 0; i < snapshots_.snapshots.size(); ++i) {
+    if (snapshots_.snapshots[i].extra_data_size < kSnapshotV3MinExtraData) {
+      short_entries.push_back(i);
+    }
+  }
+  return short_entries;
+}
+
+Result<void> Qcow2Image::complete_snapshot_entries() {
+  if (incomplete_snapshot_entries().empty()) return Ok();
+  return Qcow2SnapshotOps::rewrite_table(*this);
 }
 
 Result<void> Qcow2Image::delete_snapshot(size_t index) {

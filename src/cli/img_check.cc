@@ -207,6 +207,11 @@ Result<CheckSummary> check_image(const std::string& path, bool quiet) {
     c.ref(off, cs, "refcount block");
   }
   TRY_ASSIGN(auto snaps, block::read_qcow2_snapshots(*file, h));
+  for (size_t i = 0; h.version >= 3 && i < snaps.snapshots.size(); ++i) {
+    if (snaps.snapshots[i].extra_data_size < block::qcow2::kSnapshotV3MinExtraData) {
+      c.error("ERROR snapshot table entry " + std::to_string(i) + " is incomplete");
+    }
+  }
   if (h.nb_snapshots != 0) c.ref(h.snapshots_offset, snaps.table_bytes, "snapshot table");
   for (const auto& s : snaps.snapshots) {
     c.ref(s.l1_table_offset, uint64_t{s.l1_size} * 8, "snapshot L1 table");
@@ -434,8 +439,9 @@ int check_verb(std::span<const std::string_view> args) {
   auto report = repair_image(path, mode, *result, silent);
   if (!report) return fail("Check failed: " + report.error().message());
   if (report->leaks_fixed == 0 && report->corruptions_fixed == 0) {
-    // Nothing could be fixed: the problems are reported as a check would.
-    result = check_image(path, silent);
+    // Nothing could be fixed: the repair's messages said what is wrong; no
+    // second check prints it again (as qemu-img).
+    result = check_image(path, true);
     if (!result) return fail(result.error().message());
     print_summary(path, *result, json, quiet, nullptr);
     return exit_status(*result);

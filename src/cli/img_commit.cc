@@ -131,10 +131,13 @@ int commit_verb(std::span<const std::string_view> args) {
   for (uint64_t pos = 0; pos < size;) {
     auto e = extent_at(chain, 0, pos, size - pos);
     if (!e) return fail(e.error().message());
-    if (e->present && e->depth < static_cast<unsigned>(base_depth)) {
+    // Everything the top reads from above the base goes into the base: data,
+    // zero clusters, and the zeros past the end of a shorter layer between
+    // them (not "present", yet they hide what the base holds there).
+    if (e->depth < static_cast<unsigned>(base_depth)) {
       Result<void> copied = Ok();
-      if (e->zero && base->qcow2 != nullptr) {
-        copied = base->qcow2->write_zeroes(pos, e->length, block::ZeroMode::kDeallocate);
+      if (e->zero) {
+        copied = base->backend->write_zeroes(pos, e->length, block::ZeroMode::kDeallocate);
       } else {
         buffer.resize(e->length);
         copied = chain[0]->backend->read(pos, buffer);
