@@ -1,9 +1,9 @@
-#!/bin/sh
+#!/bin/bash
 # vessel img snapshot against qemu-img snapshot: the same listing (column for
 # column), the same lookups and exit statuses, snapshots usable by the other
 # tool, and `vessel img info` showing snapshots as qemu-img info does.
 # Usage: img_snapshot_test.sh VESSEL SCRATCH_DIR
-set -u
+set -euo pipefail
 VESSEL=$1
 DIR=$2
 TOOLS="qemu-img qemu-io python3"
@@ -21,15 +21,15 @@ grep -q "snapshot \[-q\]" out.txt || fail "img --help does not list snapshot"
 # --- the same operations through both tools: same listings, same disks ---
 for t in ours theirs; do
   qemu-img create -q -f qcow2 -o cluster_size=4096 $t.qcow2 4M
-  qemu-io -c "write -P 0x11 0 1M" $t.qcow2 >/dev/null
+  qio -c "write -P 0x11 0 1M" $t.qcow2
 done
 long=$(python3 -c 'print("n" * 300)')
 for name in first second first "" "$long" "with space"; do
   expect 0 "$VESSEL" img snapshot -c "$name" ours.qcow2
   [ -s out.txt ] && fail "-c printed something: $(cat out.txt)"
   qemu-img snapshot -c "$name" theirs.qcow2
-  qemu-io -c "write -P 0x22 512k 64k" ours.qcow2 >/dev/null
-  qemu-io -c "write -P 0x22 512k 64k" theirs.qcow2 >/dev/null
+  qio -c "write -P 0x22 512k 64k" ours.qcow2
+  qio -c "write -P 0x22 512k 64k" theirs.qcow2
 done
 qcheck ours.qcow2
 expect 0 "$VESSEL" img snapshot -l ours.qcow2
@@ -43,13 +43,15 @@ cmp -s ref.txt ref2.txt || fail "qemu-img lists our snapshots differently: $(dif
 for args in "-a first" "-a 2" "-d first" "-a first" "-d 2" "-d with?space" "-a 5"; do
   set -- $args
   snap=$(echo "$2" | tr '?' ' ')
-  qemu-img snapshot "$1" "$snap" theirs.qcow2 >/dev/null 2>&1; ref=$?
+  ref=0
+  qemu-img snapshot "$1" "$snap" theirs.qcow2 >/dev/null 2>&1 || ref=$?
   expect $ref "$VESSEL" img snapshot "$1" "$snap" ours.qcow2
   [ "$ref" = 0 ] || grep -q '^vessel: error: ' err.txt || fail "$args: no error line"
   qcheck ours.qcow2
   same ours.qcow2 theirs.qcow2
 done
-"$VESSEL" img snapshot -l ours.qcow2 | undated >mine.txt
+expect 0 "$VESSEL" img snapshot -l ours.qcow2
+undated <out.txt >mine.txt
 qemu-img snapshot -l theirs.qcow2 | undated >ref.txt
 cmp -s mine.txt ref.txt || fail "-l after -a/-d differs: $(diff mine.txt ref.txt)"
 
@@ -60,7 +62,8 @@ same ours.qcow2 theirs.qcow2; qcheck ours.qcow2; qcheck theirs.qcow2
 expect 0 "$VESSEL" img snapshot -d first theirs.qcow2
 qemu-img snapshot -d first ours.qcow2 || fail "qemu-img -d on our image"
 qcheck ours.qcow2; qcheck theirs.qcow2
-"$VESSEL" img snapshot -l ours.qcow2 | undated >mine.txt
+expect 0 "$VESSEL" img snapshot -l ours.qcow2
+undated <out.txt >mine.txt
 qemu-img snapshot -l theirs.qcow2 | undated >ref.txt
 cmp -s mine.txt ref.txt || fail "-l after cross -a/-d differs: $(diff mine.txt ref.txt)"
 
@@ -105,7 +108,8 @@ cmp -s mine.txt ref.txt || fail "info json snapshot text differs: $(diff mine.tx
 # An image that is otherwise fine: rewriting the table keeps the fields.
 qemu-img snapshot -l fields.qcow2 >before.txt
 expect 0 "$VESSEL" img snapshot -c three fields.qcow2
-qemu-img snapshot -l fields.qcow2 | head -4 >after.txt
+qemu-img snapshot -l fields.qcow2 >after-all.txt
+head -n 4 after-all.txt >after.txt
 cmp -s before.txt after.txt || fail "rewritten table lost fields: $(diff before.txt after.txt)"
 qcheck fields.qcow2
 
@@ -114,19 +118,22 @@ qemu-img create -q -f raw r.raw 1M
 qemu-img create -q -f qcow2 e.qcow2 1M
 qemu-img snapshot -c s e.qcow2
 for args in "-l e.qcow2" "e.qcow2" "-l r.raw" "-U -l e.qcow2" "-q -l e.qcow2"; do
-  qemu-img snapshot $args >ref.txt 2>/dev/null; ref=$?
+  ref=0
+  qemu-img snapshot $args >ref.txt 2>/dev/null || ref=$?
   expect $ref "$VESSEL" img snapshot $args
   cmp -s out.txt ref.txt || fail "'snapshot $args' output differs: $(diff out.txt ref.txt)"
 done
 for args in "-a nope e.qcow2" "-d nope e.qcow2" "-d 1 e.qcow2" "-l -c x e.qcow2" "-a x -a y e.qcow2" \
             "-l" "-l e.qcow2 extra" "-x e.qcow2" "-a" "-l missing.qcow2" "-c x r.raw" "-a x r.raw" \
             "-d x r.raw" "-U -c x e.qcow2"; do
-  qemu-img snapshot $args >/dev/null 2>&1; ref=$?
+  ref=0
+  qemu-img snapshot $args >/dev/null 2>&1 || ref=$?
   [ "$ref" = 1 ] || fail "qemu-img snapshot $args exited $ref"
   expect_error "$VESSEL" img snapshot $args
 done
 qcheck e.qcow2
-[ "$(qemu-img snapshot -l e.qcow2 | wc -l)" = 3 ] || fail "failed commands changed e.qcow2"
+qemu-img snapshot -l e.qcow2 >list.txt
+[ "$(wc -l <list.txt)" = 3 ] || fail "failed commands changed e.qcow2: $(cat list.txt)"
 # Malformed snapshot tables: every action fails with one error line and the
 # file is left as it was.
 for damage in nb_snapshots l1_offset l1_entry name_size; do

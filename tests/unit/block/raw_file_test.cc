@@ -1,10 +1,14 @@
 #include "block/raw_file.h"
 
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -96,14 +100,49 @@ TEST(RawFile, ErrorsNameTheFileAndTheReason) {
   EXPECT_EQ(character_device.error().message(), "/dev/null: not a regular file or block device");
 }
 
+// The outcome of RawFile::open(path, read_only) in a child process running as
+// "nobody" (uid and gid 65534): root bypasses file permissions, and the tests
+// run as root in CI. "ok" on success, else the error message.
+std::string open_as_unprivileged(const std::string& path, bool read_only) {
+  constexpr uid_t kNobody = 65534;
+  int fds[2];
+  if (pipe(fds) != 0) return "pipe failed";
+  pid_t pid = fork();
+  if (pid < 0) return "fork failed";
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string outcome;
+    if (geteuid() == 0 &&
+        (setgroups(0, nullptr) != 0 || setgid(kNobody) != 0 || setuid(kNobody) != 0)) {
+      outcome = std::string("cannot become nobody: ") + strerror(errno);
+    } else {
+      auto file = RawFile::open(path, read_only);
+      outcome = file.ok() ? "ok" : file.error().message();
+    }
+    // _exit: the child must not run the test binary's atexit handlers.
+    ssize_t written = ::write(fds[1], outcome.data(), outcome.size());
+    _exit(written == static_cast<ssize_t>(outcome.size()) ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string outcome;
+  char buf[256];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) outcome.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return "child failed: " + outcome;
+  }
+  return outcome;
+}
+
 TEST(RawFile, PermissionDenied) {
-  if (geteuid() == 0) GTEST_SKIP() << "root bypasses file permissions";
   TempImage image(4096);
-  ASSERT_EQ(chmod(image.path().c_str(), 0400), 0);
-  auto file = RawFile::open(image.path(), false);
-  ASSERT_FALSE(file.ok());
-  EXPECT_NE(file.error().message().find(image.path() + ": permission denied"), std::string::npos);
-  EXPECT_TRUE(RawFile::open(image.path(), true).ok());
+  // Readable by everyone, writable by no one but root.
+  ASSERT_EQ(chmod(image.path().c_str(), 0444), 0);
+  EXPECT_EQ(open_as_unprivileged(image.path(), false),
+            image.path() + ": permission denied (open it read-only if it must not change)");
+  EXPECT_EQ(open_as_unprivileged(image.path(), true), "ok");
 }
 
 }  // namespace
