@@ -60,6 +60,9 @@ struct Qcow2CreateOptions {
   // "qcow2" or "raw"; required with a backing file (it is recorded in the
   // image so later opens need not probe).
   std::string backing_format;
+  // qemu-img create -u: the backing file is recorded without being opened
+  // (it may not exist yet); `size` must then be given.
+  bool backing_unchecked = false;
   Qcow2Preallocation preallocation = Qcow2Preallocation::kOff;
   // zstd needs version 3.
   qcow2::CompressionType compression_type = qcow2::CompressionType::kZlib;

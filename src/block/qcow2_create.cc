@@ -42,35 +42,46 @@ Result<void> check_options(const std::string& path, const Qcow2CreateOptions& o)
   return Ok();
 }
 
+// The backing file must exist and must not be the image itself; it gives
+// the default size.
+Result<void> inspect_backing(const std::string& path, ImageFormat format,
+                             Qcow2CreateOptions& options) {
+  std::string backing_path = resolve_backing_path(path, options.backing_file);
+  TRY_ASSIGN(auto backing_file, HostFile::open(backing_path, Access::kReadOnly));
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 &&
+      backing_file->identity() == FileIdentity{st.st_dev, st.st_ino}) {
+    return Error(path + ": the backing file cannot be the image itself");
+  }
+  backing_file.reset();
+  if (options.size == 0) {
+    if (format == ImageFormat::kQcow2) {
+      TRY_ASSIGN(auto backing, Qcow2Image::open(backing_path, {}));
+      options.size = backing->size();
+    } else {
+      TRY_ASSIGN(auto backing, RawFile::open(backing_path, true));
+      options.size = backing->size();
+    }
+    options.size = round_up(options.size, 512);
+  }
+  return Ok();
+}
+
 }  // namespace
 
 Result<void> Qcow2Image::create(const std::string& path, CreateOptions options) {
   TRY(check_options(path, options));
-  // The backing file must exist; it gives the default size.
   if (!options.backing_file.empty()) {
-    std::string backing_path = resolve_backing_path(path, options.backing_file);
     // Recorded, never probed here: a raw disk whose guest wrote a qcow2
     // header into it must not become a qcow2 backing file by accident.
     if (options.backing_format.empty()) {
       return Error(path + ": a backing file needs its format (raw or qcow2)");
     }
     TRY_ASSIGN(ImageFormat format, parse_image_format(options.backing_format));
-    TRY_ASSIGN(auto backing_file, HostFile::open(backing_path, Access::kReadOnly));
-    struct stat st;
-    if (stat(path.c_str(), &st) == 0 &&
-        backing_file->identity() == FileIdentity{st.st_dev, st.st_ino}) {
-      return Error(path + ": the backing file cannot be the image itself");
-    }
-    backing_file.reset();
-    if (options.size == 0) {
-      if (format == ImageFormat::kQcow2) {
-        TRY_ASSIGN(auto backing, Qcow2Image::open(backing_path, {}));
-        options.size = backing->size();
-      } else {
-        TRY_ASSIGN(auto backing, RawFile::open(backing_path, true));
-        options.size = backing->size();
-      }
-      options.size = round_up(options.size, 512);
+    if (!options.backing_unchecked) {
+      TRY(inspect_backing(path, format, options));
+    } else if (options.size == 0) {
+      return Error(path + ": Image creation needs a size parameter");
     }
   }
 
@@ -109,17 +120,33 @@ Result<void> Qcow2Image::create(const std::string& path, CreateOptions options) 
     table_clusters = std::max(table_clusters, want_table);
   }
   const uint64_t total = 1 + table_clusters + blocks + l1_clusters;
+  // The layout qemu-img makes: header, refcount table, first refcount block,
+  // L1 table, then any further refcount blocks (QEMU adds those while it
+  // grows the L1 table of the minimal image it starts from). New images are
+  // then byte for byte what qemu-img writes, sizes included.
+  const uint64_t first_block = 1 + table_clusters;
+  const uint64_t l1_start = first_block + 1;
+  const uint64_t more_blocks = l1_start + l1_clusters;
+  // QEMU places each further block at the next free cluster as the L1
+  // clusters need them; a block that lands in a range with no block yet
+  // gets that range's block right after it.
+  std::vector<uint64_t> block_cluster(blocks, 0);
+  block_cluster[0] = first_block;
+  uint64_t next_free = more_blocks;
+  for (uint64_t r = 1; r < blocks; ++r) {
+    for (uint64_t want = r; block_cluster[want] == 0; want = block_cluster[want] / per_block) {
+      block_cluster[want] = next_free++;
+    }
+  }
   h.refcount_table_offset = cs;
   h.refcount_table_clusters = static_cast<uint32_t>(table_clusters);
-  h.l1_table_offset = (1 + table_clusters + blocks) * cs;
+  h.l1_table_offset = l1_entries == 0 ? 0 : l1_start * cs;  // an empty table has no offset
 
   TRY_ASSIGN(std::vector<uint8_t> header_cluster, build_qcow2_header(h));
   header_cluster.resize(cs, 0);
   std::vector<uint8_t> table(table_clusters * cs, 0);
   std::vector<uint8_t> block_bytes(blocks * cs, 0);
-  for (uint64_t b = 0; b < blocks; ++b) {
-    store_be64(&table[b * 8], (1 + table_clusters + b) * cs);
-  }
+  for (uint64_t b = 0; b < blocks; ++b) store_be64(&table[b * 8], block_cluster[b] * cs);
   for (uint64_t c = 0; c < total; ++c) {
     uint64_t bit = c * options.refcount_bits;  // refcount 1, bit 0 least significant
     if (options.refcount_bits >= 8) {
@@ -133,8 +160,12 @@ Result<void> Qcow2Image::create(const std::string& path, CreateOptions options) 
   file->set_sync_enabled(options.sync);
   TRY(file->write(0, header_cluster));
   TRY(file->write(cs, table));
-  TRY(file->write((1 + table_clusters) * cs, block_bytes));
-  TRY(file->truncate(total * cs));  // the L1 table reads as zeros
+  for (uint64_t b = 0; b < blocks; ++b) {
+    TRY(file->write(block_cluster[b] * cs, std::span(block_bytes).subspan(b * cs, cs)));
+  }
+  // The L1 table reads as zeros. Like qemu-img, a file that ends with it
+  // ends with its last entry (a 1 MiB image is 196,616 bytes).
+  TRY(file->truncate(blocks > 1 ? total * cs : l1_start * cs + l1_entries * 8));
   TRY(file->sync());
   file.reset();
 

@@ -317,8 +317,11 @@ Result<std::vector<uint8_t>> build_qcow2_header(Qcow2Header& h) {
       table[pos + 1] = f.bit;
       memcpy(&table[pos + 2], f.name, strlen(f.name));
     }
-    // Room for the table, the end marker and the backing file name?
-    if (out.size() + 8 + table.size() + 8 + h.backing_file.size() <= g.cluster_size()) {
+    // Room for the table, the end marker and the backing file name? QEMU
+    // (7.2) leaves the table out of header clusters of 4 KiB or less: new
+    // images are then byte for byte what qemu-img writes.
+    if (g.cluster_size() > 4096 &&
+        out.size() + 8 + table.size() + 8 + h.backing_file.size() <= g.cluster_size()) {
       append_extension(ext::kFeatureTable, table);
     }
   }

@@ -42,8 +42,9 @@ bool creation_only(std::string_view key) {
 
 int amend_verb(std::span<const std::string_view> args) {
   enum { kFormat, kOptions, kProgress, kQuiet, kCache, kForce, kHelp, kHelpLong };
-  const ImgOption specs[] = {{'f', "", true},  {'o', "", true},   {'p', "", false},
-                             {'q', "", false}, {'t', "", true},   {0, "force", false},
+  const ImgOption specs[] = {{'f', "", true},  {'o', "", true, Repeat::kAddsUp},
+                             {'p', "", false}, {'q', "", false},
+                             {'t', "", true},  {0, "force", false},
                              {'h', "", false}, {0, "help", false}};
   auto parsed = parse_img_args(args, specs, "amend");
   if (!parsed) return fail(parsed.error().message());

@@ -1,6 +1,7 @@
 #include "cli/img_chain.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,8 +11,24 @@
 namespace vessel::cli::img {
 
 Layer::~Layer() {
-  if (raw_fd >= 0) ::close(raw_fd);
+  if (host_fd >= 0) ::close(host_fd);
 }
+
+namespace {
+
+// QEMU's test (qcow2_detect_metadata_preallocation): the file reaches
+// further than the clusters it really has on disk would explain. The last
+// cluster of the file stands in for the last one in use.
+bool looks_preallocated(const Layer& layer) {
+  struct stat st;
+  if (fstat(layer.host_fd, &st) != 0) return false;
+  const uint64_t cs = layer.qcow2->info().cluster_size;
+  const uint64_t real = static_cast<uint64_t>(st.st_blocks) * 512 / cs;
+  const uint64_t last = (static_cast<uint64_t>(st.st_size) + cs - 1) / cs - 1;
+  return st.st_size > 0 && last > std::max(real * 10 / 9, real + 2);
+}
+
+}  // namespace
 
 Result<Chain> open_chain(const std::string& path, const std::string& format, bool writable) {
   Chain chain;
@@ -32,10 +49,10 @@ Result<Chain> open_chain(const std::string& path, const std::string& format, boo
         next_path = resolve_backing_path(layer->path, info.backing_file);
         next_format = info.backing_format;
       }
-    } else {
-      layer->raw_fd = ::open(layer->path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (layer->raw_fd < 0) return Error(layer->path + ": " + std::strerror(errno));
     }
+    layer->host_fd = ::open(layer->path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (layer->host_fd < 0) return Error(layer->path + ": " + std::strerror(errno));
+    if (layer->qcow2 != nullptr) layer->preallocated = looks_preallocated(*layer);
     chain.push_back(std::move(layer));
   }
   return chain;
@@ -43,22 +60,22 @@ Result<Chain> open_chain(const std::string& path, const std::string& format, boo
 
 namespace {
 
+// How far from `offset` (at most `length` bytes) the host file holds data,
+// or a hole (`hole` set): what SEEK_DATA and SEEK_HOLE say.
+uint64_t host_run(int fd, uint64_t offset, uint64_t length, bool& hole) {
+  const uint64_t end = offset + length;
+  off_t data = lseek(fd, static_cast<off_t>(offset), SEEK_DATA);
+  hole = data < 0 || static_cast<uint64_t>(data) > offset;  // ENXIO: a hole up to the end
+  if (hole) return std::min(end, data < 0 ? end : static_cast<uint64_t>(data)) - offset;
+  off_t next_hole = lseek(fd, static_cast<off_t>(offset), SEEK_HOLE);
+  return std::min(end, next_hole < 0 ? end : static_cast<uint64_t>(next_hole)) - offset;
+}
+
 // The extent of a raw file at `start` (at most `length` bytes): data or hole.
 Extent raw_extent(const Layer& layer, unsigned depth, uint64_t start, uint64_t length) {
-  Extent e{start, length, depth, true, false, true, true, start, layer.path};
-  uint64_t end = start + length;
-  off_t data = lseek(layer.raw_fd, static_cast<off_t>(start), SEEK_DATA);
-  if (data < 0 || static_cast<uint64_t>(data) > start) {  // a hole at start
-    e.zero = true;
-    e.data = false;
-    uint64_t hole_end = data < 0 ? end : static_cast<uint64_t>(data);
-    e.length = std::min(end, hole_end) - start;
-    return e;
-  }
-  off_t hole = lseek(layer.raw_fd, static_cast<off_t>(start), SEEK_HOLE);
-  uint64_t data_end = hole < 0 ? end : static_cast<uint64_t>(hole);
-  e.length = std::min(end, data_end) - start;
-  return e;
+  bool hole = false;
+  length = host_run(layer.host_fd, start, length, hole);
+  return Extent{start, length, depth, true, hole, !hole, true, start, layer.path};
 }
 
 }  // namespace
@@ -77,10 +94,14 @@ Result<Extent> extent_at(const Chain& chain, unsigned depth, uint64_t start, uin
   length = std::min(length, where.length);
   using Allocation = block::Qcow2Image::Allocation;
   switch (where.allocation) {
-    case Allocation::kData:
-      return Extent{start,     length, depth, true,
-                    false,     true,   true,  where.host_offset + start % cluster,
-                    layer.path};
+    case Allocation::kData: {
+      // A preallocated cluster whose host range is a hole reads as zeros
+      // (qemu-img map asks the host file of such images too).
+      const uint64_t host = where.host_offset + start % cluster;
+      bool hole = false;
+      if (layer.preallocated) length = host_run(layer.host_fd, host, length, hole);
+      return Extent{start, length, depth, true, hole, true, true, host, layer.path};
+    }
     case Allocation::kCompressed:
       return Extent{start, length, depth, true, false, true, false, 0, layer.path};
     case Allocation::kZero: {

@@ -31,7 +31,10 @@ struct Layer {
   std::string path;
   std::unique_ptr<block::BlockBackend> backend;
   block::Qcow2Image* qcow2 = nullptr;  // null: raw
-  int raw_fd = -1;                     // raw layers: for SEEK_DATA / SEEK_HOLE
+  int host_fd = -1;                    // the file itself: for SEEK_DATA / SEEK_HOLE
+  // A qcow2 file that looks preallocated (preallocation=metadata): its data
+  // clusters may be holes, so the host file is asked, as QEMU does then.
+  bool preallocated = false;
   Layer() = default;
   Layer(const Layer&) = delete;
   Layer& operator=(const Layer&) = delete;

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -86,6 +87,18 @@ Result<ParsedArgs> parse_img_args(std::span<const std::string_view> args,
       break;
     }
   }
+  // Earlier values of a kLastWins option are not seen (nor checked) at all.
+  std::vector<bool> seen(specs.size(), false);
+  std::vector<std::pair<size_t, std::string>> kept;
+  for (auto it = out.options.rbegin(); it != out.options.rend(); ++it) {
+    const ImgOption& spec = specs[it->first];
+    if (spec.takes_value && spec.repeat == Repeat::kLastWins) {
+      if (seen[it->first]) continue;
+      seen[it->first] = true;
+    }
+    kept.push_back(std::move(*it));
+  }
+  out.options.assign(std::make_move_iterator(kept.rbegin()), std::make_move_iterator(kept.rend()));
   return out;
 }
 
@@ -93,18 +106,27 @@ Result<uint64_t> parse_img_size(std::string_view text) {
   const std::string quoted = "'" + std::string(text) + "'";
   const std::string bad = "invalid size " + quoted +
                           ": use a number of bytes with an optional suffix k, M, G, T, P or E "
-                          "(examples: 512M, 10G)";
-  size_t pos = 0;
+                          "(examples: 512M, 10G, 0x10000)";
+  size_t pos = text.find_first_not_of(" \t\n\v\f\r");  // strtoull skips leading space
+  if (pos == std::string_view::npos) return Error(bad);
+  const bool hex = text.substr(pos, 2) == "0x" || text.substr(pos, 2) == "0X";
+  if (hex) pos += 2;
+  const unsigned base = hex ? 16 : 10;
+  const size_t digits_start = pos;
   uint64_t whole = 0;
-  while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-    uint64_t digit = static_cast<uint64_t>(text[pos] - '0');
-    if (whole > (UINT64_MAX - digit) / 10) return Error(quoted + " is too large");
-    whole = whole * 10 + digit;
-    ++pos;
+  for (; pos < text.size() && std::isxdigit(static_cast<unsigned char>(text[pos])); ++pos) {
+    char c = text[pos];
+    if (!hex && !std::isdigit(static_cast<unsigned char>(c))) break;
+    uint64_t digit =
+        static_cast<uint64_t>(std::isdigit(static_cast<unsigned char>(c))
+                                  ? c - '0'
+                                  : std::tolower(static_cast<unsigned char>(c)) - 'a' + 10);
+    if (whole > (UINT64_MAX - digit) / base) return Error(quoted + " is too large");
+    whole = whole * base + digit;
   }
-  if (pos == 0) return Error(bad);
+  if (pos == digits_start) return Error(bad);
   double fraction = 0;
-  if (pos < text.size() && text[pos] == '.') {
+  if (!hex && pos < text.size() && text[pos] == '.') {
     ++pos;
     double scale = 0.1;
     size_t start = pos;
@@ -116,41 +138,17 @@ Result<uint64_t> parse_img_size(std::string_view text) {
     if (pos == start) return Error(bad);
   }
   std::string_view suffix = text.substr(pos);
+  static constexpr std::string_view kSuffixes = "kmgtpe";  // 2^10, 2^20, ... 2^60
   unsigned shift = 0;
-  if (suffix.empty() || suffix == "B" || suffix == "b") {
-    shift = 0;
-  } else if (suffix.size() == 1) {
-    switch (suffix[0]) {
-      case 'k':
-      case 'K':
-        shift = 10;
-        break;
-      case 'M':
-      case 'm':
-        shift = 20;
-        break;
-      case 'G':
-      case 'g':
-        shift = 30;
-        break;
-      case 'T':
-      case 't':
-        shift = 40;
-        break;
-      case 'P':
-      case 'p':
-        shift = 50;
-        break;
-      case 'E':
-      case 'e':
-        shift = 60;
-        break;
-      default:
-        return Error(bad);
-    }
-  } else {
+  if (suffix.size() == 1 && suffix != "B" && suffix != "b") {
+    size_t i =
+        kSuffixes.find(static_cast<char>(std::tolower(static_cast<unsigned char>(suffix[0]))));
+    if (i == std::string_view::npos) return Error(bad);
+    shift = static_cast<unsigned>(10 * (i + 1));
+  } else if (!suffix.empty() && suffix != "B" && suffix != "b") {
     return Error(bad);
   }
+  // As qemu-img: a fraction needs a unit ("1.5G"; "1.5" bytes is no size).
   if (fraction != 0 && shift == 0) return Error(bad);
   if (shift > 0 && whole > (UINT64_MAX >> shift)) return Error(quoted + " is too large");
   uint64_t value = whole << shift;
@@ -277,7 +275,7 @@ uint64_t allocated_bytes(const std::string& path) {
 Result<block::ImageFormat> parse_format_option(std::string_view name) {
   if (name == "raw") return block::ImageFormat::kRaw;
   if (name == "qcow2") return block::ImageFormat::kQcow2;
-  return Error("unknown file format '" + std::string(name) + "' (supported: raw, qcow2)");
+  return Error("Unknown file format '" + std::string(name) + "' (supported: raw, qcow2)");
 }
 
 Result<bool> parse_cache_mode(std::string_view mode) {

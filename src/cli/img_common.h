@@ -24,15 +24,21 @@ inline constexpr int kExitError = 1;
 // Prints "vessel: error: MESSAGE" and returns kExitError.
 int fail(const std::string& message);
 
+// What a repeated option with a value means: as in qemu-img, the last one
+// counts ("-f foo -f qcow2" is qcow2), except for lists that add up ("-o").
+enum class Repeat : uint8_t { kLastWins, kAddsUp };
+
 // One option of a verb: short ("-f") and/or long ("--output") spelling.
 struct ImgOption {
   char short_name;             // 0: none
   std::string_view long_name;  // without dashes; empty: none
   bool takes_value;
+  Repeat repeat = Repeat::kLastWins;
 };
 
 struct ParsedArgs {
-  // Each option found, in order: (index into the spec list, value).
+  // Each option found, in order: (index into the spec list, value); of a
+  // kLastWins option only the last occurrence.
   std::vector<std::pair<size_t, std::string>> options;
   std::vector<std::string> positional;
 };
@@ -43,8 +49,9 @@ struct ParsedArgs {
 Result<ParsedArgs> parse_img_args(std::span<const std::string_view> args,
                                   std::span<const ImgOption> specs, std::string_view verb);
 
-// qemu-img's sizes: a bare number is bytes; suffixes k/K, M, G, T, P, E
-// (powers of 1024), optionally a fraction ("1.5G"). "B" alone means bytes.
+// qemu-img's sizes: a bare number is bytes, decimal or hex ("0x10000");
+// suffixes k/K, M, G, T, P, E (powers of 1024) with an optional fraction
+// ("1.5G"). "B" alone means bytes.
 Result<uint64_t> parse_img_size(std::string_view text);
 
 // The non-empty items of "-o" lists ("key=value,key=value"; each -o adds a

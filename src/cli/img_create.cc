@@ -93,8 +93,9 @@ Result<void> create_raw(const std::string& path, uint64_t size, const std::strin
 
 int create_verb(std::span<const std::string_view> args) {
   enum { kFormat, kOptions, kBacking, kBackingFormat, kUnsafe, kQuiet, kHelp, kHelpLong };
-  const ImgOption specs[] = {{'f', "", true},  {'o', "", true},   {'b', "", true},
-                             {'F', "", true},  {'u', "", false},  {'q', "", false},
+  const ImgOption specs[] = {{'f', "", true},  {'o', "", true, Repeat::kAddsUp},
+                             {'b', "", true},  {'F', "", true},
+                             {'u', "", false}, {'q', "", false},
                              {'h', "", false}, {0, "help", false}};
   auto parsed = parse_img_args(args, specs, "create");
   if (!parsed) return fail(parsed.error().message());
@@ -223,10 +224,13 @@ int create_verb(std::span<const std::string_view> args) {
     if (!s) return fail(s.error().message());
     size = *s;
   }
-  if (size && *size % 512 != 0) {
-    return fail(path + ": image size must be a multiple of 512 bytes (got " +
-                std::to_string(*size) + ")");
+  // qemu-img's limit, and it rounds a size up to whole 512-byte sectors
+  // (1234 → 1536).
+  if (size && *size > (uint64_t{INT64_MAX} & ~uint64_t{511})) {
+    return fail(path + ": Invalid image size specified. Must be between 0 and " +
+                std::to_string(INT64_MAX) + ".");
   }
+  if (size) size = (*size + 511) & ~uint64_t{511};
 
   if (format == block::ImageFormat::kRaw) {
     if (!backing.empty()) return fail(path + ": the raw format does not support backing files");
@@ -254,7 +258,7 @@ int create_verb(std::span<const std::string_view> args) {
   if (!backing.empty()) {
     std::string resolved = resolve_backing_path(path, backing);
     if (backing_format.empty()) {
-      if (unsafe) return fail(path + ": -u needs the backing format (-F)");
+      if (unsafe) return fail(path + ": Backing file specified without backing format");
       auto probed = block::probe_image_format(resolved);
       if (!probed) return fail("could not open backing file: " + probed.error().message());
       backing_format = block::image_format_name(*probed);
@@ -269,6 +273,7 @@ int create_verb(std::span<const std::string_view> args) {
     }
     q.backing_file = backing;
     q.backing_format = backing_format;
+    q.backing_unchecked = unsafe;
   } else if (!backing_format.empty()) {
     return fail(path + ": a backing format (-F) needs a backing file (-b)");
   }

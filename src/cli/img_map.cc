@@ -91,7 +91,7 @@ int map_verb(std::span<const std::string_view> args) {
   }
   std::printf("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to", "File");
   for (const Extent& e : extents) {
-    if (!e.data || !e.has_offset) continue;
+    if (!e.data || e.zero || !e.has_offset) continue;  // as qemu-img: data that is not zeros
     std::printf("%#-16llx%#-16llx%#-16llx%s\n", static_cast<unsigned long long>(e.start),
                 static_cast<unsigned long long>(e.length),
                 static_cast<unsigned long long>(e.offset), e.file.c_str());

@@ -180,9 +180,10 @@ Result<uint64_t> data_bytes(const Chain& chain, uint64_t cluster_size) {
 
 int measure_verb(std::span<const std::string_view> args) {
   enum { kFormat, kOutFormat, kOptions, kSize, kOutput, kShare, kShareLong, kHelp, kHelpLong };
-  const ImgOption specs[] = {{'f', "", true},           {'O', "", true},     {'o', "", true},
-                             {0, "size", true},         {0, "output", true}, {'U', "", false},
-                             {0, "force-share", false}, {'h', "", false},    {0, "help", false}};
+  const ImgOption specs[] = {
+      {'f', "", true},           {'O', "", true},     {'o', "", true, Repeat::kAddsUp},
+      {0, "size", true},         {0, "output", true}, {'U', "", false},
+      {0, "force-share", false}, {'h', "", false},    {0, "help", false}};
   auto parsed = parse_img_args(args, specs, "measure");
   if (!parsed) return fail(parsed.error().message());
   std::string format, out_format = "raw";
