@@ -19,11 +19,13 @@ class CutBuilder {
  public:
   CutBuilder(const std::vector<HostOp>& ops, std::mt19937& random) : ops_(ops), random_(random) {}
 
-  PowerCut build(const std::vector<uint8_t>& durable, size_t first, const std::vector<Fate>& fates,
-                 size_t position, const std::string& interval) {
-    PowerCut cut;
+  // The result stays valid until the next call (its buffer is reused).
+  const PowerCut& build(const std::vector<uint8_t>& durable, size_t first,
+                        const std::vector<Fate>& fates, size_t position,
+                        const std::string& interval) {
+    PowerCut& cut = cut_;
     cut.position = position;
-    cut.file = durable;
+    cut.file.assign(durable.begin(), durable.end());
     std::string kept, torn;
     for (size_t k = 0; k < fates.size(); ++k) {
       const HostOp& op = ops_[first + k];
@@ -55,6 +57,7 @@ class CutBuilder {
  private:
   const std::vector<HostOp>& ops_;
   std::mt19937& random_;
+  PowerCut cut_;
 };
 
 }  // namespace
@@ -119,6 +122,11 @@ void for_each_power_cut(std::span<const uint8_t> base, const std::vector<HostOp>
         if (!emit(fates, end)) return;
       }
     } else {
+      for (size_t lost = 0; lost < n; ++lost) {
+        std::vector<Fate> fates(n, Fate::kKept);
+        fates[lost] = Fate::kLost;
+        if (!emit(fates, end)) return;
+      }
       for (int i = 0; i < plan.random_subsets; ++i) {
         std::vector<Fate> fates(n);
         for (Fate& f : fates) {

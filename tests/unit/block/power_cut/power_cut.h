@@ -32,10 +32,12 @@ struct PowerCut {
 
 struct PowerCutPlan {
   // Per sync interval, beyond "all lost" and "all kept": an interval of at
-  // most this many operations is tried with every subset of them...
+  // most this many operations is tried with every subset of them; a longer
+  // one with each operation lost alone (a sync missing between two
+  // operations shows when the later one lands without the earlier one)...
   size_t exhaustive_up_to = 3;
-  // ...a longer one with this many random subsets (some writes torn).
-  int random_subsets = 3;
+  // ...and with this many random subsets, some writes torn.
+  int random_subsets = 2;
   // Cuts at a random point inside each interval, with everything issued
   // before it kept (a disk that writes in order).
   int random_prefixes = 1;
