@@ -85,7 +85,12 @@ Qcow2Image::Qcow2Image(std::unique_ptr<HostFile> file, Qcow2Header header,
   // (refcounts) and hold their data.
   l2_cache_->set_before_writeback([this]() -> Result<void> {
     TRY(settle_refcounts());
-    return sync_if_needed();
+    TRY(sync_if_needed());
+    // The cache writes its tables next, and they too must be synced before a
+    // flush returns: a flush that changes no L1 entry has no later sync of
+    // its own, and would leave the new mappings of flushed writes unsynced.
+    unsynced_ = true;
+    return Ok();
   });
 }
 
