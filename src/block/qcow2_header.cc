@@ -100,6 +100,7 @@ Result<void> parse_extensions(const std::string& path, const std::vector<uint8_t
         break;
       default:
         // "other - Unknown header extension, can be safely ignored"
+        h.unknown_extensions.push_back({type, std::vector<uint8_t>(data, data + length)});
         break;
     }
     pos += round_up(length, 8);
@@ -135,7 +136,7 @@ Result<Qcow2Header> parse_qcow2_header(const HostFile& file) {
   uint8_t fixed[kMinHeaderLengthV3] = {};
   TRY(file.read_padded(0, fixed));
   if (load_be32(fixed + field::kMagic) != kMagic) {
-    return Error(path + ": not a qcow2 image (bad magic)");
+    return Error(path + ": Image is not in qcow2 format (not a qcow2 image: bad magic)");
   }
   Qcow2Header h;
   h.version = load_be32(fixed + field::kVersion);
@@ -325,6 +326,7 @@ Result<std::vector<uint8_t>> build_qcow2_header(Qcow2Header& h) {
       append_extension(ext::kFeatureTable, table);
     }
   }
+  for (const Qcow2UnknownExtension& e : h.unknown_extensions) append_extension(e.type, e.data);
   out.resize(out.size() + 8, 0);  // end of the header extension area
   h.backing_file_offset = 0;
   h.backing_file_size = 0;

@@ -15,6 +15,14 @@
 
 namespace vessel::block {
 
+// A header extension this implementation does not know, kept as it was:
+// "Unknown header extension, can be safely ignored" — and kept on rewrites,
+// as QEMU keeps it.
+struct Qcow2UnknownExtension {
+  uint32_t type;
+  std::vector<uint8_t> data;
+};
+
 struct Qcow2FeatureName {
   qcow2::FeatureType type;
   uint8_t bit;
@@ -51,6 +59,7 @@ struct Qcow2Header {
   std::string backing_format;  // empty: no backing-format extension
   bool has_bitmaps_extension = false;
   std::vector<Qcow2FeatureName> feature_names;
+  std::vector<Qcow2UnknownExtension> unknown_extensions;
 
   qcow2::Geometry geometry() const {
     return {cluster_bits, (incompatible_features & qcow2::kIncompatExtendedL2) != 0};
@@ -62,8 +71,8 @@ struct Qcow2Header {
 Result<Qcow2Header> parse_qcow2_header(const HostFile& file);
 
 // The header cluster for a new image: header, backing-format extension,
-// feature name table (left out when the cluster is too small for it, as with
-// 512-byte clusters), end marker, then the backing file name. Sets
+// feature name table (left out of clusters of 4 KiB or less, as QEMU does),
+// unknown extensions, end marker, then the backing file name. Sets
 // backing_file_offset/size and header_length in `header`.
 Result<std::vector<uint8_t>> build_qcow2_header(Qcow2Header& header);
 

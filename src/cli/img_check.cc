@@ -415,7 +415,7 @@ int check_verb(std::span<const std::string_view> args) {
     fmt = probed->format;
   }
   if (fmt != block::ImageFormat::kQcow2) {
-    fail(path + ": this image format (raw) does not support checks");
+    fail("This image format does not support checks");
     return kExitNotSupported;
   }
   const bool silent = quiet || json;

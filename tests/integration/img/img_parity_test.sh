@@ -114,4 +114,29 @@ for output in json human; do
   diff out.txt want.out >/dev/null || fail "map --output=$output: $(diff out.txt want.out)"
 done
 
+# --- rebase -u keeps header extensions it does not know (as qemu-img) ---
+qemu-img create -q -f qcow2 ext.q 1M
+qemu-img create -q -f qcow2 newbase.q 1M
+python3 - ext.q <<'PY'
+import struct, sys
+# An unknown extension (type 0x12345678, 5 bytes) first in the extension area.
+with open(sys.argv[1], "r+b") as f:
+    cluster = bytearray(f.read(65536))
+    length = struct.unpack(">I", cluster[100:104])[0]
+    cluster[length:length] = struct.pack(">II", 0x12345678, 5) + b"hello\0\0\0"
+    f.seek(0)
+    f.write(bytes(cluster[:65536]))
+PY
+cp ext.q ext.v
+qemu-img rebase -u -b newbase.q -F qcow2 ext.q
+expect 0 "$VESSEL" img rebase -u -b newbase.q -F qcow2 ext.v
+cmp -s ext.v ext.q || fail "rebase -u: the header differs from qemu-img's"
+
+# --- error texts a script may match ---
+qemu-img create -q -f raw plain.raw 1M
+expect 63 "$VESSEL" img check plain.raw
+grep -q 'This image format does not support checks' err.txt || fail "check raw: $(cat err.txt)"
+expect_error "$VESSEL" img resize -f qcow2 plain.raw 2M
+grep -q 'Image is not in qcow2 format' err.txt || fail "qcow2 magic: $(cat err.txt)"
+
 finish "vessel img agrees with qemu-img on the parity cases"
