@@ -44,6 +44,10 @@ constexpr Verb kVerbs[] = {
      "              [-i aio] [-o offset] [--pattern=N] [-q] [-s buffer_size]\n"
      "              [-S step_size] [-t cache] [-w] [-U] filename",
      img::bench_verb},
+    {"dd",
+     "dd [-f fmt] [-O output_fmt] [-U] [bs=block_size] [count=blocks] [skip=blocks]\n"
+     "              if=input of=output",
+     img::dd_verb},
 };
 
 void print_help() {

@@ -81,6 +81,10 @@ struct OpenedImage {
   block::Qcow2Image* qcow2 = nullptr;  // backend as qcow2, or nullptr for raw
 };
 
+// Creates (or truncates) `path` as an empty image of `format` holding `size`
+// bytes (a multiple of 512), with qcow2's defaults.
+Result<void> create_image(const std::string& path, block::ImageFormat format, uint64_t size);
+
 // Opens `path` as `format`, or probes it when `format` is empty. Errors name
 // the file. `sync` false: writes are never made durable (cache=unsafe; see
 // Qcow2OpenOptions::sync).

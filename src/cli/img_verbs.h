@@ -19,5 +19,6 @@ int commit_verb(std::span<const std::string_view> args);    // img_commit.cc
 int rebase_verb(std::span<const std::string_view> args);    // img_rebase.cc
 int snapshot_verb(std::span<const std::string_view> args);  // img_snapshot.cc
 int bench_verb(std::span<const std::string_view> args);     // img_bench.cc
+int dd_verb(std::span<const std::string_view> args);        // img_dd.cc
 
 }  // namespace vessel::cli::img

@@ -132,6 +132,39 @@ qemu-img rebase -u -b newbase.q -F qcow2 ext.q
 expect 0 "$VESSEL" img rebase -u -b newbase.q -F qcow2 ext.v
 cmp -s ext.v ext.q || fail "rebase -u: the header differs from qemu-img's"
 
+# --- dd: the same output images (sizes included) and errors as qemu-img dd ---
+qemu-img create -q -f qcow2 dd.src 1M
+qio -c 'write -P 7 0 512k' -c 'write -P 9 512k 300k' dd.src
+n=0
+while read -r operands; do
+  n=$((n + 1))
+  want=0
+  qemu-img dd $operands if=dd.src of=dd$n.q >/dev/null 2>want.err || want=$?
+  expect "$want" "$VESSEL" img dd $operands if=dd.src of=dd$n.v
+  if [ "$want" = 0 ]; then
+    [ "$(stat -c %s dd$n.v)" = "$(stat -c %s dd$n.q)" ] || fail "dd $operands: size differs"
+    same dd$n.v dd$n.q
+  else
+    sed 's/^qemu-img: //' want.err | head -1 >want.line
+    grep -qF "$(cat want.line)" err.txt || fail "dd $operands: '$(cat err.txt)', qemu-img: '$(cat want.line)'"
+  fi
+done <<'CASES'
+bs=64k count=3 skip=2
+-O qcow2 bs=1k
+bs=1000
+bs=1.5k
+bs=3 count=5
+bs=4k skip=10 count=100
+skip=2000 bs=1k
+count=0
+-O qcow2 bs=512 skip=3 count=7
+bs=0
+bogus=1
+count=x
+CASES
+expect_error "$VESSEL" img dd if=dd.src
+grep -q 'Must specify both input and output files' err.txt || fail "dd without of=: $(cat err.txt)"
+
 # --- error texts a script may match ---
 qemu-img create -q -f raw plain.raw 1M
 expect 63 "$VESSEL" img check plain.raw
