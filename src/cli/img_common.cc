@@ -364,19 +364,23 @@ Result<OpenedImage> open_image(const std::string& path, const std::string& forma
   return image;
 }
 
+// qemu's progress rule (util/qemu-progress.c): a line when more than 1 %
+// was done since the last one, and at 100 %; the end repeats 100 % on a
+// line of its own.
 void Progress::update(uint64_t done, uint64_t total) {
   if (!enabled_) return;
   double percent =
       total == 0 ? 100.0 : 100.0 * static_cast<double>(done) / static_cast<double>(total);
-  int tenths = static_cast<int>(percent * 10);
-  if (tenths == last_) return;
-  last_ = tenths;
+  if (last_ >= 0 && percent - last_ <= 1.0 && percent < 100.0) return;
+  if (last_ >= 100.0) return;
+  last_ = percent;
   std::fprintf(stderr, "    (%3.2f/100%%)\r", percent);
   std::fflush(stderr);
 }
 
 void Progress::finish() {
   if (!enabled_) return;
+  update(1, 1);
   std::fprintf(stderr, "    (100.00/100%%)\n");
   std::fflush(stderr);
 }

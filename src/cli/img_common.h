@@ -123,7 +123,7 @@ class Progress {
 
  private:
   bool enabled_;
-  int last_ = -1;
+  double last_ = -1;  // the percentage last printed
 };
 
 // qemu-img's snapshot listing (snapshot -l, info): "Snapshot list:", the
