@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/img_common.h"
+#include "cli/img_convert_piece.h"
 #include "cli/img_parallel.h"
 #include "cli/img_verbs.h"
 
@@ -226,18 +227,38 @@ int convert_verb(std::span<const std::string_view> args) {
     }
     turn_cv.notify_all();
   };
+  const PiecePolicy policy{
+      .fresh_target = !no_create, .has_base = base.has_value(), .sparse = sparse != 0};
+  // Carries out `action` for [offset, offset + piece.size()) of the target.
+  auto apply = [&](PieceAction action, uint64_t offset,
+                   std::span<const uint8_t> piece) -> Result<void> {
+    switch (action) {
+      case PieceAction::kSkip:
+        return Ok();
+      case PieceAction::kWriteZeroes:
+        return dst->backend->write_zeroes(offset, piece.size(), block::ZeroMode::kDeallocate);
+      case PieceAction::kWriteData:
+        return compress ? dst->qcow2->write_compressed(offset, piece)
+                        : dst->backend->write(offset, piece);
+    }
+    return Ok();
+  };
   // Copies step `i` through `buf` (and `base_buf` for -B).
-  auto copy_step = [&](uint64_t i, std::vector<uint8_t>& buf,
-                       std::vector<uint8_t>& base_buf) -> Result<void> {
+  auto copy_step = [&](uint64_t i, std::span<uint8_t> buf,
+                       std::span<uint8_t> base_buf) -> Result<void> {
     const uint64_t offset = i * step;
     const uint64_t len = std::min(step, size - offset);
-    std::span<uint8_t> data(buf.data(), len);
-    // A hole in the source needs no reading; with nothing to compare it to
-    // and zeros left unwritten it needs nothing at all.
+    std::span<uint8_t> data = buf.first(len);
+    // A hole in the source needs no reading; without a base to compare it
+    // to, the whole step is one zero piece.
     TRY_ASSIGN(bool hole, src->backend->known_zero(offset, len));
-    if (hole && !base && sparse != 0 && !no_create) {
-      if (!compress) (void)wait_turn(i);  // keeps the turns in step order
-      return Ok();
+    if (hole && !base) {
+      PieceAction action = piece_action(policy, /*zero=*/true, /*same_as_base=*/false);
+      if (action != PieceAction::kWriteData) {
+        // Without -c the turns keep the writes in step order.
+        if (!compress && !wait_turn(i)) return Ok();
+        return apply(action, offset, data);
+      }
     }
     if (hole) {
       std::fill(data.begin(), data.end(), 0);
@@ -246,47 +267,42 @@ int convert_verb(std::span<const std::string_view> args) {
     }
     std::span<uint8_t> base_data;
     if (base) {
-      base_data = std::span<uint8_t>(base_buf.data(), len);
+      base_data = base_buf.first(len);
       std::fill(base_data.begin(), base_data.end(), 0);
       uint64_t base_size = base->backend->size();
       if (offset < base_size) {
         TRY(base->backend->read(offset, base_data.subspan(0, std::min(len, base_size - offset))));
       }
     }
+    // -c decides per output cluster (each is compressed on its own), the
+    // plain path per sparse unit; runs of units with the same action go out
+    // as one request.
+    const uint64_t piece_size = compress ? cluster : unit;
+    auto action_at = [&](uint64_t at) {
+      std::span<const uint8_t> piece = data.subspan(at, std::min(piece_size, len - at));
+      bool same_as_base = base && std::equal(piece.begin(), piece.end(),
+                                             base_data.begin() + static_cast<ptrdiff_t>(at));
+      return piece_action(policy, is_zero(piece), same_as_base);
+    };
     if (compress) {
       for (uint64_t c = 0; c < len; c += cluster) {
-        std::span<const uint8_t> piece = data.subspan(c, std::min<uint64_t>(cluster, len - c));
-        if (base ? std::equal(piece.begin(), piece.end(), base_data.begin() + c)
-                 : (sparse != 0 && is_zero(piece))) {
-          continue;
-        }
-        TRY(dst->qcow2->write_compressed(offset + c, piece));
+        TRY(apply(action_at(c), offset + c, data.subspan(c, std::min<uint64_t>(cluster, len - c))));
       }
       return Ok();
     }
     if (!wait_turn(i)) return Ok();  // an earlier step failed and reports it
-    // Write maximal runs of units that must be written.
     uint64_t run_start = 0;
-    bool in_run = false;
-    for (uint64_t u = 0; u <= len; u += unit) {
-      bool write_it = false;
-      if (u < len) {
-        std::span<const uint8_t> piece = data.subspan(u, std::min(unit, len - u));
-        if (base) {
-          write_it = !std::equal(piece.begin(), piece.end(), base_data.begin() + u);
-        } else {
-          write_it = sparse == 0 || no_create || !is_zero(piece);
-        }
-      }
-      if (write_it && !in_run) {
-        run_start = u;
-        in_run = true;
-      } else if (!write_it && in_run) {
-        TRY(dst->backend->write(offset + run_start, data.subspan(run_start, u - run_start)));
-        in_run = false;
-      }
+    PieceAction run_action = action_at(0);
+    for (uint64_t u = unit;; u += unit) {
+      const bool end = u >= len;  // the last unit may be short
+      PieceAction next = end ? PieceAction::kSkip : action_at(u);
+      if (!end && next == run_action) continue;
+      uint64_t run_end = std::min(u, len);
+      TRY(apply(run_action, offset + run_start, data.subspan(run_start, run_end - run_start)));
+      if (end) return Ok();
+      run_start = u;
+      run_action = next;
     }
-    return Ok();
   };
 
   // As many threads as qemu-img's default number of parallel requests
