@@ -11,6 +11,7 @@
 #include <mutex>
 #include <vector>
 
+#include "block/aligned_buffer.h"
 #include "cli/img_common.h"
 #include "cli/img_convert_piece.h"
 #include "cli/img_parallel.h"
@@ -21,9 +22,9 @@ namespace {
 
 void print_help() {
   std::printf(
-      "Usage: vessel img convert [-q] [-p] [-c] [-n] [-f fmt] [-O output_fmt] [-t cache]\n"
-      "                          [-B backing_file [-F backing_fmt]] [-S sparse_size]\n"
-      "                          filename output_filename\n"
+      "Usage: vessel img convert [-q] [-p] [-c] [-n] [-U] [-f fmt] [-O output_fmt]\n"
+      "                          [-t cache] [-T src_cache] [-B backing_file [-F backing_fmt]]\n"
+      "                          [-S sparse_size] filename output_filename\n"
       "\n"
       "Copies the disk contents of 'filename' (with its backing chain) into a new\n"
       "image 'output_filename'.\n"
@@ -37,12 +38,27 @@ void print_help() {
       "  -B backing_file  qcow2 output only: the new image gets this backing file and\n"
       "                   stores only what differs from it\n"
       "  -F backing_fmt   format of the -B file (probed when absent)\n"
-      "  -n               do not create the output: write into the existing image\n"
-      "  -t cache         output cache mode: 'unsafe' (default, as in qemu-img) never\n"
-      "                   calls fdatasync, so after a host crash the output may be\n"
-      "                   damaged; 'writeback', 'writethrough', 'none' and\n"
-      "                   'directsync' keep the crash-safe write order and make the\n"
-      "                   output durable before exiting (through the page cache)\n"
+      "  -n               do not create the output: write into the existing image;\n"
+      "                   where the source reads as zeros the output is zeroed (qcow2\n"
+      "                   zero clusters, holes in a raw file)\n"
+      "  -t cache         output cache mode, as in qemu-img:\n"
+      "                     unsafe (default)  page cache, never fdatasync: after a host\n"
+      "                                       crash the output may be damaged\n"
+      "                     writeback         page cache; crash-safe write order,\n"
+      "                                       fdatasync at its ordering points and at\n"
+      "                                       the end\n"
+      "                     writethrough      as writeback, and every write is durable\n"
+      "                                       when it returns (O_DSYNC)\n"
+      "                     none (or off)     bypasses the host page cache (O_DIRECT);\n"
+      "                                       fdatasync as writeback\n"
+      "                     directsync        O_DIRECT, and every write durable (O_DSYNC)\n"
+      "                   none and directsync fail where the file system does not\n"
+      "                   support O_DIRECT\n"
+      "  -T src_cache     source cache mode, the same names (default writeback); none\n"
+      "                   and directsync read the source with O_DIRECT\n"
+      "  -U               force share: accepted for compatibility. vessel img takes no\n"
+      "                   image locks, so every image is always opened shared, with or\n"
+      "                   without -U; nothing stops another program writing it meanwhile\n"
       "  -p               show progress on stderr\n"
       "  -q               quiet\n"
       "  -h, --help       show this help\n"
@@ -95,7 +111,9 @@ int convert_verb(std::span<const std::string_view> args) {
   // leaves incomplete whatever the syncs, and the conversion is simply
   // run again; an fdatasync at every metadata ordering point would only make it
   // slower. Any other cache mode keeps the crash-safe ordering and syncs.
-  bool sync = false;
+  // The source is read with qemu-img's default, writeback (the page cache).
+  CacheMode dst_cache{.host_cache = block::HostCache::kWriteback, .flush = false};
+  CacheMode src_cache;
   std::string backing;
   std::string backing_format;
   for (const auto& [index, value] : parsed->options) {
@@ -134,10 +152,11 @@ int convert_verb(std::span<const std::string_view> args) {
       case kProgress:
         progress = true;
         break;
-      case kCache: {
-        auto durable = parse_cache_mode(value);
-        if (!durable) return fail(durable.error().message());
-        sync = *durable;
+      case kCache:
+      case kSrcCache: {
+        auto mode = parse_cache_mode(value);
+        if (!mode) return fail((index == kCache ? "-t: " : "-T: ") + mode.error().message());
+        (index == kCache ? dst_cache : src_cache) = *mode;
         break;
       }
       case kHelp:
@@ -145,7 +164,7 @@ int convert_verb(std::span<const std::string_view> args) {
         print_help();
         return 0;
       default:
-        break;  // -q, -T, -U: nothing to do
+        break;  // -q; -U: images are never locked, so they are always shared
     }
   }
   const auto& pos = parsed->positional;
@@ -162,14 +181,16 @@ int convert_verb(std::span<const std::string_view> args) {
   }
   if (!backing.empty() && no_create) return fail("-B cannot be used with -n");
 
-  auto src = open_image(src_path, src_format, false);
+  auto src = open_image(src_path, src_format, false, src_cache);
   if (!src) return fail(src.error().message());
   const uint64_t size = src->backend->size();
 
   std::optional<OpenedImage> base;
   if (!backing.empty()) {
     std::string resolved = resolve_backing_path(dst_path, backing);
-    auto b = open_image(resolved, backing_format, false);
+    // Read as the target's backing file, which in qemu inherits the
+    // target's cache mode.
+    auto b = open_image(resolved, backing_format, false, dst_cache);
     if (!b) return fail("could not open backing file: " + b.error().message());
     if (backing_format.empty()) backing_format = block::image_format_name(b->format);
     base = std::move(*b);
@@ -181,7 +202,7 @@ int convert_verb(std::span<const std::string_view> args) {
       if (size % 512 != 0) return fail(src_path + ": size is not a multiple of 512 bytes");
       block::Qcow2CreateOptions q;
       q.size = size;
-      q.sync = sync;
+      q.sync = dst_cache.flush;
       if (!backing.empty()) {
         q.backing_file = backing;
         q.backing_format = backing_format;
@@ -193,7 +214,8 @@ int convert_verb(std::span<const std::string_view> args) {
       if (!r) return fail(r.error().message());
     }
   }
-  auto dst = open_image(dst_path, std::string(block::image_format_name(out_format)), true, sync);
+  auto dst =
+      open_image(dst_path, std::string(block::image_format_name(out_format)), true, dst_cache);
   if (!dst) return fail(dst.error().message());
   if (dst->qcow2 != nullptr) cluster = dst->qcow2->info().cluster_size;
   if (no_create && dst->backend->size() < size) {
@@ -311,8 +333,14 @@ int convert_verb(std::span<const std::string_view> args) {
   // overlaps writing this one.
   const uint64_t steps = (size + step - 1) / step;
   const size_t workers = static_cast<size_t>(std::min<uint64_t>(steps, compress ? 8 : 4));
-  std::vector<std::vector<uint8_t>> bufs(workers, std::vector<uint8_t>(step));
-  std::vector<std::vector<uint8_t>> base_bufs(workers, std::vector<uint8_t>(base ? step : 0));
+  // Aligned, so that with O_DIRECT (-t/-T none, directsync) whole-cluster
+  // requests go straight to the files.
+  std::vector<block::AlignedBuffer> bufs;
+  std::vector<block::AlignedBuffer> base_bufs;
+  for (size_t w = 0; w < workers; ++w) {
+    bufs.emplace_back(step);
+    base_bufs.emplace_back(base ? step : 0);
+  }
   Progress bar(progress);
   bar.update(0, size);
   std::mutex progress_mu;
@@ -320,7 +348,7 @@ int convert_verb(std::span<const std::string_view> args) {
   auto copied_all =
       for_each_parallel(steps, workers, [&](uint64_t i, size_t worker) -> Result<void> {
         uint64_t offset = i * step;
-        Result<void> copied_step = copy_step(i, bufs[worker], base_bufs[worker]);
+        Result<void> copied_step = copy_step(i, bufs[worker].span(), base_bufs[worker].span());
         if (!compress) end_turn(copied_step.ok());
         TRY(copied_step);
         std::lock_guard<std::mutex> lock(progress_mu);

@@ -94,4 +94,92 @@ for src in odd1.raw odd2.raw; do
   cmp -s "$src" odd.out || fail "convert -n of $src (odd size) lost its end"
 done
 
+# --- cache modes: -t for the output, -T for the source ---
+# 12 MiB: data, compressible text, a hole, a short odd piece of data (so that
+# compressed clusters end at odd offsets), a hole up to the end.
+python3 - <<'PY'
+import os
+with open("mix.raw", "wb") as f:
+    f.write(os.urandom(3 << 20))
+    f.write((b"compressible " * 300000)[:3 << 20])
+    f.seek(9 << 20)
+    f.write(os.urandom(12345))
+    f.truncate(12 << 20)
+PY
+for mode in none off directsync writethrough writeback unsafe; do
+  for out in "-O raw" "-O qcow2" "-O qcow2 -c"; do
+    rm -f mix.out
+    # shellcheck disable=SC2086
+    expect 0 "$VESSEL" img convert -f raw $out -t $mode -T $mode mix.raw mix.out
+    qemu-img compare -f raw mix.raw mix.out >cmp.txt 2>&1 ||
+      fail "convert $out -t $mode -T $mode: $(cat cmp.txt)"
+    case $out in *qcow2*) qcheck mix.out ;; esac
+  done
+  # -n into an old image of each format, with the same mode.
+  old_target t.qcow2 qcow2
+  expect 0 "$VESSEL" img convert -n -c -f raw -O qcow2 -t $mode hole.raw t.qcow2
+  same hole.raw t.qcow2
+  qcheck t.qcow2
+done
+expect 0 "$VESSEL" img convert -U -f raw -O qcow2 mix.raw u.qcow2
+same mix.raw u.qcow2
+expect_error "$VESSEL" img convert -t sometimes -O raw mix.raw bad.out
+expect_error "$VESSEL" img convert -T sometimes -O raw mix.raw bad.out
+
+# What each mode asks of the kernel: O_DIRECT for none and directsync,
+# O_DSYNC for writethrough and directsync (the open flags of the output and
+# of the source), no fdatasync with unsafe, fdatasync at the end otherwise.
+if command -v strace >/dev/null 2>&1; then
+  for mode in none directsync writethrough writeback unsafe; do
+    rm -f s.out
+    # LeakSanitizer cannot run under ptrace.
+    ASAN_OPTIONS=detect_leaks=0 strace -f -o trace.txt -e trace=openat,fdatasync \
+      "$VESSEL" img convert -f raw -O raw -t $mode -T $mode mix.raw s.out >/dev/null 2>&1 ||
+      fail "strace convert -t $mode"
+    out_open=$(grep '"s.out", O_RDWR' trace.txt | grep -v O_CREAT | tail -n 1)
+    src_open=$(grep '"mix.raw", O_RDONLY' trace.txt | tail -n 1)
+    syncs=$(grep -c 'fdatasync(' trace.txt)
+    for open in "$out_open" "$src_open"; do
+      case $mode in
+        none) want="O_DIRECT" nowant="O_DSYNC" ;;
+        directsync) want="O_DIRECT O_DSYNC" nowant="" ;;
+        writethrough) want="O_DSYNC" nowant="O_DIRECT" ;;
+        *) want="" nowant="O_DIRECT O_DSYNC" ;;
+      esac
+      for flag in $want; do
+        echo "$open" | grep -q "$flag" || fail "-t/-T $mode: no $flag in: $open"
+      done
+      for flag in $nowant; do
+        echo "$open" | grep -q "$flag" && fail "-t/-T $mode: $flag in: $open"
+      done
+    done
+    if [ "$mode" = unsafe ]; then
+      [ "$syncs" = 0 ] || fail "-t unsafe called fdatasync $syncs times"
+    else
+      [ "$syncs" -ge 1 ] || fail "-t $mode never called fdatasync"
+    fi
+  done
+else
+  echo "strace not installed: open flags not checked"
+fi
+
+# A file system without O_DIRECT: none and directsync fail with qemu-img's
+# reason, writeback and writethrough work.
+if [ -n "$NO_ODIRECT" ]; then
+  nodirect() { ASAN_OPTIONS=verify_asan_link_order=0 LD_PRELOAD=$NO_ODIRECT "$@"; }
+  for args in "-t none" "-t directsync" "-T none" "-T directsync" "-t off"; do
+    rm -f nd.out
+    # shellcheck disable=SC2086
+    expect_error nodirect "$VESSEL" img convert -f raw -O qcow2 $args mix.raw nd.out
+    grep -q 'filesystem does not support O_DIRECT' err.txt ||
+      fail "convert $args without O_DIRECT: $(cat err.txt)"
+  done
+  for args in "-t writeback" "-t writethrough -T writethrough"; do
+    rm -f nd.out
+    # shellcheck disable=SC2086
+    expect 0 nodirect "$VESSEL" img convert -f raw -O qcow2 $args mix.raw nd.out
+    same mix.raw nd.out
+  done
+fi
+
 finish "all img convert tests passed"
