@@ -5,10 +5,13 @@
 //
 // qemu-img keeps `depth` asynchronous requests in flight. Here the requests
 // are synchronous calls into the block backend (which is thread-safe), served
-// by min(depth, host CPUs) threads that each take the next request number:
-// qemu's aio=threads model (a pool of threads making pread/pwrite calls),
-// so -i threads is what runs, and -n / -i native / -i io_uring, which would
-// ask for an AIO engine Vessel does not have, are refused.
+// by a pool of threads that each take the next request number: qemu's
+// aio=threads model (a pool of threads making pread/pwrite calls), so
+// -i threads is what runs, and -n / -i native / -i io_uring, which would ask
+// for an AIO engine Vessel does not have, are refused. Through the page cache
+// a request is CPU work, so min(depth, host CPUs) threads serve it best; with
+// O_DIRECT it waits for the device, so there is a thread per request in
+// flight, up to 64, the size of qemu's pool (util/thread-pool.c).
 //
 // As in qemu-img, the time covers the requests (and the flushes of
 // --flush-interval), not opening and closing the image: qemu-img prints it
@@ -47,7 +50,9 @@ void print_help() {
       "Options:\n"
       "  -c count            number of requests (default 75000)\n"
       "  -d depth            requests in flight at once (default 64); served by up\n"
-      "                      to one thread per host CPU\n"
+      "                      to one thread per host CPU, or with -t none and\n"
+      "                      directsync (O_DIRECT) by one thread per request, up\n"
+      "                      to 64\n"
       "  -f fmt              image format: raw or qcow2 (probed when absent)\n"
       "  -o offset           offset of the first request (default 0)\n"
       "  -s buffer_size      bytes per request (default 4096)\n"
@@ -77,6 +82,9 @@ void print_help() {
       "\n"
       "Exit status: 0 on success, 1 on any error (bad option, failed request).\n");
 }
+
+// Threads for O_DIRECT requests at most: qemu's thread pool has 64.
+constexpr uint64_t kMaxDirectThreads = 64;
 
 // qemu_strtoul with base 0: decimal, 0x hex or 0 octal, the whole string.
 bool parse_number(const std::string& text, unsigned long long max, uint64_t* out) {
@@ -309,7 +317,10 @@ int bench_verb(std::span<const std::string_view> args) {
     return fail(path + ": the image is empty: nothing to read or write");
   }
   const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
-  const unsigned threads = static_cast<unsigned>(std::min<uint64_t>(plan.depth, cpus));
+  const bool direct = cache.host_cache == block::HostCache::kDirect ||
+                      cache.host_cache == block::HostCache::kDirectSync;
+  const unsigned threads =
+      static_cast<unsigned>(std::min<uint64_t>(plan.depth, direct ? kMaxDirectThreads : cpus));
   // Aligned as qemu-img's blk_blockalign(), so that with -t none the
   // requests go to the file without a bounce copy when their size allows.
   block::AlignedBuffer buffers(threads * plan.buffer_size);
