@@ -56,9 +56,10 @@ void print_help() {
       "                   support O_DIRECT\n"
       "  -T src_cache     source cache mode, the same names (default writeback); none\n"
       "                   and directsync read the source with O_DIRECT\n"
-      "  -U               force share: accepted for compatibility. vessel img takes no\n"
-      "                   image locks, so every image is always opened shared, with or\n"
-      "                   without -U; nothing stops another program writing it meanwhile\n"
+      "  -U, --force-share\n"
+      "                   accepted for compatibility: vessel img takes no image locks,\n"
+      "                   so every image is always opened shared, with or without -U;\n"
+      "                   nothing stops another program writing it meanwhile\n"
       "  -p               show progress on stderr\n"
       "  -q               quiet\n"
       "  -h, --help       show this help\n"
@@ -95,10 +96,11 @@ int convert_verb(std::span<const std::string_view> args) {
     kHelp,
     kHelpLong
   };
-  const ImgOption specs[] = {
-      {'f', "", true}, {'O', "", true},  {'c', "", false}, {'S', "", true},   {'B', "", true},
-      {'F', "", true}, {'n', "", false}, {'p', "", false}, {'q', "", false},  {'t', "", true},
-      {'T', "", true}, {'U', "", false}, {'h', "", false}, {0, "help", false}};
+  const ImgOption specs[] = {{'f', "", true},  {'O', "", true},   {'c', "", false},
+                             {'S', "", true},  {'B', "", true},   {'F', "", true},
+                             {'n', "", false}, {'p', "", false},  {'q', "", false},
+                             {'t', "", true},  {'T', "", true},   {'U', "force-share", false},
+                             {'h', "", false}, {0, "help", false}};
   auto parsed = parse_img_args(args, specs, "convert");
   if (!parsed) return fail(parsed.error().message());
   std::string src_format;

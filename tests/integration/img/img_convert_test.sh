@@ -123,6 +123,9 @@ for mode in none off directsync writethrough writeback unsafe; do
 done
 expect 0 "$VESSEL" img convert -U -f raw -O qcow2 mix.raw u.qcow2
 same mix.raw u.qcow2
+rm -f u.qcow2
+expect 0 "$VESSEL" img convert --force-share -f raw -O qcow2 mix.raw u.qcow2
+same mix.raw u.qcow2
 expect_error "$VESSEL" img convert -t sometimes -O raw mix.raw bad.out
 expect_error "$VESSEL" img convert -T sometimes -O raw mix.raw bad.out
 
