@@ -1,13 +1,21 @@
 #!/usr/bin/env python3
 """`vessel img convert` side by side with `qemu-img convert` on the same files.
 
-    bench/img_convert.py [--vessel build/vessel] [--size-mib 256] [--rounds 5]
+    bench/img_convert.py [--vessel build/vessel] [--size-mib 256] [--rounds 6]
 
 Makes a raw source image (a mix of random data, repeated text and holes, so
-that sparse detection and compression both have work to do), then times,
-alternating the two tools, raw -> qcow2, qcow2 -> raw and raw -> qcow2 with
--c. Prints medians and the speed ratio (qemu-img time / vessel time: above 1
-means Vessel is faster). Every output is checked with `qemu-img compare`.
+that sparse detection and compression both have work to do), then times
+raw -> qcow2, qcow2 -> raw and raw -> qcow2 with -c. Each case runs once per
+tool untimed first (page cache, binaries); then rounds alternate the tool
+that goes first, an even number of them so that each tool goes first equally
+often. After each run the output is checked with `qemu-img compare` and
+fdatasync'ed (outside the time, so that the next run does not share the disk
+with its writeback). It is removed only just before the same tool's next
+run: on a virtual machine that hands freed memory back to the host (virtio
+balloon free page reporting), hundreds of MiB freed seconds before a run made
+that run's writes into the page cache up to ten times slower, whichever tool
+it was. Prints medians and the speed ratio (qemu-img time / vessel time:
+above 1 means Vessel is faster).
 """
 import argparse
 import os
@@ -35,6 +43,21 @@ def make_source(path, size_mib):
         f.truncate(size_mib * chunk)
 
 
+def sync_file(path):
+    """fdatasync `path`, so that its dirty pages are not left to the next run."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+
+
+def balanced_rounds(rounds):
+    """An even number of rounds (rounding up), so that alternating the order
+    lets each tool go first equally often."""
+    return rounds + rounds % 2
+
+
 def timed(argv):
     start = time.monotonic()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
@@ -46,8 +69,10 @@ def main():
     p.add_argument("--vessel", default="build/vessel")
     p.add_argument("--qemu-img", default="qemu-img")
     p.add_argument("--size-mib", type=int, default=256)
-    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=6,
+                   help="timed rounds per case; an odd number is rounded up to even")
     args = p.parse_args()
+    rounds = balanced_rounds(args.rounds)
 
     with tempfile.TemporaryDirectory(prefix="vessel-img-bench-") as tmp:
         src = os.path.join(tmp, "source.raw")
@@ -55,28 +80,35 @@ def main():
         qcow2_src = os.path.join(tmp, "source.qcow2")
         subprocess.run([args.qemu_img, "convert", "-f", "raw", "-O", "qcow2", src, qcow2_src],
                        check=True)
+        sync_file(src)
+        sync_file(qcow2_src)
         cases = [
             ("raw -> qcow2", ["-f", "raw", "-O", "qcow2"], src),
             ("qcow2 -> raw", ["-f", "qcow2", "-O", "raw"], qcow2_src),
             ("raw -> qcow2 -c", ["-f", "raw", "-O", "qcow2", "-c"], src),
         ]
         tools = {"vessel": [args.vessel, "img", "convert"], "qemu-img": [args.qemu_img, "convert"]}
-        print(f"source: {args.size_mib} MiB; {args.rounds} rounds, alternating")
+        print(f"source: {args.size_mib} MiB; 1 untimed run per tool, then {rounds} rounds, "
+              f"alternating which tool goes first")
         print(f"{'case':18} {'vessel':>10} {'qemu-img':>10} {'speed ratio':>12}")
         for name, flags, source in cases:
             times = {tool: [] for tool in tools}
-            for r in range(args.rounds):
+            # Round -1 is the untimed warm-up; it alternates like the others.
+            for r in range(-1, rounds):
                 order = list(tools) if r % 2 == 0 else list(reversed(tools))
                 for tool in order:
                     dst = os.path.join(tmp, f"out-{tool}")
                     if os.path.exists(dst):
                         os.remove(dst)
-                    times[tool].append(timed(tools[tool] + flags + [source, dst]))
+                    elapsed = timed(tools[tool] + flags + [source, dst])
+                    if r >= 0:
+                        times[tool].append(elapsed)
                     same = subprocess.run([args.qemu_img, "compare", source, dst],
                                           stdout=subprocess.DEVNULL)
                     if same.returncode != 0:
                         print(f"{tool} {name}: output differs from the source", file=sys.stderr)
                         return 1
+                    sync_file(dst)
             v = statistics.median(times["vessel"])
             q = statistics.median(times["qemu-img"])
             print(f"{name:18} {v:9.3f}s {q:9.3f}s {q / v:11.2f}x")

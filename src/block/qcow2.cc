@@ -107,7 +107,7 @@ Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open(const std::string& path, Op
 Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open_in_chain(const std::string& path,
                                                               const OpenOptions& options,
                                                               ChainState chain) {
-  TRY_ASSIGN(auto file, HostFile::open(path, options.access));
+  TRY_ASSIGN(auto file, HostFile::open(path, options.access, options.host_cache));
   file->set_sync_enabled(options.sync);
   TRY_ASSIGN(Qcow2Header header, parse_qcow2_header(*file));
   if (options.access == Access::kReadWrite && header.geometry().extended_l2) {

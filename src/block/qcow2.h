@@ -97,6 +97,9 @@ struct Qcow2OpenOptions {
   // order, but the host may put them on disk in any order, so after a host
   // crash the image may be damaged. For new images nobody relies on yet.
   bool sync = true;
+  // How the image file (and its backing chain, as in qemu, where children
+  // inherit cache.direct) meets the host page cache.
+  HostCache host_cache = HostCache::kWriteback;
   Qcow2BackingPolicy backing = Qcow2BackingPolicy::kOpen;
 };
 

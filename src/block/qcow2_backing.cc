@@ -48,7 +48,7 @@ Result<void> Qcow2Image::open_backing(const ChainState& chain) {
   }
 
   if (format == ImageFormat::kRaw) {
-    auto raw = RawFile::open(backing_path, true);
+    auto raw = RawFile::open(backing_path, true, options_.host_cache);
     if (!raw.ok()) return Error(path + ": backing file: " + raw.error().message());
     backing_ = std::move(raw).value();
   } else {
@@ -57,6 +57,7 @@ Result<void> Qcow2Image::open_backing(const ChainState& chain) {
     OpenOptions options;
     options.access = Access::kReadOnly;
     options.l2_cache_bytes = options_.l2_cache_bytes;
+    options.host_cache = options_.host_cache;
     auto opened = open_in_chain(backing_path, options, std::move(next));
     if (!opened.ok()) {
       // Errors name the backing file where the problem is; the top of the

@@ -4,8 +4,9 @@
 
 namespace vessel::block {
 
-Result<std::unique_ptr<RawFile>> RawFile::open(const std::string& path, bool read_only) {
-  auto file = HostFile::open(path, read_only ? Access::kReadOnly : Access::kReadWrite);
+Result<std::unique_ptr<RawFile>> RawFile::open(const std::string& path, bool read_only,
+                                               HostCache cache) {
+  auto file = HostFile::open(path, read_only ? Access::kReadOnly : Access::kReadWrite, cache);
   if (!file.ok()) {
     if (!read_only && file.error().message() == path + ": permission denied") {
       return Error(file.error().message() + " (open it read-only if it must not change)");

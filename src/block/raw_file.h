@@ -13,8 +13,9 @@ namespace vessel::block {
 class RawFile : public BlockBackend {
  public:
   // Opens `path`; errors name the file and the reason (missing, permission,
-  // not a regular file or block device).
-  static Result<std::unique_ptr<RawFile>> open(const std::string& path, bool read_only);
+  // not a regular file or block device, no O_DIRECT for `cache`).
+  static Result<std::unique_ptr<RawFile>> open(const std::string& path, bool read_only,
+                                               HostCache cache = HostCache::kWriteback);
   RawFile(const RawFile&) = delete;
   RawFile& operator=(const RawFile&) = delete;
 

@@ -20,8 +20,9 @@ constexpr Verb kVerbs[] = {
      img::create_verb},
     {"info", "info [-f fmt] [--output=human|json] [--backing-chain] [-U] filename", img::info_verb},
     {"convert",
-     "convert [-q] [-p] [-c] [-f fmt] [-O output_fmt] [-o options] [-B backing_file]\n"
-     "              [-S sparse_size] [-n] filename output_filename",
+     "convert [-q] [-p] [-c] [-n] [-U] [-f fmt] [-O output_fmt] [-t cache] [-T src_cache]\n"
+     "              [-B backing_file [-F backing_fmt]] [-S sparse_size] filename\n"
+     "              output_filename",
      img::convert_verb},
     {"check", "check [-q] [-f fmt] [--output=human|json] [-r leaks|all] [-U] filename",
      img::check_verb},
@@ -40,8 +41,8 @@ constexpr Verb kVerbs[] = {
     {"rebase", "rebase [-q] [-f fmt] [-u] [-b backing_file] [-F backing_fmt] [-p] filename",
      img::rebase_verb},
     {"bench",
-     "bench [-c count] [-d depth] [-f fmt] [--flush-interval=N] [--no-drain] [-n]\n"
-     "              [-i aio] [-o offset] [--pattern=N] [-q] [-s buffer_size]\n"
+     "bench [-c count] [-d depth] [-f fmt] [--flush-interval=N] [--no-drain]\n"
+     "              [-i threads] [-o offset] [--pattern=N] [-q] [-s buffer_size]\n"
      "              [-S step_size] [-t cache] [-w] [-U] filename",
      img::bench_verb},
     {"dd",

@@ -280,11 +280,25 @@ Result<block::ImageFormat> parse_format_option(std::string_view name) {
   return Error("Unknown file format '" + std::string(name) + "' (supported: raw, qcow2)");
 }
 
-Result<bool> parse_cache_mode(std::string_view mode) {
-  if (mode == "unsafe") return false;
-  if (mode == "none" || mode == "off" || mode == "writeback" || mode == "writethrough" ||
-      mode == "directsync") {
-    return true;
+Result<CacheMode> parse_cache_mode(std::string_view mode) {
+  using block::HostCache;
+  // qemu's block.c, bdrv_parse_cache_mode(): "off"/"none" set BDRV_O_NOCACHE
+  // (O_DIRECT) with a writeback cache, "directsync" O_DIRECT without one, and
+  // "unsafe" adds BDRV_O_NO_FLUSH. Without a writeback cache qemu flushes
+  // after every write; O_DSYNC makes each write durable in the same way.
+  static constexpr struct {
+    std::string_view name;
+    CacheMode mode;
+  } kModes[] = {
+      {"none", {HostCache::kDirect, true}},
+      {"off", {HostCache::kDirect, true}},
+      {"directsync", {HostCache::kDirectSync, true}},
+      {"writeback", {HostCache::kWriteback, true}},
+      {"writethrough", {HostCache::kWritethrough, true}},
+      {"unsafe", {HostCache::kWriteback, false}},
+  };
+  for (const auto& m : kModes) {
+    if (m.name == mode) return m.mode;
   }
   return Error("invalid cache mode '" + std::string(mode) +
                "' (none, writeback, writethrough, directsync or unsafe)");
@@ -337,7 +351,7 @@ Result<void> create_image(const std::string& path, block::ImageFormat format, ui
 }
 
 Result<OpenedImage> open_image(const std::string& path, const std::string& format, bool writable,
-                               bool sync) {
+                               CacheMode cache) {
   OpenedImage image;
   if (!format.empty()) {
     TRY_ASSIGN(image.format, parse_format_option(format));
@@ -352,13 +366,14 @@ Result<OpenedImage> open_image(const std::string& path, const std::string& forma
   if (image.format == block::ImageFormat::kQcow2) {
     block::Qcow2OpenOptions options;
     options.access = writable ? block::Access::kReadWrite : block::Access::kReadOnly;
-    options.sync = sync;
+    options.sync = cache.flush;
+    options.host_cache = cache.host_cache;
     TRY_ASSIGN(auto q, block::Qcow2Image::open(path, options));
     image.qcow2 = q.get();
     image.backend = std::move(q);
   } else {
-    TRY_ASSIGN(auto raw, block::RawFile::open(path, !writable));
-    raw->set_sync_enabled(sync);
+    TRY_ASSIGN(auto raw, block::RawFile::open(path, !writable, cache.host_cache));
+    raw->set_sync_enabled(cache.flush);
     image.backend = std::move(raw);
   }
   return image;

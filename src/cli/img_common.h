@@ -75,6 +75,16 @@ std::string json_string(std::string_view text);
 // Bytes the file occupies on the host (st_blocks * 512); 0 when unknown.
 uint64_t allocated_bytes(const std::string& path);
 
+// qemu-img's "-t"/"-T" cache modes, as qemu's bdrv_parse_cache_mode() reads
+// them: how the image file meets the host page cache, and whether flushes
+// reach the disk.
+struct CacheMode {
+  block::HostCache host_cache = block::HostCache::kWriteback;
+  bool flush = true;  // false for "unsafe": never fdatasync
+};
+// none (or off), directsync, writeback, writethrough, unsafe.
+Result<CacheMode> parse_cache_mode(std::string_view mode);
+
 struct OpenedImage {
   block::ImageFormat format = block::ImageFormat::kRaw;
   std::unique_ptr<block::BlockBackend> backend;
@@ -86,17 +96,12 @@ struct OpenedImage {
 Result<void> create_image(const std::string& path, block::ImageFormat format, uint64_t size);
 
 // Opens `path` as `format`, or probes it when `format` is empty. Errors name
-// the file. `sync` false: writes are never made durable (cache=unsafe; see
-// Qcow2OpenOptions::sync).
+// the file. `cache`: qemu-img's default, writeback, unless given.
 Result<OpenedImage> open_image(const std::string& path, const std::string& format, bool writable,
-                               bool sync = true);
+                               CacheMode cache = {});
 
 // "-f FMT" value check: raw or qcow2, with an error in qemu-img's words.
 Result<block::ImageFormat> parse_format_option(std::string_view name);
-
-// qemu-img's "-t"/"-T" cache modes. The result says whether writes are made
-// durable: false for "unsafe", true for none/off/writeback/writethrough/directsync.
-Result<bool> parse_cache_mode(std::string_view mode);
 
 // "--output human|json": true for json.
 Result<bool> parse_output_is_json(std::string_view value);

@@ -11,7 +11,9 @@
 #include <mutex>
 #include <vector>
 
+#include "block/aligned_buffer.h"
 #include "cli/img_common.h"
+#include "cli/img_convert_piece.h"
 #include "cli/img_parallel.h"
 #include "cli/img_verbs.h"
 
@@ -20,9 +22,9 @@ namespace {
 
 void print_help() {
   std::printf(
-      "Usage: vessel img convert [-q] [-p] [-c] [-n] [-f fmt] [-O output_fmt] [-t cache]\n"
-      "                          [-B backing_file [-F backing_fmt]] [-S sparse_size]\n"
-      "                          filename output_filename\n"
+      "Usage: vessel img convert [-q] [-p] [-c] [-n] [-U] [-f fmt] [-O output_fmt]\n"
+      "                          [-t cache] [-T src_cache] [-B backing_file [-F backing_fmt]]\n"
+      "                          [-S sparse_size] filename output_filename\n"
       "\n"
       "Copies the disk contents of 'filename' (with its backing chain) into a new\n"
       "image 'output_filename'.\n"
@@ -36,12 +38,28 @@ void print_help() {
       "  -B backing_file  qcow2 output only: the new image gets this backing file and\n"
       "                   stores only what differs from it\n"
       "  -F backing_fmt   format of the -B file (probed when absent)\n"
-      "  -n               do not create the output: write into the existing image\n"
-      "  -t cache         output cache mode: 'unsafe' (default, as in qemu-img) never\n"
-      "                   calls fdatasync, so after a host crash the output may be\n"
-      "                   damaged; 'writeback', 'writethrough', 'none' and\n"
-      "                   'directsync' keep the crash-safe write order and make the\n"
-      "                   output durable before exiting (through the page cache)\n"
+      "  -n               do not create the output: write into the existing image;\n"
+      "                   where the source reads as zeros the output is zeroed (qcow2\n"
+      "                   zero clusters, holes in a raw file)\n"
+      "  -t cache         output cache mode, as in qemu-img:\n"
+      "                     unsafe (default)  page cache, never fdatasync: after a host\n"
+      "                                       crash the output may be damaged\n"
+      "                     writeback         page cache; crash-safe write order,\n"
+      "                                       fdatasync at its ordering points and at\n"
+      "                                       the end\n"
+      "                     writethrough      as writeback, and every write is durable\n"
+      "                                       when it returns (O_DSYNC)\n"
+      "                     none (or off)     bypasses the host page cache (O_DIRECT);\n"
+      "                                       fdatasync as writeback\n"
+      "                     directsync        O_DIRECT, and every write durable (O_DSYNC)\n"
+      "                   none and directsync fail where the file system does not\n"
+      "                   support O_DIRECT\n"
+      "  -T src_cache     source cache mode, the same names (default writeback); none\n"
+      "                   and directsync read the source with O_DIRECT\n"
+      "  -U, --force-share\n"
+      "                   accepted for compatibility: vessel img takes no image locks,\n"
+      "                   so every image is always opened shared, with or without -U;\n"
+      "                   nothing stops another program writing it meanwhile\n"
       "  -p               show progress on stderr\n"
       "  -q               quiet\n"
       "  -h, --help       show this help\n"
@@ -78,10 +96,11 @@ int convert_verb(std::span<const std::string_view> args) {
     kHelp,
     kHelpLong
   };
-  const ImgOption specs[] = {
-      {'f', "", true}, {'O', "", true},  {'c', "", false}, {'S', "", true},   {'B', "", true},
-      {'F', "", true}, {'n', "", false}, {'p', "", false}, {'q', "", false},  {'t', "", true},
-      {'T', "", true}, {'U', "", false}, {'h', "", false}, {0, "help", false}};
+  const ImgOption specs[] = {{'f', "", true},  {'O', "", true},   {'c', "", false},
+                             {'S', "", true},  {'B', "", true},   {'F', "", true},
+                             {'n', "", false}, {'p', "", false},  {'q', "", false},
+                             {'t', "", true},  {'T', "", true},   {'U', "force-share", false},
+                             {'h', "", false}, {0, "help", false}};
   auto parsed = parse_img_args(args, specs, "convert");
   if (!parsed) return fail(parsed.error().message());
   std::string src_format;
@@ -94,7 +113,9 @@ int convert_verb(std::span<const std::string_view> args) {
   // leaves incomplete whatever the syncs, and the conversion is simply
   // run again; an fdatasync at every metadata ordering point would only make it
   // slower. Any other cache mode keeps the crash-safe ordering and syncs.
-  bool sync = false;
+  // The source is read with qemu-img's default, writeback (the page cache).
+  CacheMode dst_cache{.host_cache = block::HostCache::kWriteback, .flush = false};
+  CacheMode src_cache;
   std::string backing;
   std::string backing_format;
   for (const auto& [index, value] : parsed->options) {
@@ -133,10 +154,11 @@ int convert_verb(std::span<const std::string_view> args) {
       case kProgress:
         progress = true;
         break;
-      case kCache: {
-        auto durable = parse_cache_mode(value);
-        if (!durable) return fail(durable.error().message());
-        sync = *durable;
+      case kCache:
+      case kSrcCache: {
+        auto mode = parse_cache_mode(value);
+        if (!mode) return fail((index == kCache ? "-t: " : "-T: ") + mode.error().message());
+        (index == kCache ? dst_cache : src_cache) = *mode;
         break;
       }
       case kHelp:
@@ -144,7 +166,7 @@ int convert_verb(std::span<const std::string_view> args) {
         print_help();
         return 0;
       default:
-        break;  // -q, -T, -U: nothing to do
+        break;  // -q; -U: images are never locked, so they are always shared
     }
   }
   const auto& pos = parsed->positional;
@@ -161,14 +183,16 @@ int convert_verb(std::span<const std::string_view> args) {
   }
   if (!backing.empty() && no_create) return fail("-B cannot be used with -n");
 
-  auto src = open_image(src_path, src_format, false);
+  auto src = open_image(src_path, src_format, false, src_cache);
   if (!src) return fail(src.error().message());
   const uint64_t size = src->backend->size();
 
   std::optional<OpenedImage> base;
   if (!backing.empty()) {
     std::string resolved = resolve_backing_path(dst_path, backing);
-    auto b = open_image(resolved, backing_format, false);
+    // Read as the target's backing file, which in qemu inherits the
+    // target's cache mode.
+    auto b = open_image(resolved, backing_format, false, dst_cache);
     if (!b) return fail("could not open backing file: " + b.error().message());
     if (backing_format.empty()) backing_format = block::image_format_name(b->format);
     base = std::move(*b);
@@ -180,7 +204,7 @@ int convert_verb(std::span<const std::string_view> args) {
       if (size % 512 != 0) return fail(src_path + ": size is not a multiple of 512 bytes");
       block::Qcow2CreateOptions q;
       q.size = size;
-      q.sync = sync;
+      q.sync = dst_cache.flush;
       if (!backing.empty()) {
         q.backing_file = backing;
         q.backing_format = backing_format;
@@ -192,7 +216,8 @@ int convert_verb(std::span<const std::string_view> args) {
       if (!r) return fail(r.error().message());
     }
   }
-  auto dst = open_image(dst_path, std::string(block::image_format_name(out_format)), true, sync);
+  auto dst =
+      open_image(dst_path, std::string(block::image_format_name(out_format)), true, dst_cache);
   if (!dst) return fail(dst.error().message());
   if (dst->qcow2 != nullptr) cluster = dst->qcow2->info().cluster_size;
   if (no_create && dst->backend->size() < size) {
@@ -226,18 +251,38 @@ int convert_verb(std::span<const std::string_view> args) {
     }
     turn_cv.notify_all();
   };
+  const PiecePolicy policy{
+      .fresh_target = !no_create, .has_base = base.has_value(), .sparse = sparse != 0};
+  // Carries out `action` for [offset, offset + piece.size()) of the target.
+  auto apply = [&](PieceAction action, uint64_t offset,
+                   std::span<const uint8_t> piece) -> Result<void> {
+    switch (action) {
+      case PieceAction::kSkip:
+        return Ok();
+      case PieceAction::kWriteZeroes:
+        return dst->backend->write_zeroes(offset, piece.size(), block::ZeroMode::kDeallocate);
+      case PieceAction::kWriteData:
+        return compress ? dst->qcow2->write_compressed(offset, piece)
+                        : dst->backend->write(offset, piece);
+    }
+    return Ok();
+  };
   // Copies step `i` through `buf` (and `base_buf` for -B).
-  auto copy_step = [&](uint64_t i, std::vector<uint8_t>& buf,
-                       std::vector<uint8_t>& base_buf) -> Result<void> {
+  auto copy_step = [&](uint64_t i, std::span<uint8_t> buf,
+                       std::span<uint8_t> base_buf) -> Result<void> {
     const uint64_t offset = i * step;
     const uint64_t len = std::min(step, size - offset);
-    std::span<uint8_t> data(buf.data(), len);
-    // A hole in the source needs no reading; with nothing to compare it to
-    // and zeros left unwritten it needs nothing at all.
+    std::span<uint8_t> data = buf.first(len);
+    // A hole in the source needs no reading; without a base to compare it
+    // to, the whole step is one zero piece.
     TRY_ASSIGN(bool hole, src->backend->known_zero(offset, len));
-    if (hole && !base && sparse != 0 && !no_create) {
-      if (!compress) (void)wait_turn(i);  // keeps the turns in step order
-      return Ok();
+    if (hole && !base) {
+      PieceAction action = piece_action(policy, /*zero=*/true, /*same_as_base=*/false);
+      if (action != PieceAction::kWriteData) {
+        // Without -c the turns keep the writes in step order.
+        if (!compress && !wait_turn(i)) return Ok();
+        return apply(action, offset, data);
+      }
     }
     if (hole) {
       std::fill(data.begin(), data.end(), 0);
@@ -246,47 +291,42 @@ int convert_verb(std::span<const std::string_view> args) {
     }
     std::span<uint8_t> base_data;
     if (base) {
-      base_data = std::span<uint8_t>(base_buf.data(), len);
+      base_data = base_buf.first(len);
       std::fill(base_data.begin(), base_data.end(), 0);
       uint64_t base_size = base->backend->size();
       if (offset < base_size) {
         TRY(base->backend->read(offset, base_data.subspan(0, std::min(len, base_size - offset))));
       }
     }
+    // -c decides per output cluster (each is compressed on its own), the
+    // plain path per sparse unit; runs of units with the same action go out
+    // as one request.
+    const uint64_t piece_size = compress ? cluster : unit;
+    auto action_at = [&](uint64_t at) {
+      std::span<const uint8_t> piece = data.subspan(at, std::min(piece_size, len - at));
+      bool same_as_base = base && std::equal(piece.begin(), piece.end(),
+                                             base_data.begin() + static_cast<ptrdiff_t>(at));
+      return piece_action(policy, is_zero(piece), same_as_base);
+    };
     if (compress) {
       for (uint64_t c = 0; c < len; c += cluster) {
-        std::span<const uint8_t> piece = data.subspan(c, std::min<uint64_t>(cluster, len - c));
-        if (base ? std::equal(piece.begin(), piece.end(), base_data.begin() + c)
-                 : (sparse != 0 && is_zero(piece))) {
-          continue;
-        }
-        TRY(dst->qcow2->write_compressed(offset + c, piece));
+        TRY(apply(action_at(c), offset + c, data.subspan(c, std::min<uint64_t>(cluster, len - c))));
       }
       return Ok();
     }
     if (!wait_turn(i)) return Ok();  // an earlier step failed and reports it
-    // Write maximal runs of units that must be written.
     uint64_t run_start = 0;
-    bool in_run = false;
-    for (uint64_t u = 0; u <= len; u += unit) {
-      bool write_it = false;
-      if (u < len) {
-        std::span<const uint8_t> piece = data.subspan(u, std::min(unit, len - u));
-        if (base) {
-          write_it = !std::equal(piece.begin(), piece.end(), base_data.begin() + u);
-        } else {
-          write_it = sparse == 0 || no_create || !is_zero(piece);
-        }
-      }
-      if (write_it && !in_run) {
-        run_start = u;
-        in_run = true;
-      } else if (!write_it && in_run) {
-        TRY(dst->backend->write(offset + run_start, data.subspan(run_start, u - run_start)));
-        in_run = false;
-      }
+    PieceAction run_action = action_at(0);
+    for (uint64_t u = unit;; u += unit) {
+      const bool end = u >= len;  // the last unit may be short
+      PieceAction next = end ? PieceAction::kSkip : action_at(u);
+      if (!end && next == run_action) continue;
+      uint64_t run_end = std::min(u, len);
+      TRY(apply(run_action, offset + run_start, data.subspan(run_start, run_end - run_start)));
+      if (end) return Ok();
+      run_start = u;
+      run_action = next;
     }
-    return Ok();
   };
 
   // As many threads as qemu-img's default number of parallel requests
@@ -295,8 +335,14 @@ int convert_verb(std::span<const std::string_view> args) {
   // overlaps writing this one.
   const uint64_t steps = (size + step - 1) / step;
   const size_t workers = static_cast<size_t>(std::min<uint64_t>(steps, compress ? 8 : 4));
-  std::vector<std::vector<uint8_t>> bufs(workers, std::vector<uint8_t>(step));
-  std::vector<std::vector<uint8_t>> base_bufs(workers, std::vector<uint8_t>(base ? step : 0));
+  // Aligned, so that with O_DIRECT (-t/-T none, directsync) whole-cluster
+  // requests go straight to the files.
+  std::vector<block::AlignedBuffer> bufs;
+  std::vector<block::AlignedBuffer> base_bufs;
+  for (size_t w = 0; w < workers; ++w) {
+    bufs.emplace_back(step);
+    base_bufs.emplace_back(base ? step : 0);
+  }
   Progress bar(progress);
   bar.update(0, size);
   std::mutex progress_mu;
@@ -304,7 +350,7 @@ int convert_verb(std::span<const std::string_view> args) {
   auto copied_all =
       for_each_parallel(steps, workers, [&](uint64_t i, size_t worker) -> Result<void> {
         uint64_t offset = i * step;
-        Result<void> copied_step = copy_step(i, bufs[worker], base_bufs[worker]);
+        Result<void> copied_step = copy_step(i, bufs[worker].span(), base_bufs[worker].span());
         if (!compress) end_turn(copied_step.ok());
         TRY(copied_step);
         std::lock_guard<std::mutex> lock(progress_mu);

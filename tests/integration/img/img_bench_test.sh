@@ -1,12 +1,16 @@
 #!/bin/bash
 # vessel img bench against qemu-img bench: same output lines, same exit
-# statuses, and -w leaves the same bytes in the image. Also the paths of
-# vessel img convert that exist for speed: holes of raw sources skipped,
-# parallel compression, ordered multi-threaded copying, cache modes.
-# Usage: img_bench_test.sh VESSEL SCRATCH_DIR
+# statuses, and -w leaves the same bytes in the image; the cache modes (-t)
+# ask the kernel for what qemu-img asks (O_DIRECT, O_DSYNC, fdatasync at the
+# close), requests of any alignment work with O_DIRECT, --no-drain flushes
+# while requests go on. Also the paths of vessel img convert that exist for
+# speed: holes of raw sources skipped, parallel compression, ordered
+# multi-threaded copying, cache modes.
+# Usage: img_bench_test.sh VESSEL SCRATCH_DIR [NO_ODIRECT_PRELOAD]
 set -euo pipefail
 VESSEL=$1
 DIR=$2
+NO_ODIRECT=${3:-}
 TOOLS="qemu-img qemu-io python3 setpriv"
 . "$(dirname "$0")/lib.sh"
 
@@ -20,7 +24,9 @@ qemu-img create -q -f qcow2 q.qcow2 1M
 
 # --- output: the same lines as qemu-img (the time aside) ---
 for flags in "-c 10" "-c 7 -d 3 -s 512 -S 12288 -o 4096" "-w -c 20 -d 4 --flush-interval=8" \
-             "-q -c 3 -t none -n -i threads -U --no-drain"; do
+             "-q -c 3 -t none -i threads -U --no-drain" \
+             "-w -c 20 -d 4 --flush-interval=8 --no-drain -t directsync" \
+             "-w -c 9 -d 2 -s 1000 -S 777 -o 3 -t none" "-c 9 -t writethrough" "-w -c 9 -t unsafe"; do
   for img in r.raw q.qcow2; do
     fmt=${img#*.}
     # shellcheck disable=SC2086
@@ -48,6 +54,12 @@ expect_error "$VESSEL" img bench -d abc r.raw
 expect_error "$VESSEL" img bench --pattern=256 r.raw
 expect_error "$VESSEL" img bench -t sometimes r.raw
 expect_error "$VESSEL" img bench -i posix r.raw
+# No AIO engine to map native AIO or io_uring to: refused, with the reason.
+for aio in "-n" "-i native" "-i io_uring" "-n -t none"; do
+  # shellcheck disable=SC2086
+  expect_error "$VESSEL" img bench $aio -c 1 r.raw
+  grep -q 'aio=threads' err.txt || fail "bench $aio: $(cat err.txt)"
+done
 expect_error "$VESSEL" img bench -s 3G r.raw
 expect_error "$VESSEL" img bench --flush-interval=64 r.raw
 expect_error "$VESSEL" img bench -w -d 8 --flush-interval=4 r.raw
@@ -88,6 +100,90 @@ as_nobody test -w r.raw && fail "r.raw is still writable"
 expect 0 as_nobody "$VESSEL" img bench -f raw -c 300 r.raw
 cmp -s r.raw before.raw || fail "bench without -w changed the image"
 chmod u+w r.raw
+
+# --- cache modes: the same bytes whatever the mode, any alignment with O_DIRECT ---
+# Unaligned requests (100 bytes, 100 apart, on several threads) over old
+# data: with O_DIRECT each is a read-modify-write of its blocks, and two of
+# them in one block must not lose each other's bytes.
+for mode in none directsync writethrough writeback unsafe; do
+  for fmt in raw qcow2; do
+    qemu-img create -q -f "$fmt" mine.$fmt 1M
+    qemu-img create -q -f "$fmt" ref.$fmt 1M
+    qemu-io -f "$fmt" -c "write -P 0x11 0 1M" mine.$fmt >/dev/null 2>&1
+    qemu-io -f "$fmt" -c "write -P 0x11 0 1M" ref.$fmt >/dev/null 2>&1
+    expect 0 "$VESSEL" img bench -f "$fmt" -w -t $mode -c 3000 -d 8 -s 100 -S 100 -o 7 \
+      --pattern=0x5a mine.$fmt
+    qemu-img bench -f "$fmt" -w -c 3000 -d 8 -s 100 -S 100 -o 7 --pattern=0x5a ref.$fmt \
+      >/dev/null 2>&1 || fail "qemu-img bench -w unaligned $fmt"
+    qemu-img compare -f "$fmt" -F "$fmt" mine.$fmt ref.$fmt >cmp.txt 2>&1 ||
+      fail "bench -w -t $mode unaligned on $fmt: $(cat cmp.txt)"
+    [ "$fmt" = raw ] || qcheck mine.qcow2
+    expect 0 "$VESSEL" img bench -f "$fmt" -t $mode -c 3000 -d 8 -s 100 -S 333 -o 5 mine.$fmt
+  done
+done
+
+# What each mode asks of the kernel, next to qemu-img: the open flags of the
+# image, and how many fdatasync calls a write run makes (one at the close
+# unless unsafe; writethrough: O_DSYNC here, a flush after every write in
+# qemu, so only the flags are compared).
+if command -v strace >/dev/null 2>&1; then
+  qemu-img create -q -f raw st.raw 1M
+  for mode in none directsync writethrough writeback unsafe; do
+    # LeakSanitizer cannot run under ptrace.
+    ASAN_OPTIONS=detect_leaks=0 strace -f -o v.txt -e trace=openat,fdatasync \
+      "$VESSEL" img bench -f raw -w -t $mode -c 50 -d 2 st.raw >/dev/null 2>&1 ||
+      fail "strace bench -t $mode"
+    strace -f -o q.txt -e trace=openat,fdatasync \
+      qemu-img bench -f raw -w -t $mode -c 50 -d 2 st.raw >/dev/null 2>&1 ||
+      fail "strace qemu-img bench -t $mode"
+    v_direct=$(grep '"st.raw", O_RDWR' v.txt | grep -c O_DIRECT)
+    q_direct=$(grep '"st.raw", O_RDWR' q.txt | grep -c O_DIRECT)
+    [ "$v_direct" = "$q_direct" ] || fail "bench -t $mode: O_DIRECT $v_direct, qemu-img $q_direct"
+    v_syncs=$(grep -c 'fdatasync(' v.txt)
+    q_syncs=$(grep -c 'fdatasync(' q.txt)
+    case $mode in
+      writethrough | directsync)
+        grep '"st.raw", O_RDWR' v.txt | grep -q O_DSYNC || fail "bench -t $mode: no O_DSYNC" ;;
+      *)
+        grep '"st.raw", O_RDWR' v.txt | grep -q O_DSYNC && fail "bench -t $mode: O_DSYNC"
+        [ "$v_syncs" = "$q_syncs" ] ||
+          fail "bench -w -t $mode: $v_syncs fdatasync calls, qemu-img $q_syncs" ;;
+    esac
+  done
+  # --flush-interval: the same number of flushes as qemu-img when drained;
+  # with --no-drain requests are written while a flush is under way (given
+  # two threads to run them on).
+  qemu-img create -q -f raw nd.raw 8M
+  ASAN_OPTIONS=detect_leaks=0 strace -f -o v.txt -e trace=fdatasync,pwrite64 \
+    "$VESSEL" img bench -f raw -w -c 4000 -d 4 --flush-interval=40 nd.raw >/dev/null 2>&1
+  strace -f -o q.txt -e trace=fdatasync \
+    qemu-img bench -f raw -w -c 4000 -d 4 --flush-interval=40 nd.raw >/dev/null 2>&1
+  [ "$(grep -c 'fdatasync(' v.txt)" = "$(grep -c 'fdatasync(' q.txt)" ] ||
+    fail "--flush-interval: $(grep -c 'fdatasync(' v.txt) flushes, qemu-img $(grep -c 'fdatasync(' q.txt)"
+  # pwrite64 calls of one thread while another thread's fdatasync is unfinished.
+  overlap() {
+    awk '/fdatasync\(.*unfinished/ { open[$1] = 1 } /fdatasync resumed/ { delete open[$1] }
+         /pwrite64\(/ { for (t in open) if (t != $1) { n++; break } } END { print n + 0 }' "$1"
+  }
+  [ "$(overlap v.txt)" = 0 ] || fail "drained flushes overlap writes: $(overlap v.txt)"
+  if [ "$(nproc)" -ge 2 ]; then
+    ASAN_OPTIONS=detect_leaks=0 strace -f -o v.txt -e trace=fdatasync,pwrite64 \
+      "$VESSEL" img bench -f raw -w -c 4000 -d 4 --flush-interval=40 --no-drain nd.raw \
+      >/dev/null 2>&1
+    [ "$(overlap v.txt)" -gt 0 ] || fail "--no-drain: no write while a flush was under way"
+  fi
+else
+  echo "strace not installed: open flags and flushes not checked"
+fi
+
+# A file system without O_DIRECT: -t none and directsync fail with qemu-img's reason.
+if [ -n "$NO_ODIRECT" ]; then
+  for mode in none directsync; do
+    expect_error env ASAN_OPTIONS=verify_asan_link_order=0 LD_PRELOAD="$NO_ODIRECT" \
+      "$VESSEL" img bench -t $mode -c 1 r.raw
+    grep -q 'filesystem does not support O_DIRECT' err.txt || fail "bench -t $mode: $(cat err.txt)"
+  done
+fi
 
 # --- convert: sparse sources, -c on several threads, -n over old data, -t ---
 # 9 MiB: data, a 3 MiB hole, compressible text, a hole up to the end.
