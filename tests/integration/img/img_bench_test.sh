@@ -136,11 +136,13 @@ if command -v strace >/dev/null 2>&1; then
     strace -f -o q.txt -e trace=openat,fdatasync \
       qemu-img bench -f raw -w -t $mode -c 50 -d 2 st.raw >/dev/null 2>&1 ||
       fail "strace qemu-img bench -t $mode"
-    v_direct=$(grep '"st.raw", O_RDWR' v.txt | grep -c O_DIRECT)
-    q_direct=$(grep '"st.raw", O_RDWR' q.txt | grep -c O_DIRECT)
+    grep -F '"st.raw", O_RDWR' v.txt >v.opens || true
+    grep -F '"st.raw", O_RDWR' q.txt >q.opens || true
+    v_direct=$(count O_DIRECT v.opens)
+    q_direct=$(count O_DIRECT q.opens)
     [ "$v_direct" = "$q_direct" ] || fail "bench -t $mode: O_DIRECT $v_direct, qemu-img $q_direct"
-    v_syncs=$(grep -c 'fdatasync(' v.txt)
-    q_syncs=$(grep -c 'fdatasync(' q.txt)
+    v_syncs=$(count 'fdatasync(' v.txt)
+    q_syncs=$(count 'fdatasync(' q.txt)
     case $mode in
       writethrough | directsync)
         grep '"st.raw", O_RDWR' v.txt | grep -q O_DSYNC || fail "bench -t $mode: no O_DSYNC" ;;
@@ -158,8 +160,8 @@ if command -v strace >/dev/null 2>&1; then
     "$VESSEL" img bench -f raw -w -c 4000 -d 4 --flush-interval=40 nd.raw >/dev/null 2>&1
   strace -f -o q.txt -e trace=fdatasync \
     qemu-img bench -f raw -w -c 4000 -d 4 --flush-interval=40 nd.raw >/dev/null 2>&1
-  [ "$(grep -c 'fdatasync(' v.txt)" = "$(grep -c 'fdatasync(' q.txt)" ] ||
-    fail "--flush-interval: $(grep -c 'fdatasync(' v.txt) flushes, qemu-img $(grep -c 'fdatasync(' q.txt)"
+  [ "$(count 'fdatasync(' v.txt)" = "$(count 'fdatasync(' q.txt)" ] ||
+    fail "--flush-interval: $(count 'fdatasync(' v.txt) flushes, qemu-img $(count 'fdatasync(' q.txt)"
   # pwrite64 calls of one thread while another thread's fdatasync is unfinished.
   overlap() {
     awk '/fdatasync\(.*unfinished/ { open[$1] = 1 } /fdatasync resumed/ { delete open[$1] }

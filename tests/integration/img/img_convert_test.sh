@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # vessel img convert into an image that already holds data (-n), with and
 # without -c: every byte of the result must be the source's, checked with
 # qemu-img compare; zero pieces become zero clusters (qcow2) rather than
@@ -6,7 +6,7 @@
 # none/directsync bypass the page cache (O_DIRECT, checked with strace when it
 # is installed), and a file system without O_DIRECT gives qemu-img's error.
 # Usage: img_convert_test.sh VESSEL SCRATCH_DIR [NO_ODIRECT_PRELOAD]
-set -u
+set -euo pipefail
 VESSEL=$1
 DIR=$2
 NO_ODIRECT=${3:-}
@@ -141,7 +141,7 @@ if command -v strace >/dev/null 2>&1; then
       fail "strace convert -t $mode"
     out_open=$(grep '"s.out", O_RDWR' trace.txt | grep -v O_CREAT | tail -n 1)
     src_open=$(grep '"mix.raw", O_RDONLY' trace.txt | tail -n 1)
-    syncs=$(grep -c 'fdatasync(' trace.txt)
+    syncs=$(count 'fdatasync(' trace.txt)
     for open in "$out_open" "$src_open"; do
       case $mode in
         none) want="O_DIRECT" nowant="O_DSYNC" ;;

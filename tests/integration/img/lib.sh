@@ -55,6 +55,9 @@ qio() {
     fail "qemu-io $*: $(cat qio.txt)"
   fi
 }
+# count PATTERN FILE: how many lines of FILE match (grep -c, whose exit
+# status 1 for none would read as a failed step).
+count() { grep -c -- "$1" "$2" || true; }
 # as_nobody CMD...: runs CMD as the unprivileged user nobody when we are root,
 # who ignores file permissions; as ourselves otherwise.
 as_nobody() {
