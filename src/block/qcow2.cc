@@ -131,12 +131,31 @@ Result<void> Qcow2Image::load() {
   TRY_ASSIGN(snapshots_, read_qcow2_snapshots(*file_, header_));
   TRY(refcounts_->load());
 
-  // The active L1 table, every entry checked here once (its L2 tables
-  // against each other too, so l2_clusters_ is filled as they pass).
+  // The active L1 table (or a snapshot's), every entry checked here once
+  // (its L2 tables against each other too, so l2_clusters_ is filled as they
+  // pass).
+  uint64_t l1_offset = header_.l1_table_offset;
   l1_.resize(header_.l1_size);
+  if (!options_.snapshot_id.empty() || !options_.snapshot_name.empty()) {
+    if (options_.access != Access::kReadOnly) {
+      return Error(path + ": an internal snapshot can only be opened read-only");
+    }
+    auto matches = [&](const Qcow2Snapshot& s) {
+      return (options_.snapshot_id.empty() || s.id == options_.snapshot_id) &&
+             (options_.snapshot_name.empty() || s.name == options_.snapshot_name);
+    };
+    auto found = std::find_if(snapshots_.snapshots.begin(), snapshots_.snapshots.end(), matches);
+    if (found == snapshots_.snapshots.end()) {
+      return Error(path + ": Failed to load snapshot: Can't find snapshot");
+    }
+    const Qcow2Snapshot& s = *found;
+    l1_offset = s.l1_table_offset;
+    l1_.resize(s.l1_size);
+    info_.size = s.disk_size;
+  }
   if (!l1_.empty()) {
     std::vector<uint8_t> raw(l1_.size() * 8);
-    TRY(file_->read(header_.l1_table_offset, raw));
+    TRY(file_->read(l1_offset, raw));
     for (uint64_t i = 0; i < l1_.size(); ++i) l1_[i] = load_be64(&raw[i * 8]);
   }
   index_metadata();

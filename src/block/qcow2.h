@@ -101,6 +101,11 @@ struct Qcow2OpenOptions {
   // inherit cache.direct) meets the host page cache.
   HostCache host_cache = HostCache::kWriteback;
   Qcow2BackingPolicy backing = Qcow2BackingPolicy::kOpen;
+  // The disk as an internal snapshot saved it, read-only (qemu-img convert
+  // -l snapshot.id=ID,snapshot.name=NAME): the snapshot whose ID and name
+  // match those given (an empty one matches any). Both empty: the active disk.
+  std::string snapshot_id = {};
+  std::string snapshot_name = {};
 };
 
 // What the header says, for tools (`vessel img info`).

@@ -351,7 +351,7 @@ Result<void> create_image(const std::string& path, block::ImageFormat format, ui
 }
 
 Result<OpenedImage> open_image(const std::string& path, const std::string& format, bool writable,
-                               CacheMode cache) {
+                               CacheMode cache, const SnapshotRef& snapshot) {
   OpenedImage image;
   if (!format.empty()) {
     TRY_ASSIGN(image.format, parse_format_option(format));
@@ -368,10 +368,16 @@ Result<OpenedImage> open_image(const std::string& path, const std::string& forma
     options.access = writable ? block::Access::kReadWrite : block::Access::kReadOnly;
     options.sync = cache.flush;
     options.host_cache = cache.host_cache;
+    options.snapshot_id = snapshot.id;
+    options.snapshot_name = snapshot.name;
     TRY_ASSIGN(auto q, block::Qcow2Image::open(path, options));
     image.qcow2 = q.get();
     image.backend = std::move(q);
   } else {
+    if (!snapshot.empty()) {
+      return Error(path +
+                   ": Failed to load snapshot: the raw format has no internal snapshots to load");
+    }
     TRY_ASSIGN(auto raw, block::RawFile::open(path, !writable, cache.host_cache));
     raw->set_sync_enabled(cache.flush);
     image.backend = std::move(raw);

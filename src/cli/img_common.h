@@ -95,10 +95,18 @@ struct OpenedImage {
 // bytes (a multiple of 512), with qcow2's defaults.
 Result<void> create_image(const std::string& path, block::ImageFormat format, uint64_t size);
 
+// An internal snapshot to read instead of the active disk (convert -l): the
+// one whose ID and name match those given; an empty one matches any.
+struct SnapshotRef {
+  std::string id;
+  std::string name;
+  bool empty() const { return id.empty() && name.empty(); }
+};
+
 // Opens `path` as `format`, or probes it when `format` is empty. Errors name
 // the file. `cache`: qemu-img's default, writeback, unless given.
 Result<OpenedImage> open_image(const std::string& path, const std::string& format, bool writable,
-                               CacheMode cache = {});
+                               CacheMode cache = {}, const SnapshotRef& snapshot = {});
 
 // "-f FMT" value check: raw or qcow2, with an error in qemu-img's words.
 Result<block::ImageFormat> parse_format_option(std::string_view name);

@@ -24,7 +24,7 @@ void print_help() {
   std::printf(
       "Usage: vessel img convert [-q] [-p] [-c] [-n] [-U] [-f fmt] [-O output_fmt]\n"
       "                          [-t cache] [-T src_cache] [-B backing_file [-F backing_fmt]]\n"
-      "                          [-S sparse_size] filename output_filename\n"
+      "                          [-S sparse_size] [-l snapshot_param] filename output_filename\n"
       "\n"
       "Copies the disk contents of 'filename' (with its backing chain) into a new\n"
       "image 'output_filename'.\n"
@@ -60,6 +60,9 @@ void print_help() {
       "                   accepted for compatibility: vessel img takes no image locks,\n"
       "                   so every image is always opened shared, with or without -U;\n"
       "                   nothing stops another program writing it meanwhile\n"
+      "  -l snapshot_param  copy an internal snapshot of a qcow2 source instead of\n"
+      "                   its current disk: 'snapshot.id=ID,snapshot.name=NAME' (either\n"
+      "                   or both must match), or a bare ID or name\n"
       "  -p               show progress on stderr\n"
       "  -q               quiet\n"
       "  -h, --help       show this help\n"
@@ -67,14 +70,33 @@ void print_help() {
       "Exit status: 0 on success, 1 on any error.\n");
 }
 
-Result<void> create_raw(const std::string& path, uint64_t size) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Error(path + ": " + std::strerror(errno));
-  int rc = ftruncate(fd, static_cast<off_t>(size));
-  int saved = errno;
-  ::close(fd);
-  if (rc != 0) return Error(path + ": " + std::strerror(saved));
-  return Ok();
+// -l: "snapshot.id=ID,snapshot.name=NAME" (either or both), or a bare ID or
+// name, which is looked up as qemu-img does: by ID first, then by name.
+Result<SnapshotRef> snapshot_ref(const std::string& path, const std::string& format,
+                                 const std::string& param) {
+  SnapshotRef ref;
+  if (param.empty()) return ref;
+  if (param.rfind("snapshot.", 0) != 0) {
+    TRY_ASSIGN(OpenedImage image, open_image(path, format, false));
+    if (image.qcow2 == nullptr) return open_image(path, format, false, {}, {param, ""}).error();
+    auto index = image.qcow2->find_snapshot(param);
+    if (!index) return Error(path + ": Failed to load snapshot: Can't find snapshot");
+    ref.id = image.qcow2->snapshots()[*index].id;
+    return ref;
+  }
+  for (const std::string& item : img_option_items(std::span(&param, 1))) {
+    size_t eq = item.find('=');
+    std::string key = item.substr(0, eq);
+    std::string value = eq == std::string::npos ? std::string() : item.substr(eq + 1);
+    if (key == "snapshot.id") {
+      ref.id = value;
+    } else if (key == "snapshot.name") {
+      ref.name = value;
+    } else {
+      return Error("Invalid parameter '" + key + "'");
+    }
+  }
+  return ref;
 }
 
 }  // namespace
@@ -93,14 +115,15 @@ int convert_verb(std::span<const std::string_view> args) {
     kCache,
     kSrcCache,
     kShare,
+    kSnapshot,
     kHelp,
     kHelpLong
   };
-  const ImgOption specs[] = {{'f', "", true},  {'O', "", true},   {'c', "", false},
-                             {'S', "", true},  {'B', "", true},   {'F', "", true},
-                             {'n', "", false}, {'p', "", false},  {'q', "", false},
-                             {'t', "", true},  {'T', "", true},   {'U', "force-share", false},
-                             {'h', "", false}, {0, "help", false}};
+  const ImgOption specs[] = {{'f', "", true},  {'O', "", true},  {'c', "", false},
+                             {'S', "", true},  {'B', "", true},  {'F', "", true},
+                             {'n', "", false}, {'p', "", false}, {'q', "", false},
+                             {'t', "", true},  {'T', "", true},  {'U', "force-share", false},
+                             {'l', "", true},  {'h', "", false}, {0, "help", false}};
   auto parsed = parse_img_args(args, specs, "convert");
   if (!parsed) return fail(parsed.error().message());
   std::string src_format;
@@ -118,6 +141,7 @@ int convert_verb(std::span<const std::string_view> args) {
   CacheMode src_cache;
   std::string backing;
   std::string backing_format;
+  std::string snapshot_param;  // -l
   for (const auto& [index, value] : parsed->options) {
     switch (index) {
       case kFormat: {
@@ -161,6 +185,9 @@ int convert_verb(std::span<const std::string_view> args) {
         (index == kCache ? dst_cache : src_cache) = *mode;
         break;
       }
+      case kSnapshot:
+        snapshot_param = value;
+        break;
       case kHelp:
       case kHelpLong:
         print_help();
@@ -183,7 +210,9 @@ int convert_verb(std::span<const std::string_view> args) {
   }
   if (!backing.empty() && no_create) return fail("-B cannot be used with -n");
 
-  auto src = open_image(src_path, src_format, false, src_cache);
+  auto snapshot = snapshot_ref(src_path, src_format, snapshot_param);
+  if (!snapshot) return fail(snapshot.error().message());
+  auto src = open_image(src_path, src_format, false, src_cache, *snapshot);
   if (!src) return fail(src.error().message());
   const uint64_t size = src->backend->size();
 
@@ -212,7 +241,7 @@ int convert_verb(std::span<const std::string_view> args) {
       auto r = block::Qcow2Image::create(dst_path, q);
       if (!r) return fail(r.error().message());
     } else {
-      auto r = create_raw(dst_path, size);
+      auto r = create_image(dst_path, block::ImageFormat::kRaw, size);
       if (!r) return fail(r.error().message());
     }
   }

@@ -165,6 +165,23 @@ CASES
 expect_error "$VESSEL" img dd if=dd.src
 grep -q 'Must specify both input and output files' err.txt || fail "dd without of=: $(cat err.txt)"
 
+# --- convert -l: an internal snapshot instead of the current disk ---
+qemu-img create -q -f qcow2 snap.src 1M
+qio -c 'write -P 3 0 128k' snap.src
+qemu-img snapshot -c first snap.src
+qio -c 'write -P 4 64k 128k' snap.src
+for param in first 1 snapshot.name=first snapshot.id=1 snapshot.id=1,snapshot.name=first; do
+  rm -f snap.v snap.q
+  expect 0 "$VESSEL" img convert -l "$param" -O raw snap.src snap.v
+  qemu-img convert -l "$param" -O raw snap.src snap.q
+  same snap.v snap.q
+done
+qio -c 'read -P 3 0 128k' -c 'read -P 0 128k 64k' snap.v  # not the current disk
+for param in nosuch snapshot.id=1,snapshot.name=other; do
+  expect_error "$VESSEL" img convert -l "$param" -O raw snap.src snap.v
+  grep -q "Can't find snapshot" err.txt || fail "convert -l $param: $(cat err.txt)"
+done
+
 # --- error texts a script may match ---
 qemu-img create -q -f raw plain.raw 1M
 expect 63 "$VESSEL" img check plain.raw
