@@ -25,6 +25,8 @@ import sys
 import tempfile
 import time
 
+from bench_util import balanced_rounds, sync_file
+
 
 def make_source(path, size_mib):
     chunk = 1 << 20
@@ -41,21 +43,6 @@ def make_source(path, size_mib):
             else:
                 f.write(os.urandom(chunk // 2) + bytes(chunk // 2))  # half zeros
         f.truncate(size_mib * chunk)
-
-
-def sync_file(path):
-    """fdatasync `path`, so that its dirty pages are not left to the next run."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fdatasync(fd)
-    finally:
-        os.close(fd)
-
-
-def balanced_rounds(rounds):
-    """An even number of rounds (rounding up), so that alternating the order
-    lets each tool go first equally often."""
-    return rounds + rounds % 2
 
 
 def timed(argv):

@@ -37,6 +37,8 @@ import sys
 import tempfile
 import time
 
+from bench_util import balanced_rounds, sync_file
+
 RUN_LINE = re.compile(r"^Run completed in ([0-9.]+) seconds\.$", re.M)
 
 
@@ -48,21 +50,6 @@ def timed(argv):
     if not m:
         raise RuntimeError(f"{argv[0]}: no 'Run completed' line in {out!r}")
     return float(m.group(1)), wall
-
-
-def sync_file(path):
-    """fdatasync `path`, so that its dirty pages are not left to the next run."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fdatasync(fd)
-    finally:
-        os.close(fd)
-
-
-def balanced_rounds(rounds):
-    """An even number of rounds (rounding up), so that alternating the order
-    lets each tool go first equally often."""
-    return rounds + rounds % 2
 
 
 def main():

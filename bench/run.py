@@ -46,6 +46,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+from bench_util import balanced_rounds  # noqa: E402
 from serial_console import Console  # noqa: E402
 
 GUEST_OUT = os.path.join(ROOT, "guest", "out")
@@ -447,7 +448,7 @@ def parse_args(argv):
         p.error(f"--only takes boot, cpu and/or idle (got {','.join(bad) or 'nothing'})")
     if args.rounds < 1:
         p.error("--rounds must be at least 1")
-    args.rounds += args.rounds % 2  # each VMM first in as many rounds as the other
+    args.rounds = balanced_rounds(args.rounds)
     if args.smp < 1:
         p.error("--smp must be at least 1")
     try:
