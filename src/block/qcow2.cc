@@ -105,9 +105,6 @@ Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open_in_chain(const std::string&
   TRY_ASSIGN(auto file, HostFile::open(path, options.access));
   file->set_sync_enabled(options.sync);
   TRY_ASSIGN(Qcow2Header header, parse_qcow2_header(*file));
-  if (options.access == Access::kReadWrite && header.geometry().extended_l2) {
-    return Error(path + ": extended L2 entries (subclusters) are supported read-only");
-  }
   if (options.access == Access::kReadWrite &&
       (header.incompatible_features & kIncompatCorrupt) != 0) {
     return Error(path +
@@ -296,6 +293,20 @@ uint64_t Qcow2Image::l2_bitmap(const Qcow2Table& table, uint64_t index) const {
   return geometry_.extended_l2 ? table.entry(index * 2 + 1) : 0;
 }
 
+void Qcow2Image::set_l2(Qcow2Table& table, uint64_t index, uint64_t entry, uint64_t bitmap) const {
+  if (!geometry_.extended_l2) {
+    table.set_entry(index, entry);
+    return;
+  }
+  // "Extended L2 Entries": the descriptor, then the subcluster bitmap.
+  table.set_entry(index * 2, entry);
+  table.set_entry(index * 2 + 1, bitmap);
+}
+
+void Qcow2Image::set_l2_descriptor(Qcow2Table& table, uint64_t index, uint64_t entry) const {
+  table.set_entry(geometry_.extended_l2 ? index * 2 : index, entry);
+}
+
 Qcow2Image::Mapping Qcow2Image::subcluster(const Mapping& m, uint64_t in_cluster,
                                            uint64_t* run) const {
   const uint64_t cs = geometry_.cluster_size();
@@ -404,11 +415,17 @@ Result<void> Qcow2Image::read_cluster_contents(uint64_t guest_cluster_offset, co
 Result<bool> Qcow2Image::known_zero(uint64_t offset, uint64_t length) {
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(offset, length, false));
+  return reads_as_zeros(offset, length);
+}
+
+Result<bool> Qcow2Image::reads_as_zeros(uint64_t offset, uint64_t length) {
   const uint64_t cs = geometry_.cluster_size();
   for (uint64_t done = 0; done < length;) {
     uint64_t pos = offset + done;
-    uint64_t chunk = std::min<uint64_t>(length - done, cs - (pos & (cs - 1)));
-    TRY_ASSIGN(Mapping m, lookup(pos));
+    TRY_ASSIGN(Mapping whole, lookup(pos));
+    uint64_t run = 0;
+    Mapping m = subcluster(whole, pos & (cs - 1), &run);
+    uint64_t chunk = std::min<uint64_t>(length - done, run);
     if (m.kind == ClusterKind::kUnallocated && backing_ && pos < backing_size_) {
       uint64_t below = std::min<uint64_t>(chunk, backing_size_ - pos);
       TRY_ASSIGN(bool zero, backing_->known_zero(pos, below));
@@ -424,6 +441,11 @@ Result<bool> Qcow2Image::known_zero(uint64_t offset, uint64_t length) {
 Result<void> Qcow2Image::read(uint64_t offset, std::span<uint8_t> out) {
   std::unique_lock<std::mutex> lock(mu_);
   TRY(check_request(offset, out.size(), false));
+  return read_locked(offset, out, &lock);
+}
+
+Result<void> Qcow2Image::read_locked(uint64_t offset, std::span<uint8_t> out,
+                                     std::unique_lock<std::mutex>* lock) {
   const uint64_t cs = geometry_.cluster_size();
   uint64_t done = 0;
   while (done < out.size()) {
@@ -452,13 +474,13 @@ Result<void> Qcow2Image::read(uint64_t offset, std::span<uint8_t> out) {
           if (n.kind != ClusterKind::kNormal || n.host != host + chunk) break;
           chunk += std::min<uint64_t>(out.size() - done - chunk, next_run);
         }
-        if (file_->read_only()) {
+        if (file_->read_only() && lock != nullptr) {
           // Nothing changes the mapping of a read-only image, so the host
           // clusters stay what they are: readers on other threads need not
           // wait for this read.
-          lock.unlock();
+          lock->unlock();
           auto r = file_->read_padded(host, out.subspan(done, chunk));
-          lock.lock();
+          lock->lock();
           TRY(r);
         } else {
           TRY(file_->read_padded(host, out.subspan(done, chunk)));

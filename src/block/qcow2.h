@@ -1,6 +1,7 @@
 // A qcow2 disk image (QEMU docs/interop/qcow2.txt), versions 2 and 3:
 // clusters of 512 B to 2 MiB, refcounts of 1 to 64 bits, zero clusters,
-// compressed clusters (zlib and zstd), backing chains, and copy-on-write
+// compressed clusters (zlib and zstd), extended L2 entries (32 subclusters
+// per cluster, each allocated on its own), backing chains, and copy-on-write
 // allocation that keeps the image consistent across a crash (at worst leaked
 // clusters), internal snapshots (created, applied and deleted like
 // qemu-img snapshot) and in-place edits (resize, amend, new backing file,
@@ -11,7 +12,8 @@
 // cache), qcow2_refcount.* (host cluster allocation), qcow2_compress.*,
 // and the image itself in qcow2.cc (open, mapping, read), qcow2_write.cc
 // (allocation, write, zeroes, flush), qcow2_write_run.cc (runs of new
-// clusters in one write), qcow2_compressed_write.cc, qcow2_backing.cc,
+// clusters in one write), qcow2_subcluster_write.cc (writes and zeroes with
+// extended L2 entries), qcow2_compressed_write.cc, qcow2_backing.cc,
 // qcow2_repair.cc, qcow2_create.cc, qcow2_snapshot_ops.cc, qcow2_resize.cc
 // (resize, make_empty) and qcow2_amend.cc (header rewrites).
 #pragma once
@@ -63,6 +65,9 @@ struct Qcow2CreateOptions {
   Qcow2Preallocation preallocation = Qcow2Preallocation::kOff;
   // zstd needs version 3.
   qcow2::CompressionType compression_type = qcow2::CompressionType::kZlib;
+  // Extended L2 entries (subclusters): version 3 and clusters of at least
+  // 16 KiB only.
+  bool extended_l2 = false;
   // false: no fdatasync (see Qcow2OpenOptions::sync).
   bool sync = true;
 };
@@ -105,7 +110,7 @@ struct Qcow2Info {
   uint32_t refcount_bits = 16;
   qcow2::CompressionType compression_type = qcow2::CompressionType::kZlib;
   bool lazy_refcounts = false;
-  bool extended_l2 = false;    // subclusters; such images open read-only
+  bool extended_l2 = false;    // 32 subclusters per cluster
   bool dirty = false;          // as found on open (repaired when opened read-write)
   bool corrupt = false;        // as found on open
   std::string backing_file;    // as stored in the image
@@ -142,7 +147,8 @@ class Qcow2Image : public BlockBackend {
   bool read_only() const override { return file_->read_only(); }
 
   // Whole clusters become zero clusters (version 3) or unallocated ones;
-  // kKeepAllocation keeps their host clusters as preallocation.
+  // kKeepAllocation keeps their host clusters as preallocation. With
+  // extended L2 entries whole subclusters become zero subclusters.
   Result<void> write_zeroes(uint64_t offset, uint64_t length, ZeroMode mode) override;
   // As QEMU: whole clusters only (and the disk's last, partial one); they
   // become zero clusters in version 3 and unallocated in version 2, where
@@ -278,6 +284,10 @@ class Qcow2Image : public BlockBackend {
   // extended L2 entries).
   uint64_t l2_entry(const Qcow2Table& table, uint64_t index) const;
   uint64_t l2_bitmap(const Qcow2Table& table, uint64_t index) const;
+  // Sets entry `index` of an L2 table: the descriptor and, with extended L2
+  // entries, its bitmap (ignored without); set_l2_descriptor keeps the bitmap.
+  void set_l2(Qcow2Table& table, uint64_t index, uint64_t entry, uint64_t bitmap) const;
+  void set_l2_descriptor(Qcow2Table& table, uint64_t index, uint64_t entry) const;
   // With extended L2 entries: `m` narrowed to the subcluster holding
   // `in_cluster` (its kind; host stays the cluster's), and in `run` the bytes
   // from there to the end of the run of subclusters stored alike.
@@ -287,6 +297,10 @@ class Qcow2Image : public BlockBackend {
   Result<void> read_compressed(const Mapping& m, std::span<uint8_t> cluster);
   Result<void> read_cluster_contents(uint64_t guest_cluster_offset, const Mapping& m,
                                      std::span<uint8_t> cluster);
+  // read() with mu_ held. With `lock` (the caller's lock on mu_), a read-only
+  // image lets go of it while reading data.
+  Result<void> read_locked(uint64_t offset, std::span<uint8_t> out,
+                           std::unique_lock<std::mutex>* lock);
   Result<void> check_request(uint64_t offset, uint64_t length, bool for_write) const;
 
   // Writing (qcow2_write.cc).
@@ -300,6 +314,20 @@ class Qcow2Image : public BlockBackend {
   // 0 when fewer than two clusters qualify.
   Result<uint64_t> write_new_run(uint64_t guest_offset, std::span<const uint8_t> data);
   Result<void> zero_cluster(uint64_t guest_offset, ZeroMode mode);
+  // With extended L2 entries (qcow2_subcluster_write.cc): `data` inside one
+  // cluster, allocating only the subclusters it touches; zero subclusters
+  // [first, end) of the cluster at `cluster_offset`; write_zeroes for them.
+  Result<void> write_subclusters(uint64_t guest_offset, std::span<const uint8_t> data);
+  Result<void> zero_subclusters(uint64_t cluster_offset, uint64_t first, uint64_t end);
+  Result<void> write_zeroes_subclusters(uint64_t offset, uint64_t length, ZeroMode mode);
+  // Whole clusters, as QEMU leaves them (qcow2-cluster.c zero_in_l2_slice,
+  // discard_in_l2_slice), so that maps of the same requests agree.
+  Result<void> zero_cluster_subclusters(uint64_t guest_offset, ZeroMode mode);
+  Result<void> discard_cluster_subclusters(uint64_t guest_offset);
+  // True when the guest reads [offset, offset + length) as zeros without
+  // looking at data: zero clusters or subclusters, unallocated ones with no
+  // backing file below.
+  Result<bool> reads_as_zeros(uint64_t offset, uint64_t length);
   Result<void> deallocate_cluster(uint64_t guest_offset);
   Result<void> write_zeroes_locked(uint64_t offset, uint64_t length, ZeroMode mode);
   void release_later(const Mapping& m);

@@ -32,6 +32,16 @@ Result<void> check_options(const std::string& path, const Qcow2CreateOptions& o)
     if (o.compression_type != CompressionType::kZlib)
       return bad("zstd compression needs compat 1.1");
   }
+  // qcow2 spec: "if the image has Extended L2 Entries then cluster_bits must
+  // be at least 14"; an incompatible feature needs version 3. QEMU's words.
+  if (o.extended_l2 && o.version == Qcow2Version::kV2) {
+    return bad(
+        "Extended L2 entries are only supported with compatibility level 1.1 and above (use "
+        "version=v3 or greater)");
+  }
+  if (o.extended_l2 && o.cluster_size < (1u << kMinExtendedL2ClusterBits)) {
+    return bad("Extended L2 entries are only supported with cluster sizes of at least 16384 bytes");
+  }
   if (o.size % 512 != 0) return bad("the disk size must be a multiple of 512 bytes");
   if (o.preallocation != Qcow2Preallocation::kOff && !o.backing_file.empty()) {
     return bad("preallocation and a backing file cannot be combined");
@@ -86,6 +96,7 @@ Result<void> Qcow2Image::create(const std::string& path, CreateOptions options) 
     h.incompatible_features |= kIncompatCompressionType;
   }
   if (options.lazy_refcounts) h.compatible_features |= kCompatLazyRefcounts;
+  if (options.extended_l2) h.incompatible_features |= kIncompatExtendedL2;
 
   Geometry g = h.geometry();
   const uint64_t cs = g.cluster_size();
@@ -162,7 +173,9 @@ Result<void> Qcow2Image::preallocate() {
     TRY_ASSIGN(auto alloc, refcounts_->allocate(count));
     TRY_ASSIGN(table, l2_cache_->get(table_offset));
     for (uint64_t i = 0; i < count; ++i) {
-      table->set_entry(i, (alloc.offset + i * geometry_.cluster_size()) | kOflagCopied);
+      // With extended L2 entries the subclusters stay unallocated (reading
+      // as zeros), as QEMU leaves them.
+      set_l2(*table, i, (alloc.offset + i * geometry_.cluster_size()) | kOflagCopied, 0);
     }
   }
   return flush_locked();

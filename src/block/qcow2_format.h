@@ -50,8 +50,7 @@ constexpr uint64_t kIncompatCorrupt = uint64_t{1} << 1;
 constexpr uint64_t kIncompatExternalData = uint64_t{1} << 2;
 constexpr uint64_t kIncompatCompressionType = uint64_t{1} << 3;
 constexpr uint64_t kIncompatExtendedL2 = uint64_t{1} << 4;
-// The incompatible features this implementation handles (extended L2
-// entries for reading only).
+// The incompatible features this implementation handles.
 constexpr uint64_t kIncompatSupported =
     kIncompatDirty | kIncompatCorrupt | kIncompatCompressionType | kIncompatExtendedL2;
 
@@ -105,7 +104,17 @@ constexpr uint64_t kL2StandardReservedMask = 0x3f000000000001fe;
 // so clusters at least 16 KiB.
 constexpr uint32_t kSubclustersPerCluster = 32;
 constexpr uint64_t kSubclusterAllocMask = 0xffffffff;
+constexpr uint64_t kSubclusterZeroMask = 0xffffffff00000000;
 constexpr uint32_t kMinExtendedL2ClusterBits = 14;
+
+// The allocation bits of subclusters [first, end) (end at most 32); shifted
+// left by 32 they are the "reads as zeros" bits of the same subclusters.
+inline uint64_t subcluster_alloc_bits(uint64_t first, uint64_t end) {
+  return end <= first ? 0 : ((uint64_t{1} << (end - first)) - 1) << first;
+}
+inline uint64_t subcluster_zero_bits(uint64_t first, uint64_t end) {
+  return subcluster_alloc_bits(first, end) << kSubclustersPerCluster;
+}
 
 // "Refcount table entry": bits 9-63 offset, 0-8 reserved.
 constexpr uint64_t kRefcountTableOffsetMask = 0xfffffffffffffe00;

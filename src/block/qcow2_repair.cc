@@ -126,13 +126,13 @@ Result<void> Qcow2Image::repair_refcounts() {
     }
     TRY_ASSIGN(Qcow2Table * table, l2_cache_->get(l2_offset));
     for (uint64_t j = 0; j < geometry_.l2_entries(); ++j) {
-      uint64_t entry = table->entry(j);
+      uint64_t entry = l2_entry(*table, j);
       if ((entry & kOflagCompressed) != 0) continue;
       uint64_t host = entry & kL2OffsetMask;
       if (host == 0) continue;
       bool owned = counts[geometry_.cluster_index(host)] == 1;
       uint64_t fixed = owned ? (entry | kOflagCopied) : (entry & ~kOflagCopied);
-      if (fixed != entry) table->set_entry(j, fixed);
+      if (fixed != entry) set_l2_descriptor(*table, j, fixed);
     }
   }
   // The tables as counted, then the counts, then a clean header.
@@ -237,7 +237,7 @@ Result<Qcow2Image::RepairReport> Qcow2Image::repair(RepairMode mode) {
     }
     for (uint64_t j = 0; j < geometry_.l2_entries(); ++j) {
       TRY_ASSIGN(Qcow2Table * table, l2_cache_->get(l2_offset));
-      uint64_t entry = table->entry(j);
+      uint64_t entry = l2_entry(*table, j);
       uint64_t host = entry & kL2OffsetMask;
       if ((entry & kOflagCompressed) != 0 || host == 0) continue;
       TRY_ASSIGN(uint64_t refcount, refcount_of(host));
@@ -247,7 +247,7 @@ Result<Qcow2Image::RepairReport> Qcow2Image::repair(RepairMode mode) {
                                 " refcount=" + std::to_string(refcount));
       if (fix_errors) {
         TRY_ASSIGN(table, l2_cache_->get(l2_offset));  // refcount_of may evict it
-        table->set_entry(j, entry ^ kOflagCopied);
+        set_l2_descriptor(*table, j, entry ^ kOflagCopied);
         ++report.corruptions_fixed;
       }
     }

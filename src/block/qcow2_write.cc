@@ -93,6 +93,7 @@ Result<Qcow2Table*> Qcow2Image::l2_table_for_write(uint64_t l1_index) {
 }
 
 Result<void> Qcow2Image::write_chunk(uint64_t guest_offset, std::span<const uint8_t> data) {
+  if (geometry_.extended_l2) return write_subclusters(guest_offset, data);
   const uint64_t cs = geometry_.cluster_size();
   const uint64_t cluster = geometry_.cluster_index(guest_offset);
   const uint64_t cluster_start = cluster << geometry_.cluster_bits;
@@ -112,7 +113,7 @@ Result<void> Qcow2Image::write_chunk(uint64_t guest_offset, std::span<const uint
   TRY_ASSIGN(Qcow2Table * table, l2_table_for_write(l1_index));
   const uint64_t l2_offset = table->offset;
   // The table may be a fresh copy: classify its entry again.
-  TRY_ASSIGN(m, classify(table->entry(l2_index), guest_offset, true));
+  TRY_ASSIGN(m, classify(l2_entry(*table, l2_index), guest_offset, true));
   owned = (m.entry & kOflagCopied) != 0;
   if (m.kind == ClusterKind::kNormal && owned) {
     TRY(file_->write(m.host + in_cluster, data));
@@ -150,7 +151,7 @@ Result<void> Qcow2Image::write_chunk(uint64_t guest_offset, std::span<const uint
   unsynced_ = true;
 
   TRY_ASSIGN(table, l2_cache_->get(l2_offset));
-  table->set_entry(l2_index, target | kOflagCopied);
+  set_l2(*table, l2_index, target | kOflagCopied, 0);
   if (target != m.host) release_later(m);
   return Ok();
 }
@@ -161,6 +162,7 @@ Result<void> Qcow2Image::zero_cluster(uint64_t guest_offset, ZeroMode mode) {
   const uint64_t l2_index = cluster % geometry_.l2_entries();
   const bool backing_covers = backing_ && guest_offset < backing_size_;
 
+  if (geometry_.extended_l2) return zero_cluster_subclusters(guest_offset, mode);
   TRY_ASSIGN(Mapping m, lookup(guest_offset));
   if (m.kind == ClusterKind::kUnallocated && !backing_covers) return Ok();  // reads as zeros
   if (m.kind == ClusterKind::kZero && (mode == ZeroMode::kKeepAllocation || m.host == 0)) {
@@ -175,7 +177,7 @@ Result<void> Qcow2Image::zero_cluster(uint64_t guest_offset, ZeroMode mode) {
   }
 
   TRY_ASSIGN(Qcow2Table * table, l2_table_for_write(l1_index));
-  TRY_ASSIGN(m, classify(table->entry(l2_index), guest_offset, true));
+  TRY_ASSIGN(m, classify(l2_entry(*table, l2_index), guest_offset, true));
   bool owned = (m.entry & kOflagCopied) != 0;
   uint64_t entry;
   if (mode == ZeroMode::kKeepAllocation && m.host != 0 && owned) {
@@ -185,7 +187,7 @@ Result<void> Qcow2Image::zero_cluster(uint64_t guest_offset, ZeroMode mode) {
     entry = (mode == ZeroMode::kDeallocate && !backing_covers) ? 0 : kOflagZero;
     release_later(m);
   }
-  table->set_entry(l2_index, entry);
+  set_l2(*table, l2_index, entry, 0);
   return Ok();
 }
 
@@ -216,8 +218,8 @@ Result<void> Qcow2Image::deallocate_cluster(uint64_t guest_offset) {
   TRY_ASSIGN(Mapping m, lookup(guest_offset));
   if (m.kind == ClusterKind::kUnallocated) return Ok();
   TRY_ASSIGN(Qcow2Table * table, l2_table_for_write(l1_index));
-  TRY_ASSIGN(m, classify(table->entry(l2_index), guest_offset, true));
-  table->set_entry(l2_index, 0);
+  TRY_ASSIGN(m, classify(l2_entry(*table, l2_index), guest_offset, true));
+  set_l2(*table, l2_index, 0, 0);
   release_later(m);
   return Ok();
 }
@@ -230,7 +232,9 @@ Result<void> Qcow2Image::discard(uint64_t offset, uint64_t length) {
   // Partial clusters keep their data; the disk's last cluster may be short.
   const uint64_t last = end == info_.size ? end : end & ~(cs - 1);
   for (uint64_t pos = (offset + cs - 1) & ~(cs - 1); pos < last; pos += cs) {
-    if (header_.version >= 3) {
+    if (geometry_.extended_l2) {
+      TRY(discard_cluster_subclusters(pos));
+    } else if (header_.version >= 3) {
       TRY(zero_cluster(pos, ZeroMode::kDeallocate));
     } else {
       TRY(deallocate_cluster(pos));
@@ -247,6 +251,11 @@ Result<void> Qcow2Image::write_zeroes(uint64_t offset, uint64_t length, ZeroMode
 }
 
 Result<void> Qcow2Image::write_zeroes_locked(uint64_t offset, uint64_t length, ZeroMode mode) {
+  if (geometry_.extended_l2) {
+    TRY(write_zeroes_subclusters(offset, length, mode));
+    if (pending_releases_.size() > kMaxPendingReleases) TRY(flush_locked());
+    return Ok();
+  }
   const uint64_t cs = geometry_.cluster_size();
   std::vector<uint8_t> zeros;
   uint64_t done = 0;

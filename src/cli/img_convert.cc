@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/img_common.h"
+#include "cli/img_create_options.h"
 #include "cli/img_parallel.h"
 #include "cli/img_verbs.h"
 
@@ -30,6 +31,9 @@ void print_help() {
       "Options:\n"
       "  -f fmt           source format: raw or qcow2 (probed when absent)\n"
       "  -O output_fmt    output format: raw (default) or qcow2\n"
+      "  -o options       options of the new image, as for 'vessel img create -o'\n"
+      "                   (qcow2: cluster_size, compat, refcount_bits, extended_l2,\n"
+      "                   lazy_refcounts, compression_type, preallocation; '-o help')\n"
       "  -c               compress the output's clusters (qcow2 output only)\n"
       "  -S sparse_size   runs of zeros at least this long (a multiple of 512) are\n"
       "                   not written; 0 writes every byte (default 4k)\n"
@@ -74,14 +78,15 @@ int convert_verb(std::span<const std::string_view> args) {
     kQuiet,
     kCache,
     kSrcCache,
+    kOptions,
     kShare,
     kHelp,
     kHelpLong
   };
   const ImgOption specs[] = {
-      {'f', "", true}, {'O', "", true},  {'c', "", false}, {'S', "", true},   {'B', "", true},
-      {'F', "", true}, {'n', "", false}, {'p', "", false}, {'q', "", false},  {'t', "", true},
-      {'T', "", true}, {'U', "", false}, {'h', "", false}, {0, "help", false}};
+      {'f', "", true}, {'O', "", true},  {'c', "", false}, {'S', "", true},  {'B', "", true},
+      {'F', "", true}, {'n', "", false}, {'p', "", false}, {'q', "", false}, {'t', "", true},
+      {'T', "", true}, {'o', "", true},  {'U', "", false}, {'h', "", false}, {0, "help", false}};
   auto parsed = parse_img_args(args, specs, "convert");
   if (!parsed) return fail(parsed.error().message());
   std::string src_format;
@@ -97,6 +102,7 @@ int convert_verb(std::span<const std::string_view> args) {
   bool sync = false;
   std::string backing;
   std::string backing_format;
+  std::vector<std::string> option_lists;
   for (const auto& [index, value] : parsed->options) {
     switch (index) {
       case kFormat: {
@@ -139,6 +145,9 @@ int convert_verb(std::span<const std::string_view> args) {
         sync = *durable;
         break;
       }
+      case kOptions:
+        option_lists.push_back(value);
+        break;
       case kHelp:
       case kHelpLong:
         print_help();
@@ -146,6 +155,23 @@ int convert_verb(std::span<const std::string_view> args) {
       default:
         break;  // -q, -T, -U: nothing to do
     }
+  }
+  // The new image's options; "size" is the source's whatever -o says, as
+  // with qemu-img.
+  auto create_options = parse_img_create_options(out_format, option_lists);
+  if (!create_options) return fail(create_options.error().message());
+  if (create_options->help) return 0;
+  if (!option_lists.empty() && no_create) {
+    return fail("-o has no effect when skipping image creation (-n)");
+  }
+  if (create_options->raw_preallocation != "off") {
+    return fail("convert: raw preallocation=" + create_options->raw_preallocation +
+                " is not supported");
+  }
+  if (!create_options->backing_file.empty()) {
+    if (!backing.empty()) return fail("-B and -o backing_file cannot both be given");
+    backing = create_options->backing_file;
+    if (backing_format.empty()) backing_format = create_options->backing_format;
   }
   const auto& pos = parsed->positional;
   if (pos.size() < 2)
@@ -178,7 +204,10 @@ int convert_verb(std::span<const std::string_view> args) {
   if (!no_create) {
     if (out_format == block::ImageFormat::kQcow2) {
       if (size % 512 != 0) return fail(src_path + ": size is not a multiple of 512 bytes");
-      block::Qcow2CreateOptions q;
+      if (auto checked = check_img_create_options(dst_path, *create_options); !checked) {
+        return fail(checked.error().message());
+      }
+      block::Qcow2CreateOptions q = create_options->qcow2;
       q.size = size;
       q.sync = sync;
       if (!backing.empty()) {

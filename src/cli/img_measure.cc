@@ -57,14 +57,15 @@ uint64_t refcount_metadata_size(uint64_t clusters, uint64_t cluster_size, uint32
 }
 
 // qcow2_calc_prealloc_size(): header, L2 tables, L1 table, refcounts and data
-// of a fully allocated image.
-uint64_t qcow2_fully_allocated(uint64_t virtual_size, uint64_t cluster_size,
-                               uint32_t refcount_bits) {
+// of a fully allocated image. `l2_entry_bytes`: 8, or 16 with extended L2
+// entries (qcow2 spec "Extended L2 Entries").
+uint64_t qcow2_fully_allocated(uint64_t virtual_size, uint64_t cluster_size, uint32_t refcount_bits,
+                               uint64_t l2_entry_bytes) {
   const uint64_t aligned = round_up(virtual_size, cluster_size);
   uint64_t meta = cluster_size;
-  uint64_t l2_entries = round_up(aligned / cluster_size, cluster_size / 8);
-  meta += l2_entries * 8;
-  uint64_t l1_entries = round_up(l2_entries * 8 / cluster_size, cluster_size / 8);
+  uint64_t l2_entries = round_up(aligned / cluster_size, cluster_size / l2_entry_bytes);
+  meta += l2_entries * l2_entry_bytes;
+  uint64_t l1_entries = round_up(l2_entries * l2_entry_bytes / cluster_size, cluster_size / 8);
   meta += l1_entries * 8;
   meta += refcount_metadata_size((meta + aligned) / cluster_size, cluster_size, refcount_bits);
   return meta + aligned;
@@ -76,6 +77,8 @@ struct Qcow2Target {
   bool version3 = true;
   bool fully_preallocated = false;  // preallocation=falloc or full
   bool has_backing_file = false;
+  bool extended_l2 = false;
+  uint64_t l2_entry_bytes() const { return extended_l2 ? 16 : 8; }
 };
 
 Result<Qcow2Target> parse_qcow2_target(
@@ -109,11 +112,15 @@ Result<Qcow2Target> parse_qcow2_target(
     } else if (key == "compression_type") {
       if (value != "zlib" && value != "zstd") return Error("Invalid parameter '" + value + "'");
     } else if (key == "extended_l2") {
-      TRY_ASSIGN(bool on, parse_img_bool(key, value));
-      if (on) return Error("extended_l2=on is not supported");
+      TRY_ASSIGN(t.extended_l2, parse_img_bool(key, value));
     } else if (key != "backing_fmt" && key != "size") {
       return Error("Invalid parameter '" + key + "'");
     }
+  }
+  // (qemu-img measure does not refuse extended L2 entries with compat=0.10.)
+  if (t.extended_l2 && t.cluster_size < (1u << block::qcow2::kMinExtendedL2ClusterBits)) {
+    return Error(
+        "Extended L2 entries are only supported with cluster sizes of at least 16384 bytes");
   }
   if (!t.version3 && refcount_given && t.refcount_bits != 16) {
     return Error(
@@ -253,11 +260,13 @@ int measure_verb(std::span<const std::string_view> args) {
         data = *counted;
       }
     }
-    if (div_round_up(virtual_size / cs, cs / 8) * 8 > block::qcow2::kMaxL1Bytes) {
+    if (div_round_up(virtual_size / cs, cs / target->l2_entry_bytes()) * 8 >
+        block::qcow2::kMaxL1Bytes) {
       return fail("The image size is too large (try using a larger cluster size)");
     }
     if (target->fully_preallocated) data = virtual_size;
-    fully = qcow2_fully_allocated(virtual_size, cs, target->refcount_bits);
+    fully =
+        qcow2_fully_allocated(virtual_size, cs, target->refcount_bits, target->l2_entry_bytes());
     required = fully - virtual_size + data;
     // Persistent bitmaps: only a qcow2 input could carry them (none here).
     has_bitmaps = target->version3 && !chain.empty() && chain[0]->qcow2 != nullptr;
