@@ -67,6 +67,9 @@ Qcow2Image::Qcow2Image(std::unique_ptr<HostFile> file, Qcow2Header header,
   info_.corrupt = (header_.incompatible_features & kIncompatCorrupt) != 0;
   info_.backing_file = header_.backing_file;
   info_.backing_format = header_.backing_format;
+  info_.external_data = header_.external_data();
+  info_.data_file = info_.external_data ? header_.data_file : std::string();
+  info_.data_file_raw = header_.data_file_raw();
   info_.snapshot_count = header_.nb_snapshots;
   lazy_refcounts_ = info_.lazy_refcounts && header_.version >= 3;
   dirty_on_disk_ = info_.dirty;
@@ -113,6 +116,7 @@ Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open_in_chain(const std::string&
   }
   std::unique_ptr<Qcow2Image> image(new Qcow2Image(std::move(file), std::move(header), options));
   TRY(image->load());
+  TRY(image->open_data_file(options));
   TRY(image->open_backing(chain));
   if (options.access == Access::kReadWrite) TRY(image->prepare_for_writing());
   return image;
@@ -183,13 +187,16 @@ void Qcow2Image::index_metadata() {
 
 Result<void> Qcow2Image::prepare_for_writing() {
   // "An implementation may only write to an image with unknown auto-clear
-  // features if it clears the respective bits from this field first." None
-  // are maintained here (bitmaps are not updated), so all are cleared.
-  if (header_.version >= 3 && header_.autoclear_features != 0) {
-    uint8_t zero[8] = {};
-    TRY(file_->write(field::kAutoclearFeatures, zero));
+  // features if it clears the respective bits from this field first." Of
+  // the known ones only raw external data is maintained here (bitmaps are
+  // not updated), so the others are cleared.
+  const uint64_t kept = header_.autoclear_features & kAutoclearRawExternalData;
+  if (header_.version >= 3 && header_.autoclear_features != kept) {
+    uint8_t raw[8];
+    store_be64(raw, kept);
+    TRY(file_->write(field::kAutoclearFeatures, raw));
     TRY(file_->sync());
-    header_.autoclear_features = 0;
+    header_.autoclear_features = kept;
   }
   if (dirty_on_disk_) TRY(repair_refcounts());
   return Ok();
@@ -227,6 +234,8 @@ Result<Qcow2Image::Mapping> Qcow2Image::classify(uint64_t entry, uint64_t guest_
   m.entry = entry;
   m.bitmap = bitmap;
   if ((entry & kOflagCompressed) != 0) {
+    // "neither compressed clusters nor internal snapshots are supported"
+    if (data_file_) return bad("is compressed in an image with an external data file");
     if ((entry & kOflagCopied) != 0) return bad("is compressed and marked copied");
     // "Subcluster Allocation Bitmap (for compressed clusters): Reserved (set to 0)".
     if (bitmap != 0) return bad("is compressed but has a subcluster bitmap");
@@ -249,8 +258,25 @@ Result<Qcow2Image::Mapping> Qcow2Image::classify(uint64_t entry, uint64_t guest_
   // as zeros.
   bool zero = (entry & kOflagZero) != 0 && !geometry_.extended_l2;
   if (zero && header_.version < 3) return bad("has the zero flag in a version 2 image");
-  if (m.host == 0) {
-    if ((entry & kOflagCopied) != 0) return bad("is marked copied but has no offset");
+  // "The offset may only be 0 with bit 63 set (indicating a host cluster
+  // offset of 0) when an external data file is used."
+  m.has_host = m.host != 0 || (data_file_ && (entry & kOflagCopied) != 0 && !zero);
+  if (data_file_ && m.has_host) {
+    // "The offset field ... must match the guest offset"; the data file is
+    // not the image file, so nothing here can overlap metadata.
+    if (((bitmap >> 32) & bitmap) != 0) {
+      return bad("has subclusters marked both allocated and reading as zeros");
+    }
+    if (m.host != (guest_offset & ~(geometry_.cluster_size() - 1))) {
+      return bad("does not map the cluster to its guest offset in the external data file");
+    }
+    m.kind = zero ? ClusterKind::kZero : ClusterKind::kNormal;
+    return m;
+  }
+  if (!m.has_host) {
+    if ((entry & kOflagCopied) != 0 && !data_file_) {
+      return bad("is marked copied but has no offset");
+    }
     // "1: the subcluster is allocated. In this case the host cluster offset
     // field must contain a valid offset."
     if ((bitmap & kSubclusterAllocMask) != 0) {
@@ -405,7 +431,7 @@ Result<void> Qcow2Image::read_cluster_contents(uint64_t guest_cluster_offset, co
       std::fill(cluster.begin(), cluster.end(), 0);
       return Ok();
     case ClusterKind::kNormal:
-      return file_->read_padded(m.host, cluster);
+      return guest_data().read_padded(m.host, cluster);
     case ClusterKind::kCompressed:
       return read_compressed(m, cluster);
   }
@@ -479,11 +505,11 @@ Result<void> Qcow2Image::read_locked(uint64_t offset, std::span<uint8_t> out,
           // clusters stay what they are: readers on other threads need not
           // wait for this read.
           lock->unlock();
-          auto r = file_->read_padded(host, out.subspan(done, chunk));
+          auto r = guest_data().read_padded(host, out.subspan(done, chunk));
           lock->lock();
           TRY(r);
         } else {
-          TRY(file_->read_padded(host, out.subspan(done, chunk)));
+          TRY(guest_data().read_padded(host, out.subspan(done, chunk)));
         }
         break;
       }

@@ -1,7 +1,8 @@
 // A qcow2 disk image (QEMU docs/interop/qcow2.txt), versions 2 and 3:
 // clusters of 512 B to 2 MiB, refcounts of 1 to 64 bits, zero clusters,
 // compressed clusters (zlib and zstd), extended L2 entries (32 subclusters
-// per cluster, each allocated on its own), backing chains, and copy-on-write
+// per cluster, each allocated on its own), external data files (guest data
+// in a separate file at the guest offsets), backing chains, and copy-on-write
 // allocation that keeps the image consistent across a crash (at worst leaked
 // clusters), internal snapshots (created, applied and deleted like
 // qemu-img snapshot) and in-place edits (resize, amend, new backing file,
@@ -15,7 +16,9 @@
 // clusters in one write), qcow2_subcluster_write.cc (writes and zeroes with
 // extended L2 entries), qcow2_compressed_write.cc, qcow2_backing.cc,
 // qcow2_repair.cc, qcow2_create.cc, qcow2_snapshot_ops.cc, qcow2_resize.cc
-// (resize, make_empty) and qcow2_amend.cc (header rewrites).
+// (resize, make_empty), qcow2_amend.cc (header rewrites) and
+// qcow2_data_file.cc (the external data file: opening, creating, where guest
+// clusters go).
 #pragma once
 
 #include <cstdint>
@@ -68,6 +71,13 @@ struct Qcow2CreateOptions {
   // Extended L2 entries (subclusters): version 3 and clusters of at least
   // 16 KiB only.
   bool extended_l2 = false;
+  // An external data file (version 3 only), created (replacing any file of
+  // that name) with the disk's size and recorded as given. As with QEMU, a
+  // relative name is relative to the current directory, not to the image.
+  std::string data_file;
+  // The data file alone is a valid raw image ("raw external data"): needs
+  // data_file, excludes a backing file, implies metadata preallocation.
+  bool data_file_raw = false;
   // false: no fdatasync (see Qcow2OpenOptions::sync).
   bool sync = true;
 };
@@ -100,6 +110,10 @@ struct Qcow2OpenOptions {
   // crash the image may be damaged. For new images nobody relies on yet.
   bool sync = true;
   Qcow2BackingPolicy backing = Qcow2BackingPolicy::kOpen;
+  // The external data file to use instead of the one the image names (QEMU's
+  // "data-file" option). With kRefuse an image naming a data file opens only
+  // with this set, since otherwise an untrusted image picks the file.
+  std::string data_file{};
 };
 
 // What the header says, for tools (`vessel img info`).
@@ -115,6 +129,9 @@ struct Qcow2Info {
   bool corrupt = false;        // as found on open
   std::string backing_file;    // as stored in the image
   std::string backing_format;  // as stored; empty when it was probed
+  std::string data_file;       // external data file name as stored; empty: none
+  bool external_data = false;  // guest data lives in an external data file
+  bool data_file_raw = false;
   uint32_t snapshot_count = 0;
 };
 
@@ -207,6 +224,8 @@ class Qcow2Image : public BlockBackend {
 
   const Qcow2Info& info() const { return info_; }
   const std::string& path() const { return file_->path(); }
+  // The file guest clusters are in: the external data file, or the image.
+  const std::string& data_path() const { return data_file_ ? data_file_->path() : file_->path(); }
   const std::vector<Qcow2Snapshot>& snapshots() const { return snapshots_.snapshots; }
   // The next image of the chain (nullptr when there is none).
   const BlockBackend* backing() const { return backing_.get(); }
@@ -232,6 +251,12 @@ class Qcow2Image : public BlockBackend {
     uint64_t entry = 0;   // the raw L2 entry
     uint64_t host = 0;    // host cluster offset (normal, zero with preallocation)
     uint64_t bitmap = 0;  // the subcluster bitmap of an extended L2 entry
+    // `host` is a cluster: with an external data file it may be 0.
+    bool has_host = false;
+  };
+  struct DataCluster {
+    uint64_t offset;
+    bool fresh;  // new at the end of the file: reads as zeros
   };
   struct Release {
     uint64_t offset;
@@ -266,6 +291,18 @@ class Qcow2Image : public BlockBackend {
   std::vector<size_t> incomplete_snapshot_entries() const;
   Result<void> complete_snapshot_entries();
   Result<void> open_backing(const ChainState& chain);
+  // The external data file (qcow2_data_file.cc).
+  Result<void> open_data_file(const OpenOptions& options);
+  // Where guest data is: the external data file, or the image file.
+  HostFile& guest_data() { return data_file_ ? *data_file_ : *file_; }
+  // Host clusters for `count` guest clusters from `guest_offset` on: new
+  // clusters of the image file, or with an external data file the guest
+  // offsets themselves ("must match the guest offset").
+  Result<DataCluster> allocate_data(uint64_t guest_offset, uint64_t count);
+  // With raw external data: the data file's bytes of a range that now reads
+  // as zeros become zeros too, so the data file alone stays the disk.
+  Result<void> zero_raw_data(uint64_t offset, uint64_t length);
+  Result<void> check_no_external_data(const char* what) const;
   Result<void> prepare_for_writing();
   Result<void> repair_refcounts();
   // References to every host cluster of the file from the header, L1/L2
@@ -273,6 +310,7 @@ class Qcow2Image : public BlockBackend {
   // `refcount_structure` also from the refcount table and blocks.
   Result<std::vector<uint32_t>> count_references(bool refcount_structure);
   Result<void> preallocate();
+  Result<void> preallocate_locked(uint64_t first_cluster);
 
   // Mapping (qcow2.cc).
   Error corruption(const std::string& what);
@@ -354,6 +392,7 @@ class Qcow2Image : public BlockBackend {
   // snapshot table.
   std::vector<std::pair<uint64_t, uint64_t>> fixed_metadata_;
   std::unique_ptr<BlockBackend> backing_;
+  std::unique_ptr<HostFile> data_file_;  // nullptr: no external data file
   uint64_t backing_size_ = 0;
   std::vector<Release> pending_releases_;
   bool lazy_refcounts_ = false;

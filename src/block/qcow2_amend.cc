@@ -111,9 +111,10 @@ Result<void> Qcow2Image::amend(const Qcow2AmendOptions& options) {
 
   if (version < header_.version) {
     // Version 2 has no incompatible features at all; QEMU's words.
-    if (uint64_t kept =
-            header_.incompatible_features & (kIncompatExtendedL2 | kIncompatExternalData);
-        kept != 0) {
+    if (header_.external_data()) {
+      return Error(path + ": Cannot downgrade an image with a data file");
+    }
+    if (uint64_t kept = header_.incompatible_features & kIncompatExtendedL2; kept != 0) {
       char hex_bits[24];
       snprintf(hex_bits, sizeof(hex_bits), "0x%llx", static_cast<unsigned long long>(kept));
       return Error(path + ": Cannot downgrade an image with incompatible features " + hex_bits +

@@ -24,6 +24,8 @@ Result<void> Qcow2Image::write_compressed(uint64_t offset, std::span<const uint8
   }
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(offset, data.size(), true));
+  // "neither compressed clusters nor internal snapshots are supported"
+  TRY(check_no_external_data("compressed clusters are"));
   if (!geometry_.aligned(offset) ||
       (data.size() != cs && !(data.size() < cs && offset + data.size() == info_.size))) {
     return Error(file_->path() + ": a compressed write must cover exactly one cluster");

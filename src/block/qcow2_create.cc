@@ -42,6 +42,20 @@ Result<void> check_options(const std::string& path, const Qcow2CreateOptions& o)
   if (o.extended_l2 && o.cluster_size < (1u << kMinExtendedL2ClusterBits)) {
     return bad("Extended L2 entries are only supported with cluster sizes of at least 16384 bytes");
   }
+  // External data files (qcow2 spec: incompatible bit 2, autoclear bit 1
+  // "conflicts with backing files"); QEMU's words.
+  if (o.data_file_raw && o.data_file.empty()) return bad("data-file-raw requires data-file");
+  if (o.data_file_raw && !o.backing_file.empty()) {
+    return bad("Backing file and data-file-raw cannot be used at the same time");
+  }
+  if (!o.data_file.empty() && o.version == Qcow2Version::kV2) {
+    return bad(
+        "External data files are only supported with compatibility level 1.1 and above (use "
+        "version=v3 or greater)");
+  }
+  if (o.data_file.size() > kMaxBackingFileNameLength) {
+    return bad("the data file name is longer than 1023 bytes");
+  }
   if (o.size % 512 != 0) return bad("the disk size must be a multiple of 512 bytes");
   if (o.preallocation != Qcow2Preallocation::kOff && !o.backing_file.empty()) {
     return bad("preallocation and a backing file cannot be combined");
@@ -97,6 +111,18 @@ Result<void> Qcow2Image::create(const std::string& path, CreateOptions options) 
   }
   if (options.lazy_refcounts) h.compatible_features |= kCompatLazyRefcounts;
   if (options.extended_l2) h.incompatible_features |= kIncompatExtendedL2;
+  if (!options.data_file.empty()) {
+    h.incompatible_features |= kIncompatExternalData;
+    h.data_file = options.data_file;
+    if (options.data_file_raw) {
+      h.autoclear_features |= kAutoclearRawExternalData;
+      // "the external data file can be read as a consistent standalone raw
+      // image without looking at the qcow2 metadata": the L2 tables must map
+      // every cluster to it one to one, so that both views agree (QEMU
+      // preallocates the metadata too).
+      options.preallocation = Qcow2Preallocation::kMetadata;
+    }
+  }
 
   Geometry g = h.geometry();
   const uint64_t cs = g.cluster_size();
@@ -140,6 +166,14 @@ Result<void> Qcow2Image::create(const std::string& path, CreateOptions options) 
     }
   }
 
+  if (!options.data_file.empty()) {
+    // A new, empty data file of the disk's size (replacing any file there,
+    // as QEMU does); relative to the current directory, as QEMU opens it.
+    TRY_ASSIGN(auto data_file, HostFile::create(options.data_file));
+    data_file->set_sync_enabled(options.sync);
+    TRY(data_file->truncate(h.size));
+    TRY(data_file->sync());
+  }
   TRY_ASSIGN(auto file, HostFile::create(path));
   file->set_sync_enabled(options.sync);
   TRY(file->write(0, header_cluster));
@@ -149,12 +183,18 @@ Result<void> Qcow2Image::create(const std::string& path, CreateOptions options) 
   TRY(file->sync());
   file.reset();
 
-  if (options.preallocation == Qcow2Preallocation::kMetadata && h.size > 0) {
+  if ((options.preallocation == Qcow2Preallocation::kMetadata && h.size > 0) ||
+      !options.data_file.empty()) {
+    // Opening checks the image just written (and, with a data file, that it
+    // is not the image itself).
     Qcow2OpenOptions open_options;
     open_options.access = Access::kReadWrite;
     open_options.sync = options.sync;
+    open_options.backing = Qcow2BackingPolicy::kIgnore;
     TRY_ASSIGN(auto image, Qcow2Image::open(path, open_options));
-    TRY(image->preallocate());
+    if (options.preallocation == Qcow2Preallocation::kMetadata && h.size > 0) {
+      TRY(image->preallocate());
+    }
     TRY(image->close());
   }
   return Ok();
@@ -162,17 +202,25 @@ Result<void> Qcow2Image::create(const std::string& path, CreateOptions options) 
 
 Result<void> Qcow2Image::preallocate() {
   std::lock_guard<std::mutex> lock(mu_);
+  return preallocate_locked(0);
+}
+
+Result<void> Qcow2Image::preallocate_locked(uint64_t first_cluster) {
   // Every guest cluster gets an L2 entry and a host cluster, which reads as
-  // zeros because the file grows sparsely.
+  // zeros because the file grows sparsely. From `first_cluster` on: for the
+  // fresh area of a grown disk with an external data file, whose entries
+  // already set stay as they are.
   const uint64_t clusters = div_round_up(info_.size, geometry_.cluster_size());
   const uint64_t per_table = geometry_.l2_entries();
-  for (uint64_t l1_index = 0; l1_index * per_table < clusters; ++l1_index) {
+  for (uint64_t l1_index = first_cluster / per_table; l1_index * per_table < clusters; ++l1_index) {
     TRY_ASSIGN(Qcow2Table * table, l2_table_for_write(l1_index));
     uint64_t table_offset = table->offset;
     uint64_t count = std::min(per_table, clusters - l1_index * per_table);
-    TRY_ASSIGN(auto alloc, refcounts_->allocate(count));
+    TRY_ASSIGN(DataCluster alloc,
+               allocate_data(l1_index * per_table * geometry_.cluster_size(), count));
     TRY_ASSIGN(table, l2_cache_->get(table_offset));
     for (uint64_t i = 0; i < count; ++i) {
+      if (data_file_ && (l2_entry(*table, i) != 0 || l2_bitmap(*table, i) != 0)) continue;
       // With extended L2 entries the subclusters stay unallocated (reading
       // as zeros), as QEMU leaves them.
       set_l2(*table, i, (alloc.offset + i * geometry_.cluster_size()) | kOflagCopied, 0);

@@ -50,9 +50,9 @@ constexpr uint64_t kIncompatCorrupt = uint64_t{1} << 1;
 constexpr uint64_t kIncompatExternalData = uint64_t{1} << 2;
 constexpr uint64_t kIncompatCompressionType = uint64_t{1} << 3;
 constexpr uint64_t kIncompatExtendedL2 = uint64_t{1} << 4;
-// The incompatible features this implementation handles.
-constexpr uint64_t kIncompatSupported =
-    kIncompatDirty | kIncompatCorrupt | kIncompatCompressionType | kIncompatExtendedL2;
+// The incompatible features this implementation handles (all known ones).
+constexpr uint64_t kIncompatSupported = kIncompatDirty | kIncompatCorrupt | kIncompatExternalData |
+                                        kIncompatCompressionType | kIncompatExtendedL2;
 
 // compatible_features bits.
 constexpr uint64_t kCompatLazyRefcounts = uint64_t{1} << 0;
@@ -65,7 +65,8 @@ constexpr uint64_t kAutoclearRawExternalData = uint64_t{1} << 1;
 constexpr uint32_t kMaxRefcountOrder = 6;
 constexpr uint32_t kDefaultRefcountOrder = 4;
 
-// "backing_file_size ... Must not be longer than 1023 bytes".
+// "backing_file_size ... Must not be longer than 1023 bytes"; the same
+// limit applies here to the external data file name.
 constexpr uint32_t kMaxBackingFileNameLength = 1023;
 
 // compression_type values.

@@ -59,10 +59,19 @@ Result<void> Qcow2Image::resize(uint64_t new_size, bool allow_shrink) {
                    std::to_string(old_size) + " -> " + std::to_string(new_size) +
                    " bytes); its tail would be lost");
     }
-    return shrink_to(new_size);
+    TRY(shrink_to(new_size));
+    // (QEMU resizes an external data file with the disk.)
+    if (data_file_) TRY(data_file_->truncate(new_size));
+    return Ok();
   }
   if (new_l1_size > l1_.size()) TRY(grow_l1(new_l1_size));
   TRY(store_disk_size(*file_, header_, info_, new_size));
+  if (data_file_) {
+    TRY(data_file_->truncate(new_size));
+    // Raw external data: the new area is mapped one to one as well, as at
+    // creation ("can be read as a consistent standalone raw image").
+    if (info_.data_file_raw) TRY(preallocate_locked(old_size / geometry_.cluster_size()));
+  }
   // A backing file larger than the old disk would show through the new
   // area; the disk must read zeros there (QEMU does the same).
   if (backing_ && backing_size_ > old_size) {

@@ -462,6 +462,8 @@ Result<size_t> Qcow2Image::find_snapshot(std::string_view id_or_name) const {
 Result<std::string> Qcow2Image::create_snapshot(std::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(0, 0, true));
+  // "neither compressed clusters nor internal snapshots are supported"
+  TRY(check_no_external_data("internal snapshots are"));
   return Qcow2SnapshotOps::create(*this, name);
 }
 

@@ -30,7 +30,7 @@ Result<void> Qcow2Image::write_subclusters(uint64_t guest_offset, std::span<cons
   const uint64_t touched = subcluster_alloc_bits(first, end);
   const bool owned = m.kind == ClusterKind::kNormal && (m.entry & kOflagCopied) != 0;
   if (owned && (m.bitmap & touched) == touched) {
-    TRY(file_->write(m.host + in_cluster, data));
+    TRY(guest_data().write(m.host + in_cluster, data));
     unsynced_ = true;
     return Ok();
   }
@@ -57,7 +57,7 @@ Result<void> Qcow2Image::write_subclusters(uint64_t guest_offset, std::span<cons
       from = std::min<uint64_t>(from, std::countr_zero(held));
       to = std::max<uint64_t>(to, std::bit_width(held));
     }
-    TRY_ASSIGN(auto alloc, refcounts_->allocate(1));
+    TRY_ASSIGN(DataCluster alloc, allocate_data(cluster_start, 1));
     target = alloc.offset;
   }
   // Bytes of [from, to) outside the data keep what the guest reads there now
@@ -72,13 +72,13 @@ Result<void> Qcow2Image::write_subclusters(uint64_t guest_offset, std::span<cons
   span_start = std::min(span_start, in_cluster);
   span_end = std::max(span_end, in_cluster + data.size());
   if (span_start == in_cluster && span_end == in_cluster + data.size()) {
-    TRY(file_->write(target + in_cluster, data));
+    TRY(guest_data().write(target + in_cluster, data));
   } else {
     std::vector<uint8_t> buffer(span_end - span_start);
     TRY(read_locked(cluster_start + span_start, buffer, nullptr));
     std::copy(data.begin(), data.end(),
               buffer.begin() + static_cast<ptrdiff_t>(in_cluster - span_start));
-    TRY(file_->write(target + span_start, buffer));
+    TRY(guest_data().write(target + span_start, buffer));
   }
   unsynced_ = true;
 

@@ -39,8 +39,8 @@ Result<uint64_t> Qcow2Image::write_new_run(uint64_t guest_offset, std::span<cons
   while (count < limit && unmapped(l2_entry(*table, l2_index + count))) ++count;
   if (count < 2) return uint64_t{0};
 
-  TRY_ASSIGN(auto alloc, refcounts_->allocate(count));
-  TRY(file_->write(alloc.offset, data.first(count * cs)));
+  TRY_ASSIGN(DataCluster alloc, allocate_data(guest_offset, count));
+  TRY(guest_data().write(alloc.offset, data.first(count * cs)));
   unsynced_ = true;
   TRY_ASSIGN(table, l2_cache_->get(l2_offset));
   // With extended L2 entries every subcluster now holds data.

@@ -78,17 +78,29 @@ Result<Extent> extent_at(const Chain& chain, unsigned depth, uint64_t start, uin
   using Allocation = block::Qcow2Image::Allocation;
   switch (where.allocation) {
     case Allocation::kData:
-      return Extent{start,     length, depth, true,
-                    false,     true,   true,  where.host_offset + start % cluster,
-                    layer.path};
+      return Extent{start,
+                    length,
+                    depth,
+                    true,
+                    false,
+                    true,
+                    true,
+                    where.host_offset + start % cluster,
+                    layer.qcow2->data_path()};
     case Allocation::kCompressed:
       return Extent{start, length, depth, true, false, true, false, 0, layer.path};
     case Allocation::kZero: {
       // A zero cluster (or subcluster) that keeps its host cluster has an offset.
       bool kept = where.host_offset != 0;
-      return Extent{start,     length, depth, true,
-                    true,      false,  kept,  kept ? where.host_offset + start % cluster : 0,
-                    layer.path};
+      return Extent{start,
+                    length,
+                    depth,
+                    true,
+                    true,
+                    false,
+                    kept,
+                    kept ? where.host_offset + start % cluster : 0,
+                    kept ? layer.qcow2->data_path() : layer.path};
     }
     case Allocation::kUnallocated:
       break;

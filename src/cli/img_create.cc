@@ -42,6 +42,13 @@ void print_help() {
       "  compression_type=zlib|zstd  (zstd needs compat=1.1)\n"
       "  extended_l2=on|off        32 subclusters per cluster, allocated one by one\n"
       "                            (compat=1.1, cluster_size 16k or more; default off)\n"
+      "  data_file=FILE            guest data goes to FILE (created, replacing any file\n"
+      "                            there), at the guest offsets; the image keeps only the\n"
+      "                            metadata (compat=1.1). A relative FILE is relative to\n"
+      "                            the current directory, as with qemu-img\n"
+      "  data_file_raw=on|off      FILE alone stays a valid raw image of the disk (needs\n"
+      "                            data_file, no backing file; implies metadata\n"
+      "                            preallocation)\n"
       "  backing_file=FILE, backing_fmt=FMT  as -b and -F\n"
       "raw options (-o):\n"
       "  size=SIZE, preallocation=off|falloc|full\n"
@@ -174,7 +181,7 @@ int create_verb(std::span<const std::string_view> args) {
   q.size = *size;
 
   if (!quiet) {
-    std::printf("%s\n", qcow2_formatting_line(path, q).c_str());
+    std::printf("%s\n", qcow2_formatting_line(path, *options).c_str());
     std::fflush(stdout);
   }
   auto created = block::Qcow2Image::create(path, q);

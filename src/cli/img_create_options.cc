@@ -16,6 +16,8 @@ void print_option_help(block::ImageFormat format) {
         "  cluster_size=<size>    - qcow2 cluster size\n"
         "  compat=<str>           - Compatibility level (0.10 or 1.1)\n"
         "  compression_type=<str> - Compression method used for image cluster compression\n"
+        "  data_file=<str>        - File name of an external data file\n"
+        "  data_file_raw=<bool (on/off)> - The external data file must stay valid as a raw image\n"
         "  extended_l2=<bool (on/off)> - Extended L2 tables\n"
         "  lazy_refcounts=<bool (on/off)> - Postpone refcount updates\n"
         "  preallocation=<str>    - Preallocation mode (allowed values: off, metadata)\n"
@@ -64,6 +66,11 @@ Result<bool> parse_qcow2_option(const std::string& key, const std::string& value
     } else {
       return bad("use zlib or zstd");
     }
+  } else if (key == "data_file") {
+    q.data_file = value;
+  } else if (key == "data_file_raw") {
+    TRY_ASSIGN(q.data_file_raw, parse_img_bool(key, value));
+    o.data_file_raw_given = true;
   } else if (key == "backing_file") {
     o.backing_file = value;
   } else if (key == "backing_fmt") {
@@ -139,7 +146,8 @@ Result<void> check_img_create_options(const std::string& path, const ImgCreateOp
   return Ok();
 }
 
-std::string qcow2_formatting_line(const std::string& path, const block::Qcow2CreateOptions& q) {
+std::string qcow2_formatting_line(const std::string& path, const ImgCreateOptions& o) {
+  const block::Qcow2CreateOptions& q = o.qcow2;
   std::string line = "Formatting '" + path +
                      "', fmt=qcow2 cluster_size=" + std::to_string(q.cluster_size) +
                      " extended_l2=" + (q.extended_l2 ? "on" : "off");
@@ -151,6 +159,9 @@ std::string qcow2_formatting_line(const std::string& path, const block::Qcow2Cre
     line += " backing_file=" + q.backing_file + " backing_fmt=" + q.backing_format;
   }
   if (q.version == block::Qcow2Version::kV2) line += " compat=0.10";
+  if (!q.data_file.empty()) line += " data_file=" + q.data_file;
+  if (o.data_file_raw_given)
+    line += std::string(" data_file_raw=") + (q.data_file_raw ? "on" : "off");
   line += std::string(" lazy_refcounts=") + (q.lazy_refcounts ? "on" : "off");
   line += " refcount_bits=" + std::to_string(q.refcount_bits);
   return line;

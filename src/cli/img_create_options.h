@@ -20,6 +20,7 @@ struct ImgCreateOptions {
   std::string backing_file, backing_format;  // -o backing_file=, backing_fmt=
   bool compat_given = false;
   bool refcount_bits_given = false;
+  bool data_file_raw_given = false;  // printed on the "Formatting" line only then
   bool help = false;  // "-o help" or "-o ?": the list was printed, nothing else to do
 };
 
@@ -31,6 +32,6 @@ Result<ImgCreateOptions> parse_img_create_options(block::ImageFormat format,
 Result<void> check_img_create_options(const std::string& path, const ImgCreateOptions& o);
 
 // qemu-img's "Formatting 'path', fmt=qcow2 ..." line, without the newline.
-std::string qcow2_formatting_line(const std::string& path, const block::Qcow2CreateOptions& q);
+std::string qcow2_formatting_line(const std::string& path, const ImgCreateOptions& o);
 
 }  // namespace vessel::cli::img

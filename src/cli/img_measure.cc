@@ -113,7 +113,10 @@ Result<Qcow2Target> parse_qcow2_target(
       if (value != "zlib" && value != "zstd") return Error("Invalid parameter '" + value + "'");
     } else if (key == "extended_l2") {
       TRY_ASSIGN(t.extended_l2, parse_img_bool(key, value));
-    } else if (key != "backing_fmt" && key != "size") {
+    } else if (key == "data_file_raw") {
+      // An external data file changes nothing qemu-img measure counts.
+      TRY(parse_img_bool(key, value));
+    } else if (key != "backing_fmt" && key != "size" && key != "data_file") {
       return Error("Invalid parameter '" + key + "'");
     }
   }
@@ -160,8 +163,9 @@ std::pair<bool, uint64_t> host_data_run(int fd, uint64_t offset, uint64_t length
 Result<uint64_t> data_bytes(const Chain& chain, uint64_t cluster_size) {
   HostFds host;
   for (const auto& layer : chain) {
-    host.fds.push_back(layer->qcow2 != nullptr ? ::open(layer->path.c_str(), O_RDONLY | O_CLOEXEC)
-                                               : -1);
+    host.fds.push_back(layer->qcow2 != nullptr
+                           ? ::open(layer->qcow2->data_path().c_str(), O_RDONLY | O_CLOEXEC)
+                           : -1);
   }
   const uint64_t size = chain[0]->backend->size();
   uint64_t required = 0;

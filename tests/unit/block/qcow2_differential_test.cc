@@ -4,7 +4,9 @@
 // must find ours clean, and both must match a plain byte model. Variants
 // with extended L2 entries also work at subcluster granularity (writes of a
 // few subclusters, or inside one), where copy-on-write from the backing file
-// and zeroing are per subcluster.
+// and zeroing are per subcluster. Variants with an external data file keep
+// the guest data there; with raw external data that file alone must be the
+// disk.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -26,6 +28,7 @@ struct Variant {
   bool lazy_refcounts;
   uint32_t seed;
   bool extended_l2 = false;
+  enum DataFile { kInImage, kExternal, kRaw } data_file = kInImage;
 };
 
 class Qcow2Differential : public ::testing::TestWithParam<Variant> {};
@@ -57,8 +60,10 @@ TEST_P(Qcow2Differential, SameWritesSameDisk) {
   RunResult r =
       run("qemu-img create -q -f qcow2 -o cluster_size=" + std::to_string(cs) +
           ",compat=" + (v3 ? "1.1" : "0.10") + (v.lazy_refcounts ? ",lazy_refcounts=on" : "") +
-          (v.extended_l2 ? ",extended_l2=on" : "") + backing_opts + " '" + theirs + "' " +
-          std::to_string(size));
+          (v.extended_l2 ? ",extended_l2=on" : "") +
+          (v.data_file != Variant::kInImage ? ",data_file=" + dir.file("theirs.data") : "") +
+          (v.data_file == Variant::kRaw ? ",data_file_raw=on" : "") + backing_opts + " '" + theirs +
+          "' " + std::to_string(size));
   ASSERT_EQ(r.status, 0) << r.output;
   Qcow2CreateOptions create;
   create.size = size;
@@ -66,6 +71,8 @@ TEST_P(Qcow2Differential, SameWritesSameDisk) {
   create.version = v.version;
   create.lazy_refcounts = v.lazy_refcounts;
   create.extended_l2 = v.extended_l2;
+  if (v.data_file != Variant::kInImage) create.data_file = dir.file("ours.data");
+  create.data_file_raw = v.data_file == Variant::kRaw;
   if (v.backing) {
     create.backing_file = "base.raw";
     create.backing_format = "raw";
@@ -154,6 +161,15 @@ TEST_P(Qcow2Differential, SameWritesSameDisk) {
   EXPECT_EQ(compare.status, 0) << compare.output;
   EXPECT_EQ(first_difference(read_all(ours), model), -1);
   EXPECT_EQ(first_difference(read_all(theirs), model), -1);
+  if (v.data_file == Variant::kRaw) {
+    // The data files alone are the disk, ours and theirs.
+    std::vector<uint8_t> raw = read_file(dir.file("ours.data"));
+    raw.resize(size, 0);
+    EXPECT_EQ(first_difference(raw, model), -1);
+    raw = read_file(dir.file("theirs.data"));
+    raw.resize(size, 0);
+    EXPECT_EQ(first_difference(raw, model), -1);
+  }
   if (v.extended_l2) {
     // Subcluster by subcluster, the same things are allocated, zero or
     // unallocated (the host offsets differ with the allocation order).
@@ -172,7 +188,15 @@ INSTANTIATE_TEST_SUITE_P(
                       Variant{"extl2_16k_backing", 16384, Qcow2Version::kV3, true, false, 7, true},
                       Variant{"extl2_32k_backing_lazy", 32768, Qcow2Version::kV3, true, true, 8,
                               true},
-                      Variant{"extl2_64k_backing", 65536, Qcow2Version::kV3, true, false, 9, true}),
+                      Variant{"extl2_64k_backing", 65536, Qcow2Version::kV3, true, false, 9, true},
+                      Variant{"datafile_64k", 65536, Qcow2Version::kV3, false, false, 10, false,
+                              Variant::kExternal},
+                      Variant{"datafile_4k_backing_lazy", 4096, Qcow2Version::kV3, true, true, 11,
+                              false, Variant::kExternal},
+                      Variant{"datafile_raw_64k", 65536, Qcow2Version::kV3, false, false, 12, false,
+                              Variant::kRaw},
+                      Variant{"datafile_raw_extl2_32k", 32768, Qcow2Version::kV3, false, false, 13,
+                              true, Variant::kRaw}),
     [](const ::testing::TestParamInfo<Variant>& p) { return std::string(p.param.name); });
 
 }  // namespace
