@@ -21,6 +21,8 @@ packages=(
   qemu-user
   # block layer: qcow2 compressed clusters; qemu-img/qemu-io as the interop reference
   qemu-utils zlib1g-dev libzstd-dev
+  # vessel img extent_size_hint test: the ioctls compared with qemu-img's
+  strace
   # fuzz targets (fuzz/): clang with libFuzzer
   clang libclang-rt-14-dev
 )

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -32,6 +33,7 @@
 #include <vector>
 
 #include "block/block_backend.h"
+#include "block/extent_size_hint.h"
 #include "block/host_file.h"
 #include "block/qcow2_cache.h"
 #include "block/qcow2_header.h"
@@ -78,6 +80,10 @@ struct Qcow2CreateOptions {
   // The data file alone is a valid raw image ("raw external data"): needs
   // data_file, excludes a backing file, implies metadata preallocation.
   bool data_file_raw = false;
+  // The extent size hint of the new files (extent_size_hint.h; QEMU's 1 MiB
+  // by default). `warn` hears why it could not be set, when it is not null.
+  uint64_t extent_size_hint = kDefaultExtentSizeHint;
+  std::function<void(const std::string&)> warn;
   // false: no fdatasync (see Qcow2OpenOptions::sync).
   bool sync = true;
 };

@@ -56,6 +56,7 @@ Result<void> check_options(const std::string& path, const Qcow2CreateOptions& o)
   if (o.data_file.size() > kMaxBackingFileNameLength) {
     return bad("the data file name is longer than 1023 bytes");
   }
+  if (o.extent_size_hint > kMaxExtentSizeHint) return bad("Extent size hint is too large");
   if (o.size % 512 != 0) return bad("the disk size must be a multiple of 512 bytes");
   if (o.preallocation != Qcow2Preallocation::kOff && !o.backing_file.empty()) {
     return bad("preallocation and a backing file cannot be combined");
@@ -64,6 +65,15 @@ Result<void> check_options(const std::string& path, const Qcow2CreateOptions& o)
     return bad("the backing file name is longer than 1023 bytes");
   }
   return Ok();
+}
+
+// As QEMU: the hint is advice; only the caller's wish for a non-zero one
+// that the file system refuses earns a warning.
+void set_hint(HostFile& file, const Qcow2CreateOptions& o) {
+  auto set = file.set_extent_size_hint(static_cast<uint32_t>(o.extent_size_hint));
+  if (!set.ok() && o.warn && o.extent_size_hint != 0) {
+    o.warn("Failed to set extent size hint: " + set.error().message());
+  }
 }
 
 }  // namespace
@@ -170,11 +180,13 @@ Result<void> Qcow2Image::create(const std::string& path, CreateOptions options) 
     // A new, empty data file of the disk's size (replacing any file there,
     // as QEMU does); relative to the current directory, as QEMU opens it.
     TRY_ASSIGN(auto data_file, HostFile::create(options.data_file));
+    set_hint(*data_file, options);
     data_file->set_sync_enabled(options.sync);
     TRY(data_file->truncate(h.size));
     TRY(data_file->sync());
   }
   TRY_ASSIGN(auto file, HostFile::create(path));
+  set_hint(*file, options);
   file->set_sync_enabled(options.sync);
   TRY(file->write(0, header_cluster));
   TRY(file->write(cs, table));

@@ -17,6 +17,10 @@ int fail(const std::string& message) {
   return kExitError;
 }
 
+void warn(const std::string& message) {
+  std::fprintf(stderr, "vessel: warning: %s\n", message.c_str());
+}
+
 Result<ParsedArgs> parse_img_args(std::span<const std::string_view> args,
                                   std::span<const ImgOption> specs, std::string_view verb) {
   const std::string hint = " (see 'vessel img " + std::string(verb) + " --help')";

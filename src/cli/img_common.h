@@ -23,6 +23,8 @@ inline constexpr int kExitError = 1;
 
 // Prints "vessel: error: MESSAGE" and returns kExitError.
 int fail(const std::string& message);
+// Prints "vessel: warning: MESSAGE".
+void warn(const std::string& message);
 
 // One option of a verb: short ("-f") and/or long ("--output") spelling.
 struct ImgOption {

@@ -1,13 +1,8 @@
 // vessel img convert: copies an image into a new one of any format, leaving
 // zero runs unwritten (sparse) and optionally compressing qcow2 clusters.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
-#include <cstring>
 #include <mutex>
 #include <vector>
 
@@ -51,16 +46,6 @@ void print_help() {
       "  -h, --help       show this help\n"
       "\n"
       "Exit status: 0 on success, 1 on any error.\n");
-}
-
-Result<void> create_raw(const std::string& path, uint64_t size) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Error(path + ": " + std::strerror(errno));
-  int rc = ftruncate(fd, static_cast<off_t>(size));
-  int saved = errno;
-  ::close(fd);
-  if (rc != 0) return Error(path + ": " + std::strerror(saved));
-  return Ok();
 }
 
 }  // namespace
@@ -164,10 +149,6 @@ int convert_verb(std::span<const std::string_view> args) {
   if (!option_lists.empty() && no_create) {
     return fail("-o has no effect when skipping image creation (-n)");
   }
-  if (create_options->raw_preallocation != "off") {
-    return fail("convert: raw preallocation=" + create_options->raw_preallocation +
-                " is not supported");
-  }
   if (!create_options->backing_file.empty()) {
     if (!backing.empty()) return fail("-B and -o backing_file cannot both be given");
     backing = create_options->backing_file;
@@ -207,7 +188,7 @@ int convert_verb(std::span<const std::string_view> args) {
       if (auto checked = check_img_create_options(dst_path, *create_options); !checked) {
         return fail(checked.error().message());
       }
-      block::Qcow2CreateOptions q = create_options->qcow2;
+      block::Qcow2CreateOptions q = qcow2_create_options(*create_options);
       q.size = size;
       q.sync = sync;
       if (!backing.empty()) {
@@ -217,7 +198,7 @@ int convert_verb(std::span<const std::string_view> args) {
       auto r = block::Qcow2Image::create(dst_path, q);
       if (!r) return fail(r.error().message());
     } else {
-      auto r = create_raw(dst_path, size);
+      auto r = create_raw_image(dst_path, size, *create_options);
       if (!r) return fail(r.error().message());
     }
   }

@@ -11,6 +11,7 @@
 
 #include "cli/img_chain.h"
 #include "cli/img_common.h"
+#include "cli/img_create_options.h"
 #include "cli/img_verbs.h"
 
 namespace vessel::cli::img {
@@ -113,6 +114,8 @@ Result<Qcow2Target> parse_qcow2_target(
       if (value != "zlib" && value != "zstd") return Error("Invalid parameter '" + value + "'");
     } else if (key == "extended_l2") {
       TRY_ASSIGN(t.extended_l2, parse_img_bool(key, value));
+    } else if (key == "extent_size_hint") {
+      if (!parse_img_size(value)) return Error(extent_size_hint_error());
     } else if (key == "data_file_raw") {
       // An external data file changes nothing qemu-img measure counts.
       TRY(parse_img_bool(key, value));
@@ -240,6 +243,9 @@ int measure_verb(std::span<const std::string_view> args) {
         if (value != "off" && value != "falloc" && value != "full") {
           return fail("Invalid parameter '" + value + "'");
         }
+      } else if (key == "extent_size_hint") {
+        // Of the file, not of the image's size.
+        if (!parse_img_size(value)) return fail(extent_size_hint_error());
       } else if (key != "size") {
         return fail("Invalid parameter '" + key + "' (invalid options for file format 'raw')");
       }
