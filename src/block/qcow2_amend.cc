@@ -171,6 +171,12 @@ Result<void> Qcow2Image::set_backing(const std::string& backing_file,
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(0, 0, true));
   TRY(check_rewritable(file_->path(), header_));
+  // Raw external data "conflicts with backing files": the data file alone
+  // would no longer be the disk.
+  if (!backing_file.empty() && info_.data_file_raw) {
+    return Error(file_->path() +
+                 ": an image whose external data file is raw cannot have a backing file");
+  }
   TRY(settle_all());
   Qcow2Header saved = header_;
   header_.backing_file = backing_file;

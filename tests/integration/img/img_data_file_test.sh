@@ -98,6 +98,10 @@ grep -q 'internal snapshots are not supported with an external data file' err.tx
 expect_error "$VESSEL" img amend -o compat=0.10 conv.qcow2
 grep -q 'Cannot downgrade an image with a data file' err.txt || fail "amend: $(cat err.txt)"
 
+qemu-img create -q -f qcow2 other.qcow2 3M
+expect_error "$VESSEL" img rebase -u -b other.qcow2 -F qcow2 conv.qcow2
+grep -q 'cannot have a backing file' err.txt || fail "rebase: $(cat err.txt)"
+
 # resize: the data file follows; with raw data the new area is mapped too.
 expect 0 "$VESSEL" img resize conv.qcow2 4M
 [ "$(stat -c %s conv.raw)" = 4194304 ] || fail "resize: data file size"
