@@ -26,9 +26,11 @@ Result<void> Qcow2Image::write_subclusters(uint64_t guest_offset, std::span<cons
   const uint64_t end = div_round_up(in_cluster + data.size(), scs);
 
   TRY_ASSIGN(Mapping m, lookup(guest_offset));
-  // Fast path: subclusters of a cluster of our own that hold data already.
+  // Fast path: subclusters of a cluster of our own (in a table of our own)
+  // that hold data already.
   const uint64_t touched = subcluster_alloc_bits(first, end);
-  const bool owned = m.kind == ClusterKind::kNormal && (m.entry & kOflagCopied) != 0;
+  const bool owned = m.kind == ClusterKind::kNormal && (m.entry & kOflagCopied) != 0 &&
+                     (l1_[l1_index] & kOflagCopied) != 0;
   if (owned && (m.bitmap & touched) == touched) {
     TRY(guest_data().write(m.host + in_cluster, data));
     unsynced_ = true;
