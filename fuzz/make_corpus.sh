@@ -1,8 +1,10 @@
 #!/bin/sh
 # Seed corpus for the qcow2 fuzz target: small images made by qemu-img and
 # qemu-io covering the format's variants (versions, cluster and refcount
-# widths, lazy refcounts, zstd, preallocation, extended L2 entries,
-# compressed and zero clusters, internal snapshots, a dirty image).
+# widths, lazy refcounts, zstd, preallocation, extended L2 entries (with
+# zero subclusters, discards and a snapshot), external data files (also raw
+# and with extended L2 entries), compressed and zero clusters, internal
+# snapshots, a dirty image).
 # Usage: make_corpus.sh DIR
 set -eu
 DIR=$1
@@ -27,10 +29,18 @@ seed cluster_size=4k,compression_type=zstd 256k 'write -c -P 0x77 0 4k' 'write -
 seed cluster_size=2k,preallocation=metadata 32k
 seed cluster_size=16k,extended_l2=on 512k 'write -P 0x88 2k 1k' 'write -z 4k 2k' \
   'write -c -P 0x89 32k 16k'
+seed cluster_size=32k,extended_l2=on,lazy_refcounts=on 1M 'write -P 0x8a 40k 3k' \
+  'write -z 64k 32k' 'write -P 0x8b 100k 100k' 'discard 160k 32k'
+qemu-img snapshot -c snap seed$n.qcow2
+qemu-io -c 'write -P 0x8c 101k 1k' seed$n.qcow2 >/dev/null
 seed cluster_size=512 64k 'write -P 0x99 0 2k'
 qemu-img snapshot -c snap seed$n.qcow2
 qemu-io -c 'write -P 0x9a 512 1k' seed$n.qcow2 >/dev/null
 seed cluster_size=512 16k
+seed cluster_size=4k,data_file=seed.data 64k 'write -P 0x9b 5k 10k' 'write -z 32k 8k'
+seed cluster_size=16k,data_file=seed.data,data_file_raw=on,extended_l2=on 256k \
+  'write -P 0x9c 1k 3k' 'write -z 64k 2k' 'discard 128k 16k'
+rm -f seed.data
 # An image left dirty: lazy refcounts and the dirty bit set by hand.
 seed cluster_size=512,lazy_refcounts=on 64k 'write -P 0xaa 0 4k'
 printf '\001' | dd of=seed$n.qcow2 bs=1 seek=79 conv=notrunc 2>/dev/null

@@ -2,7 +2,9 @@
 // is opened read-only and guest clusters are read; then a copy is opened
 // read-write, written, zeroed, flushed and closed, and read back. Nothing may
 // crash, leak, hang or allocate without bound, whatever the bytes. Backing
-// files are refused so that no file outside the scratch directory is opened.
+// files are refused so that no file outside the scratch directory is opened;
+// an image with an external data file gets an empty one in the scratch
+// directory instead of the file it names.
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -14,10 +16,12 @@
 #include <vector>
 
 #include "block/qcow2.h"
+#include "block/qcow2_header.h"
 
 namespace {
 
 using vessel::block::Access;
+using vessel::block::HostFile;
 using vessel::block::Qcow2BackingPolicy;
 using vessel::block::Qcow2Image;
 using vessel::block::ZeroMode;
@@ -103,6 +107,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!store(path, data, size)) return 0;
   Qcow2Image::OpenOptions options;
   options.backing = Qcow2BackingPolicy::kRefuse;
+  const std::string data_path = scratch_dir() + "/input.data";
+  bool external_data = false;
+  if (auto file = HostFile::open(path, Access::kReadOnly); file.ok()) {
+    auto header = vessel::block::parse_qcow2_header(**file);
+    external_data = header.ok() && header->external_data();
+  }
+  if (external_data) {
+    if (!store(data_path, nullptr, 0)) return 0;
+    options.data_file = data_path;
+  }
   if (auto image = Qcow2Image::open(path, options); image.ok()) read_clusters(**image);
 
   options.access = Access::kReadWrite;
@@ -113,5 +127,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (auto again = Qcow2Image::open(path, options); again.ok()) read_clusters(**again);
   }
   unlink(path.c_str());
+  if (external_data) unlink(data_path.c_str());
   return 0;
 }

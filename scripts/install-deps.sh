@@ -21,7 +21,7 @@ packages=(
   qemu-user
   # block layer: qcow2 compressed clusters; qemu-img/qemu-io as the interop reference
   qemu-utils zlib1g-dev libzstd-dev
-  # img tests: the open flags and syncs of vessel img and qemu-img, side by side
+  # img tests: open flags, syncs and ioctls of vessel img and qemu-img, side by side
   strace
   # fuzz targets (fuzz/): clang with libFuzzer
   clang libclang-rt-14-dev

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <utility>
 
+#include "block/extent_size_hint.h"
+
 namespace vessel::block {
 namespace {
 
@@ -100,6 +102,10 @@ Result<std::unique_ptr<HostFile>> HostFile::create(const std::string& path) {
   }
   return std::unique_ptr<HostFile>(
       new HostFile(fd, path, 0, FileIdentity{st.st_dev, st.st_ino}, Access::kReadWrite));
+}
+
+Result<void> HostFile::set_extent_size_hint(uint32_t bytes) {
+  return block::set_extent_size_hint(fd_, bytes);
 }
 
 Result<uint64_t> HostFile::pread_some(uint64_t offset, std::span<uint8_t> out) const {

@@ -64,6 +64,8 @@ class HostFile {
   // Whether [offset, offset + length) lies in a hole (SEEK_DATA finds no
   // data there). false when the file system cannot tell.
   Result<bool> is_hole(uint64_t offset, uint64_t length) const;
+  // The file's extent size hint (extent_size_hint.h), while it is empty.
+  Result<void> set_extent_size_hint(uint32_t bytes);
   // Sets the file length (new bytes read as zeros).
   Result<void> truncate(uint64_t length);
   // fdatasync: every completed write is on stable storage when this returns.

@@ -67,6 +67,9 @@ Qcow2Image::Qcow2Image(std::unique_ptr<HostFile> file, Qcow2Header header,
   info_.corrupt = (header_.incompatible_features & kIncompatCorrupt) != 0;
   info_.backing_file = header_.backing_file;
   info_.backing_format = header_.backing_format;
+  info_.external_data = header_.external_data();
+  info_.data_file = info_.external_data ? header_.data_file : std::string();
+  info_.data_file_raw = header_.data_file_raw();
   info_.snapshot_count = header_.nb_snapshots;
   lazy_refcounts_ = info_.lazy_refcounts && header_.version >= 3;
   dirty_on_disk_ = info_.dirty;
@@ -110,9 +113,6 @@ Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open_in_chain(const std::string&
   TRY_ASSIGN(auto file, HostFile::open(path, options.access, options.host_cache));
   file->set_sync_enabled(options.sync);
   TRY_ASSIGN(Qcow2Header header, parse_qcow2_header(*file));
-  if (options.access == Access::kReadWrite && header.geometry().extended_l2) {
-    return Error(path + ": extended L2 entries (subclusters) are supported read-only");
-  }
   if (options.access == Access::kReadWrite &&
       (header.incompatible_features & kIncompatCorrupt) != 0) {
     return Error(path +
@@ -121,6 +121,7 @@ Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open_in_chain(const std::string&
   }
   std::unique_ptr<Qcow2Image> image(new Qcow2Image(std::move(file), std::move(header), options));
   TRY(image->load());
+  TRY(image->open_data_file(options));
   TRY(image->open_backing(chain));
   if (options.access == Access::kReadWrite) TRY(image->prepare_for_writing());
   return image;
@@ -210,13 +211,16 @@ void Qcow2Image::index_metadata() {
 
 Result<void> Qcow2Image::prepare_for_writing() {
   // "An implementation may only write to an image with unknown auto-clear
-  // features if it clears the respective bits from this field first." None
-  // are maintained here (bitmaps are not updated), so all are cleared.
-  if (header_.version >= 3 && header_.autoclear_features != 0) {
-    uint8_t zero[8] = {};
-    TRY(file_->write(field::kAutoclearFeatures, zero));
+  // features if it clears the respective bits from this field first." Of
+  // the known ones only raw external data is maintained here (bitmaps are
+  // not updated), so the others are cleared.
+  const uint64_t kept = header_.autoclear_features & kAutoclearRawExternalData;
+  if (header_.version >= 3 && header_.autoclear_features != kept) {
+    uint8_t raw[8];
+    store_be64(raw, kept);
+    TRY(file_->write(field::kAutoclearFeatures, raw));
     TRY(file_->sync());
-    header_.autoclear_features = 0;
+    header_.autoclear_features = kept;
   }
   if (dirty_on_disk_) TRY(repair_refcounts());
   return Ok();
@@ -254,6 +258,8 @@ Result<Qcow2Image::Mapping> Qcow2Image::classify(uint64_t entry, uint64_t guest_
   m.entry = entry;
   m.bitmap = bitmap;
   if ((entry & kOflagCompressed) != 0) {
+    // "neither compressed clusters nor internal snapshots are supported"
+    if (data_file_) return bad("is compressed in an image with an external data file");
     if ((entry & kOflagCopied) != 0) return bad("is compressed and marked copied");
     // "Subcluster Allocation Bitmap (for compressed clusters): Reserved (set to 0)".
     if (bitmap != 0) return bad("is compressed but has a subcluster bitmap");
@@ -276,8 +282,25 @@ Result<Qcow2Image::Mapping> Qcow2Image::classify(uint64_t entry, uint64_t guest_
   // as zeros.
   bool zero = (entry & kOflagZero) != 0 && !geometry_.extended_l2;
   if (zero && header_.version < 3) return bad("has the zero flag in a version 2 image");
-  if (m.host == 0) {
-    if ((entry & kOflagCopied) != 0) return bad("is marked copied but has no offset");
+  // "The offset may only be 0 with bit 63 set (indicating a host cluster
+  // offset of 0) when an external data file is used."
+  m.has_host = m.host != 0 || (data_file_ && (entry & kOflagCopied) != 0 && !zero);
+  if (data_file_ && m.has_host) {
+    // "The offset field ... must match the guest offset"; the data file is
+    // not the image file, so nothing here can overlap metadata.
+    if (((bitmap >> 32) & bitmap) != 0) {
+      return bad("has subclusters marked both allocated and reading as zeros");
+    }
+    if (m.host != (guest_offset & ~(geometry_.cluster_size() - 1))) {
+      return bad("does not map the cluster to its guest offset in the external data file");
+    }
+    m.kind = zero ? ClusterKind::kZero : ClusterKind::kNormal;
+    return m;
+  }
+  if (!m.has_host) {
+    if ((entry & kOflagCopied) != 0 && !data_file_) {
+      return bad("is marked copied but has no offset");
+    }
     // "1: the subcluster is allocated. In this case the host cluster offset
     // field must contain a valid offset."
     if ((bitmap & kSubclusterAllocMask) != 0) {
@@ -318,6 +341,20 @@ uint64_t Qcow2Image::l2_entry(const Qcow2Table& table, uint64_t index) const {
 
 uint64_t Qcow2Image::l2_bitmap(const Qcow2Table& table, uint64_t index) const {
   return geometry_.extended_l2 ? table.entry(index * 2 + 1) : 0;
+}
+
+void Qcow2Image::set_l2(Qcow2Table& table, uint64_t index, uint64_t entry, uint64_t bitmap) const {
+  if (!geometry_.extended_l2) {
+    table.set_entry(index, entry);
+    return;
+  }
+  // "Extended L2 Entries": the descriptor, then the subcluster bitmap.
+  table.set_entry(index * 2, entry);
+  table.set_entry(index * 2 + 1, bitmap);
+}
+
+void Qcow2Image::set_l2_descriptor(Qcow2Table& table, uint64_t index, uint64_t entry) const {
+  table.set_entry(geometry_.extended_l2 ? index * 2 : index, entry);
 }
 
 Qcow2Image::Mapping Qcow2Image::subcluster(const Mapping& m, uint64_t in_cluster,
@@ -418,7 +455,7 @@ Result<void> Qcow2Image::read_cluster_contents(uint64_t guest_cluster_offset, co
       std::fill(cluster.begin(), cluster.end(), 0);
       return Ok();
     case ClusterKind::kNormal:
-      return file_->read_padded(m.host, cluster);
+      return guest_data().read_padded(m.host, cluster);
     case ClusterKind::kCompressed:
       return read_compressed(m, cluster);
   }
@@ -428,11 +465,17 @@ Result<void> Qcow2Image::read_cluster_contents(uint64_t guest_cluster_offset, co
 Result<bool> Qcow2Image::known_zero(uint64_t offset, uint64_t length) {
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(offset, length, false));
+  return reads_as_zeros(offset, length);
+}
+
+Result<bool> Qcow2Image::reads_as_zeros(uint64_t offset, uint64_t length) {
   const uint64_t cs = geometry_.cluster_size();
   for (uint64_t done = 0; done < length;) {
     uint64_t pos = offset + done;
-    uint64_t chunk = std::min<uint64_t>(length - done, cs - (pos & (cs - 1)));
-    TRY_ASSIGN(Mapping m, lookup(pos));
+    TRY_ASSIGN(Mapping whole, lookup(pos));
+    uint64_t run = 0;
+    Mapping m = subcluster(whole, pos & (cs - 1), &run);
+    uint64_t chunk = std::min<uint64_t>(length - done, run);
     if (m.kind == ClusterKind::kUnallocated && backing_ && pos < backing_size_) {
       uint64_t below = std::min<uint64_t>(chunk, backing_size_ - pos);
       TRY_ASSIGN(bool zero, backing_->known_zero(pos, below));
@@ -448,6 +491,11 @@ Result<bool> Qcow2Image::known_zero(uint64_t offset, uint64_t length) {
 Result<void> Qcow2Image::read(uint64_t offset, std::span<uint8_t> out) {
   std::unique_lock<std::mutex> lock(mu_);
   TRY(check_request(offset, out.size(), false));
+  return read_locked(offset, out, &lock);
+}
+
+Result<void> Qcow2Image::read_locked(uint64_t offset, std::span<uint8_t> out,
+                                     std::unique_lock<std::mutex>* lock) {
   const uint64_t cs = geometry_.cluster_size();
   uint64_t done = 0;
   while (done < out.size()) {
@@ -476,16 +524,16 @@ Result<void> Qcow2Image::read(uint64_t offset, std::span<uint8_t> out) {
           if (n.kind != ClusterKind::kNormal || n.host != host + chunk) break;
           chunk += std::min<uint64_t>(out.size() - done - chunk, next_run);
         }
-        if (file_->read_only()) {
+        if (file_->read_only() && lock != nullptr) {
           // Nothing changes the mapping of a read-only image, so the host
           // clusters stay what they are: readers on other threads need not
           // wait for this read.
-          lock.unlock();
-          auto r = file_->read_padded(host, out.subspan(done, chunk));
-          lock.lock();
+          lock->unlock();
+          auto r = guest_data().read_padded(host, out.subspan(done, chunk));
+          lock->lock();
           TRY(r);
         } else {
-          TRY(file_->read_padded(host, out.subspan(done, chunk)));
+          TRY(guest_data().read_padded(host, out.subspan(done, chunk)));
         }
         break;
       }

@@ -1,6 +1,8 @@
 // A qcow2 disk image (QEMU docs/interop/qcow2.txt), versions 2 and 3:
 // clusters of 512 B to 2 MiB, refcounts of 1 to 64 bits, zero clusters,
-// compressed clusters (zlib and zstd), backing chains, and copy-on-write
+// compressed clusters (zlib and zstd), extended L2 entries (32 subclusters
+// per cluster, each allocated on its own), external data files (guest data
+// in a separate file at the guest offsets), backing chains, and copy-on-write
 // allocation that keeps the image consistent across a crash (at worst leaked
 // clusters), internal snapshots (created, applied and deleted like
 // qemu-img snapshot) and in-place edits (resize, amend, new backing file,
@@ -11,12 +13,16 @@
 // cache), qcow2_refcount.* (host cluster allocation), qcow2_compress.*,
 // and the image itself in qcow2.cc (open, mapping, read), qcow2_write.cc
 // (allocation, write, zeroes, flush), qcow2_write_run.cc (runs of new
-// clusters in one write), qcow2_compressed_write.cc, qcow2_backing.cc,
+// clusters in one write), qcow2_subcluster_write.cc (writes and zeroes with
+// extended L2 entries), qcow2_compressed_write.cc, qcow2_backing.cc,
 // qcow2_repair.cc, qcow2_create.cc, qcow2_snapshot_ops.cc, qcow2_resize.cc
-// (resize, make_empty) and qcow2_amend.cc (header rewrites).
+// (resize, make_empty), qcow2_amend.cc (header rewrites) and
+// qcow2_data_file.cc (the external data file: opening, creating, where guest
+// clusters go).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -27,6 +33,7 @@
 #include <vector>
 
 #include "block/block_backend.h"
+#include "block/extent_size_hint.h"
 #include "block/host_file.h"
 #include "block/qcow2_cache.h"
 #include "block/qcow2_header.h"
@@ -66,6 +73,20 @@ struct Qcow2CreateOptions {
   Qcow2Preallocation preallocation = Qcow2Preallocation::kOff;
   // zstd needs version 3.
   qcow2::CompressionType compression_type = qcow2::CompressionType::kZlib;
+  // Extended L2 entries (subclusters): version 3 and clusters of at least
+  // 16 KiB only.
+  bool extended_l2 = false;
+  // An external data file (version 3 only), created (replacing any file of
+  // that name) with the disk's size and recorded as given. As with QEMU, a
+  // relative name is relative to the current directory, not to the image.
+  std::string data_file;
+  // The data file alone is a valid raw image ("raw external data"): needs
+  // data_file, excludes a backing file, implies metadata preallocation.
+  bool data_file_raw = false;
+  // The extent size hint of the new files (extent_size_hint.h; QEMU's 1 MiB
+  // by default). `warn` hears why it could not be set, when it is not null.
+  uint64_t extent_size_hint = kDefaultExtentSizeHint;
+  std::function<void(const std::string&)> warn;
   // false: no fdatasync (see Qcow2OpenOptions::sync).
   bool sync = true;
 };
@@ -106,6 +127,10 @@ struct Qcow2OpenOptions {
   // match those given (an empty one matches any). Both empty: the active disk.
   std::string snapshot_id = {};
   std::string snapshot_name = {};
+  // The external data file to use instead of the one the image names (QEMU's
+  // "data-file" option). With kRefuse an image naming a data file opens only
+  // with this set, since otherwise an untrusted image picks the file.
+  std::string data_file{};
 };
 
 // What the header says, for tools (`vessel img info`).
@@ -116,11 +141,14 @@ struct Qcow2Info {
   uint32_t refcount_bits = 16;
   qcow2::CompressionType compression_type = qcow2::CompressionType::kZlib;
   bool lazy_refcounts = false;
-  bool extended_l2 = false;    // subclusters; such images open read-only
+  bool extended_l2 = false;    // 32 subclusters per cluster
   bool dirty = false;          // as found on open (repaired when opened read-write)
   bool corrupt = false;        // as found on open
   std::string backing_file;    // as stored in the image
   std::string backing_format;  // as stored; empty when it was probed
+  std::string data_file;       // external data file name as stored; empty: none
+  bool external_data = false;  // guest data lives in an external data file
+  bool data_file_raw = false;
   uint32_t snapshot_count = 0;
 };
 
@@ -153,7 +181,8 @@ class Qcow2Image : public BlockBackend {
   bool read_only() const override { return file_->read_only(); }
 
   // Whole clusters become zero clusters (version 3) or unallocated ones;
-  // kKeepAllocation keeps their host clusters as preallocation.
+  // kKeepAllocation keeps their host clusters as preallocation. With
+  // extended L2 entries whole subclusters become zero subclusters.
   Result<void> write_zeroes(uint64_t offset, uint64_t length, ZeroMode mode) override;
   // As QEMU: whole clusters only (and the disk's last, partial one); they
   // become zero clusters in version 3 and unallocated in version 2, where
@@ -212,6 +241,8 @@ class Qcow2Image : public BlockBackend {
 
   const Qcow2Info& info() const { return info_; }
   const std::string& path() const { return file_->path(); }
+  // The file guest clusters are in: the external data file, or the image.
+  const std::string& data_path() const { return data_file_ ? data_file_->path() : file_->path(); }
   const std::vector<Qcow2Snapshot>& snapshots() const { return snapshots_.snapshots; }
   // The next image of the chain (nullptr when there is none).
   const BlockBackend* backing() const { return backing_.get(); }
@@ -237,6 +268,12 @@ class Qcow2Image : public BlockBackend {
     uint64_t entry = 0;   // the raw L2 entry
     uint64_t host = 0;    // host cluster offset (normal, zero with preallocation)
     uint64_t bitmap = 0;  // the subcluster bitmap of an extended L2 entry
+    // `host` is a cluster: with an external data file it may be 0.
+    bool has_host = false;
+  };
+  struct DataCluster {
+    uint64_t offset;
+    bool fresh;  // new at the end of the file: reads as zeros
   };
   struct Release {
     uint64_t offset;
@@ -271,6 +308,18 @@ class Qcow2Image : public BlockBackend {
   std::vector<size_t> incomplete_snapshot_entries() const;
   Result<void> complete_snapshot_entries();
   Result<void> open_backing(const ChainState& chain);
+  // The external data file (qcow2_data_file.cc).
+  Result<void> open_data_file(const OpenOptions& options);
+  // Where guest data is: the external data file, or the image file.
+  HostFile& guest_data() { return data_file_ ? *data_file_ : *file_; }
+  // Host clusters for `count` guest clusters from `guest_offset` on: new
+  // clusters of the image file, or with an external data file the guest
+  // offsets themselves ("must match the guest offset").
+  Result<DataCluster> allocate_data(uint64_t guest_offset, uint64_t count);
+  // With raw external data: the data file's bytes of a range that now reads
+  // as zeros become zeros too, so the data file alone stays the disk.
+  Result<void> zero_raw_data(uint64_t offset, uint64_t length);
+  Result<void> check_no_external_data(const char* what) const;
   Result<void> prepare_for_writing();
   Result<void> repair_refcounts();
   // References to every host cluster of the file from the header, L1/L2
@@ -278,6 +327,7 @@ class Qcow2Image : public BlockBackend {
   // `refcount_structure` also from the refcount table and blocks.
   Result<std::vector<uint32_t>> count_references(bool refcount_structure);
   Result<void> preallocate();
+  Result<void> preallocate_locked(uint64_t first_cluster);
 
   // Mapping (qcow2.cc).
   Error corruption(const std::string& what);
@@ -289,6 +339,10 @@ class Qcow2Image : public BlockBackend {
   // extended L2 entries).
   uint64_t l2_entry(const Qcow2Table& table, uint64_t index) const;
   uint64_t l2_bitmap(const Qcow2Table& table, uint64_t index) const;
+  // Sets entry `index` of an L2 table: the descriptor and, with extended L2
+  // entries, its bitmap (ignored without); set_l2_descriptor keeps the bitmap.
+  void set_l2(Qcow2Table& table, uint64_t index, uint64_t entry, uint64_t bitmap) const;
+  void set_l2_descriptor(Qcow2Table& table, uint64_t index, uint64_t entry) const;
   // With extended L2 entries: `m` narrowed to the subcluster holding
   // `in_cluster` (its kind; host stays the cluster's), and in `run` the bytes
   // from there to the end of the run of subclusters stored alike.
@@ -298,6 +352,10 @@ class Qcow2Image : public BlockBackend {
   Result<void> read_compressed(const Mapping& m, std::span<uint8_t> cluster);
   Result<void> read_cluster_contents(uint64_t guest_cluster_offset, const Mapping& m,
                                      std::span<uint8_t> cluster);
+  // read() with mu_ held. With `lock` (the caller's lock on mu_), a read-only
+  // image lets go of it while reading data.
+  Result<void> read_locked(uint64_t offset, std::span<uint8_t> out,
+                           std::unique_lock<std::mutex>* lock);
   Result<void> check_request(uint64_t offset, uint64_t length, bool for_write) const;
 
   // Writing (qcow2_write.cc).
@@ -311,6 +369,20 @@ class Qcow2Image : public BlockBackend {
   // 0 when fewer than two clusters qualify.
   Result<uint64_t> write_new_run(uint64_t guest_offset, std::span<const uint8_t> data);
   Result<void> zero_cluster(uint64_t guest_offset, ZeroMode mode);
+  // With extended L2 entries (qcow2_subcluster_write.cc): `data` inside one
+  // cluster, allocating only the subclusters it touches; zero subclusters
+  // [first, end) of the cluster at `cluster_offset`; write_zeroes for them.
+  Result<void> write_subclusters(uint64_t guest_offset, std::span<const uint8_t> data);
+  Result<void> zero_subclusters(uint64_t cluster_offset, uint64_t first, uint64_t end);
+  Result<void> write_zeroes_subclusters(uint64_t offset, uint64_t length, ZeroMode mode);
+  // Whole clusters, as QEMU leaves them (qcow2-cluster.c zero_in_l2_slice,
+  // discard_in_l2_slice), so that maps of the same requests agree.
+  Result<void> zero_cluster_subclusters(uint64_t guest_offset, ZeroMode mode);
+  Result<void> discard_cluster_subclusters(uint64_t guest_offset);
+  // True when the guest reads [offset, offset + length) as zeros without
+  // looking at data: zero clusters or subclusters, unallocated ones with no
+  // backing file below.
+  Result<bool> reads_as_zeros(uint64_t offset, uint64_t length);
   Result<void> deallocate_cluster(uint64_t guest_offset);
   Result<void> write_zeroes_locked(uint64_t offset, uint64_t length, ZeroMode mode);
   void release_later(const Mapping& m);
@@ -337,6 +409,7 @@ class Qcow2Image : public BlockBackend {
   // snapshot table.
   std::vector<std::pair<uint64_t, uint64_t>> fixed_metadata_;
   std::unique_ptr<BlockBackend> backing_;
+  std::unique_ptr<HostFile> data_file_;  // nullptr: no external data file
   uint64_t backing_size_ = 0;
   std::vector<Release> pending_releases_;
   bool lazy_refcounts_ = false;

@@ -5,6 +5,7 @@
 // version 2 can say: unallocated where nothing shows through, zeros written
 // into a cluster otherwise.
 #include <algorithm>
+#include <cstdio>
 
 #include "block/qcow2.h"
 
@@ -54,7 +55,7 @@ Result<void> Qcow2Image::downgrade_zero_clusters() {
       if (l2_offset == 0) continue;
       TRY_ASSIGN(Qcow2Table * table, l2_cache_->get(l2_offset));
       for (uint64_t j = 0; j < per_table; ++j) {
-        uint64_t entry = table->entry(j);
+        uint64_t entry = l2_entry(*table, j);
         if ((entry & kOflagCompressed) == 0 && (entry & kOflagZero) != 0) {
           return Error(file_->path() + ": cannot downgrade: internal snapshot '" + s.name +
                        "' has zero clusters");
@@ -67,7 +68,7 @@ Result<void> Qcow2Image::downgrade_zero_clusters() {
     for (uint64_t j = 0; j < per_table; ++j) {
       const uint64_t guest = (i * per_table + j) * cs;
       TRY_ASSIGN(Qcow2Table * table, l2_cache_->get(l1_[i] & kL1OffsetMask));
-      TRY_ASSIGN(Mapping m, classify(table->entry(j), guest, true));
+      TRY_ASSIGN(Mapping m, classify(l2_entry(*table, j), guest, true));
       if (m.kind != ClusterKind::kZero) continue;
       const bool owned = (m.entry & kOflagCopied) != 0;
       const bool shows_through = backing_ && guest < backing_size_;
@@ -77,8 +78,8 @@ Result<void> Qcow2Image::downgrade_zero_clusters() {
         TRY(write_chunk(guest, zeros));
       } else {
         TRY_ASSIGN(table, l2_table_for_write(i));
-        TRY_ASSIGN(m, classify(table->entry(j), guest, true));
-        table->set_entry(j, 0);
+        TRY_ASSIGN(m, classify(l2_entry(*table, j), guest, true));
+        set_l2(*table, j, 0, 0);
         release_later(m);
       }
     }
@@ -109,6 +110,16 @@ Result<void> Qcow2Image::amend(const Qcow2AmendOptions& options) {
   if (version == header_.version && lazy == was_lazy) return Ok();
 
   if (version < header_.version) {
+    // Version 2 has no incompatible features at all; QEMU's words.
+    if (header_.external_data()) {
+      return Error(path + ": Cannot downgrade an image with a data file");
+    }
+    if (uint64_t kept = header_.incompatible_features & kIncompatExtendedL2; kept != 0) {
+      char hex_bits[24];
+      snprintf(hex_bits, sizeof(hex_bits), "0x%llx", static_cast<unsigned long long>(kept));
+      return Error(path + ": Cannot downgrade an image with incompatible features " + hex_bits +
+                   " set");
+    }
     if (header_.compression_type != CompressionType::kZlib) {
       // zstd cannot be said in version 2; QEMU refuses when it is in use.
       for (uint64_t c = 0; c * geometry_.cluster_size() < info_.size; ++c) {
@@ -160,6 +171,12 @@ Result<void> Qcow2Image::set_backing(const std::string& backing_file,
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(0, 0, true));
   TRY(check_rewritable(file_->path(), header_));
+  // Raw external data "conflicts with backing files": the data file alone
+  // would no longer be the disk.
+  if (!backing_file.empty() && info_.data_file_raw) {
+    return Error(file_->path() +
+                 ": an image whose external data file is raw cannot have a backing file");
+  }
   TRY(settle_all());
   Qcow2Header saved = header_;
   header_.backing_file = backing_file;

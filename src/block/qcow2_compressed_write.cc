@@ -24,6 +24,8 @@ Result<void> Qcow2Image::write_compressed(uint64_t offset, std::span<const uint8
   }
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(offset, data.size(), true));
+  // "neither compressed clusters nor internal snapshots are supported"
+  TRY(check_no_external_data("compressed clusters are"));
   if (!geometry_.aligned(offset) ||
       (data.size() != cs && !(data.size() < cs && offset + data.size() == info_.size))) {
     return Error(file_->path() + ": a compressed write must cover exactly one cluster");
@@ -35,7 +37,8 @@ Result<void> Qcow2Image::write_compressed(uint64_t offset, std::span<const uint8
   const uint64_t l2_index = guest_cluster % geometry_.l2_entries();
   TRY_ASSIGN(Qcow2Table * table, l2_table_for_write(l1_index));
   const uint64_t l2_offset = table->offset;
-  TRY_ASSIGN(Mapping old, classify(table->entry(l2_index), offset, true));
+  TRY_ASSIGN(Mapping old,
+             classify(l2_entry(*table, l2_index), offset, true, l2_bitmap(*table, l2_index)));
 
   uint64_t host = 0;
   if (compressed_tail_ != 0 && cs - (compressed_tail_ & (cs - 1)) >= packed.size()) {
@@ -62,7 +65,8 @@ Result<void> Qcow2Image::write_compressed(uint64_t offset, std::span<const uint8
   uint64_t extra_sectors = (end - 1) / kCompressedSectorSize - host / kCompressedSectorSize;
   uint64_t entry = kOflagCompressed | host | (extra_sectors << geometry_.compressed_offset_bits());
   TRY_ASSIGN(table, l2_cache_->get(l2_offset));
-  table->set_entry(l2_index, entry);
+  // Compressed clusters have no subclusters: "Reserved (set to 0)".
+  set_l2(*table, l2_index, entry, 0);
   release_later(old);
   if (decompressed_entry_ == entry) decompressed_.clear();
   return Ok();

@@ -32,6 +32,31 @@ Result<void> check_options(const std::string& path, const Qcow2CreateOptions& o)
     if (o.compression_type != CompressionType::kZlib)
       return bad("zstd compression needs compat 1.1");
   }
+  // qcow2 spec: "if the image has Extended L2 Entries then cluster_bits must
+  // be at least 14"; an incompatible feature needs version 3. QEMU's words.
+  if (o.extended_l2 && o.version == Qcow2Version::kV2) {
+    return bad(
+        "Extended L2 entries are only supported with compatibility level 1.1 and above (use "
+        "version=v3 or greater)");
+  }
+  if (o.extended_l2 && o.cluster_size < (1u << kMinExtendedL2ClusterBits)) {
+    return bad("Extended L2 entries are only supported with cluster sizes of at least 16384 bytes");
+  }
+  // External data files (qcow2 spec: incompatible bit 2, autoclear bit 1
+  // "conflicts with backing files"); QEMU's words.
+  if (o.data_file_raw && o.data_file.empty()) return bad("data-file-raw requires data-file");
+  if (o.data_file_raw && !o.backing_file.empty()) {
+    return bad("Backing file and data-file-raw cannot be used at the same time");
+  }
+  if (!o.data_file.empty() && o.version == Qcow2Version::kV2) {
+    return bad(
+        "External data files are only supported with compatibility level 1.1 and above (use "
+        "version=v3 or greater)");
+  }
+  if (o.data_file.size() > kMaxBackingFileNameLength) {
+    return bad("the data file name is longer than 1023 bytes");
+  }
+  if (o.extent_size_hint > kMaxExtentSizeHint) return bad("Extent size hint is too large");
   if (o.size % 512 != 0) return bad("the disk size must be a multiple of 512 bytes");
   if (o.preallocation != Qcow2Preallocation::kOff && !o.backing_file.empty()) {
     return bad("preallocation and a backing file cannot be combined");
@@ -67,6 +92,15 @@ Result<void> inspect_backing(const std::string& path, ImageFormat format,
   return Ok();
 }
 
+// As QEMU: the hint is advice; only the caller's wish for a non-zero one
+// that the file system refuses earns a warning.
+void set_hint(HostFile& file, const Qcow2CreateOptions& o) {
+  auto set = file.set_extent_size_hint(static_cast<uint32_t>(o.extent_size_hint));
+  if (!set.ok() && o.warn && o.extent_size_hint != 0) {
+    o.warn("Failed to set extent size hint: " + set.error().message());
+  }
+}
+
 }  // namespace
 
 Result<void> Qcow2Image::create(const std::string& path, CreateOptions options) {
@@ -97,6 +131,19 @@ Result<void> Qcow2Image::create(const std::string& path, CreateOptions options) 
     h.incompatible_features |= kIncompatCompressionType;
   }
   if (options.lazy_refcounts) h.compatible_features |= kCompatLazyRefcounts;
+  if (options.extended_l2) h.incompatible_features |= kIncompatExtendedL2;
+  if (!options.data_file.empty()) {
+    h.incompatible_features |= kIncompatExternalData;
+    h.data_file = options.data_file;
+    if (options.data_file_raw) {
+      h.autoclear_features |= kAutoclearRawExternalData;
+      // "the external data file can be read as a consistent standalone raw
+      // image without looking at the qcow2 metadata": the L2 tables must map
+      // every cluster to it one to one, so that both views agree (QEMU
+      // preallocates the metadata too).
+      options.preallocation = Qcow2Preallocation::kMetadata;
+    }
+  }
 
   Geometry g = h.geometry();
   const uint64_t cs = g.cluster_size();
@@ -156,7 +203,17 @@ Result<void> Qcow2Image::create(const std::string& path, CreateOptions options) 
     }
   }
 
+  if (!options.data_file.empty()) {
+    // A new, empty data file of the disk's size (replacing any file there,
+    // as QEMU does); relative to the current directory, as QEMU opens it.
+    TRY_ASSIGN(auto data_file, HostFile::create(options.data_file));
+    set_hint(*data_file, options);
+    data_file->set_sync_enabled(options.sync);
+    TRY(data_file->truncate(h.size));
+    TRY(data_file->sync());
+  }
   TRY_ASSIGN(auto file, HostFile::create(path));
+  set_hint(*file, options);
   file->set_sync_enabled(options.sync);
   TRY(file->write(0, header_cluster));
   TRY(file->write(cs, table));
@@ -169,12 +226,18 @@ Result<void> Qcow2Image::create(const std::string& path, CreateOptions options) 
   TRY(file->sync());
   file.reset();
 
-  if (options.preallocation == Qcow2Preallocation::kMetadata && h.size > 0) {
+  if ((options.preallocation == Qcow2Preallocation::kMetadata && h.size > 0) ||
+      !options.data_file.empty()) {
+    // Opening checks the image just written (and, with a data file, that it
+    // is not the image itself).
     Qcow2OpenOptions open_options;
     open_options.access = Access::kReadWrite;
     open_options.sync = options.sync;
+    open_options.backing = Qcow2BackingPolicy::kIgnore;
     TRY_ASSIGN(auto image, Qcow2Image::open(path, open_options));
-    TRY(image->preallocate());
+    if (options.preallocation == Qcow2Preallocation::kMetadata && h.size > 0) {
+      TRY(image->preallocate());
+    }
     TRY(image->close());
   }
   return Ok();
@@ -182,18 +245,28 @@ Result<void> Qcow2Image::create(const std::string& path, CreateOptions options) 
 
 Result<void> Qcow2Image::preallocate() {
   std::lock_guard<std::mutex> lock(mu_);
+  return preallocate_locked(0);
+}
+
+Result<void> Qcow2Image::preallocate_locked(uint64_t first_cluster) {
   // Every guest cluster gets an L2 entry and a host cluster, which reads as
-  // zeros because the file grows sparsely.
+  // zeros because the file grows sparsely. From `first_cluster` on: for the
+  // fresh area of a grown disk with an external data file, whose entries
+  // already set stay as they are.
   const uint64_t clusters = div_round_up(info_.size, geometry_.cluster_size());
   const uint64_t per_table = geometry_.l2_entries();
-  for (uint64_t l1_index = 0; l1_index * per_table < clusters; ++l1_index) {
+  for (uint64_t l1_index = first_cluster / per_table; l1_index * per_table < clusters; ++l1_index) {
     TRY_ASSIGN(Qcow2Table * table, l2_table_for_write(l1_index));
     uint64_t table_offset = table->offset;
     uint64_t count = std::min(per_table, clusters - l1_index * per_table);
-    TRY_ASSIGN(auto alloc, refcounts_->allocate(count));
+    TRY_ASSIGN(DataCluster alloc,
+               allocate_data(l1_index * per_table * geometry_.cluster_size(), count));
     TRY_ASSIGN(table, l2_cache_->get(table_offset));
     for (uint64_t i = 0; i < count; ++i) {
-      table->set_entry(i, (alloc.offset + i * geometry_.cluster_size()) | kOflagCopied);
+      if (data_file_ && (l2_entry(*table, i) != 0 || l2_bitmap(*table, i) != 0)) continue;
+      // With extended L2 entries the subclusters stay unallocated (reading
+      // as zeros), as QEMU leaves them.
+      set_l2(*table, i, (alloc.offset + i * geometry_.cluster_size()) | kOflagCopied, 0);
     }
   }
   return flush_locked();

@@ -50,10 +50,9 @@ constexpr uint64_t kIncompatCorrupt = uint64_t{1} << 1;
 constexpr uint64_t kIncompatExternalData = uint64_t{1} << 2;
 constexpr uint64_t kIncompatCompressionType = uint64_t{1} << 3;
 constexpr uint64_t kIncompatExtendedL2 = uint64_t{1} << 4;
-// The incompatible features this implementation handles (extended L2
-// entries for reading only).
-constexpr uint64_t kIncompatSupported =
-    kIncompatDirty | kIncompatCorrupt | kIncompatCompressionType | kIncompatExtendedL2;
+// The incompatible features this implementation handles (all known ones).
+constexpr uint64_t kIncompatSupported = kIncompatDirty | kIncompatCorrupt | kIncompatExternalData |
+                                        kIncompatCompressionType | kIncompatExtendedL2;
 
 // compatible_features bits.
 constexpr uint64_t kCompatLazyRefcounts = uint64_t{1} << 0;
@@ -66,7 +65,8 @@ constexpr uint64_t kAutoclearRawExternalData = uint64_t{1} << 1;
 constexpr uint32_t kMaxRefcountOrder = 6;
 constexpr uint32_t kDefaultRefcountOrder = 4;
 
-// "backing_file_size ... Must not be longer than 1023 bytes".
+// "backing_file_size ... Must not be longer than 1023 bytes"; the same
+// limit applies here to the external data file name.
 constexpr uint32_t kMaxBackingFileNameLength = 1023;
 
 // compression_type values.
@@ -105,7 +105,17 @@ constexpr uint64_t kL2StandardReservedMask = 0x3f000000000001fe;
 // so clusters at least 16 KiB.
 constexpr uint32_t kSubclustersPerCluster = 32;
 constexpr uint64_t kSubclusterAllocMask = 0xffffffff;
+constexpr uint64_t kSubclusterZeroMask = 0xffffffff00000000;
 constexpr uint32_t kMinExtendedL2ClusterBits = 14;
+
+// The allocation bits of subclusters [first, end) (end at most 32); shifted
+// left by 32 they are the "reads as zeros" bits of the same subclusters.
+inline uint64_t subcluster_alloc_bits(uint64_t first, uint64_t end) {
+  return end <= first ? 0 : ((uint64_t{1} << (end - first)) - 1) << first;
+}
+inline uint64_t subcluster_zero_bits(uint64_t first, uint64_t end) {
+  return subcluster_alloc_bits(first, end) << kSubclustersPerCluster;
+}
 
 // "Refcount table entry": bits 9-63 offset, 0-8 reserved.
 constexpr uint64_t kRefcountTableOffsetMask = 0xfffffffffffffe00;

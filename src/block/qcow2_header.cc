@@ -60,6 +60,7 @@ Result<void> parse_extensions(const std::string& path, const std::vector<uint8_t
                               uint64_t start, uint64_t end, Qcow2Header& h) {
   bool seen_backing_format = false;
   bool seen_feature_table = false;
+  bool seen_data_file = false;
   uint64_t pos = start;
   // Each extension takes at least 8 bytes, which bounds the loop.
   while (pos + 8 <= end) {
@@ -97,6 +98,22 @@ Result<void> parse_extensions(const std::string& path, const std::vector<uint8_t
         break;
       case ext::kBitmaps:
         h.has_bitmaps_extension = true;
+        break;
+      case ext::kExternalDataFile:
+        // "String header extensions": the length is the string length, no
+        // terminating NUL.
+        if (seen_data_file) {
+          return Error(path + ": corrupt qcow2 image: two external data file name extensions");
+        }
+        seen_data_file = true;
+        if (length == 0 || length > kMaxBackingFileNameLength) {
+          return Error(path + ": corrupt qcow2 image: external data file name of " +
+                       std::to_string(length) + " bytes");
+        }
+        h.data_file.assign(reinterpret_cast<const char*>(data), length);
+        if (h.data_file.find('\0') != std::string::npos) {
+          return Error(path + ": corrupt qcow2 image: external data file name contains a NUL byte");
+        }
         break;
       default:
         // "other - Unknown header extension, can be safely ignored"
@@ -197,15 +214,13 @@ Result<Qcow2Header> parse_qcow2_header(const HostFile& file) {
   }
   TRY(parse_extensions(path, cluster, h.header_length, ext_end, h));
 
-  constexpr uint64_t kAllKnown = kIncompatDirty | kIncompatCorrupt | kIncompatExternalData |
-                                 kIncompatCompressionType | kIncompatExtendedL2;
-  if (uint64_t unknown = h.incompatible_features & ~kAllKnown; unknown != 0) {
+  if (uint64_t unknown = h.incompatible_features & ~kIncompatSupported; unknown != 0) {
     return Error(path + ": qcow2 image uses unknown incompatible features: " +
                  describe_qcow2_features(unknown, FeatureType::kIncompatible, h.feature_names));
   }
-  if (uint64_t unsupported = h.incompatible_features & ~kIncompatSupported; unsupported != 0) {
-    return Error(path + ": qcow2 image uses incompatible features that are not supported: " +
-                 describe_qcow2_features(unsupported, FeatureType::kIncompatible, {}));
+  // "This bit may only be set if the External Data File bit ... is also set."
+  if (h.data_file_raw() && !h.external_data()) {
+    return Error(path + ": corrupt qcow2 image: data-file-raw requires a data file");
   }
   if ((h.incompatible_features & kIncompatExtendedL2) != 0 &&
       h.cluster_bits < kMinExtendedL2ClusterBits) {
@@ -308,6 +323,10 @@ Result<std::vector<uint8_t>> build_qcow2_header(Qcow2Header& h) {
   if (!h.backing_format.empty()) {
     append_extension(ext::kBackingFormat,
                      std::vector<uint8_t>(h.backing_format.begin(), h.backing_format.end()));
+  }
+  if (h.external_data() && !h.data_file.empty()) {
+    append_extension(ext::kExternalDataFile,
+                     std::vector<uint8_t>(h.data_file.begin(), h.data_file.end()));
   }
   if (h.version >= 3) {
     std::vector<uint8_t> table;

@@ -34,7 +34,8 @@ struct Qcow2FeatureName {
 // cluster-aligned, start inside the file, stay clear of the header cluster and
 // are within the size limits of qcow2_format.h; the L1 table lies wholly
 // inside the file and covers `size`; no unsupported incompatible feature is
-// set; crypt_method is 0.
+// set; crypt_method is 0; with the raw external data bit the external data
+// file bit is set too.
 struct Qcow2Header {
   uint32_t version = 3;
   uint64_t backing_file_offset = 0;
@@ -57,6 +58,9 @@ struct Qcow2Header {
 
   std::string backing_file;    // empty: no backing file
   std::string backing_format;  // empty: no backing-format extension
+  // "External data file name string" (empty: none), kept whether or not the
+  // external data file bit is set, since a header rewrite must keep it.
+  std::string data_file;
   bool has_bitmaps_extension = false;
   std::vector<Qcow2FeatureName> feature_names;
   std::vector<Qcow2UnknownExtension> unknown_extensions;
@@ -65,14 +69,20 @@ struct Qcow2Header {
     return {cluster_bits, (incompatible_features & qcow2::kIncompatExtendedL2) != 0};
   }
   uint32_t refcount_bits() const { return 1u << refcount_order; }
+  bool external_data() const { return (incompatible_features & qcow2::kIncompatExternalData) != 0; }
+  // "Raw external data bit": the data file alone is a valid raw image.
+  bool data_file_raw() const {
+    return (autoclear_features & qcow2::kAutoclearRawExternalData) != 0;
+  }
 };
 
 // Reads and validates the header cluster of `file`. Every error names the file.
 Result<Qcow2Header> parse_qcow2_header(const HostFile& file);
 
 // The header cluster for a new image: header, backing-format extension,
-// feature name table (left out of clusters of 4 KiB or less, as QEMU does),
-// unknown extensions, end marker, then the backing file name. Sets
+// external data file name (with the external data file bit), feature name
+// table (left out of clusters of 4 KiB or less, as QEMU does), unknown
+// extensions, end marker, then the backing file name. Sets
 // backing_file_offset/size and header_length in `header`.
 Result<std::vector<uint8_t>> build_qcow2_header(Qcow2Header& header);
 

@@ -81,7 +81,7 @@ Result<std::vector<uint32_t>> Qcow2Image::count_references(bool refcount_structu
         if (m.kind == ClusterKind::kCompressed) {
           CompressedExtent e = compressed_extent(geometry_, m.entry);
           TRY(count(e.offset, e.length, "compressed data"));
-        } else if (m.host != 0) {
+        } else if (m.has_host && !data_file_) {
           TRY(count(m.host, cs, "a data cluster"));
         }
       }
@@ -126,13 +126,13 @@ Result<void> Qcow2Image::repair_refcounts() {
     }
     TRY_ASSIGN(Qcow2Table * table, l2_cache_->get(l2_offset));
     for (uint64_t j = 0; j < geometry_.l2_entries(); ++j) {
-      uint64_t entry = table->entry(j);
+      uint64_t entry = l2_entry(*table, j);
       if ((entry & kOflagCompressed) != 0) continue;
       uint64_t host = entry & kL2OffsetMask;
-      if (host == 0) continue;
-      bool owned = counts[geometry_.cluster_index(host)] == 1;
+      if (host == 0) continue;  // (with a data file: unallocated, or already copied)
+      bool owned = data_file_ || counts[geometry_.cluster_index(host)] == 1;
       uint64_t fixed = owned ? (entry | kOflagCopied) : (entry & ~kOflagCopied);
-      if (fixed != entry) table->set_entry(j, fixed);
+      if (fixed != entry) set_l2_descriptor(*table, j, fixed);
     }
   }
   // The tables as counted, then the counts, then a clean header.
@@ -237,17 +237,23 @@ Result<Qcow2Image::RepairReport> Qcow2Image::repair(RepairMode mode) {
     }
     for (uint64_t j = 0; j < geometry_.l2_entries(); ++j) {
       TRY_ASSIGN(Qcow2Table * table, l2_cache_->get(l2_offset));
-      uint64_t entry = table->entry(j);
+      uint64_t entry = l2_entry(*table, j);
       uint64_t host = entry & kL2OffsetMask;
-      if ((entry & kOflagCompressed) != 0 || host == 0) continue;
-      TRY_ASSIGN(uint64_t refcount, refcount_of(host));
+      // "With external data files, all guest clusters have an implicit
+      // refcount of 1 ... so this bit should be 1 for all allocated clusters."
+      const bool data_at_zero = data_file_ && (entry & kOflagCopied) != 0;
+      if ((entry & kOflagCompressed) != 0 || (host == 0 && !data_at_zero)) continue;
+      uint64_t refcount = 1;
+      if (!data_file_) {
+        TRY_ASSIGN(refcount, refcount_of(host));
+      }
       if (((entry & kOflagCopied) != 0) == (refcount == 1)) continue;
       report.messages.push_back(std::string(fix_errors ? "Repairing" : "ERROR") +
                                 " OFLAG_COPIED data cluster: l2_entry=" + hex(entry) +
                                 " refcount=" + std::to_string(refcount));
       if (fix_errors) {
         TRY_ASSIGN(table, l2_cache_->get(l2_offset));  // refcount_of may evict it
-        table->set_entry(j, entry ^ kOflagCopied);
+        set_l2_descriptor(*table, j, entry ^ kOflagCopied);
         ++report.corruptions_fixed;
       }
     }

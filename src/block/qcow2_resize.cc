@@ -59,10 +59,19 @@ Result<void> Qcow2Image::resize(uint64_t new_size, bool allow_shrink) {
                    std::to_string(old_size) + " -> " + std::to_string(new_size) +
                    " bytes); its tail would be lost");
     }
-    return shrink_to(new_size);
+    TRY(shrink_to(new_size));
+    // (QEMU resizes an external data file with the disk.)
+    if (data_file_) TRY(data_file_->truncate(new_size));
+    return Ok();
   }
   if (new_l1_size > l1_.size()) TRY(grow_l1(new_l1_size));
   TRY(store_disk_size(*file_, header_, info_, new_size));
+  if (data_file_) {
+    TRY(data_file_->truncate(new_size));
+    // Raw external data: the new area is mapped one to one as well, as at
+    // creation ("can be read as a consistent standalone raw image").
+    if (info_.data_file_raw) TRY(preallocate_locked(old_size / geometry_.cluster_size()));
+  }
   // A backing file larger than the old disk would show through the new
   // area; the disk must read zeros there (QEMU does the same).
   if (backing_ && backing_size_ > old_size) {
@@ -130,11 +139,14 @@ Result<void> Qcow2Image::drop_l2_tables(uint64_t first) {
       // The table is ours alone: its clusters lose their reference with it.
       // (A table shared with a snapshot keeps them through the snapshot.)
       TRY_ASSIGN(Qcow2Table * table, l2_cache_->get(l2_offset));
-      std::vector<uint64_t> entries(geometry_.l2_entries());
-      for (uint64_t j = 0; j < entries.size(); ++j) entries[j] = table->entry(j);
+      std::vector<uint64_t> entries(geometry_.l2_entries()), bitmaps(entries.size());
+      for (uint64_t j = 0; j < entries.size(); ++j) {
+        entries[j] = l2_entry(*table, j);
+        bitmaps[j] = l2_bitmap(*table, j);
+      }
       for (uint64_t j = 0; j < entries.size(); ++j) {
         uint64_t guest = (i * geometry_.l2_entries() + j) << geometry_.cluster_bits;
-        TRY_ASSIGN(Mapping m, classify(entries[j], guest, true));
+        TRY_ASSIGN(Mapping m, classify(entries[j], guest, true, bitmaps[j]));
         release_later(m);
       }
     }
@@ -159,10 +171,11 @@ Result<void> Qcow2Image::shrink_to(uint64_t new_size) {
       continue;
     }
     TRY_ASSIGN(Mapping m, lookup(c * cs));
-    if (m.entry == 0) continue;
+    if (m.entry == 0 && m.bitmap == 0) continue;
     TRY_ASSIGN(Qcow2Table * table, l2_table_for_write(l1_index));
-    TRY_ASSIGN(m, classify(table->entry(c % per_table), c * cs, true));
-    table->set_entry(c % per_table, 0);
+    TRY_ASSIGN(m, classify(l2_entry(*table, c % per_table), c * cs, true,
+                           l2_bitmap(*table, c % per_table)));
+    set_l2(*table, c % per_table, 0, 0);
     release_later(m);
   }
   TRY(drop_l2_tables(new_l1_size));

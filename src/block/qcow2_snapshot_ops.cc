@@ -108,7 +108,7 @@ Result<void> Qcow2SnapshotOps::for_each_reference(Qcow2Image& img, const std::ve
     }
     TRY(visit(l2_offset, cs));
     TRY_ASSIGN(Qcow2Table * table, img.l2_cache_->get(l2_offset));
-    for (uint64_t j = 0; j < entries.size(); ++j) entries[j] = table->entry(j);
+    for (uint64_t j = 0; j < entries.size(); ++j) entries[j] = img.l2_entry(*table, j);
     for (uint64_t j = 0; j < entries.size(); ++j) {
       uint64_t entry = entries[j];
       auto bad_entry = [&](const char* why) {
@@ -176,8 +176,8 @@ Result<void> Qcow2SnapshotOps::clear_copied_flags(Qcow2Image& img,
     if (l2_offset == 0) continue;
     TRY_ASSIGN(Qcow2Table * table, img.l2_cache_->get(l2_offset));
     for (uint64_t j = 0; j < img.geometry_.l2_entries(); ++j) {
-      uint64_t entry = table->entry(j);
-      if ((entry & kOflagCopied) != 0) table->set_entry(j, entry & ~kOflagCopied);
+      uint64_t entry = img.l2_entry(*table, j);
+      if ((entry & kOflagCopied) != 0) img.set_l2_descriptor(*table, j, entry & ~kOflagCopied);
     }
   }
   return Ok();
@@ -197,12 +197,12 @@ Result<void> Qcow2SnapshotOps::update_copied_flags(Qcow2Image& img) {
     }
     TRY_ASSIGN(Qcow2Table * table, img.l2_cache_->get(l2_offset));
     for (uint64_t j = 0; j < g.l2_entries(); ++j) {
-      uint64_t entry = table->entry(j);
+      uint64_t entry = img.l2_entry(*table, j);
       uint64_t host = entry & kL2OffsetMask;
       if ((entry & kOflagCompressed) != 0 || host == 0) continue;
       TRY_ASSIGN(uint64_t refs, img.refcounts_->get(g.cluster_index(host)));
       uint64_t fixed = refs == 1 ? (entry | kOflagCopied) : (entry & ~kOflagCopied);
-      if (fixed != entry) table->set_entry(j, fixed);
+      if (fixed != entry) img.set_l2_descriptor(*table, j, fixed);
     }
   }
   return Ok();
@@ -462,6 +462,8 @@ Result<size_t> Qcow2Image::find_snapshot(std::string_view id_or_name) const {
 Result<std::string> Qcow2Image::create_snapshot(std::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(0, 0, true));
+  // "neither compressed clusters nor internal snapshots are supported"
+  TRY(check_no_external_data("internal snapshots are"));
   return Qcow2SnapshotOps::create(*this, name);
 }
 

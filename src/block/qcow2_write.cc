@@ -55,6 +55,8 @@ Result<void> Qcow2Image::settle_refcounts() {
 
 Result<void> Qcow2Image::sync_if_needed() {
   if (!unsynced_) return Ok();
+  // Guest data first: the metadata written after this sync refers to it.
+  if (data_file_) TRY(data_file_->sync());
   TRY(file_->sync());
   unsynced_ = false;
   return Ok();
@@ -66,7 +68,8 @@ void Qcow2Image::release_later(const Mapping& m) {
     // sectors touch.
     CompressedExtent e = compressed_extent(geometry_, m.entry);
     pending_releases_.push_back({e.offset, e.length, false});
-  } else if (m.host != 0) {
+  } else if (m.has_host && !data_file_) {
+    // (Clusters of an external data file are not refcounted.)
     pending_releases_.push_back({m.host, geometry_.cluster_size(), false});
   }
 }
@@ -93,6 +96,7 @@ Result<Qcow2Table*> Qcow2Image::l2_table_for_write(uint64_t l1_index) {
 }
 
 Result<void> Qcow2Image::write_chunk(uint64_t guest_offset, std::span<const uint8_t> data) {
+  if (geometry_.extended_l2) return write_subclusters(guest_offset, data);
   const uint64_t cs = geometry_.cluster_size();
   const uint64_t cluster = geometry_.cluster_index(guest_offset);
   const uint64_t cluster_start = cluster << geometry_.cluster_bits;
@@ -104,7 +108,7 @@ Result<void> Qcow2Image::write_chunk(uint64_t guest_offset, std::span<const uint
   TRY_ASSIGN(Mapping m, lookup(guest_offset));
   bool owned = (m.entry & kOflagCopied) != 0;
   if (m.kind == ClusterKind::kNormal && owned && (l1_[l1_index] & kOflagCopied) != 0) {
-    TRY(file_->write(m.host + in_cluster, data));
+    TRY(guest_data().write(m.host + in_cluster, data));
     unsynced_ = true;
     return Ok();
   }
@@ -112,45 +116,45 @@ Result<void> Qcow2Image::write_chunk(uint64_t guest_offset, std::span<const uint
   TRY_ASSIGN(Qcow2Table * table, l2_table_for_write(l1_index));
   const uint64_t l2_offset = table->offset;
   // The table may be a fresh copy: classify its entry again.
-  TRY_ASSIGN(m, classify(table->entry(l2_index), guest_offset, true));
+  TRY_ASSIGN(m, classify(l2_entry(*table, l2_index), guest_offset, true));
   owned = (m.entry & kOflagCopied) != 0;
   if (m.kind == ClusterKind::kNormal && owned) {
-    TRY(file_->write(m.host + in_cluster, data));
+    TRY(guest_data().write(m.host + in_cluster, data));
     unsynced_ = true;
     return Ok();
   }
 
   uint64_t target;
   bool fresh = false;
-  if (m.kind == ClusterKind::kZero && m.host != 0 && owned) {
+  if (m.kind == ClusterKind::kZero && m.has_host && owned) {
     // A preallocated zero cluster: fill it, then drop the zero flag.
     target = m.host;
   } else {
-    TRY_ASSIGN(auto alloc, refcounts_->allocate(1));
+    TRY_ASSIGN(DataCluster alloc, allocate_data(cluster_start, 1));
     target = alloc.offset;
     fresh = alloc.fresh;
   }
 
   if (data.size() == cs) {
-    TRY(file_->write(target, data));
+    TRY(guest_data().write(target, data));
   } else {
     // Copy-on-write: the rest of the cluster keeps what the guest saw.
     bool reads_zero =
         m.kind == ClusterKind::kZero ||
         (m.kind == ClusterKind::kUnallocated && (!backing_ || cluster_start >= backing_size_));
     if (reads_zero && fresh) {
-      TRY(file_->write(target + in_cluster, data));  // the new cluster reads as zeros already
+      TRY(guest_data().write(target + in_cluster, data));  // the new cluster reads as zeros already
     } else {
       std::vector<uint8_t> buffer(cs);
       TRY(read_cluster_contents(cluster_start, m, buffer));
       std::copy(data.begin(), data.end(), buffer.begin() + static_cast<ptrdiff_t>(in_cluster));
-      TRY(file_->write(target, buffer));
+      TRY(guest_data().write(target, buffer));
     }
   }
   unsynced_ = true;
 
   TRY_ASSIGN(table, l2_cache_->get(l2_offset));
-  table->set_entry(l2_index, target | kOflagCopied);
+  set_l2(*table, l2_index, target | kOflagCopied, 0);
   if (target != m.host) release_later(m);
   return Ok();
 }
@@ -161,9 +165,10 @@ Result<void> Qcow2Image::zero_cluster(uint64_t guest_offset, ZeroMode mode) {
   const uint64_t l2_index = cluster % geometry_.l2_entries();
   const bool backing_covers = backing_ && guest_offset < backing_size_;
 
+  if (geometry_.extended_l2) return zero_cluster_subclusters(guest_offset, mode);
   TRY_ASSIGN(Mapping m, lookup(guest_offset));
   if (m.kind == ClusterKind::kUnallocated && !backing_covers) return Ok();  // reads as zeros
-  if (m.kind == ClusterKind::kZero && (mode == ZeroMode::kKeepAllocation || m.host == 0)) {
+  if (m.kind == ClusterKind::kZero && (mode == ZeroMode::kKeepAllocation || !m.has_host)) {
     return Ok();
   }
   if (header_.version < 3) {
@@ -175,17 +180,17 @@ Result<void> Qcow2Image::zero_cluster(uint64_t guest_offset, ZeroMode mode) {
   }
 
   TRY_ASSIGN(Qcow2Table * table, l2_table_for_write(l1_index));
-  TRY_ASSIGN(m, classify(table->entry(l2_index), guest_offset, true));
+  TRY_ASSIGN(m, classify(l2_entry(*table, l2_index), guest_offset, true));
   bool owned = (m.entry & kOflagCopied) != 0;
   uint64_t entry;
-  if (mode == ZeroMode::kKeepAllocation && m.host != 0 && owned) {
+  if (mode == ZeroMode::kKeepAllocation && m.has_host && owned) {
     // "The host cluster offset can be used to describe a preallocation".
     entry = m.host | kOflagCopied | kOflagZero;
   } else {
     entry = (mode == ZeroMode::kDeallocate && !backing_covers) ? 0 : kOflagZero;
     release_later(m);
   }
-  table->set_entry(l2_index, entry);
+  set_l2(*table, l2_index, entry, 0);
   return Ok();
 }
 
@@ -216,8 +221,8 @@ Result<void> Qcow2Image::deallocate_cluster(uint64_t guest_offset) {
   TRY_ASSIGN(Mapping m, lookup(guest_offset));
   if (m.kind == ClusterKind::kUnallocated) return Ok();
   TRY_ASSIGN(Qcow2Table * table, l2_table_for_write(l1_index));
-  TRY_ASSIGN(m, classify(table->entry(l2_index), guest_offset, true));
-  table->set_entry(l2_index, 0);
+  TRY_ASSIGN(m, classify(l2_entry(*table, l2_index), guest_offset, true));
+  set_l2(*table, l2_index, 0, 0);
   release_later(m);
   return Ok();
 }
@@ -229,8 +234,12 @@ Result<void> Qcow2Image::discard(uint64_t offset, uint64_t length) {
   const uint64_t end = offset + length;
   // Partial clusters keep their data; the disk's last cluster may be short.
   const uint64_t last = end == info_.size ? end : end & ~(cs - 1);
-  for (uint64_t pos = (offset + cs - 1) & ~(cs - 1); pos < last; pos += cs) {
-    if (header_.version >= 3) {
+  const uint64_t first = (offset + cs - 1) & ~(cs - 1);
+  if (first < last) TRY(zero_raw_data(first, last - first));
+  for (uint64_t pos = first; pos < last; pos += cs) {
+    if (geometry_.extended_l2) {
+      TRY(discard_cluster_subclusters(pos));
+    } else if (header_.version >= 3) {
       TRY(zero_cluster(pos, ZeroMode::kDeallocate));
     } else {
       TRY(deallocate_cluster(pos));
@@ -247,6 +256,13 @@ Result<void> Qcow2Image::write_zeroes(uint64_t offset, uint64_t length, ZeroMode
 }
 
 Result<void> Qcow2Image::write_zeroes_locked(uint64_t offset, uint64_t length, ZeroMode mode) {
+  // (QEMU zeroes a raw data file first too, qcow2_subcluster_zeroize.)
+  TRY(zero_raw_data(offset, length));
+  if (geometry_.extended_l2) {
+    TRY(write_zeroes_subclusters(offset, length, mode));
+    if (pending_releases_.size() > kMaxPendingReleases) TRY(flush_locked());
+    return Ok();
+  }
   const uint64_t cs = geometry_.cluster_size();
   std::vector<uint8_t> zeros;
   uint64_t done = 0;

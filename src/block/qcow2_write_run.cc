@@ -17,7 +17,8 @@ Result<uint64_t> Qcow2Image::write_new_run(uint64_t guest_offset, std::span<cons
   const uint64_t cs = geometry_.cluster_size();
   if (!geometry_.aligned(guest_offset) || data.size() < 2 * cs) return uint64_t{0};
   // Without a host cluster: unallocated, or a zero cluster without
-  // preallocation. What the backing file holds does not matter, since every
+  // preallocation (with extended L2 entries: any mix of unallocated and zero
+  // subclusters). What the backing file holds does not matter, since every
   // byte of these clusters is overwritten.
   auto unmapped = [](uint64_t entry) { return entry == 0 || entry == kOflagZero; };
   TRY_ASSIGN(Mapping first, lookup(guest_offset));
@@ -35,15 +36,17 @@ Result<uint64_t> Qcow2Image::write_new_run(uint64_t guest_offset, std::span<cons
   TRY_ASSIGN(Qcow2Table * table, l2_table_for_write(l1_index));
   const uint64_t l2_offset = table->offset;
   uint64_t count = 0;
-  while (count < limit && unmapped(table->entry(l2_index + count))) ++count;
+  while (count < limit && unmapped(l2_entry(*table, l2_index + count))) ++count;
   if (count < 2) return uint64_t{0};
 
-  TRY_ASSIGN(auto alloc, refcounts_->allocate(count));
-  TRY(file_->write(alloc.offset, data.first(count * cs)));
+  TRY_ASSIGN(DataCluster alloc, allocate_data(guest_offset, count));
+  TRY(guest_data().write(alloc.offset, data.first(count * cs)));
   unsynced_ = true;
   TRY_ASSIGN(table, l2_cache_->get(l2_offset));
+  // With extended L2 entries every subcluster now holds data.
+  const uint64_t bitmap = geometry_.extended_l2 ? kSubclusterAllocMask : 0;
   for (uint64_t i = 0; i < count; ++i) {
-    table->set_entry(l2_index + i, (alloc.offset + i * cs) | kOflagCopied);
+    set_l2(*table, l2_index + i, (alloc.offset + i * cs) | kOflagCopied, bitmap);
   }
   return count * cs;
 }

@@ -99,17 +99,25 @@ Result<Extent> extent_at(const Chain& chain, unsigned depth, uint64_t start, uin
       // (qemu-img map asks the host file of such images too).
       const uint64_t host = where.host_offset + start % cluster;
       bool hole = false;
-      if (layer.preallocated) length = host_run(layer.host_fd, host, length, hole);
-      return Extent{start, length, depth, true, hole, true, true, host, layer.path};
+      if (layer.preallocated && layer.qcow2->data_path() == layer.path) {
+        length = host_run(layer.host_fd, host, length, hole);
+      }
+      return Extent{start, length, depth, true, hole, true, true, host, layer.qcow2->data_path()};
     }
     case Allocation::kCompressed:
       return Extent{start, length, depth, true, false, true, false, 0, layer.path};
     case Allocation::kZero: {
       // A zero cluster (or subcluster) that keeps its host cluster has an offset.
       bool kept = where.host_offset != 0;
-      return Extent{start,     length, depth, true,
-                    true,      false,  kept,  kept ? where.host_offset + start % cluster : 0,
-                    layer.path};
+      return Extent{start,
+                    length,
+                    depth,
+                    true,
+                    true,
+                    false,
+                    kept,
+                    kept ? where.host_offset + start % cluster : 0,
+                    kept ? layer.qcow2->data_path() : layer.path};
     }
     case Allocation::kUnallocated:
       break;

@@ -141,6 +141,26 @@ struct Checker {
           continue;
         }
         uint64_t data = e & q::kL2OffsetMask;
+        // External data file: offset 0 with the copied flag is a cluster at
+        // offset 0 of that file; its clusters are not refcounted ("implicit
+        // refcount of 1"), so only the copied flag is checked.
+        const bool external = h.external_data();
+        const bool zero_flag = !g.extended_l2 && (e & q::kOflagZero) != 0;
+        if (external && (data != 0 || ((e & q::kOflagCopied) != 0 && !zero_flag))) {
+          if (active) {
+            ++allocated;
+            if (next_contiguous != 0 && data != next_contiguous) ++fragmented;
+            next_contiguous = data + cs;
+            if ((e & q::kOflagCopied) == 0) {
+              char line[128];
+              std::snprintf(line, sizeof line,
+                            "ERROR OFLAG_COPIED data cluster: l2_entry=%llx refcount=1",
+                            static_cast<unsigned long long>(e));
+              error(line);
+            }
+          }
+          continue;
+        }
         if (data == 0) {
           if (bitmap & q::kSubclusterAllocMask) {
             error("ERROR unallocated cluster (L2 index " + std::to_string(j) +

@@ -1,8 +1,6 @@
 #include "cli/img_common.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cctype>
 #include <cmath>
@@ -18,6 +16,10 @@ namespace vessel::cli::img {
 int fail(const std::string& message) {
   std::fprintf(stderr, "vessel: error: %s\n", message.c_str());
   return kExitError;
+}
+
+void warn(const std::string& message) {
+  std::fprintf(stderr, "vessel: warning: %s\n", message.c_str());
 }
 
 Result<ParsedArgs> parse_img_args(std::span<const std::string_view> args,
@@ -333,21 +335,6 @@ bool take_output_option(std::string_view value, bool& json) {
 Result<void> expect_one_image(const ParsedArgs& parsed, std::string_view verb) {
   if (parsed.positional.size() == 1) return Ok();
   return Error("expecting one image file name (see 'vessel img " + std::string(verb) + " --help')");
-}
-
-Result<void> create_image(const std::string& path, block::ImageFormat format, uint64_t size) {
-  if (format == block::ImageFormat::kQcow2) {
-    block::Qcow2CreateOptions options;
-    options.size = size;
-    return block::Qcow2Image::create(path, options);
-  }
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Error(path + ": " + std::strerror(errno));
-  int rc = ftruncate(fd, static_cast<off_t>(size));
-  int saved = errno;
-  ::close(fd);
-  if (rc != 0) return Error(path + ": " + std::strerror(saved));
-  return Ok();
 }
 
 Result<OpenedImage> open_image(const std::string& path, const std::string& format, bool writable,

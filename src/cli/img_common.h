@@ -23,6 +23,8 @@ inline constexpr int kExitError = 1;
 
 // Prints "vessel: error: MESSAGE" and returns kExitError.
 int fail(const std::string& message);
+// Prints "vessel: warning: MESSAGE".
+void warn(const std::string& message);
 
 // What a repeated option with a value means: as in qemu-img, the last one
 // counts ("-f foo -f qcow2" is qcow2), except for lists that add up ("-o").
@@ -90,10 +92,6 @@ struct OpenedImage {
   std::unique_ptr<block::BlockBackend> backend;
   block::Qcow2Image* qcow2 = nullptr;  // backend as qcow2, or nullptr for raw
 };
-
-// Creates (or truncates) `path` as an empty image of `format` holding `size`
-// bytes (a multiple of 512), with qcow2's defaults.
-Result<void> create_image(const std::string& path, block::ImageFormat format, uint64_t size);
 
 // An internal snapshot to read instead of the active disk (convert -l): the
 // one whose ID and name match those given; an empty one matches any.

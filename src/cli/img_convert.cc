@@ -1,19 +1,15 @@
 // vessel img convert: copies an image into a new one of any format, leaving
 // zero runs unwritten (sparse) and optionally compressing qcow2 clusters.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
-#include <cstring>
 #include <mutex>
 #include <vector>
 
 #include "block/aligned_buffer.h"
 #include "cli/img_common.h"
 #include "cli/img_convert_piece.h"
+#include "cli/img_create_options.h"
 #include "cli/img_parallel.h"
 #include "cli/img_verbs.h"
 
@@ -32,6 +28,9 @@ void print_help() {
       "Options:\n"
       "  -f fmt           source format: raw or qcow2 (probed when absent)\n"
       "  -O output_fmt    output format: raw (default) or qcow2\n"
+      "  -o options       options of the new image, as for 'vessel img create -o'\n"
+      "                   (qcow2: cluster_size, compat, refcount_bits, extended_l2,\n"
+      "                   lazy_refcounts, compression_type, preallocation; '-o help')\n"
       "  -c               compress the output's clusters (qcow2 output only)\n"
       "  -S sparse_size   runs of zeros at least this long (a multiple of 512) are\n"
       "                   not written; 0 writes every byte (default 4k)\n"
@@ -114,16 +113,28 @@ int convert_verb(std::span<const std::string_view> args) {
     kQuiet,
     kCache,
     kSrcCache,
+    kOptions,
     kShare,
     kSnapshot,
     kHelp,
     kHelpLong
   };
-  const ImgOption specs[] = {{'f', "", true},  {'O', "", true},  {'c', "", false},
-                             {'S', "", true},  {'B', "", true},  {'F', "", true},
-                             {'n', "", false}, {'p', "", false}, {'q', "", false},
-                             {'t', "", true},  {'T', "", true},  {'U', "force-share", false},
-                             {'l', "", true},  {'h', "", false}, {0, "help", false}};
+  const ImgOption specs[] = {{'f', "", true},
+                             {'O', "", true},
+                             {'c', "", false},
+                             {'S', "", true},
+                             {'B', "", true},
+                             {'F', "", true},
+                             {'n', "", false},
+                             {'p', "", false},
+                             {'q', "", false},
+                             {'t', "", true},
+                             {'T', "", true},
+                             {'o', "", true, Repeat::kAddsUp},
+                             {'U', "force-share", false},
+                             {'l', "", true},
+                             {'h', "", false},
+                             {0, "help", false}};
   auto parsed = parse_img_args(args, specs, "convert");
   if (!parsed) return fail(parsed.error().message());
   std::string src_format;
@@ -142,6 +153,7 @@ int convert_verb(std::span<const std::string_view> args) {
   std::string backing;
   std::string backing_format;
   std::string snapshot_param;  // -l
+  std::vector<std::string> option_lists;
   for (const auto& [index, value] : parsed->options) {
     switch (index) {
       case kFormat: {
@@ -185,6 +197,9 @@ int convert_verb(std::span<const std::string_view> args) {
         (index == kCache ? dst_cache : src_cache) = *mode;
         break;
       }
+      case kOptions:
+        option_lists.push_back(value);
+        break;
       case kSnapshot:
         snapshot_param = value;
         break;
@@ -195,6 +210,19 @@ int convert_verb(std::span<const std::string_view> args) {
       default:
         break;  // -q; -U: images are never locked, so they are always shared
     }
+  }
+  // The new image's options; "size" is the source's whatever -o says, as
+  // with qemu-img.
+  auto create_options = parse_img_create_options(out_format, option_lists);
+  if (!create_options) return fail(create_options.error().message());
+  if (create_options->help) return 0;
+  if (!option_lists.empty() && no_create) {
+    return fail("-o has no effect when skipping image creation (-n)");
+  }
+  if (!create_options->backing_file.empty()) {
+    if (!backing.empty()) return fail("-B and -o backing_file cannot both be given");
+    backing = create_options->backing_file;
+    if (backing_format.empty()) backing_format = create_options->backing_format;
   }
   const auto& pos = parsed->positional;
   if (pos.size() < 2)
@@ -231,7 +259,10 @@ int convert_verb(std::span<const std::string_view> args) {
   if (!no_create) {
     if (out_format == block::ImageFormat::kQcow2) {
       if (size % 512 != 0) return fail(src_path + ": size is not a multiple of 512 bytes");
-      block::Qcow2CreateOptions q;
+      if (auto checked = check_img_create_options(dst_path, *create_options); !checked) {
+        return fail(checked.error().message());
+      }
+      block::Qcow2CreateOptions q = qcow2_create_options(*create_options);
       q.size = size;
       q.sync = dst_cache.flush;
       if (!backing.empty()) {
@@ -241,7 +272,7 @@ int convert_verb(std::span<const std::string_view> args) {
       auto r = block::Qcow2Image::create(dst_path, q);
       if (!r) return fail(r.error().message());
     } else {
-      auto r = create_image(dst_path, block::ImageFormat::kRaw, size);
+      auto r = create_raw_image(dst_path, size, *create_options);
       if (!r) return fail(r.error().message());
     }
   }

@@ -1,12 +1,8 @@
 // vessel img create: new raw and qcow2 images, qemu-img's options.
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 
 #include "cli/img_common.h"
+#include "cli/img_create_options.h"
 #include "cli/img_verbs.h"
 
 namespace vessel::cli::img {
@@ -39,54 +35,25 @@ void print_help() {
       "  lazy_refcounts=on|off     compat=1.1 only (default off)\n"
       "  preallocation=off|metadata\n"
       "  compression_type=zlib|zstd  (zstd needs compat=1.1)\n"
+      "  extended_l2=on|off        32 subclusters per cluster, allocated one by one\n"
+      "                            (compat=1.1, cluster_size 16k or more; default off)\n"
+      "  data_file=FILE            guest data goes to FILE (created, replacing any file\n"
+      "                            there), at the guest offsets; the image keeps only the\n"
+      "                            metadata (compat=1.1). A relative FILE is relative to\n"
+      "                            the current directory, as with qemu-img\n"
+      "  data_file_raw=on|off      FILE alone stays a valid raw image of the disk (needs\n"
+      "                            data_file, no backing file; implies metadata\n"
+      "                            preallocation)\n"
       "  backing_file=FILE, backing_fmt=FMT  as -b and -F\n"
       "raw options (-o):\n"
       "  size=SIZE, preallocation=off|falloc|full\n"
+      "both formats (-o):\n"
+      "  extent_size_hint=SIZE     the new files' extent size hint (FS_IOC_FSSETXATTR;\n"
+      "                            XFS allocates sparse files in extents of this size),\n"
+      "                            default 1M, 0 to disable, at most 4G - 1; where the\n"
+      "                            file system refuses it a given one is a warning\n"
       "\n"
       "Exit status: 0 on success, 1 on any error.\n");
-}
-
-void print_option_help(block::ImageFormat format) {
-  if (format == block::ImageFormat::kQcow2) {
-    std::printf(
-        "Supported qcow2 options:\n"
-        "  backing_file=<str>     - File name of a base image\n"
-        "  backing_fmt=<str>      - Image format of the base image\n"
-        "  cluster_size=<size>    - qcow2 cluster size\n"
-        "  compat=<str>           - Compatibility level (0.10 or 1.1)\n"
-        "  compression_type=<str> - Compression method used for image cluster compression\n"
-        "  lazy_refcounts=<bool (on/off)> - Postpone refcount updates\n"
-        "  preallocation=<str>    - Preallocation mode (allowed values: off, metadata)\n"
-        "  refcount_bits=<num>    - Width of a reference count entry in bits\n"
-        "  size=<size>            - Virtual disk size\n");
-  } else {
-    std::printf(
-        "Supported raw options:\n"
-        "  preallocation=<str>    - Preallocation mode (allowed values: off, falloc, full)\n"
-        "  size=<size>            - Virtual disk size\n");
-  }
-}
-
-Result<bool> parse_bool(std::string_view key, std::string_view value) {
-  if (value == "on" || value == "true" || value == "yes") return true;
-  if (value == "off" || value == "false" || value == "no") return false;
-  return Error("parameter '" + std::string(key) + "' expects 'on' or 'off' (got '" +
-               std::string(value) + "')");
-}
-
-Result<void> create_raw(const std::string& path, uint64_t size, const std::string& prealloc) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Error(path + ": " + std::strerror(errno));
-  std::string error;
-  if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
-    error = path + ": " + std::strerror(errno);
-  } else if (prealloc == "falloc" || prealloc == "full") {
-    int rc = size == 0 ? 0 : posix_fallocate(fd, 0, static_cast<off_t>(size));
-    if (rc != 0) error = path + ": cannot preallocate: " + std::strerror(rc);
-  }
-  if (::close(fd) != 0 && error.empty()) error = path + ": " + std::strerror(errno);
-  if (!error.empty()) return Error(error);
-  return Ok();
 }
 
 }  // namespace
@@ -135,85 +102,13 @@ int create_verb(std::span<const std::string_view> args) {
     }
   }
 
-  block::Qcow2CreateOptions q;
-  std::string raw_prealloc = "off";
-  std::optional<uint64_t> size;
-  bool compat_given = false, refcount_given = false;
-  for (const std::string& item : img_option_items(option_lists)) {
-    if (item == "help" || item == "?") {
-      print_option_help(format);
-      return 0;
-    }
-    size_t eq = item.find('=');
-    if (eq == std::string::npos) {
-      return fail("invalid option '" + item + "' in -o: expected key=value");
-    }
-    std::string key = item.substr(0, eq), value = item.substr(eq + 1);
-    auto bad = [&](const std::string& why) {
-      return fail("invalid value '" + value + "' for option " + key + ": " + why);
-    };
-    if (key == "size") {
-      auto s = parse_img_size(value);
-      if (!s) return fail(s.error().message());
-      size = *s;
-    } else if (key == "preallocation") {
-      if (format == block::ImageFormat::kQcow2) {
-        if (value == "off") {
-          q.preallocation = block::Qcow2Preallocation::kOff;
-        } else if (value == "metadata") {
-          q.preallocation = block::Qcow2Preallocation::kMetadata;
-        } else {
-          return bad("qcow2 supports preallocation=off or metadata");
-        }
-      } else {
-        if (value != "off" && value != "falloc" && value != "full") {
-          return bad("raw supports preallocation=off, falloc or full");
-        }
-        raw_prealloc = value;
-      }
-    } else if (format == block::ImageFormat::kRaw) {
-      return fail("invalid option '" + key + "' for format 'raw' (see '-o help')");
-    } else if (key == "cluster_size") {
-      auto s = parse_img_size(value);
-      if (!s) return fail(s.error().message());
-      if (*s < 512 || *s > (2u << 20) || (*s & (*s - 1)) != 0) {
-        return bad("cluster size must be a power of two between 512 and 2M");
-      }
-      q.cluster_size = static_cast<uint32_t>(*s);
-    } else if (key == "compat") {
-      auto v = block::parse_qcow2_compat(value);
-      if (!v) return bad("use 0.10 or 1.1");
-      q.version = *v;
-      compat_given = true;
-    } else if (key == "refcount_bits") {
-      auto bits = block::parse_qcow2_refcount_bits(value);
-      if (!bits) return bad(bits.error().message());
-      q.refcount_bits = *bits;
-      refcount_given = true;
-    } else if (key == "lazy_refcounts") {
-      auto b = parse_bool(key, value);
-      if (!b) return fail(b.error().message());
-      q.lazy_refcounts = *b;
-    } else if (key == "compression_type") {
-      if (value == "zlib") {
-        q.compression_type = block::qcow2::CompressionType::kZlib;
-      } else if (value == "zstd") {
-        q.compression_type = block::qcow2::CompressionType::kZstd;
-      } else {
-        return bad("use zlib or zstd");
-      }
-    } else if (key == "backing_file") {
-      backing = value;
-    } else if (key == "backing_fmt") {
-      backing_format = value;
-    } else if (key == "extended_l2") {
-      auto b = parse_bool(key, value);
-      if (!b) return fail(b.error().message());
-      if (*b) return fail("extended_l2=on is not supported");
-    } else {
-      return fail("invalid option '" + key + "' for format 'qcow2' (see '-o help')");
-    }
-  }
+  auto options = parse_img_create_options(format, option_lists);
+  if (!options) return fail(options.error().message());
+  if (options->help) return 0;
+  block::Qcow2CreateOptions& q = options->qcow2;
+  std::optional<uint64_t> size = options->size;
+  if (!options->backing_file.empty()) backing = options->backing_file;
+  if (!options->backing_format.empty()) backing_format = options->backing_format;
 
   const auto& pos = parsed->positional;
   if (pos.empty()) return fail("expecting image file name (see 'vessel img create --help')");
@@ -236,25 +131,15 @@ int create_verb(std::span<const std::string_view> args) {
     if (!backing.empty()) return fail(path + ": the raw format does not support backing files");
     if (!size)
       return fail(path + ": image size is required (e.g. 'vessel img create " + path + " 10G')");
-    if (!quiet) {
-      std::printf("Formatting '%s', fmt=raw size=%llu\n", path.c_str(),
-                  static_cast<unsigned long long>(*size));
-    }
-    auto r = create_raw(path, *size, raw_prealloc);
+    if (!quiet) std::printf("%s\n", raw_formatting_line(path, *size, *options).c_str());
+    auto r = create_raw_image(path, *size, *options);
     if (!r) return fail(r.error().message());
     return 0;
   }
 
-  if (q.version == block::Qcow2Version::kV2) {
-    if (q.lazy_refcounts) return fail(path + ": lazy refcounts require compat=1.1");
-    if (q.compression_type == block::qcow2::CompressionType::kZstd) {
-      return fail(path + ": compression_type=zstd requires compat=1.1");
-    }
-    if (refcount_given && q.refcount_bits != 16) {
-      return fail(path + ": different refcount widths than 16 bits require compat=1.1");
-    }
+  if (auto checked = check_img_create_options(path, *options); !checked) {
+    return fail(checked.error().message());
   }
-  (void)compat_given;
   if (!backing.empty()) {
     std::string resolved = resolve_backing_path(path, backing);
     if (backing_format.empty()) {
@@ -283,23 +168,10 @@ int create_verb(std::span<const std::string_view> args) {
   q.size = *size;
 
   if (!quiet) {
-    std::string line = "Formatting '" + path +
-                       "', fmt=qcow2 cluster_size=" + std::to_string(q.cluster_size) +
-                       " extended_l2=off";
-    if (q.preallocation == block::Qcow2Preallocation::kMetadata) line += " preallocation=metadata";
-    line += std::string(" compression_type=") +
-            (q.compression_type == block::qcow2::CompressionType::kZstd ? "zstd" : "zlib");
-    line += " size=" + std::to_string(q.size);
-    if (!q.backing_file.empty()) {
-      line += " backing_file=" + q.backing_file + " backing_fmt=" + q.backing_format;
-    }
-    if (q.version == block::Qcow2Version::kV2) line += " compat=0.10";
-    line += std::string(" lazy_refcounts=") + (q.lazy_refcounts ? "on" : "off");
-    line += " refcount_bits=" + std::to_string(q.refcount_bits);
-    std::printf("%s\n", line.c_str());
+    std::printf("%s\n", qcow2_formatting_line(path, *options).c_str());
     std::fflush(stdout);
   }
-  auto created = block::Qcow2Image::create(path, q);
+  auto created = block::Qcow2Image::create(path, qcow2_create_options(*options));
   if (!created) return fail(created.error().message());
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cli/img_common.h"
+#include "cli/img_create_options.h"
 #include "cli/img_verbs.h"
 
 namespace vessel::cli::img {
@@ -111,9 +112,18 @@ int dd_verb(std::span<const std::string_view> args) {
   const uint64_t out_size = skip_past_end ? 0 : size - dd->skip * bs;
   auto format = parse_format_option(out_format);
   if (!format) return fail(format.error().message());
-  if (auto made = create_image(dd->output, *format, (out_size + 511) / 512 * 512); !made) {
-    return fail(made.error().message());
+  // A new image with create's defaults (qemu-img dd creates it so too).
+  ImgCreateOptions defaults;
+  const uint64_t create_size = (out_size + 511) / 512 * 512;
+  Result<void> made = Ok();
+  if (*format == block::ImageFormat::kQcow2) {
+    block::Qcow2CreateOptions qcow2 = qcow2_create_options(defaults);
+    qcow2.size = create_size;
+    made = block::Qcow2Image::create(dd->output, qcow2);
+  } else {
+    made = create_raw_image(dd->output, create_size, defaults);
   }
+  if (!made) return fail(made.error().message());
   auto out = open_image(dd->output, out_format, true);
   if (!out) return fail(out.error().message());
   uint64_t in_pos = dd->skip * bs;

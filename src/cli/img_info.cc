@@ -99,6 +99,12 @@ std::string to_json(const ImageDescription& d, const std::string& indent) {
               compression_name(d.q.compression_type) + "\"";
     }
     data += ",\n" + i3 + "\"refcount-bits\": " + std::to_string(d.q.refcount_bits);
+    if (!d.q.data_file.empty()) {
+      data += ",\n" + i3 + "\"data-file\": " + json_string(d.q.data_file);
+    }
+    if (d.q.external_data) {
+      data += ",\n" + i3 + "\"data-file-raw\": " + (d.q.data_file_raw ? "true" : "false");
+    }
     if (d.q.version >= 3) {
       data += std::string(",\n") + i3 + "\"corrupt\": " + (d.q.corrupt ? "true" : "false") + ",\n" +
               i3 + "\"extended-l2\": " + (d.q.extended_l2 ? "true" : "false");
@@ -145,6 +151,10 @@ void print_human(const ImageDescription& d) {
     std::printf("    lazy refcounts: %s\n", d.q.lazy_refcounts ? "true" : "false");
   }
   std::printf("    refcount bits: %u\n", d.q.refcount_bits);
+  if (!d.q.data_file.empty()) std::printf("    data file: %s\n", d.q.data_file.c_str());
+  if (d.q.external_data) {
+    std::printf("    data file raw: %s\n", d.q.data_file_raw ? "true" : "false");
+  }
   if (d.q.version >= 3) {
     std::printf("    corrupt: %s\n", d.q.corrupt ? "true" : "false");
     std::printf("    extended l2: %s\n", d.q.extended_l2 ? "true" : "false");

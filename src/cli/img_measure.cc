@@ -11,6 +11,7 @@
 
 #include "cli/img_chain.h"
 #include "cli/img_common.h"
+#include "cli/img_create_options.h"
 #include "cli/img_verbs.h"
 
 namespace vessel::cli::img {
@@ -57,14 +58,15 @@ uint64_t refcount_metadata_size(uint64_t clusters, uint64_t cluster_size, uint32
 }
 
 // qcow2_calc_prealloc_size(): header, L2 tables, L1 table, refcounts and data
-// of a fully allocated image.
-uint64_t qcow2_fully_allocated(uint64_t virtual_size, uint64_t cluster_size,
-                               uint32_t refcount_bits) {
+// of a fully allocated image. `l2_entry_bytes`: 8, or 16 with extended L2
+// entries (qcow2 spec "Extended L2 Entries").
+uint64_t qcow2_fully_allocated(uint64_t virtual_size, uint64_t cluster_size, uint32_t refcount_bits,
+                               uint64_t l2_entry_bytes) {
   const uint64_t aligned = round_up(virtual_size, cluster_size);
   uint64_t meta = cluster_size;
-  uint64_t l2_entries = round_up(aligned / cluster_size, cluster_size / 8);
-  meta += l2_entries * 8;
-  uint64_t l1_entries = round_up(l2_entries * 8 / cluster_size, cluster_size / 8);
+  uint64_t l2_entries = round_up(aligned / cluster_size, cluster_size / l2_entry_bytes);
+  meta += l2_entries * l2_entry_bytes;
+  uint64_t l1_entries = round_up(l2_entries * l2_entry_bytes / cluster_size, cluster_size / 8);
   meta += l1_entries * 8;
   meta += refcount_metadata_size((meta + aligned) / cluster_size, cluster_size, refcount_bits);
   return meta + aligned;
@@ -76,6 +78,8 @@ struct Qcow2Target {
   bool version3 = true;
   bool fully_preallocated = false;  // preallocation=falloc or full
   bool has_backing_file = false;
+  bool extended_l2 = false;
+  uint64_t l2_entry_bytes() const { return extended_l2 ? 16 : 8; }
 };
 
 Result<Qcow2Target> parse_qcow2_target(
@@ -109,11 +113,20 @@ Result<Qcow2Target> parse_qcow2_target(
     } else if (key == "compression_type") {
       if (value != "zlib" && value != "zstd") return Error("Invalid parameter '" + value + "'");
     } else if (key == "extended_l2") {
-      TRY_ASSIGN(bool on, parse_img_bool(key, value));
-      if (on) return Error("extended_l2=on is not supported");
-    } else if (key != "backing_fmt" && key != "size") {
+      TRY_ASSIGN(t.extended_l2, parse_img_bool(key, value));
+    } else if (key == "extent_size_hint") {
+      if (!parse_img_size(value)) return Error(extent_size_hint_error());
+    } else if (key == "data_file_raw") {
+      // An external data file changes nothing qemu-img measure counts.
+      TRY(parse_img_bool(key, value));
+    } else if (key != "backing_fmt" && key != "size" && key != "data_file") {
       return Error("Invalid parameter '" + key + "'");
     }
+  }
+  // (qemu-img measure does not refuse extended L2 entries with compat=0.10.)
+  if (t.extended_l2 && t.cluster_size < (1u << block::qcow2::kMinExtendedL2ClusterBits)) {
+    return Error(
+        "Extended L2 entries are only supported with cluster sizes of at least 16384 bytes");
   }
   if (!t.version3 && refcount_given && t.refcount_bits != 16) {
     return Error(
@@ -153,8 +166,9 @@ std::pair<bool, uint64_t> host_data_run(int fd, uint64_t offset, uint64_t length
 Result<uint64_t> data_bytes(const Chain& chain, uint64_t cluster_size) {
   HostFds host;
   for (const auto& layer : chain) {
-    host.fds.push_back(layer->qcow2 != nullptr ? ::open(layer->path.c_str(), O_RDONLY | O_CLOEXEC)
-                                               : -1);
+    host.fds.push_back(layer->qcow2 != nullptr
+                           ? ::open(layer->qcow2->data_path().c_str(), O_RDONLY | O_CLOEXEC)
+                           : -1);
   }
   const uint64_t size = chain[0]->backend->size();
   uint64_t required = 0;
@@ -230,6 +244,9 @@ int measure_verb(std::span<const std::string_view> args) {
         if (value != "off" && value != "falloc" && value != "full") {
           return fail("Invalid parameter '" + value + "'");
         }
+      } else if (key == "extent_size_hint") {
+        // Of the file, not of the image's size.
+        if (!parse_img_size(value)) return fail(extent_size_hint_error());
       } else if (key != "size") {
         return fail("Invalid parameter '" + key + "' (invalid options for file format 'raw')");
       }
@@ -254,11 +271,13 @@ int measure_verb(std::span<const std::string_view> args) {
         data = *counted;
       }
     }
-    if (div_round_up(virtual_size / cs, cs / 8) * 8 > block::qcow2::kMaxL1Bytes) {
+    if (div_round_up(virtual_size / cs, cs / target->l2_entry_bytes()) * 8 >
+        block::qcow2::kMaxL1Bytes) {
       return fail("The image size is too large (try using a larger cluster size)");
     }
     if (target->fully_preallocated) data = virtual_size;
-    fully = qcow2_fully_allocated(virtual_size, cs, target->refcount_bits);
+    fully =
+        qcow2_fully_allocated(virtual_size, cs, target->refcount_bits, target->l2_entry_bytes());
     required = fully - virtual_size + data;
     // Persistent bitmaps: only a qcow2 input could carry them (none here).
     has_bitmaps = target->version3 && !chain.empty() && chain[0]->qcow2 != nullptr;

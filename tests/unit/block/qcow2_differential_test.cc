@@ -1,7 +1,12 @@
 // Differential test against QEMU: one random sequence of writes, zero
 // writes and discards goes through qemu-io into one image and through Qcow2Image into
 // another; `qemu-img compare` must find them identical, `qemu-img check`
-// must find ours clean, and both must match a plain byte model.
+// must find ours clean, and both must match a plain byte model. Variants
+// with extended L2 entries also work at subcluster granularity (writes of a
+// few subclusters, or inside one), where copy-on-write from the backing file
+// and zeroing are per subcluster. Variants with an external data file keep
+// the guest data there; with raw external data that file alone must be the
+// disk.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -22,6 +27,8 @@ struct Variant {
   bool backing;
   bool lazy_refcounts;
   uint32_t seed;
+  bool extended_l2 = false;
+  enum DataFile { kInImage, kExternal, kRaw } data_file = kInImage;
 };
 
 class Qcow2Differential : public ::testing::TestWithParam<Variant> {};
@@ -53,13 +60,19 @@ TEST_P(Qcow2Differential, SameWritesSameDisk) {
   RunResult r =
       run("qemu-img create -q -f qcow2 -o cluster_size=" + std::to_string(cs) +
           ",compat=" + (v3 ? "1.1" : "0.10") + (v.lazy_refcounts ? ",lazy_refcounts=on" : "") +
-          backing_opts + " '" + theirs + "' " + std::to_string(size));
+          (v.extended_l2 ? ",extended_l2=on" : "") +
+          (v.data_file != Variant::kInImage ? ",data_file=" + dir.file("theirs.data") : "") +
+          (v.data_file == Variant::kRaw ? ",data_file_raw=on" : "") + backing_opts + " '" + theirs +
+          "' " + std::to_string(size));
   ASSERT_EQ(r.status, 0) << r.output;
   Qcow2CreateOptions create;
   create.size = size;
   create.cluster_size = v.cluster_size;
   create.version = v.version;
   create.lazy_refcounts = v.lazy_refcounts;
+  create.extended_l2 = v.extended_l2;
+  if (v.data_file != Variant::kInImage) create.data_file = dir.file("ours.data");
+  create.data_file_raw = v.data_file == Variant::kRaw;
   if (v.backing) {
     create.backing_file = "base.raw";
     create.backing_format = "raw";
@@ -77,7 +90,13 @@ TEST_P(Qcow2Differential, SameWritesSameDisk) {
     // Mostly cluster-sized work near a few hot spots, sometimes anything.
     uint64_t offset;
     uint64_t length;
-    switch (rng() % 4) {
+    const uint64_t sc = v.extended_l2 ? cs / 32 : cs;
+    switch (rng() % (v.extended_l2 ? 5 : 4)) {
+      case 4:
+        // Whole subclusters, or a piece of one.
+        offset = (rng() % (size / sc)) * sc + (rng() % 2 == 0 ? 0 : rng() % sc);
+        length = rng() % 2 == 0 ? sc * (1 + rng() % 5) : 1 + rng() % sc;
+        break;
       case 0:
         offset = rng() % size;
         length = 1 + rng() % (3 * cs);
@@ -142,6 +161,20 @@ TEST_P(Qcow2Differential, SameWritesSameDisk) {
   EXPECT_EQ(compare.status, 0) << compare.output;
   EXPECT_EQ(first_difference(read_all(ours), model), -1);
   EXPECT_EQ(first_difference(read_all(theirs), model), -1);
+  if (v.data_file == Variant::kRaw) {
+    // The data files alone are the disk, ours and theirs.
+    std::vector<uint8_t> raw = read_file(dir.file("ours.data"));
+    raw.resize(size, 0);
+    EXPECT_EQ(first_difference(raw, model), -1);
+    raw = read_file(dir.file("theirs.data"));
+    raw.resize(size, 0);
+    EXPECT_EQ(first_difference(raw, model), -1);
+  }
+  if (v.extended_l2) {
+    // Subcluster by subcluster, the same things are allocated, zero or
+    // unallocated (the host offsets differ with the allocation order).
+    EXPECT_EQ(map_without_offsets(ours), map_without_offsets(theirs));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -150,7 +183,20 @@ INSTANTIATE_TEST_SUITE_P(
                       Variant{"v3_4k_backing", 4096, Qcow2Version::kV3, true, false, 2},
                       Variant{"v2_4k_backing", 4096, Qcow2Version::kV2, true, false, 3},
                       Variant{"v2_64k", 65536, Qcow2Version::kV2, false, false, 4},
-                      Variant{"v3_512_backing_lazy", 512, Qcow2Version::kV3, true, true, 5}),
+                      Variant{"v3_512_backing_lazy", 512, Qcow2Version::kV3, true, true, 5},
+                      Variant{"extl2_64k", 65536, Qcow2Version::kV3, false, false, 6, true},
+                      Variant{"extl2_16k_backing", 16384, Qcow2Version::kV3, true, false, 7, true},
+                      Variant{"extl2_32k_backing_lazy", 32768, Qcow2Version::kV3, true, true, 8,
+                              true},
+                      Variant{"extl2_64k_backing", 65536, Qcow2Version::kV3, true, false, 9, true},
+                      Variant{"datafile_64k", 65536, Qcow2Version::kV3, false, false, 10, false,
+                              Variant::kExternal},
+                      Variant{"datafile_4k_backing_lazy", 4096, Qcow2Version::kV3, true, true, 11,
+                              false, Variant::kExternal},
+                      Variant{"datafile_raw_64k", 65536, Qcow2Version::kV3, false, false, 12, false,
+                              Variant::kRaw},
+                      Variant{"datafile_raw_extl2_32k", 32768, Qcow2Version::kV3, false, false, 13,
+                              true, Variant::kRaw}),
     [](const ::testing::TestParamInfo<Variant>& p) { return std::string(p.param.name); });
 
 }  // namespace

@@ -144,4 +144,47 @@ inline int64_t first_difference(const std::vector<uint8_t>& a, const std::vector
   return static_cast<int64_t>(i);
 }
 
+// `qemu-img map --output=json` without the host offsets, which depend on the
+// order each implementation allocates in, and with neighbouring extents of the
+// same kind merged (qemu-img merges them only where the host offsets follow
+// each other): one "start length depth present zero data" line per extent.
+inline std::string map_without_offsets(const std::string& path) {
+  RunResult r = run("qemu-img map --output=json '" + path + "'");
+  EXPECT_EQ(r.status, 0) << r.output;
+  auto field = [](const std::string& line, const std::string& key) {
+    size_t at = line.find("\"" + key + "\": ");
+    if (at == std::string::npos) return std::string();
+    at += key.size() + 4;
+    size_t end = line.find_first_of(",}", at);
+    return line.substr(at, end - at);
+  };
+  std::string out, kind;
+  uint64_t start = 0, length = 0;
+  auto emit = [&] {
+    if (length != 0)
+      out += std::to_string(start) + " " + std::to_string(length) + " " + kind + "\n";
+  };
+  size_t pos = 0;
+  while (pos < r.output.size()) {
+    size_t end = r.output.find('\n', pos);
+    if (end == std::string::npos) end = r.output.size();
+    std::string line = r.output.substr(pos, end - pos);
+    pos = end + 1;
+    if (field(line, "start").empty()) continue;
+    std::string k = field(line, "depth") + " " + field(line, "present") + " " +
+                    field(line, "zero") + " " + field(line, "data");
+    uint64_t s = std::stoull(field(line, "start")), l = std::stoull(field(line, "length"));
+    if (k == kind && s == start + length) {
+      length += l;
+    } else {
+      emit();
+      kind = k;
+      start = s;
+      length = l;
+    }
+  }
+  emit();
+  return out;
+}
+
 }  // namespace vessel::block::testing
