@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -115,20 +116,12 @@ Result<uint64_t> parse_img_size(std::string_view text) {
   if (pos == std::string_view::npos) return Error(bad);
   const bool hex = text.substr(pos, 2) == "0x" || text.substr(pos, 2) == "0X";
   if (hex) pos += 2;
-  const unsigned base = hex ? 16 : 10;
-  const size_t digits_start = pos;
   uint64_t whole = 0;
-  for (; pos < text.size() && std::isxdigit(static_cast<unsigned char>(text[pos])); ++pos) {
-    char c = text[pos];
-    if (!hex && !std::isdigit(static_cast<unsigned char>(c))) break;
-    uint64_t digit =
-        static_cast<uint64_t>(std::isdigit(static_cast<unsigned char>(c))
-                                  ? c - '0'
-                                  : std::tolower(static_cast<unsigned char>(c)) - 'a' + 10);
-    if (whole > (UINT64_MAX - digit) / base) return Error(quoted + " is too large");
-    whole = whole * base + digit;
-  }
-  if (pos == digits_start) return Error(bad);
+  const char* digits = text.data() + pos;
+  auto [end, ec] = std::from_chars(digits, text.data() + text.size(), whole, hex ? 16 : 10);
+  if (ec == std::errc::result_out_of_range) return Error(quoted + " is too large");
+  if (ec != std::errc()) return Error(bad);
+  pos += static_cast<size_t>(end - digits);
   double fraction = 0;
   if (!hex && pos < text.size() && text[pos] == '.') {
     ++pos;
