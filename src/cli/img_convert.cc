@@ -77,7 +77,8 @@ Result<SnapshotRef> snapshot_ref(const std::string& path, const std::string& for
   if (param.empty()) return ref;
   if (param.rfind("snapshot.", 0) != 0) {
     TRY_ASSIGN(OpenedImage image, open_image(path, format, false));
-    if (image.qcow2 == nullptr) return open_image(path, format, false, {}, {param, ""}).error();
+    // A raw source has no snapshots: the open with this ref says so.
+    if (image.qcow2 == nullptr) return SnapshotRef{param, ""};
     auto index = image.qcow2->find_snapshot(param);
     if (!index) return Error(path + ": Failed to load snapshot: Can't find snapshot");
     ref.id = image.qcow2->snapshots()[*index].id;
