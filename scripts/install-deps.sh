@@ -21,6 +21,8 @@ packages=(
   qemu-user
   # block layer: qcow2 compressed clusters; qemu-img/qemu-io as the interop reference
   qemu-utils zlib1g-dev libzstd-dev
+  # user-mode networking (NAT, DHCP, port forwards)
+  libslirp-dev
   # img tests: open flags, syncs and ioctls of vessel img and qemu-img, side by side
   strace
   # fuzz targets (fuzz/): clang with libFuzzer

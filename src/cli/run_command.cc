@@ -9,6 +9,7 @@
 #include "cli/exit_status.h"
 #include "cli/options.h"
 #include "machine/memory_map.h"
+#include "net/nic_config.h"
 #include "vmm/vm.h"
 
 namespace vessel::cli {
@@ -41,6 +42,16 @@ void print_help() {
       "                            disk image as a virtio-blk disk (default format\n"
       "                            raw; never guessed); repeatable, the first is\n"
       "                            /dev/vda\n"
+      "  --nic user[,hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...\n"
+      "        [,net=ADDR/PREFIX][,host=ADDR][,dhcpstart=ADDR][,dns=ADDR][,restrict=on]\n"
+      "        [,ipv6=off][,mac=MAC]\n"
+      "                            a virtio-net NIC behind user-mode NAT (the host is\n"
+      "                            10.0.2.2 to the guest; no privileges needed)\n"
+      "  --nic tap,ifname=NAME[,mac=MAC]\n"
+      "                            a virtio-net NIC on an existing TAP device\n"
+      "  --nic bridge,br=BRIDGE[,mac=MAC]\n"
+      "                            a virtio-net NIC on a new TAP in a Linux bridge\n"
+      "  --nic none                no NIC (the default); repeat --nic for more NICs\n"
       "  --serial stdio|file:PATH  where the guest's serial output goes (default stdio)\n"
       "  -h, --help                show this help\n"
       "\n"
@@ -138,6 +149,12 @@ Result<RunOptions> parse(std::span<const std::string_view> args) {
            }
          }
          board.disks.push_back(std::move(disk));
+         return Ok();
+       }},
+      {"--nic", true,
+       [&](std::string_view v) -> Result<void> {
+         TRY_ASSIGN(net::NicConfig nic, net::parse_nic(v));
+         board.nics.push_back(std::move(nic));
          return Ok();
        }},
       {"--serial", true,

@@ -13,10 +13,12 @@
 #include "devices/test_device.h"
 #include "devices/uart16550.h"
 #include "devices/virtio/blk.h"
+#include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
 #include "devices/virtio/virtio_mmio.h"
 #include "machine/empty_virtio_slot.h"
 #include "machine/memory_map.h"
+#include "net/open_backend.h"
 
 namespace vessel::machine {
 namespace {
@@ -52,9 +54,13 @@ Result<void> validate(const BoardConfig& config) {
   }
   if (config.firmware.empty()) return Error("no firmware image given");
   if (!config.initrd.empty() && config.kernel.empty()) return Error("an initrd needs a kernel");
-  if (config.disks.size() > kVirtioSlots) {
-    return Error("at most " + std::to_string(kVirtioSlots) + " disks fit on the board (got " +
-                 std::to_string(config.disks.size()) + ")");
+  size_t nics = std::count_if(config.nics.begin(), config.nics.end(), [](const auto& nic) {
+    return nic.kind != net::NicConfig::Kind::kNone;
+  });
+  if (config.disks.size() + nics > kVirtioSlots) {
+    return Error("at most " + std::to_string(kVirtioSlots) +
+                 " disks and NICs fit on the board (got " + std::to_string(config.disks.size()) +
+                 " disks and " + std::to_string(nics) + " NICs)");
   }
   return Ok();
 }
@@ -168,7 +174,7 @@ Result<void> Board::build() {
   }
 
   // Virtio devices fill the slots from the lowest address: disks in order,
-  // then the entropy source.
+  // NICs in order, then the entropy source.
   std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> functions;
   for (size_t i = 0; i < config_.disks.size(); ++i) {
     const DiskConfig& disk = config_.disks[i];
@@ -182,6 +188,14 @@ Result<void> Board::build() {
     }
     functions.push_back(std::make_unique<devices::virtio::VirtioBlk>(
         std::move(backend), disk.read_only, "disk" + std::to_string(i)));
+  }
+  unsigned nic_index = 0;
+  for (const net::NicConfig& nic : config_.nics) {
+    if (nic.kind == net::NicConfig::Kind::kNone) continue;
+    TRY_ASSIGN(std::unique_ptr<net::NetBackend> backend, net::open_backend(nic));
+    net::MacAddress mac = nic.mac_given ? nic.mac : net::default_mac(nic_index);
+    functions.push_back(std::make_unique<devices::virtio::VirtioNet>(std::move(backend), mac));
+    ++nic_index;
   }
   if (config_.rng && functions.size() < kVirtioSlots) {
     functions.push_back(std::make_unique<devices::virtio::VirtioRng>());

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "block/image_format.h"
+#include "net/nic_config.h"
 
 namespace vessel::machine {
 
@@ -33,7 +34,8 @@ struct BoardConfig {
   std::string initrd;             // optional, needs a kernel
   std::string append;             // kernel command line (/chosen/bootargs)
   std::vector<DiskConfig> disks;  // virtio-blk, one virtio-mmio slot each
-  bool rng = true;                // a virtio-rng in the first slot after the disks
+  std::vector<net::NicConfig> nics;  // virtio-net after the disks (kNone: skipped)
+  bool rng = true;                   // a virtio-rng in the first slot after those
 
   // Bytes the guest writes to UART0. Called on vCPU threads.
   std::function<void(uint8_t)> serial_output;

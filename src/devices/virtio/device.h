@@ -39,6 +39,27 @@ inline constexpr uint64_t kEventIdx = uint64_t{1} << 29;
 inline constexpr uint64_t kVersion1 = uint64_t{1} << 32;
 }  // namespace feature
 
+// Work on one queue, run by the transport under its lock: a plain function
+// and its context, so that handing over a received frame allocates nothing.
+struct QueueTask {
+  Result<void> (*run)(void* context, SplitQueue& queue, memory::AddressSpace& ram);
+  void* context;
+};
+
+// What a device whose work also starts on its own threads (a NIC receiving
+// frames from the host) may ask of its transport.
+class QueueHost {
+ public:
+  // Runs `task` on queue `index` under the transport's lock, as a driver
+  // notification runs process_queue(), then interrupts the driver or puts
+  // the device into DEVICE_NEEDS_RESET accordingly. Returns false, running
+  // nothing, unless the driver has the device running and the queue ready.
+  virtual bool run_queue(unsigned index, QueueTask task) = 0;
+
+ protected:
+  ~QueueHost() = default;
+};
+
 class VirtioDevice {
  public:
   virtual ~VirtioDevice() = default;
@@ -58,6 +79,12 @@ class VirtioDevice {
   virtual void read_config(uint32_t offset, std::span<uint8_t> out) const = 0;
   // Default: every field is read-only and the write is dropped.
   virtual void write_config(uint32_t /*offset*/, std::span<const uint8_t> /*data*/) {}
+
+  // The transport is in place; a device with threads of its own may start
+  // them and from now on call `host` (which outlives stop()).
+  virtual void attach(QueueHost& /*host*/) {}
+  // Ends the device's own threads before the transport goes away.
+  virtual void stop() {}
 
   // The driver set DRIVER_OK after negotiating `features`.
   virtual void activate(uint64_t /*features*/) {}

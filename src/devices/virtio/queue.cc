@@ -228,18 +228,27 @@ Result<std::optional<DescriptorChain>> SplitQueue::pop() {
 }
 
 Result<void> SplitQueue::push(uint16_t head, uint32_t written) {
+  const Used used{head, written};
+  return push_all(std::span(&used, 1));
+}
+
+Result<void> SplitQueue::push_all(std::span<const Used> used) {
   if (!ready_) return guest_error("used buffer on a stopped queue");
-  // §2.7.8: struct virtq_used_elem { le32 id; le32 len; }.
-  uint32_t elem[2] = {head, written};
-  uint64_t slot = next_used_ % size_;
-  if (!ram_.write_bytes(device_addr_ + kRingEntriesOffset + kUsedEntrySize * slot, elem,
-                        sizeof elem)) {
-    return guest_error("used ring is not in guest RAM");
+  uint16_t next = next_used_;
+  for (const Used& u : used) {
+    // §2.7.8: struct virtq_used_elem { le32 id; le32 len; }.
+    uint32_t elem[2] = {u.head, u.written};
+    uint64_t slot = next % size_;
+    if (!ram_.write_bytes(device_addr_ + kRingEntriesOffset + kUsedEntrySize * slot, elem,
+                          sizeof elem)) {
+      return guest_error("used ring is not in guest RAM");
+    }
+    ++next;
   }
   uint8_t* idx_ptr = ram_.ram_ptr(device_addr_ + kRingIdxOffset, 2);
   if (!idx_ptr) return guest_error("used ring is not in guest RAM");
-  ++next_used_;
-  // §2.7.8.2: the element is visible before the index that publishes it.
+  next_used_ = next;
+  // §2.7.8.2: the elements are visible before the index that publishes them.
   std::atomic_ref<uint16_t>(*reinterpret_cast<uint16_t*>(idx_ptr))
       .store(next_used_, std::memory_order_release);
   ram_.mark_dirty(device_addr_ + kRingIdxOffset, 2);

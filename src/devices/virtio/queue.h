@@ -136,8 +136,19 @@ class SplitQueue {
   // The next available chain, validated, or nullopt when the driver has made
   // nothing new available. An Error means the driver broke the protocol.
   Result<std::optional<DescriptorChain>> pop();
+  // Gives back the last `count` chains pop() returned, unused: the next
+  // pop() returns them again (virtio 1.2 §2.7.13: the device consumes
+  // available entries only by using them).
+  void unpop(uint16_t count) { last_avail_ = static_cast<uint16_t>(last_avail_ - count); }
   // Returns a chain to the driver with `written` bytes written into it.
   Result<void> push(uint16_t head, uint32_t written);
+  // Returns several chains at once: the driver sees all of them or none
+  // (a merged receive buffer must arrive whole).
+  struct Used {
+    uint16_t head;
+    uint32_t written;
+  };
+  Result<void> push_all(std::span<const Used> used);
   // True once after push()es, unless the driver suppressed interrupts
   // (VIRTQ_AVAIL_F_NO_INTERRUPT, §2.7.7).
   bool take_notification();

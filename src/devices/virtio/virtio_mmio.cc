@@ -62,6 +62,13 @@ VirtioMmio::VirtioMmio(memory::AddressSpace& ram, IrqLine irq, std::unique_ptr<V
     uint16_t max = std::min(device_->queue_max_size(i), SplitQueue::kMaxSize);
     queues_.emplace_back(ram_, max);
   }
+  device_->attach(*this);
+}
+
+VirtioMmio::~VirtioMmio() {
+  // The device's threads may be inside run_queue(): end them while the
+  // transport is whole.
+  device_->stop();
 }
 
 uint32_t VirtioMmio::device_status() const {
@@ -156,7 +163,19 @@ void VirtioMmio::notify(uint32_t index) {
     return;
   }
   SplitQueue& queue = queues_[index];
-  Result<void> result = device_->process_queue(index, queue, ram_);
+  finish(queue, device_->process_queue(index, queue, ram_));
+}
+
+bool VirtioMmio::run_queue(unsigned index, QueueTask task) {
+  std::lock_guard lock(mutex_);
+  if (!(status_ & status::kDriverOk) || (status_ & status::kNeedsReset)) return false;
+  if (index >= queues_.size() || !queues_[index].ready()) return false;
+  SplitQueue& queue = queues_[index];
+  finish(queue, task.run(task.context, queue, ram_));
+  return true;
+}
+
+void VirtioMmio::finish(SplitQueue& queue, const Result<void>& result) {
   // Buffers completed before a failure still belong to the driver.
   if (queue.take_notification()) raise_interrupt(kInterruptUsedBuffer);
   if (!result.ok()) needs_reset(result.error());

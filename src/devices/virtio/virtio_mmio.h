@@ -3,9 +3,10 @@
 // sets up its split virtqueues and notifies it. Little-endian, modern only.
 //
 // Queues are processed synchronously on the vCPU thread that writes
-// QueueNotify. A driver that breaks the protocol puts the device into
-// DEVICE_NEEDS_RESET (with a configuration-change interrupt) until it resets
-// the device; nothing a guest writes can take the host process down.
+// QueueNotify, or on a device's own thread through run_queue() (a NIC's
+// receive path), always under the transport's lock. A driver that breaks the protocol puts the
+// device into DEVICE_NEEDS_RESET (with a configuration-change interrupt) until it resets the
+// device; nothing a guest writes can take the host process down.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +25,7 @@
 
 namespace vessel::devices::virtio {
 
-class VirtioMmio : public memory::MmioHandler {
+class VirtioMmio : public memory::MmioHandler, private QueueHost {
  public:
   static constexpr uint64_t kWindowSize = 0x1000;
   static constexpr uint32_t kMagic = 0x74726976;  // "virt"
@@ -34,6 +35,9 @@ class VirtioMmio : public memory::MmioHandler {
   // `irq` is driven with the transport's lock held and must not call back
   // into the device.
   VirtioMmio(memory::AddressSpace& ram, IrqLine irq, std::unique_ptr<VirtioDevice> device);
+  ~VirtioMmio() override;
+  VirtioMmio(const VirtioMmio&) = delete;
+  VirtioMmio& operator=(const VirtioMmio&) = delete;
 
   bool mmio_read(uint64_t offset, unsigned size, uint64_t& value) override;
   bool mmio_write(uint64_t offset, unsigned size, uint64_t value) override;
@@ -54,6 +58,8 @@ class VirtioMmio : public memory::MmioHandler {
   void write_register(uint64_t offset, uint32_t value);
   void write_status(uint32_t value);
   void notify(uint32_t index);
+  bool run_queue(unsigned index, QueueTask task) override;
+  void finish(SplitQueue& queue, const Result<void>& result);
   void reset_locked();
   void needs_reset(const Error& why);
   void raise_interrupt(uint32_t bits);
