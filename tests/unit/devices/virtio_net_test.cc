@@ -390,6 +390,14 @@ TEST_F(VirtioNetTest, TransmitPassesSegmentationOffloadsThatWereNegotiated) {
   txq().kick();
   ASSERT_EQ(log_->sent.size(), 1u);
   EXPECT_EQ(log_->sent[0], bytes);
+  // IPv6 segmentation, ECN and UDP fragmentation were not negotiated, and
+  // a frame that is not segmented must still fit the MTU.
+  transmit(concat(header(0, kGsoTcpv6, 1448), make_frame(3000)));
+  transmit(concat(header(0, kGsoTcpv4 | kGsoEcn, 1448), make_frame(3000)));
+  transmit(concat(header(0, kGsoUdp, 1448), make_frame(3000)));
+  transmit(concat(header(), make_frame(kMaxFrame + 1)));
+  EXPECT_EQ(log_->sent.size(), 1u);
+  EXPECT_EQ(net().tx_dropped(), 4u);
   EXPECT_FALSE(drv_->needs_reset());
 }
 
@@ -636,6 +644,16 @@ TEST_F(VirtioNetTest, ReceiveSegmentedFramesTheGuestAskedFor) {
     got.insert(got.end(), part.begin(), part.end());
   }
   EXPECT_EQ(std::vector<uint8_t>(got.begin() + kHdr, got.end()), frame);
+  EXPECT_EQ(net().rx_dropped(), 0u);
+
+  // Only TCP/IPv4 segmentation without ECN was negotiated, and a frame that
+  // is not segmented must still fit the MTU.
+  EXPECT_TRUE(deliver(concat(header(kNeedsCsum, kGsoTcpv6, 1448), make_frame(3000))));
+  EXPECT_TRUE(deliver(concat(header(kNeedsCsum, kGsoTcpv4 | kGsoEcn, 1448), make_frame(3000))));
+  EXPECT_TRUE(deliver(concat(header(kNeedsCsum, kGsoUdp, 1448), make_frame(3000))));
+  EXPECT_TRUE(deliver(concat(header(), make_frame(kMaxFrame + 1))));
+  EXPECT_EQ(net().rx_dropped(), 4u);
+  EXPECT_EQ(rxq().used_idx(), chains);
 }
 
 // A backend thread delivering as the real ones do (a refused frame is
