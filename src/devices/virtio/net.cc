@@ -274,6 +274,16 @@ Result<bool> VirtioNet::receive_merged(std::span<const uint8_t> header,
     rx_used_.push_back({chain->head(), n});
     rx_chains_.push_back(std::move(*chain));
     placed += n;
+    // Every buffer the ring can hold at once is not enough: no number of
+    // new ones would make the frame fit, and waiting for them would stall
+    // the backend for good. Drop it and leave the buffers for the next.
+    if (placed < total && rx_chains_.size() >= queue.size()) {
+      queue.unpop(static_cast<uint16_t>(rx_chains_.size()));
+      rx_dropped_.fetch_add(1, std::memory_order_relaxed);
+      guest_errors_.warn("virtio-net: a %zu-byte frame does not fit the whole receive ring",
+                         payload.size());
+      return true;
+    }
   }
   Header first;
   std::memcpy(first.data(), header.data(), kHeaderSize);

@@ -542,6 +542,36 @@ TEST_F(VirtioNetTest, MergedReceiveWaitsForEnoughBuffers) {
   EXPECT_EQ(net().rx_dropped(), 0u);
 }
 
+// A frame larger than every buffer the ring can hold together could never be
+// delivered: it is dropped rather than stalling the backend for good.
+TEST_F(VirtioNetTest, MergedReceiveDropsAFrameTheWholeRingCannotHold) {
+  start(false, kBaseFeatures, 4);
+  post_rx(4, 64);
+  EXPECT_TRUE(deliver(make_frame(1000)));
+  EXPECT_EQ(net().rx_dropped(), 1u);
+  EXPECT_EQ(rxq().used_idx(), 0);
+  EXPECT_EQ(log_->resumes, 0);
+  // The buffers are still there for frames that fit.
+  std::vector<uint8_t> frame = make_frame(100, 2);
+  EXPECT_TRUE(deliver(frame));
+  ASSERT_EQ(rxq().used_idx(), 2);
+  EXPECT_EQ(rxq().used(0).id, 0u);
+  EXPECT_EQ(rxq().used(1).len, kHdr + 100 - 64);
+  EXPECT_EQ(concat(drv_->peek_bytes(rx_buffer(0) + kHdr, 64 - kHdr),
+                   drv_->peek_bytes(rx_buffer(1), kHdr + 100 - 64)),
+            frame);
+  // With part of the ring in use, a frame that would fit the whole ring
+  // waits for buffers instead.
+  std::vector<uint8_t> large = make_frame(200, 3);
+  EXPECT_FALSE(deliver(large));
+  EXPECT_EQ(net().rx_dropped(), 1u);
+  post_rx(2, 64);
+  EXPECT_EQ(log_->resumes, 1);
+  EXPECT_TRUE(deliver(large));
+  EXPECT_EQ(rxq().used_idx(), 6);
+  EXPECT_FALSE(drv_->needs_reset());
+}
+
 TEST_F(VirtioNetTest, ReceiveBackPressure) {
   start(false);
   std::vector<uint8_t> frame = make_frame(60, 7);
