@@ -188,7 +188,14 @@ bool VirtioNet::deliver(std::span<const uint8_t> frame) {
   } offer{this, frame, true};
   QueueTask task{[](void* context, SplitQueue& queue, memory::AddressSpace& ram) -> Result<void> {
                    auto& o = *static_cast<Offer*>(context);
-                   TRY_ASSIGN(o.taken, o.self->receive(o.frame, queue, ram));
+                   Result<bool> taken = o.self->receive(o.frame, queue, ram);
+                   if (!taken.ok()) {
+                     // The driver broke the ring: the device needs a reset
+                     // and the frame is lost.
+                     o.self->rx_dropped_.fetch_add(1, std::memory_order_relaxed);
+                     return taken.error();
+                   }
+                   o.taken = taken.value();
                    return Ok();
                  },
                  &offer};
@@ -206,7 +213,10 @@ Result<bool> VirtioNet::receive(std::span<const uint8_t> frame, SplitQueue& queu
   Header header{};
   std::span<const uint8_t> payload = frame;
   if (backend_->has_vnet_header()) {
-    if (frame.size() < kHeaderSize) return true;
+    if (frame.size() < kHeaderSize) {
+      rx_dropped_.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
     std::memcpy(header.data(), frame.data(), kHeaderSize);
     payload = frame.subspan(kHeaderSize);
     // §5.1.6.4: without GUEST_CSUM the flags must be zero.

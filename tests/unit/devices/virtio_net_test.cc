@@ -643,10 +643,12 @@ TEST_F(VirtioNetTest, ReceiveFromABackendWithAVnetHeader) {
   EXPECT_EQ(num_buffers(got), 1);
   EXPECT_EQ(std::vector<uint8_t>(got.begin() + kHdr, got.end()), frame);
 
-  // Segmented frames the guest did not ask for are dropped.
+  // Segmented frames the guest did not ask for, and frames shorter than the
+  // header, are dropped.
   EXPECT_TRUE(deliver(concat(header(0, kGsoTcpv4, 1448), make_frame(3000))));
+  EXPECT_TRUE(deliver(std::vector<uint8_t>(kHdr - 1, 0)));
   EXPECT_EQ(rxq().used_idx(), 1);
-  EXPECT_EQ(net().rx_dropped(), 1u);
+  EXPECT_EQ(net().rx_dropped(), 2u);
 }
 
 TEST_F(VirtioNetTest, ReceiveClearsChecksumFlagsTheGuestDidNotNegotiate) {
@@ -824,8 +826,9 @@ TEST_F(VirtioNetTest, MalformedReceiveChainsNeedAReset) {
       EXPECT_TRUE(deliver(make_frame(60)));
       EXPECT_TRUE(drv_->needs_reset());
       EXPECT_EQ(rxq().used_idx(), 0);
-      EXPECT_TRUE(deliver(make_frame(60)));
       EXPECT_EQ(net().rx_dropped(), 1u);
+      EXPECT_TRUE(deliver(make_frame(60)));
+      EXPECT_EQ(net().rx_dropped(), 2u);
       bring_up();
       post_rx(1, 2048);
       EXPECT_TRUE(deliver(make_frame(60)));
@@ -845,6 +848,7 @@ TEST_F(VirtioNetTest, MalformedChainInsideAMergedFrame) {
   EXPECT_TRUE(deliver(make_frame(100)));
   EXPECT_TRUE(drv_->needs_reset());
   EXPECT_EQ(rxq().used_idx(), 0);
+  EXPECT_EQ(net().rx_dropped(), 1u);
 }
 
 // --- Reset, save and restore ------------------------------------------------
