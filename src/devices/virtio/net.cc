@@ -345,7 +345,14 @@ Result<void> VirtioNet::load(StateReader& in) {
   if (!in.failed() && !std::equal(mac.begin(), mac.end(), mac_.begin(), mac_.end())) {
     return Error("saved state: virtio-net has another MAC address than " + net::format_mac(mac_));
   }
-  return in.end_section();
+  TRY(in.end_section());
+  // A backend held back before the restore would wait for a notification
+  // the restored guest may never send: its ring can already hold buffers.
+  if (rx_waiting_) {
+    rx_waiting_ = false;
+    backend_->resume_receive();
+  }
+  return Ok();
 }
 
 }  // namespace vessel::devices::virtio

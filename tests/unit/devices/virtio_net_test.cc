@@ -926,6 +926,23 @@ TEST_F(VirtioNetTest, LoadRefusesAnotherMacAddress) {
   EXPECT_EQ(copy.device_status(), 0u);
 }
 
+// Restoring a state over a device whose backend waits for buffers: the
+// restored ring may hold buffers the guest will not announce again.
+TEST_F(VirtioNetTest, LoadResumesAWaitingBackend) {
+  start();
+  StateWriter w;
+  dev_->save(w);
+  EXPECT_FALSE(deliver(make_frame(60)));
+  post_rx(1, 2048, /*kick=*/false);  // as in the restored guest's memory
+  StateReader r(w.data());
+  ASSERT_TRUE(dev_->load(r).ok());
+  EXPECT_EQ(log_->resumes, 1);
+  std::vector<uint8_t> frame = make_frame(60, 5);
+  EXPECT_TRUE(deliver(frame));
+  ASSERT_EQ(rxq().used_idx(), 1);
+  EXPECT_EQ(drv_->peek_bytes(rx_buffer(0) + kHdr, 60), frame);
+}
+
 TEST_F(VirtioNetTest, DestroyingTheTransportStopsTheBackend) {
   make_device();
   std::shared_ptr<BackendLog> log = log_;
