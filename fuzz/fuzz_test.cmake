@@ -1,6 +1,8 @@
-# ctest fuzz.qcow2_open: fuzz/run_fuzz.sh builds fuzz/ with clang in its own
-# tree and fuzzes for a minute. Registered only where clang can link a
-# libFuzzer target (Debian: clang, libclang-rt-14-dev).
+# ctest fuzz.qcow2_open and fuzz.virtio_net: fuzz/run_fuzz.sh builds the
+# target in fuzz/ with clang in its own tree and fuzzes it for a minute or
+# half a minute. Registered only where clang can link a libFuzzer target
+# (Debian: clang, libclang-rt-14-dev). The two share that build tree, so
+# they never run at the same time.
 find_program(VESSEL_FUZZ_CLANGXX NAMES clang++ clang++-14)
 if(VESSEL_FUZZ_CLANGXX)
   set(probe ${CMAKE_BINARY_DIR}/fuzz_probe)
@@ -11,7 +13,11 @@ if(VESSEL_FUZZ_CLANGXX)
   if(probe_status EQUAL 0)
     add_test(NAME fuzz.qcow2_open
              COMMAND sh ${CMAKE_SOURCE_DIR}/fuzz/run_fuzz.sh ${VESSEL_FUZZ_CLANGXX}
-                     ${CMAKE_BINARY_DIR}/fuzz 60)
-    set_tests_properties(fuzz.qcow2_open PROPERTIES TIMEOUT 1200 SKIP_RETURN_CODE 77)
+                     ${CMAKE_BINARY_DIR}/fuzz 60 qcow2_open_fuzz)
+    add_test(NAME fuzz.virtio_net
+             COMMAND sh ${CMAKE_SOURCE_DIR}/fuzz/run_fuzz.sh ${VESSEL_FUZZ_CLANGXX}
+                     ${CMAKE_BINARY_DIR}/fuzz 30 virtio_net_fuzz)
+    set_tests_properties(fuzz.qcow2_open fuzz.virtio_net PROPERTIES
+                         TIMEOUT 1200 SKIP_RETURN_CODE 77 RESOURCE_LOCK vessel_fuzz_build)
   endif()
 endif()

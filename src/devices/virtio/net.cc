@@ -36,6 +36,10 @@ constexpr size_t kHeaderFlags = 0;
 constexpr size_t kHeaderGsoType = 1;
 constexpr size_t kHeaderNumBuffers = 10;
 constexpr uint8_t kFlagNeedsCsum = 1;
+// gso_type values; ECN is a flag on the TCP ones.
+constexpr uint8_t kGsoNone = 0;
+constexpr uint8_t kGsoTcpv4 = 1;
+constexpr uint8_t kGsoTcpv6 = 4;
 constexpr uint8_t kGsoEcn = 0x80;
 
 constexpr size_t kEthernetHeader = 14;
@@ -46,6 +50,22 @@ constexpr size_t kMaxGsoFrame = 65535 + kEthernetHeader + kVlanTag;
 constexpr uint32_t kStateVersion = 1;
 
 using Header = std::array<uint8_t, kHeaderSize>;
+
+// §5.1.6.2.1, §5.1.6.4.1: each segmentation offload, and ECN with it, only
+// as negotiated for that direction (UDP fragmentation is never offered).
+bool gso_allowed(uint8_t gso_type, bool tso4, bool tso6, bool ecn) {
+  if ((gso_type & kGsoEcn) && !ecn) return false;
+  switch (gso_type & ~kGsoEcn) {
+    case kGsoNone:
+      return true;
+    case kGsoTcpv4:
+      return tso4;
+    case kGsoTcpv6:
+      return tso6;
+    default:
+      return false;
+  }
+}
 
 }  // namespace
 
@@ -126,7 +146,6 @@ Result<void> VirtioNet::process_queue(unsigned index, SplitQueue& queue,
 // §5.1.6.2: each transmit chain is a virtio_net_hdr and a frame, all
 // device-readable.
 Result<void> VirtioNet::transmit(SplitQueue& queue, memory::AddressSpace& ram) {
-  const bool host_gso = negotiated(kFeatureHostTso4) || negotiated(kFeatureHostTso6);
   const bool pass_header = backend_->has_vnet_header();
   for (;;) {
     TRY_ASSIGN(std::optional<DescriptorChain> chain, queue.pop());
@@ -137,10 +156,12 @@ Result<void> VirtioNet::transmit(SplitQueue& queue, memory::AddressSpace& ram) {
     Header header;
     TRY(chain->read(ram, 0, header));
     const size_t frame = len - kHeaderSize;
-    const uint8_t gso = header[kHeaderGsoType] & ~kGsoEcn;
-    // Offloads the guest asks for must have been negotiated; frames must fit.
-    bool valid = frame >= kEthernetHeader && frame <= max_frame(host_gso) &&
-                 (gso == 0 || host_gso) &&
+    const uint8_t gso = header[kHeaderGsoType];
+    // Offloads the guest asks for must have been negotiated; frames must fit
+    // (only a segmentation offload makes one larger than the MTU).
+    bool valid = frame >= kEthernetHeader && frame <= max_frame((gso & ~kGsoEcn) != kGsoNone) &&
+                 gso_allowed(gso, negotiated(kFeatureHostTso4), negotiated(kFeatureHostTso6),
+                             negotiated(kFeatureHostEcn)) &&
                  (!(header[kHeaderFlags] & kFlagNeedsCsum) || negotiated(kFeatureCsum));
     if (!valid) {
       tx_dropped_.fetch_add(1, std::memory_order_relaxed);
@@ -167,7 +188,14 @@ bool VirtioNet::deliver(std::span<const uint8_t> frame) {
   } offer{this, frame, true};
   QueueTask task{[](void* context, SplitQueue& queue, memory::AddressSpace& ram) -> Result<void> {
                    auto& o = *static_cast<Offer*>(context);
-                   TRY_ASSIGN(o.taken, o.self->receive(o.frame, queue, ram));
+                   Result<bool> taken = o.self->receive(o.frame, queue, ram);
+                   if (!taken.ok()) {
+                     // The driver broke the ring: the device needs a reset
+                     // and the frame is lost.
+                     o.self->rx_dropped_.fetch_add(1, std::memory_order_relaxed);
+                     return taken.error();
+                   }
+                   o.taken = taken.value();
                    return Ok();
                  },
                  &offer};
@@ -185,14 +213,19 @@ Result<bool> VirtioNet::receive(std::span<const uint8_t> frame, SplitQueue& queu
   Header header{};
   std::span<const uint8_t> payload = frame;
   if (backend_->has_vnet_header()) {
-    if (frame.size() < kHeaderSize) return true;
+    if (frame.size() < kHeaderSize) {
+      rx_dropped_.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
     std::memcpy(header.data(), frame.data(), kHeaderSize);
     payload = frame.subspan(kHeaderSize);
     // §5.1.6.4: without GUEST_CSUM the flags must be zero.
     if (!negotiated(kFeatureGuestCsum)) header[kHeaderFlags] = 0;
   }
-  const bool guest_gso = negotiated(kFeatureGuestTso4) || negotiated(kFeatureGuestTso6);
-  if (payload.size() > max_frame(guest_gso) || (header[kHeaderGsoType] != 0 && !guest_gso)) {
+  const uint8_t gso = header[kHeaderGsoType];
+  if (payload.size() > max_frame((gso & ~kGsoEcn) != kGsoNone) ||
+      !gso_allowed(gso, negotiated(kFeatureGuestTso4), negotiated(kFeatureGuestTso6),
+                   negotiated(kFeatureGuestEcn))) {
     rx_dropped_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
@@ -251,6 +284,16 @@ Result<bool> VirtioNet::receive_merged(std::span<const uint8_t> header,
     rx_used_.push_back({chain->head(), n});
     rx_chains_.push_back(std::move(*chain));
     placed += n;
+    // Every buffer the ring can hold at once is not enough: no number of
+    // new ones would make the frame fit, and waiting for them would stall
+    // the backend for good. Drop it and leave the buffers for the next.
+    if (placed < total && rx_chains_.size() >= queue.size()) {
+      queue.unpop(static_cast<uint16_t>(rx_chains_.size()));
+      rx_dropped_.fetch_add(1, std::memory_order_relaxed);
+      guest_errors_.warn("virtio-net: a %zu-byte frame does not fit the whole receive ring",
+                         payload.size());
+      return true;
+    }
   }
   Header first;
   std::memcpy(first.data(), header.data(), kHeaderSize);
@@ -302,7 +345,14 @@ Result<void> VirtioNet::load(StateReader& in) {
   if (!in.failed() && !std::equal(mac.begin(), mac.end(), mac_.begin(), mac_.end())) {
     return Error("saved state: virtio-net has another MAC address than " + net::format_mac(mac_));
   }
-  return in.end_section();
+  TRY(in.end_section());
+  // A backend held back before the restore would wait for a notification
+  // the restored guest may never send: its ring can already hold buffers.
+  if (rx_waiting_) {
+    rx_waiting_ = false;
+    backend_->resume_receive();
+  }
+  return Ok();
 }
 
 }  // namespace vessel::devices::virtio

@@ -46,8 +46,9 @@ class VirtioNet : public VirtioDevice, private net::FrameSink {
   void save(StateWriter& out) const override;
   Result<void> load(StateReader& in) override;
 
-  // Frames dropped: too large for what was negotiated, or arriving while
-  // the driver is not running.
+  // Frames dropped: malformed, too large for what was negotiated (or for
+  // the guest's buffers), arriving while the driver is not running, or lost
+  // to a broken ring.
   uint64_t rx_dropped() const { return rx_dropped_.load(std::memory_order_relaxed); }
   uint64_t tx_dropped() const { return tx_dropped_.load(std::memory_order_relaxed); }
 
