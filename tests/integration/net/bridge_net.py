@@ -89,7 +89,7 @@ def main():
             got = sh(*inside, "ping", "-c", "2", "-W", "5", ip, check=False)
             check(f"the host side reaches {ip}", got.returncode == 0, got.stdout + got.stderr)
 
-        a.run("nc -l -p 5000 > /tmp/received &", TIMEOUT)
+        a.run("nc -l -p 5000 > /tmp/received & true", TIMEOUT)
         sent = b.run(f"dd if=/dev/urandom of=/tmp/sent bs=1M count={SIZE_MIB} 2>/dev/null && "
                      f"sha256sum /tmp/sent && nc -w 10 {a_ip} 5000 < /tmp/sent; echo nc=$?",
                      TIMEOUT)
