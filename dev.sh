@@ -18,13 +18,33 @@ build() {  # build DIR [cmake options...]
 
 build_guest() { make -C guest -j "$jobs"; }
 
+# The default guest's network: user mode, with its telnet (23) and web server
+# (80) forwarded to host ports on 127.0.0.1 that nothing else holds yet.
+default_nic() {
+  local nic=user port guest_port
+  for forward in 2222:23 8080:80; do
+    port=${forward%:*} guest_port=${forward#*:}
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "dev.sh: 127.0.0.1:$port is taken; guest port $guest_port is not forwarded" >&2
+    else
+      nic+=",hostfwd=tcp:127.0.0.1:$port-:$guest_port"
+      echo "dev.sh: guest port $guest_port is at 127.0.0.1:$port" >&2
+    fi
+  done
+  echo "$nic"
+}
+
 case "${1:-}" in
   run)
     shift
     install_deps
     build build -DCMAKE_BUILD_TYPE=Release
     build_guest
-    exec ./build/vessel run "$@"
+    # A --nic of the caller's replaces the default one.
+    case " $* " in
+      *" --nic "* | *" --nic="*) exec ./build/vessel run "$@" ;;
+      *) exec ./build/vessel run --nic "$(default_nic)" "$@" ;;
+    esac
     ;;
   test)
     install_deps
