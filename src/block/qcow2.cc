@@ -113,6 +113,9 @@ Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open_in_chain(const std::string&
   TRY_ASSIGN(auto file, HostFile::open(path, options.access, options.host_cache));
   file->set_sync_enabled(options.sync);
   TRY_ASSIGN(Qcow2Header header, parse_qcow2_header(*file));
+  if (!header.has_refcount_table() && !options.repair) {
+    return Error(path + ": Image does not contain a reference count table");
+  }
   if (options.access == Access::kReadWrite &&
       (header.incompatible_features & kIncompatCorrupt) != 0) {
     return Error(path +

@@ -131,6 +131,10 @@ struct Qcow2OpenOptions {
   // "data-file" option). With kRefuse an image naming a data file opens only
   // with this set, since otherwise an untrusted image picks the file.
   std::string data_file{};
+  // Opened to be checked and repaired (qemu's BDRV_O_CHECK): an image whose
+  // header names no refcount table opens, so that repair() can build one.
+  // Nothing but repair() may write to such an image.
+  bool repair = false;
 };
 
 // What the header says, for tools (`vessel img info`).
@@ -229,8 +233,9 @@ class Qcow2Image : public BlockBackend {
   // `vessel img check -r` (qcow2_repair.cc), as qemu-img check -r: counts
   // every reference, then kLeaks lowers refcounts that are too high; kAll
   // also raises those that are too low (rebuilding the whole refcount
-  // structure when a referenced cluster has refcount 0) and fixes "copied"
-  // flags. `messages` are the lines qemu-img prints on stderr, in order.
+  // structure when a referenced cluster has refcount 0, or when there is no
+  // refcount table at all) and fixes "copied" flags. `messages` are the lines
+  // qemu-img prints on stderr, in order.
   enum class RepairMode { kLeaks, kAll };
   struct RepairReport {
     uint64_t leaks_fixed = 0;

@@ -285,16 +285,16 @@ Result<Qcow2Header> parse_qcow2_header(const HostFile& file) {
       return Error(path + ": corrupt qcow2 image: L1 table runs past the end of the file");
     }
   }
-  // Refcount table.
+  // Refcount table. None at all (refcount_table_clusters 0) is left to the
+  // caller: only a repair opens such an image, to build one.
   uint64_t reftable_bytes = uint64_t{h.refcount_table_clusters} << h.cluster_bits;
-  if (h.refcount_table_clusters == 0) {
-    return Error(path + ": corrupt qcow2 image: no refcount table");
-  }
   if (reftable_bytes > kMaxRefcountTableBytes) {
     return Error(path + ": corrupt qcow2 image: refcount table of " +
                  std::to_string(h.refcount_table_clusters) + " clusters is too large");
   }
-  TRY(check_table(path, "refcount table", g, h.refcount_table_offset, reftable_bytes, file_size));
+  if (h.refcount_table_clusters != 0) {
+    TRY(check_table(path, "refcount table", g, h.refcount_table_offset, reftable_bytes, file_size));
+  }
   if (ranges_overlap(h.l1_table_offset, l1_bytes, h.refcount_table_offset, reftable_bytes)) {
     return Error(path + ": corrupt qcow2 image: the L1 table overlaps the refcount table");
   }

@@ -32,10 +32,10 @@ struct Qcow2FeatureName {
 // Header fields after validation. Invariants: version is 2 or 3; cluster_bits
 // in [9, 21]; the L1 table, refcount table and snapshot table are
 // cluster-aligned, start inside the file, stay clear of the header cluster and
-// are within the size limits of qcow2_format.h; the L1 table lies wholly
-// inside the file and covers `size`; no unsupported incompatible feature is
-// set; crypt_method is 0; with the raw external data bit the external data
-// file bit is set too.
+// are within the size limits of qcow2_format.h (except that there may be no
+// refcount table at all: refcount_table_clusters 0, see has_refcount_table()); the L1 table lies
+// wholly inside the file and covers `size`; no unsupported incompatible feature is set;
+// crypt_method is 0; with the raw external data bit the external data file bit is set too.
 struct Qcow2Header {
   uint32_t version = 3;
   uint64_t backing_file_offset = 0;
@@ -69,6 +69,9 @@ struct Qcow2Header {
     return {cluster_bits, (incompatible_features & qcow2::kIncompatExtendedL2) != 0};
   }
   uint32_t refcount_bits() const { return 1u << refcount_order; }
+  // False when the header names no refcount table (refcount_table_clusters
+  // 0): such an image can only be checked, and repaired by building one.
+  bool has_refcount_table() const { return refcount_table_clusters != 0; }
   bool external_data() const { return (incompatible_features & qcow2::kIncompatExternalData) != 0; }
   // "Raw external data bit": the data file alone is a valid raw image.
   bool data_file_raw() const {

@@ -38,8 +38,8 @@ void print_help() {
       "  -q              quiet: only the exit status tells\n"
       "  -r leaks        free leaked clusters (refcounts higher than the references)\n"
       "  -r all          also fix refcounts that are too low (rebuilding the refcount\n"
-      "                  structure when a cluster in use has refcount 0) and wrong\n"
-      "                  'copied' flags\n"
+      "                  structure when a cluster in use has refcount 0, or when the\n"
+      "                  image has no refcount table) and wrong 'copied' flags\n"
       "  -U              accepted for compatibility (images are never locked)\n"
       "  -h, --help      show this help\n"
       "\n"
@@ -203,8 +203,9 @@ struct CheckSummary {
 };
 
 // One full check of `path`; problems found are printed on stderr unless
-// `quiet`.
-Result<CheckSummary> check_image(const std::string& path, bool quiet) {
+// `quiet`. Without `check_copied` the "copied" flags are not looked at (as
+// qemu-img, which stops before them when the refcounts need a rebuild).
+Result<CheckSummary> check_image(const std::string& path, bool quiet, bool check_copied = true) {
   TRY_ASSIGN(auto file, block::HostFile::open(path, block::Access::kReadOnly));
   TRY_ASSIGN(block::Qcow2Header h, block::parse_qcow2_header(*file));
   const uint64_t cs = h.geometry().cluster_size();
@@ -268,6 +269,7 @@ Result<CheckSummary> check_image(const std::string& path, bool quiet) {
     }
   }
   for (const auto& cc : c.copied) {
+    if (!check_copied) break;
     bool flag = (cc.entry & block::qcow2::kOflagCopied) != 0;
     if (cc.cluster >= stored.size() || flag == (stored[cc.cluster] == 1)) continue;
     char line[160];
@@ -314,28 +316,31 @@ using ull = unsigned long long;
 void print_summary(const std::string& path, const CheckSummary& r, bool json, bool quiet,
                    const block::Qcow2Image::RepairReport* fixed) {
   if (json) {
-    std::printf("{\n    \"image-end-offset\": %llu,\n    \"total-clusters\": %llu,\n",
-                static_cast<ull>(r.end_offset), static_cast<ull>(r.total));
-    if (fixed && fixed->corruptions_fixed) {
-      std::printf("    \"corruptions-fixed\": %llu,\n", static_cast<ull>(fixed->corruptions_fixed));
+    // qemu-img's order: that of its QDict's hash buckets (tdb_hash % 512 of
+    // each key), which is neither the schema's nor alphabetical.
+    std::vector<std::pair<const char*, std::string>> fields;
+    auto number = [&](const char* key, uint64_t value, bool present) {
+      if (present) fields.emplace_back(key, std::to_string(value));
+    };
+    number("image-end-offset", r.end_offset, true);
+    number("compressed-clusters", r.compressed, r.compressed != 0);
+    number("total-clusters", r.total, true);
+    number("corruptions", r.corruptions, r.corruptions != 0);
+    number("corruptions-fixed", fixed ? fixed->corruptions_fixed : 0,
+           fixed && fixed->corruptions_fixed);
+    number("check-errors", r.check_errors, true);
+    number("leaks", r.leaks, r.leaks != 0);
+    number("leaks-fixed", fixed ? fixed->leaks_fixed : 0, fixed && fixed->leaks_fixed);
+    number("allocated-clusters", r.allocated, r.allocated != 0);
+    fields.emplace_back("filename", json_string(path));
+    fields.emplace_back("format", "\"qcow2\"");
+    number("fragmented-clusters", r.fragmented, r.fragmented != 0);
+    std::string out = "{\n";
+    for (size_t i = 0; i < fields.size(); ++i) {
+      out += "    \"" + std::string(fields[i].first) + "\": " + fields[i].second +
+             (i + 1 < fields.size() ? ",\n" : "\n");
     }
-    std::printf("    \"check-errors\": %llu,\n", static_cast<ull>(r.check_errors));
-    if (fixed && fixed->leaks_fixed) {
-      std::printf("    \"leaks-fixed\": %llu,\n", static_cast<ull>(fixed->leaks_fixed));
-    }
-    if (r.leaks) std::printf("    \"leaks\": %llu,\n", static_cast<ull>(r.leaks));
-    if (r.corruptions) std::printf("    \"corruptions\": %llu,\n", static_cast<ull>(r.corruptions));
-    if (r.allocated) {
-      std::printf("    \"allocated-clusters\": %llu,\n", static_cast<ull>(r.allocated));
-    }
-    std::printf("    \"filename\": %s,\n    \"format\": \"qcow2\"", json_string(path).c_str());
-    if (r.fragmented) {
-      std::printf(",\n    \"fragmented-clusters\": %llu", static_cast<ull>(r.fragmented));
-    }
-    if (r.compressed) {
-      std::printf(",\n    \"compressed-clusters\": %llu", static_cast<ull>(r.compressed));
-    }
-    std::printf("\n}\n");
+    std::printf("%s}\n", out.c_str());
     return;
   }
   if (quiet) return;
@@ -377,8 +382,9 @@ int exit_status(const CheckSummary& r) {
 // `before` (the check that found the problems) then tells what was fixed.
 Result<block::Qcow2Image::RepairReport> repair_image(const std::string& path,
                                                      block::Qcow2Image::RepairMode mode,
-                                                     const CheckSummary& before, bool quiet) {
-  TRY_ASSIGN(auto image, block::Qcow2Image::open(path, {.access = block::Access::kReadWrite}));
+                                                     const CheckSummary& before) {
+  TRY_ASSIGN(auto image,
+             block::Qcow2Image::open(path, {.access = block::Access::kReadWrite, .repair = true}));
   block::Qcow2Image::RepairReport report;
   if (before.dirty) {
     report.leaks_fixed = before.leaks;
@@ -387,9 +393,7 @@ Result<block::Qcow2Image::RepairReport> repair_image(const std::string& path,
     TRY_ASSIGN(report, image->repair(mode));
   }
   TRY(image->close());
-  if (!quiet) {
-    for (const auto& line : report.messages) std::fprintf(stderr, "%s\n", line.c_str());
-  }
+  for (const auto& line : report.messages) std::fprintf(stderr, "%s\n", line.c_str());
   return report;
 }
 
@@ -430,16 +434,20 @@ int check_verb(std::span<const std::string_view> args) {
   if (!format.empty()) {
     fmt = parse_format_option(format).value();
   } else {
-    auto probed = open_image(path, "", false);
+    // Probed, not opened: an image that only a check opens (no refcount
+    // table) is checked too.
+    auto probed = probe_format(path);
     if (!probed) return fail(probed.error().message());
-    fmt = probed->format;
+    fmt = *probed;
   }
   if (fmt != block::ImageFormat::kQcow2) {
     fail("This image format does not support checks");
     return kExitNotSupported;
   }
+  // What the check finds goes to stderr whatever -q and --output say (as
+  // qemu-img's driver prints it); they only govern stdout.
   const bool silent = quiet || json;
-  auto result = check_image(path, silent || repair);
+  auto result = check_image(path, repair);
   if (!result) return fail(result.error().message());
   if (!repair || (result->corruptions == 0 && result->leaks == 0)) {
     print_summary(path, *result, json, quiet, nullptr);
@@ -449,14 +457,12 @@ int check_verb(std::span<const std::string_view> args) {
       !result->dirty) {
     // A cluster in use that the allocator would hand out again: only a
     // rebuild of the refcount structure (-r all) fixes that.
-    if (!silent) {
-      (void)check_image(path, false);
-      std::fprintf(stderr, "ERROR need to rebuild refcount structures\n");
-    }
+    (void)check_image(path, false, false);
+    std::fprintf(stderr, "ERROR need to rebuild refcount structures\n");
     return fail("Check failed: " + path +
                 ": the refcount structure needs to be rebuilt (use -r all)");
   }
-  auto report = repair_image(path, mode, *result, silent);
+  auto report = repair_image(path, mode, *result);
   if (!report) return fail("Check failed: " + report.error().message());
   if (report->leaks_fixed == 0 && report->corruptions_fixed == 0) {
     // Nothing could be fixed: the repair's messages said what is wrong; no
@@ -474,7 +480,7 @@ int check_verb(std::span<const std::string_view> args) {
         "Double checking the fixed image now...\n",
         static_cast<ull>(report->leaks_fixed), static_cast<ull>(report->corruptions_fixed));
   }
-  result = check_image(path, silent);
+  result = check_image(path, false);
   if (!result) return fail(result.error().message());
   print_summary(path, *result, json, quiet, &*report);
   return exit_status(*result);

@@ -330,18 +330,22 @@ Result<void> expect_one_image(const ParsedArgs& parsed, std::string_view verb) {
   return Error("expecting one image file name (see 'vessel img " + std::string(verb) + " --help')");
 }
 
+Result<block::ImageFormat> probe_format(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    return Error(path + ": " + std::strerror(errno));
+  }
+  if (S_ISDIR(st.st_mode)) return Error(path + ": is a directory");
+  return block::probe_image_format(path);
+}
+
 Result<OpenedImage> open_image(const std::string& path, const std::string& format, bool writable,
                                CacheMode cache, const SnapshotRef& snapshot) {
   OpenedImage image;
   if (!format.empty()) {
     TRY_ASSIGN(image.format, parse_format_option(format));
   } else {
-    struct stat st;
-    if (stat(path.c_str(), &st) != 0) {
-      return Error(path + ": " + std::strerror(errno));
-    }
-    if (S_ISDIR(st.st_mode)) return Error(path + ": is a directory");
-    TRY_ASSIGN(image.format, block::probe_image_format(path));
+    TRY_ASSIGN(image.format, probe_format(path));
   }
   if (image.format == block::ImageFormat::kQcow2) {
     block::Qcow2OpenOptions options;

@@ -101,6 +101,10 @@ struct SnapshotRef {
   bool empty() const { return id.empty() && name.empty(); }
 };
 
+// The format of `path` as its content shows it (qcow2 magic, else raw),
+// without opening it as that format. Errors name the file.
+Result<block::ImageFormat> probe_format(const std::string& path);
+
 // Opens `path` as `format`, or probes it when `format` is empty. Errors name
 // the file. `cache`: qemu-img's default, writeback, unless given.
 Result<OpenedImage> open_image(const std::string& path, const std::string& format, bool writable,
