@@ -228,8 +228,11 @@ Result<Qcow2Header> parse_qcow2_header(const HostFile& file) {
                  "16 KiB (cluster_bits " + std::to_string(h.cluster_bits) + ")");
   }
   if (h.crypt_method != 0) {
-    return Error(path + ": encrypted qcow2 images are not supported (crypt_method " +
-                 std::to_string(h.crypt_method) + ")");
+    const std::string method = h.crypt_method == 1   ? "AES"
+                               : h.crypt_method == 2 ? "LUKS"
+                                                     : "method " + std::to_string(h.crypt_method);
+    return Error(path + ": the image is encrypted (" + method +
+                 "); qcow2 encryption is not supported");
   }
   // "compression_type ... If the incompatible bit "Compression type" is set:
   // the field must be present and non-zero. Otherwise ... must be zero".

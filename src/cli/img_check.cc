@@ -10,6 +10,7 @@
 #include "block/qcow2_header.h"
 #include "block/qcow2_snapshot.h"
 #include "cli/img_common.h"
+#include "cli/img_image_spec.h"
 #include "cli/img_verbs.h"
 
 namespace vessel::cli::img {
@@ -49,6 +50,7 @@ void print_help() {
       "  2   the image is corrupted\n"
       "  3   clusters are leaked (wasted space, no harm to data)\n"
       "  63  the format (raw) does not support checks\n");
+  print_image_args_help(kImageArgs);
 }
 
 struct Checker {
@@ -404,7 +406,7 @@ int check_verb(std::span<const std::string_view> args) {
   const ImgOption specs[] = {{'f', "", true},   {0, "output", true}, {'q', "", false},
                              {'U', "", false},  {'r', "", true},     {'h', "", false},
                              {0, "help", false}};
-  auto parsed = parse_img_args(args, specs, "check");
+  auto parsed = parse_img_args(args, specs, "check", kImageArgs);
   if (!parsed) return fail(parsed.error().message());
   std::string format;
   bool json = false, quiet = false, repair = false;
@@ -429,10 +431,18 @@ int check_verb(std::span<const std::string_view> args) {
     }
   }
   if (auto one = expect_one_image(*parsed, "check"); !one) return fail(one.error().message());
-  const std::string& path = parsed->positional[0];
+  int status = 0;
+  auto image_args = take_image_args(*parsed, format, status);
+  if (!image_args) return status;
+  auto spec = image_args->spec(parsed->positional[0]);
+  if (!spec) return fail(spec.error().message());
+  if (repair && spec->read_only) {
+    return fail("Could not open '" + spec->name + "': Block node is read-only");
+  }
+  const std::string& path = spec->path;
   block::ImageFormat fmt;
-  if (!format.empty()) {
-    fmt = parse_format_option(format).value();
+  if (!spec->format.empty()) {
+    fmt = parse_format_option(spec->format).value();
   } else {
     // Probed, not opened: an image that only a check opens (no refcount
     // table) is checked too.
@@ -450,7 +460,7 @@ int check_verb(std::span<const std::string_view> args) {
   auto result = check_image(path, repair);
   if (!result) return fail(result.error().message());
   if (!repair || (result->corruptions == 0 && result->leaks == 0)) {
-    print_summary(path, *result, json, quiet, nullptr);
+    print_summary(spec->name, *result, json, quiet, nullptr);
     return exit_status(*result);
   }
   if (mode == block::Qcow2Image::RepairMode::kLeaks && result->zero_refcounts != 0 &&
@@ -469,7 +479,7 @@ int check_verb(std::span<const std::string_view> args) {
     // second check prints it again (as qemu-img).
     result = check_image(path, true);
     if (!result) return fail(result.error().message());
-    print_summary(path, *result, json, quiet, nullptr);
+    print_summary(spec->name, *result, json, quiet, nullptr);
     return exit_status(*result);
   }
   if (!silent) {
@@ -482,7 +492,7 @@ int check_verb(std::span<const std::string_view> args) {
   }
   result = check_image(path, false);
   if (!result) return fail(result.error().message());
-  print_summary(path, *result, json, quiet, &*report);
+  print_summary(spec->name, *result, json, quiet, &*report);
   return exit_status(*result);
 }
 

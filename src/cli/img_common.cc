@@ -24,7 +24,14 @@ void warn(const std::string& message) {
 }
 
 Result<ParsedArgs> parse_img_args(std::span<const std::string_view> args,
-                                  std::span<const ImgOption> specs, std::string_view verb) {
+                                  std::span<const ImgOption> verb_specs, std::string_view verb,
+                                  unsigned image_args) {
+  std::vector<ImgOption> all(verb_specs.begin(), verb_specs.end());
+  const size_t image_opts_index = all.size();
+  all.push_back({0, (image_args & kImageOpts) != 0 ? "image-opts" : "", false});
+  const size_t object_index = all.size();
+  all.push_back({0, (image_args & kObject) != 0 ? "object" : "", true, Repeat::kAddsUp});
+  std::span<const ImgOption> specs(all);
   const std::string hint = " (see 'vessel img " + std::string(verb) + " --help')";
   ParsedArgs out;
   bool options_done = false;
@@ -103,7 +110,16 @@ Result<ParsedArgs> parse_img_args(std::span<const std::string_view> args,
     }
     kept.push_back(std::move(*it));
   }
-  out.options.assign(std::make_move_iterator(kept.rbegin()), std::make_move_iterator(kept.rend()));
+  out.options.clear();
+  for (auto it = kept.rbegin(); it != kept.rend(); ++it) {
+    if (it->first == image_opts_index) {
+      out.image_opts = true;
+    } else if (it->first == object_index) {
+      out.objects.push_back(std::move(it->second));
+    } else {
+      out.options.push_back(std::move(*it));
+    }
+  }
   return out;
 }
 

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/img_common.h"
+#include "cli/img_image_spec.h"
 #include "cli/img_verbs.h"
 
 namespace vessel::cli::img {
@@ -22,6 +23,7 @@ void print_help() {
       "  -h, --help        show this help\n"
       "\n"
       "Exit status: 0 on success, 1 on any error.\n");
+  print_image_args_help(kImageArgs);
 }
 
 struct ImageDescription {
@@ -36,8 +38,9 @@ struct ImageDescription {
   std::string full_backing;
 };
 
-Result<ImageDescription> describe(const std::string& path, const std::string& fmt) {
-  TRY_ASSIGN(OpenedImage image, open_image(path, fmt, false));
+Result<ImageDescription> describe(const ImageSpec& spec) {
+  const std::string& path = spec.path;
+  TRY_ASSIGN(OpenedImage image, open_image(spec, false));
   ImageDescription d;
   d.filename = path;
   d.format = block::image_format_name(image.format);
@@ -168,7 +171,7 @@ int info_verb(std::span<const std::string_view> args) {
   const ImgOption specs[] = {
       {'f', "", true},           {0, "output", true}, {0, "backing-chain", false}, {'U', "", false},
       {0, "force-share", false}, {'h', "", false},    {0, "help", false}};
-  auto parsed = parse_img_args(args, specs, "info");
+  auto parsed = parse_img_args(args, specs, "info", kImageArgs);
   if (!parsed) return fail(parsed.error().message());
   std::string format;
   bool json = false, chain = false;
@@ -190,18 +193,25 @@ int info_verb(std::span<const std::string_view> args) {
     return fail("unexpected argument '" + parsed->positional[1] + "'");
   }
 
+  int status = 0;
+  auto image_args = take_image_args(*parsed, format, status);
+  if (!image_args) return status;
+  auto spec = image_args->spec(parsed->positional[0]);
+  if (!spec) return fail(spec.error().message());
+
   std::vector<ImageDescription> list;
-  std::string path = parsed->positional[0];
   while (true) {
-    auto d = describe(path, format);
+    auto d = describe(*spec);
     if (!d) return fail(d.error().message());
     list.push_back(std::move(*d));
     const ImageDescription& last = list.back();
+    // As qemu-img: the chain is listed by name, "backing": null or not.
     if (!chain || !last.is_qcow2 || last.q.backing_file.empty()) break;
-    if (list.size() > 64) return fail(path + ": backing chain is too deep");
-    path = last.full_backing;
-    format.clear();
-    if (!last.q.backing_format.empty()) format = last.q.backing_format;
+    if (list.size() > 64) return fail(spec->path + ": backing chain is too deep");
+    ImageSpec next;
+    next.name = next.path = last.full_backing;
+    next.format = last.q.backing_format;
+    spec = std::move(next);
   }
 
   if (json) {
