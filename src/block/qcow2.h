@@ -35,6 +35,7 @@
 #include "block/block_backend.h"
 #include "block/extent_size_hint.h"
 #include "block/host_file.h"
+#include "block/qcow2_bitmap.h"
 #include "block/qcow2_cache.h"
 #include "block/qcow2_header.h"
 #include "block/qcow2_refcount.h"
@@ -249,6 +250,8 @@ class Qcow2Image : public BlockBackend {
   // The file guest clusters are in: the external data file, or the image.
   const std::string& data_path() const { return data_file_ ? data_file_->path() : file_->path(); }
   const std::vector<Qcow2Snapshot>& snapshots() const { return snapshots_.snapshots; }
+  // The persistent dirty bitmaps (qcow2_bitmap.h), as the image has them.
+  const std::vector<Qcow2Bitmap>& bitmaps() const { return bitmaps_; }
   // The next image of the chain (nullptr when there is none).
   const BlockBackend* backing() const { return backing_.get(); }
 
@@ -326,6 +329,10 @@ class Qcow2Image : public BlockBackend {
   Result<void> zero_raw_data(uint64_t offset, uint64_t length);
   Result<void> check_no_external_data(const char* what) const;
   Result<void> prepare_for_writing();
+  // Before the first change of what the guest sees: the enabled bitmaps,
+  // which Vessel does not update, get the in-use flag (qemu's
+  // "inconsistent"), synced before the change.
+  Result<void> mark_bitmaps_in_use();
   Result<void> repair_refcounts();
   // References to every host cluster of the file from the header, L1/L2
   // tables (active and snapshots) and the snapshot table; with
@@ -405,6 +412,8 @@ class Qcow2Image : public BlockBackend {
   Qcow2Info info_;
   OpenOptions options_;
   Qcow2SnapshotTable snapshots_;
+  std::vector<Qcow2Bitmap> bitmaps_;
+  bool bitmaps_marked_ = false;
   std::vector<uint64_t> l1_;
   std::set<uint64_t> l1_dirty_sectors_;
   std::unique_ptr<Qcow2TableCache> l2_cache_;

@@ -97,7 +97,15 @@ Result<void> parse_extensions(const std::string& path, const std::vector<uint8_t
         }
         break;
       case ext::kBitmaps:
+        // "nb_bitmaps ... reserved ... bitmap_directory_size ...
+        // bitmap_directory_offset", checked further only when the autoclear
+        // bit says the extension is valid.
         h.has_bitmaps_extension = true;
+        if (length >= 24) {
+          h.bitmaps.nb_bitmaps = load_be32(data);
+          h.bitmaps.directory_size = load_be64(data + 8);
+          h.bitmaps.directory_offset = load_be64(data + 16);
+        }
         break;
       case ext::kExternalDataFile:
         // "String header extensions": the length is the string length, no
@@ -300,6 +308,14 @@ Result<Qcow2Header> parse_qcow2_header(const HostFile& file) {
   }
   if (ranges_overlap(h.l1_table_offset, l1_bytes, h.refcount_table_offset, reftable_bytes)) {
     return Error(path + ": corrupt qcow2 image: the L1 table overlaps the refcount table");
+  }
+  if (h.bitmaps_valid()) {
+    const Qcow2BitmapsExtension& b = h.bitmaps;
+    if (b.nb_bitmaps == 0 || b.nb_bitmaps > 65535 || b.directory_size == 0 ||
+        b.directory_size > (uint64_t{64} << 20)) {
+      return Error(path + ": corrupt qcow2 image: invalid bitmaps extension");
+    }
+    TRY(check_table(path, "bitmap directory", g, b.directory_offset, b.directory_size, file_size));
   }
   // Snapshot table: its entries are checked by the snapshot reader.
   if (h.nb_snapshots > kMaxSnapshots) {

@@ -23,6 +23,13 @@ struct Qcow2UnknownExtension {
   std::vector<uint8_t> data;
 };
 
+// "Bitmaps extension": where the bitmap directory is.
+struct Qcow2BitmapsExtension {
+  uint32_t nb_bitmaps = 0;
+  uint64_t directory_size = 0;
+  uint64_t directory_offset = 0;
+};
+
 struct Qcow2FeatureName {
   qcow2::FeatureType type;
   uint8_t bit;
@@ -62,6 +69,7 @@ struct Qcow2Header {
   // external data file bit is set, since a header rewrite must keep it.
   std::string data_file;
   bool has_bitmaps_extension = false;
+  Qcow2BitmapsExtension bitmaps{};
   std::vector<Qcow2FeatureName> feature_names;
   std::vector<Qcow2UnknownExtension> unknown_extensions;
 
@@ -69,6 +77,12 @@ struct Qcow2Header {
     return {cluster_bits, (incompatible_features & qcow2::kIncompatExtendedL2) != 0};
   }
   uint32_t refcount_bits() const { return 1u << refcount_order; }
+  // The bitmaps extension is there and may be trusted: "If [the autoclear
+  // bitmaps bit is] not set, the bitmaps extension data must be considered
+  // inconsistent."
+  bool bitmaps_valid() const {
+    return has_bitmaps_extension && (autoclear_features & qcow2::kAutoclearBitmaps) != 0;
+  }
   // False when the header names no refcount table (refcount_table_clusters
   // 0): such an image can only be checked, and repaired by building one.
   bool has_refcount_table() const { return refcount_table_clusters != 0; }

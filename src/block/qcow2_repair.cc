@@ -54,6 +54,8 @@ Result<std::vector<uint32_t>> Qcow2Image::count_references(bool refcount_structu
   TRY(count(0, cs, "the header"));
   TRY(count(header_.l1_table_offset, uint64_t{header_.l1_size} * 8, "the L1 table"));
   TRY(count(header_.snapshots_offset, snapshots_.table_bytes, "the snapshot table"));
+  TRY_ASSIGN(auto bitmap_ranges, qcow2_bitmap_clusters(*file_, header_, bitmaps_));
+  for (const auto& [offset, length] : bitmap_ranges) TRY(count(offset, length, "a bitmap"));
   if (refcount_structure) {
     for (uint64_t c = 0; c < file_clusters; ++c) {
       if (refcounts_->is_metadata(c)) TRY(count(c * cs, cs, "refcount metadata"));

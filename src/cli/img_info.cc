@@ -35,8 +35,17 @@ struct ImageDescription {
   bool is_qcow2 = false;
   block::Qcow2Info q;
   std::vector<block::Qcow2Snapshot> snapshots;
+  std::vector<block::Qcow2Bitmap> bitmaps;
   std::string full_backing;
 };
+
+// A bitmap's flags as qemu-img names them, in its order.
+std::vector<const char*> bitmap_flags(const block::Qcow2Bitmap& b) {
+  std::vector<const char*> flags;
+  if (b.in_use()) flags.push_back("in-use");
+  if (b.enabled()) flags.push_back("auto");
+  return flags;
+}
 
 Result<ImageDescription> describe(const ImageSpec& spec) {
   const std::string& path = spec.path;
@@ -51,6 +60,7 @@ Result<ImageDescription> describe(const ImageSpec& spec) {
     d.q = image.qcow2->info();
     d.dirty = d.q.dirty;
     d.snapshots = image.qcow2->snapshots();
+    d.bitmaps = image.qcow2->bitmaps();
     if (!d.q.backing_file.empty()) {
       d.full_backing = resolve_backing_path(path, d.q.backing_file);
     }
@@ -97,6 +107,22 @@ std::string to_json(const ImageDescription& d, const std::string& indent) {
       data += std::string(",\n") + i3 + "\"compression-type\": \"" +
               compression_name(d.q.compression_type) + "\",\n" + i3 +
               "\"lazy-refcounts\": " + (d.q.lazy_refcounts ? "true" : "false");
+      if (!d.bitmaps.empty()) {
+        const std::string i4 = i3 + "    ", i5 = i4 + "    ", i6 = i5 + "    ";
+        data += ",\n" + i3 + "\"bitmaps\": [\n";
+        for (size_t k = 0; k < d.bitmaps.size(); ++k) {
+          const block::Qcow2Bitmap& b = d.bitmaps[k];
+          data += i4 + "{\n" + i5 + "\"flags\": [\n";
+          const auto flags = bitmap_flags(b);
+          for (size_t f = 0; f < flags.size(); ++f) {
+            data += i6 + "\"" + flags[f] + "\"" + (f + 1 < flags.size() ? ",\n" : "\n");
+          }
+          data += i5 + "],\n" + i5 + "\"name\": " + json_string(b.name) + ",\n" + i5 +
+                  "\"granularity\": " + std::to_string(uint64_t{1} << b.granularity_bits) + "\n" +
+                  i4 + "}" + (k + 1 < d.bitmaps.size() ? ",\n" : "\n");
+        }
+        data += i3 + "]";
+      }
     } else {
       data += std::string(",\n") + i3 + "\"compression-type\": \"" +
               compression_name(d.q.compression_type) + "\"";
@@ -152,6 +178,17 @@ void print_human(const ImageDescription& d) {
   std::printf("    compression type: %s\n", compression_name(d.q.compression_type));
   if (d.q.version >= 3) {
     std::printf("    lazy refcounts: %s\n", d.q.lazy_refcounts ? "true" : "false");
+    if (!d.bitmaps.empty()) std::printf("    bitmaps:\n");
+    for (size_t k = 0; k < d.bitmaps.size(); ++k) {
+      std::printf("        [%zu]:\n            flags:\n", k);
+      const auto flags = bitmap_flags(d.bitmaps[k]);
+      for (size_t f = 0; f < flags.size(); ++f) {
+        std::printf("                [%zu]: %s\n", f, flags[f]);
+      }
+      std::printf("            name: %s\n            granularity: %llu\n",
+                  d.bitmaps[k].name.c_str(),
+                  static_cast<unsigned long long>(uint64_t{1} << d.bitmaps[k].granularity_bits));
+    }
   }
   std::printf("    refcount bits: %u\n", d.q.refcount_bits);
   if (!d.q.data_file.empty()) std::printf("    data file: %s\n", d.q.data_file.c_str());
