@@ -18,7 +18,8 @@
 // qcow2_repair.cc, qcow2_create.cc, qcow2_snapshot_ops.cc, qcow2_resize.cc
 // (resize, make_empty), qcow2_amend.cc (header rewrites) and
 // qcow2_data_file.cc (the external data file: opening, creating, where guest
-// clusters go).
+// clusters go) and qcow2_bitmap.* (persistent dirty bitmaps, read and marked
+// in use, not maintained).
 #pragma once
 
 #include <cstdint>
