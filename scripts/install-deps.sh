@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # host build
   build-essential cmake ninja-build pkg-config libfdt-dev libgtest-dev
+  # JSON (header-only): vessel img's json: image names and --object
+  nlohmann-json3-dev
   # device-tree inspection (dtc) for tests and debugging
   device-tree-compiler
   # default guest: kernel, busybox, initramfs, data disk

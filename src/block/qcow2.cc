@@ -113,6 +113,9 @@ Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open_in_chain(const std::string&
   TRY_ASSIGN(auto file, HostFile::open(path, options.access, options.host_cache));
   file->set_sync_enabled(options.sync);
   TRY_ASSIGN(Qcow2Header header, parse_qcow2_header(*file));
+  if (!header.has_refcount_table() && !options.repair) {
+    return Error(path + ": Image does not contain a reference count table");
+  }
   if (options.access == Access::kReadWrite &&
       (header.incompatible_features & kIncompatCorrupt) != 0) {
     return Error(path +
@@ -130,6 +133,7 @@ Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open_in_chain(const std::string&
 Result<void> Qcow2Image::load() {
   const std::string& path = file_->path();
   TRY_ASSIGN(snapshots_, read_qcow2_snapshots(*file_, header_));
+  TRY_ASSIGN(bitmaps_, read_qcow2_bitmaps(*file_, header_));
   TRY(refcounts_->load());
 
   // The active L1 table (or a snapshot's), every entry checked here once
@@ -191,6 +195,10 @@ void Qcow2Image::index_metadata() {
   add_fixed(header_.l1_table_offset, uint64_t{header_.l1_size} * 8);
   add_fixed(header_.snapshots_offset, snapshots_.table_bytes);
   for (const auto& s : snapshots_.snapshots) add_fixed(s.l1_table_offset, uint64_t{s.l1_size} * 8);
+  if (!bitmaps_.empty()) {
+    add_fixed(header_.bitmaps.directory_offset, header_.bitmaps.directory_size);
+    for (const auto& b : bitmaps_) add_fixed(b.table_offset, uint64_t{b.table_size} * 8);
+  }
   std::sort(fixed_metadata_.begin(), fixed_metadata_.end());
   std::vector<std::pair<uint64_t, uint64_t>> merged;
   for (const auto& range : fixed_metadata_) {
@@ -211,10 +219,12 @@ void Qcow2Image::index_metadata() {
 
 Result<void> Qcow2Image::prepare_for_writing() {
   // "An implementation may only write to an image with unknown auto-clear
-  // features if it clears the respective bits from this field first." Of
-  // the known ones only raw external data is maintained here (bitmaps are
-  // not updated), so the others are cleared.
-  const uint64_t kept = header_.autoclear_features & kAutoclearRawExternalData;
+  // features if it clears the respective bits from this field first." Raw
+  // external data is maintained here; valid bitmaps are kept, and those a
+  // write would leave wrong get marked in use first (mark_bitmaps_in_use).
+  const uint64_t kept =
+      header_.autoclear_features &
+      (kAutoclearRawExternalData | (header_.bitmaps_valid() ? kAutoclearBitmaps : 0));
   if (header_.version >= 3 && header_.autoclear_features != kept) {
     uint8_t raw[8];
     store_be64(raw, kept);
@@ -223,6 +233,22 @@ Result<void> Qcow2Image::prepare_for_writing() {
     header_.autoclear_features = kept;
   }
   if (dirty_on_disk_) TRY(repair_refcounts());
+  return Ok();
+}
+
+Result<void> Qcow2Image::mark_bitmaps_in_use() {
+  if (bitmaps_marked_) return Ok();
+  bitmaps_marked_ = true;
+  bool marked = false;
+  for (Qcow2Bitmap& b : bitmaps_) {
+    if (!b.enabled() || b.in_use()) continue;
+    b.flags |= kBitmapInUse;
+    uint8_t raw[4];
+    store_be32(raw, b.flags);
+    TRY(file_->write(b.flags_offset, raw));
+    marked = true;
+  }
+  if (marked) TRY(file_->sync());
   return Ok();
 }
 

@@ -18,7 +18,8 @@
 // qcow2_repair.cc, qcow2_create.cc, qcow2_snapshot_ops.cc, qcow2_resize.cc
 // (resize, make_empty), qcow2_amend.cc (header rewrites) and
 // qcow2_data_file.cc (the external data file: opening, creating, where guest
-// clusters go).
+// clusters go) and qcow2_bitmap.* (persistent dirty bitmaps, read and marked
+// in use, not maintained).
 #pragma once
 
 #include <cstdint>
@@ -35,6 +36,7 @@
 #include "block/block_backend.h"
 #include "block/extent_size_hint.h"
 #include "block/host_file.h"
+#include "block/qcow2_bitmap.h"
 #include "block/qcow2_cache.h"
 #include "block/qcow2_header.h"
 #include "block/qcow2_refcount.h"
@@ -131,6 +133,10 @@ struct Qcow2OpenOptions {
   // "data-file" option). With kRefuse an image naming a data file opens only
   // with this set, since otherwise an untrusted image picks the file.
   std::string data_file{};
+  // Opened to be checked and repaired (qemu's BDRV_O_CHECK): an image whose
+  // header names no refcount table opens, so that repair() can build one.
+  // Nothing but repair() may write to such an image.
+  bool repair = false;
 };
 
 // What the header says, for tools (`vessel img info`).
@@ -229,8 +235,9 @@ class Qcow2Image : public BlockBackend {
   // `vessel img check -r` (qcow2_repair.cc), as qemu-img check -r: counts
   // every reference, then kLeaks lowers refcounts that are too high; kAll
   // also raises those that are too low (rebuilding the whole refcount
-  // structure when a referenced cluster has refcount 0) and fixes "copied"
-  // flags. `messages` are the lines qemu-img prints on stderr, in order.
+  // structure when a referenced cluster has refcount 0, or when there is no
+  // refcount table at all) and fixes "copied" flags. `messages` are the lines
+  // qemu-img prints on stderr, in order.
   enum class RepairMode { kLeaks, kAll };
   struct RepairReport {
     uint64_t leaks_fixed = 0;
@@ -244,6 +251,8 @@ class Qcow2Image : public BlockBackend {
   // The file guest clusters are in: the external data file, or the image.
   const std::string& data_path() const { return data_file_ ? data_file_->path() : file_->path(); }
   const std::vector<Qcow2Snapshot>& snapshots() const { return snapshots_.snapshots; }
+  // The persistent dirty bitmaps (qcow2_bitmap.h), as the image has them.
+  const std::vector<Qcow2Bitmap>& bitmaps() const { return bitmaps_; }
   // The next image of the chain (nullptr when there is none).
   const BlockBackend* backing() const { return backing_.get(); }
 
@@ -321,6 +330,10 @@ class Qcow2Image : public BlockBackend {
   Result<void> zero_raw_data(uint64_t offset, uint64_t length);
   Result<void> check_no_external_data(const char* what) const;
   Result<void> prepare_for_writing();
+  // Before the first change of what the guest sees: the enabled bitmaps,
+  // which Vessel does not update, get the in-use flag (qemu's
+  // "inconsistent"), synced before the change.
+  Result<void> mark_bitmaps_in_use();
   Result<void> repair_refcounts();
   // References to every host cluster of the file from the header, L1/L2
   // tables (active and snapshots) and the snapshot table; with
@@ -400,6 +413,8 @@ class Qcow2Image : public BlockBackend {
   Qcow2Info info_;
   OpenOptions options_;
   Qcow2SnapshotTable snapshots_;
+  std::vector<Qcow2Bitmap> bitmaps_;
+  bool bitmaps_marked_ = false;
   std::vector<uint64_t> l1_;
   std::set<uint64_t> l1_dirty_sectors_;
   std::unique_ptr<Qcow2TableCache> l2_cache_;

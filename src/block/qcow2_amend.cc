@@ -170,6 +170,7 @@ Result<void> Qcow2Image::set_backing(const std::string& backing_file,
                                      const std::string& backing_format) {
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(0, 0, true));
+  TRY(mark_bitmaps_in_use());
   TRY(check_rewritable(file_->path(), header_));
   // Raw external data "conflicts with backing files": the data file alone
   // would no longer be the disk.

@@ -24,6 +24,7 @@ Result<void> Qcow2Image::write_compressed(uint64_t offset, std::span<const uint8
   }
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(offset, data.size(), true));
+  TRY(mark_bitmaps_in_use());
   // "neither compressed clusters nor internal snapshots are supported"
   TRY(check_no_external_data("compressed clusters are"));
   if (!geometry_.aligned(offset) ||

@@ -97,7 +97,15 @@ Result<void> parse_extensions(const std::string& path, const std::vector<uint8_t
         }
         break;
       case ext::kBitmaps:
+        // "nb_bitmaps ... reserved ... bitmap_directory_size ...
+        // bitmap_directory_offset", checked further only when the autoclear
+        // bit says the extension is valid.
         h.has_bitmaps_extension = true;
+        if (length >= 24) {
+          h.bitmaps.nb_bitmaps = load_be32(data);
+          h.bitmaps.directory_size = load_be64(data + 8);
+          h.bitmaps.directory_offset = load_be64(data + 16);
+        }
         break;
       case ext::kExternalDataFile:
         // "String header extensions": the length is the string length, no
@@ -228,8 +236,11 @@ Result<Qcow2Header> parse_qcow2_header(const HostFile& file) {
                  "16 KiB (cluster_bits " + std::to_string(h.cluster_bits) + ")");
   }
   if (h.crypt_method != 0) {
-    return Error(path + ": encrypted qcow2 images are not supported (crypt_method " +
-                 std::to_string(h.crypt_method) + ")");
+    const std::string method = h.crypt_method == 1   ? "AES"
+                               : h.crypt_method == 2 ? "LUKS"
+                                                     : "method " + std::to_string(h.crypt_method);
+    return Error(path + ": the image is encrypted (" + method +
+                 "); qcow2 encryption is not supported");
   }
   // "compression_type ... If the incompatible bit "Compression type" is set:
   // the field must be present and non-zero. Otherwise ... must be zero".
@@ -285,18 +296,26 @@ Result<Qcow2Header> parse_qcow2_header(const HostFile& file) {
       return Error(path + ": corrupt qcow2 image: L1 table runs past the end of the file");
     }
   }
-  // Refcount table.
+  // Refcount table. None at all (refcount_table_clusters 0) is left to the
+  // caller: only a repair opens such an image, to build one.
   uint64_t reftable_bytes = uint64_t{h.refcount_table_clusters} << h.cluster_bits;
-  if (h.refcount_table_clusters == 0) {
-    return Error(path + ": corrupt qcow2 image: no refcount table");
-  }
   if (reftable_bytes > kMaxRefcountTableBytes) {
     return Error(path + ": corrupt qcow2 image: refcount table of " +
                  std::to_string(h.refcount_table_clusters) + " clusters is too large");
   }
-  TRY(check_table(path, "refcount table", g, h.refcount_table_offset, reftable_bytes, file_size));
+  if (h.refcount_table_clusters != 0) {
+    TRY(check_table(path, "refcount table", g, h.refcount_table_offset, reftable_bytes, file_size));
+  }
   if (ranges_overlap(h.l1_table_offset, l1_bytes, h.refcount_table_offset, reftable_bytes)) {
     return Error(path + ": corrupt qcow2 image: the L1 table overlaps the refcount table");
+  }
+  if (h.bitmaps_valid()) {
+    const Qcow2BitmapsExtension& b = h.bitmaps;
+    if (b.nb_bitmaps == 0 || b.nb_bitmaps > 65535 || b.directory_size == 0 ||
+        b.directory_size > (uint64_t{64} << 20)) {
+      return Error(path + ": corrupt qcow2 image: invalid bitmaps extension");
+    }
+    TRY(check_table(path, "bitmap directory", g, b.directory_offset, b.directory_size, file_size));
   }
   // Snapshot table: its entries are checked by the snapshot reader.
   if (h.nb_snapshots > kMaxSnapshots) {

@@ -23,6 +23,13 @@ struct Qcow2UnknownExtension {
   std::vector<uint8_t> data;
 };
 
+// "Bitmaps extension": where the bitmap directory is.
+struct Qcow2BitmapsExtension {
+  uint32_t nb_bitmaps = 0;
+  uint64_t directory_size = 0;
+  uint64_t directory_offset = 0;
+};
+
 struct Qcow2FeatureName {
   qcow2::FeatureType type;
   uint8_t bit;
@@ -32,10 +39,10 @@ struct Qcow2FeatureName {
 // Header fields after validation. Invariants: version is 2 or 3; cluster_bits
 // in [9, 21]; the L1 table, refcount table and snapshot table are
 // cluster-aligned, start inside the file, stay clear of the header cluster and
-// are within the size limits of qcow2_format.h; the L1 table lies wholly
-// inside the file and covers `size`; no unsupported incompatible feature is
-// set; crypt_method is 0; with the raw external data bit the external data
-// file bit is set too.
+// are within the size limits of qcow2_format.h (except that there may be no
+// refcount table at all: refcount_table_clusters 0, see has_refcount_table()); the L1 table lies
+// wholly inside the file and covers `size`; no unsupported incompatible feature is set;
+// crypt_method is 0; with the raw external data bit the external data file bit is set too.
 struct Qcow2Header {
   uint32_t version = 3;
   uint64_t backing_file_offset = 0;
@@ -62,6 +69,7 @@ struct Qcow2Header {
   // external data file bit is set, since a header rewrite must keep it.
   std::string data_file;
   bool has_bitmaps_extension = false;
+  Qcow2BitmapsExtension bitmaps{};
   std::vector<Qcow2FeatureName> feature_names;
   std::vector<Qcow2UnknownExtension> unknown_extensions;
 
@@ -69,6 +77,15 @@ struct Qcow2Header {
     return {cluster_bits, (incompatible_features & qcow2::kIncompatExtendedL2) != 0};
   }
   uint32_t refcount_bits() const { return 1u << refcount_order; }
+  // The bitmaps extension is there and may be trusted: "If [the autoclear
+  // bitmaps bit is] not set, the bitmaps extension data must be considered
+  // inconsistent."
+  bool bitmaps_valid() const {
+    return has_bitmaps_extension && (autoclear_features & qcow2::kAutoclearBitmaps) != 0;
+  }
+  // False when the header names no refcount table (refcount_table_clusters
+  // 0): such an image can only be checked, and repaired by building one.
+  bool has_refcount_table() const { return refcount_table_clusters != 0; }
   bool external_data() const { return (incompatible_features & qcow2::kIncompatExternalData) != 0; }
   // "Raw external data bit": the data file alone is a valid raw image.
   bool data_file_raw() const {

@@ -420,4 +420,115 @@ Result<void> Qcow2Refcounts::rebuild(std::vector<uint32_t> counts) {
   return load();
 }
 
+namespace {
+
+// qemu's alloc_clusters_imrt(): the first run of `count` clusters free in
+// `counts` from `*first_free` on (the array grows, with free clusters, when
+// it ends first), each given refcount 1. `*first_free` moves to the first
+// free cluster met.
+uint64_t allocate_in_counts(std::vector<uint32_t>& counts, uint64_t count, uint64_t* first_free) {
+  uint64_t cluster = *first_free;
+  uint64_t contiguous = 0;
+  bool first_gap = true;
+  for (; cluster < counts.size() && contiguous < count; ++cluster) {
+    if (counts[cluster] == 0) {
+      ++contiguous;
+      if (first_gap) {
+        *first_free = cluster;
+        first_gap = false;
+      }
+    } else {
+      contiguous = 0;
+    }
+  }
+  if (contiguous < count) counts.resize(cluster + count - contiguous, 0);
+  uint64_t start = cluster - contiguous;
+  for (uint64_t i = 0; i < count; ++i) counts[start + i] = 1;
+  return start;
+}
+
+}  // namespace
+
+Result<bool> Qcow2Refcounts::write_rebuilt_blocks(std::vector<uint32_t>& counts, uint64_t first,
+                                                  uint64_t end, std::vector<uint64_t>& table) {
+  const uint64_t cs = geometry_.cluster_size();
+  uint64_t first_free = 0;
+  bool grown = false;
+  std::vector<uint8_t> block(cs);
+  for (uint64_t c = first; c < end; ++c) {
+    if (c >= counts.size() || counts[c] == 0) continue;
+    const uint64_t index = c / entries_per_block_;
+    const uint64_t block_start = index * entries_per_block_;
+    uint64_t offset = 0;
+    if (index < table.size() && table[index] != 0) {
+      offset = table[index];  // placed in an earlier pass
+    } else {
+      // Not in the range of a block already written.
+      first_free = std::max(first_free, block_start);
+      uint64_t placed = allocate_in_counts(counts, 1, &first_free);
+      if ((placed + 1) << geometry_.cluster_bits > kMaxHostOffset) {
+        return Error(file_.path() + ": cannot repair: the image file is too large");
+      }
+      // The block that counts this one must be written too.
+      end = std::max(end, placed + 1);
+      if (table.size() <= index) {
+        table.resize(round_up((index + 1) * 8, cs) / 8, 0);
+        grown = true;
+      }
+      offset = placed << geometry_.cluster_bits;
+      table[index] = offset;
+    }
+    std::fill(block.begin(), block.end(), 0);
+    for (uint64_t j = 0; j < entries_per_block_ && block_start + j < counts.size(); ++j) {
+      uint32_t value = counts[block_start + j];
+      if (value > max_refcount_) {
+        return Error(file_.path() + ": cannot repair: cluster " + std::to_string(block_start + j) +
+                     " has " + std::to_string(value) +
+                     " references, more than the refcount width holds");
+      }
+      write_entry(block.data(), j, value);
+    }
+    TRY(file_.write(offset, block));
+    c = block_start + entries_per_block_ - 1;  // this block is done
+  }
+  return grown;
+}
+
+Result<void> Qcow2Refcounts::rebuild_first_fit(std::vector<uint32_t>& counts) {
+  const uint64_t cs = geometry_.cluster_size();
+  cache_.clear();
+  unwritten_table_entries_.clear();
+  std::vector<uint64_t> table;
+  TRY(write_rebuilt_blocks(counts, 0, counts.size(), table));
+  if (table.empty()) {
+    return Error(file_.path() + ": cannot repair: no cluster is in use");
+  }
+  // The table itself, in the first free clusters; the blocks covering it
+  // are written again, and when that makes the table grow it moves (the
+  // clusters it had are freed with the old structure).
+  uint64_t table_offset = 0;
+  uint64_t table_clusters = 0;
+  for (bool grown = true; grown;) {
+    table_clusters = div_round_up(table.size() * 8, cs);
+    if (table_clusters * cs > kMaxRefcountTableBytes) {
+      return Error(file_.path() + ": cannot repair: the refcount table would be too large");
+    }
+    uint64_t first_free = 0;
+    uint64_t start = allocate_in_counts(counts, table_clusters, &first_free);
+    table_offset = start << geometry_.cluster_bits;
+    TRY_ASSIGN(grown, write_rebuilt_blocks(counts, start, start + table_clusters, table));
+  }
+  std::vector<uint8_t> raw(table.size() * 8);
+  for (size_t i = 0; i < table.size(); ++i) store_be64(&raw[i * 8], table[i]);
+  TRY(file_.write(table_offset, raw));
+  TRY(file_.sync());
+
+  table_offset_ = table_offset;
+  table_clusters_ = table_clusters;
+  TRY(write_header_table_fields());
+  TRY(file_.sync());
+  free_hint_ = 0;
+  return load();
+}
+
 }  // namespace vessel::block

@@ -74,12 +74,28 @@ class Qcow2Refcounts {
   // header is switched to them. The old structure is not counted, so its
   // clusters become free. Used to repair images left dirty.
   Result<void> rebuild(std::vector<uint32_t> counts);
+  // qemu-img check -r all's rebuild (qcow2-refcount.c,
+  // rebuild_refcount_structure): `counts` must count every cluster in use,
+  // the current refcount structure included. The new blocks, then the new
+  // table, go into the first clusters `counts` shows free (past the end of
+  // the file when none are), each block as soon as the walk meets the first
+  // cluster it covers; `counts` then counts them too. The blocks and the
+  // table are written and synced before the header points at them, so the
+  // old structure stays intact until then; afterwards it is leaked, and the
+  // caller frees it.
+  Result<void> rebuild_first_fit(std::vector<uint32_t>& counts);
 
  private:
   void write_entry(uint8_t* block, uint64_t index, uint64_t value) const;
   // Index of the first cluster of a free run of `count` clusters at or after
   // `from`; `first_free` (optional) receives the first free cluster seen.
   Result<uint64_t> find_free_run(uint64_t from, uint64_t count, uint64_t* first_free = nullptr);
+  // rebuild_first_fit()'s pass over clusters [first, end) of `counts`: a
+  // block for each range that has a cluster in use, placed and written, its
+  // offset in `table` (which grows to whole clusters as needed). Returns
+  // whether `table` grew.
+  Result<bool> write_rebuilt_blocks(std::vector<uint32_t>& counts, uint64_t first, uint64_t end,
+                                    std::vector<uint64_t>& table);
   // Allocates refcount block `table_index` at `cluster` (inside the range it
   // covers, all free since the block does not exist yet).
   Result<void> create_block(uint64_t table_index, uint64_t cluster);

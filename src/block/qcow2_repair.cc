@@ -54,6 +54,8 @@ Result<std::vector<uint32_t>> Qcow2Image::count_references(bool refcount_structu
   TRY(count(0, cs, "the header"));
   TRY(count(header_.l1_table_offset, uint64_t{header_.l1_size} * 8, "the L1 table"));
   TRY(count(header_.snapshots_offset, snapshots_.table_bytes, "the snapshot table"));
+  TRY_ASSIGN(auto bitmap_ranges, qcow2_bitmap_clusters(*file_, header_, bitmaps_));
+  for (const auto& [offset, length] : bitmap_ranges) TRY(count(offset, length, "a bitmap"));
   if (refcount_structure) {
     for (uint64_t c = 0; c < file_clusters; ++c) {
       if (refcounts_->is_metadata(c)) TRY(count(c * cs, cs, "refcount metadata"));
@@ -151,15 +153,14 @@ Result<Qcow2Image::RepairReport> Qcow2Image::repair(RepairMode mode) {
   TRY(check_request(0, 0, true));
   const bool fix_errors = mode == RepairMode::kAll;
   RepairReport report;
+  // As qemu-img: incomplete snapshot entries are reported first and fixed
+  // last, once the refcounts the fix allocates with are right.
+  std::vector<size_t> incomplete;
   if (header_.version >= 3) {
-    std::vector<size_t> incomplete = incomplete_snapshot_entries();
+    incomplete = incomplete_snapshot_entries();
     for (size_t i : incomplete) {
       report.messages.push_back(std::string(fix_errors ? "Repairing" : "ERROR") +
                                 " snapshot table entry " + std::to_string(i) + " is incomplete");
-    }
-    if (fix_errors && !incomplete.empty()) {
-      TRY(complete_snapshot_entries());
-      report.corruptions_fixed += incomplete.size();
     }
   }
   TRY_ASSIGN(std::vector<uint32_t> counts, count_references(true));
@@ -193,8 +194,19 @@ Result<Qcow2Image::RepairReport> Qcow2Image::repair(RepairMode mode) {
     for (const Mismatch& m : mismatches) {
       ++(m.stored < m.counted ? report.corruptions_fixed : report.leaks_fixed);
     }
-    TRY(repair_refcounts());
-    return report;
+    TRY(refcounts_->rebuild_first_fit(counts));
+    // The old structure is leaked now: qemu-img frees it with the same
+    // lines as other leaks, but does not count them as fixed.
+    TRY_ASSIGN(counts, count_references(true));
+    mismatches.clear();
+    for (uint64_t c = 0; c < counts.size(); ++c) {
+      TRY_ASSIGN(uint64_t stored, refcounts_->get(c));
+      if (stored == counts[c]) continue;
+      if (stored < counts[c]) {
+        return Error(file_->path() + ": the rebuilt refcount structure is still broken");
+      }
+      mismatches.push_back({c, stored, counts[c]});
+    }
   }
 
   // Second pass, fixing: qemu-img reports what it leaves alone once more.
@@ -210,7 +222,7 @@ Result<Qcow2Image::RepairReport> Qcow2Image::repair(RepairMode mode) {
                               std::to_string(m.stored) + " reference=" + std::to_string(m.counted));
     TRY(refcounts_->update(m.cluster,
                            static_cast<int64_t>(m.counted) - static_cast<int64_t>(m.stored)));
-    ++(leak ? report.leaks_fixed : report.corruptions_fixed);
+    if (!rebuild) ++(leak ? report.leaks_fixed : report.corruptions_fixed);
   }
   // The counts reach the disk before any table that relies on them.
   if (refcounts_->has_dirty()) {
@@ -257,6 +269,11 @@ Result<Qcow2Image::RepairReport> Qcow2Image::repair(RepairMode mode) {
         ++report.corruptions_fixed;
       }
     }
+  }
+  if (fix_errors && !incomplete.empty()) {
+    TRY(flush_locked());
+    TRY(complete_snapshot_entries());
+    report.corruptions_fixed += incomplete.size();
   }
   TRY(flush_locked());
   return report;

@@ -41,6 +41,11 @@ Result<void> Qcow2Image::resize(uint64_t new_size, bool allow_shrink) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string& path = file_->path();
   TRY(check_request(0, 0, true));
+  if (!bitmaps_.empty()) {
+    // qemu resizes the bitmaps along; Vessel does not write bitmaps.
+    return Error(path +
+                 ": cannot resize an image with persistent dirty bitmaps (remove them first)");
+  }
   if (new_size % 512 != 0) return Error(path + ": the new size must be a multiple of 512");
   // QEMU's rule: version 2 snapshot entries may not record their disk size.
   if (!snapshots_.snapshots.empty() && header_.version < 3) {
@@ -198,6 +203,7 @@ Result<void> Qcow2Image::shrink_to(uint64_t new_size) {
 Result<void> Qcow2Image::make_empty() {
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(0, 0, true));
+  TRY(mark_bitmaps_in_use());
   TRY(drop_l2_tables(0));
   return flush_locked();
 }

@@ -470,6 +470,7 @@ Result<std::string> Qcow2Image::create_snapshot(std::string_view name) {
 Result<void> Qcow2Image::apply_snapshot(size_t index) {
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(0, 0, true));
+  TRY(mark_bitmaps_in_use());
   return Qcow2SnapshotOps::apply(*this, index);
 }
 

@@ -197,6 +197,7 @@ Result<void> Qcow2Image::zero_cluster(uint64_t guest_offset, ZeroMode mode) {
 Result<void> Qcow2Image::write(uint64_t offset, std::span<const uint8_t> data) {
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(offset, data.size(), true));
+  TRY(mark_bitmaps_in_use());
   const uint64_t cs = geometry_.cluster_size();
   uint64_t done = 0;
   while (done < data.size()) {
@@ -230,6 +231,7 @@ Result<void> Qcow2Image::deallocate_cluster(uint64_t guest_offset) {
 Result<void> Qcow2Image::discard(uint64_t offset, uint64_t length) {
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(offset, length, true));
+  TRY(mark_bitmaps_in_use());
   const uint64_t cs = geometry_.cluster_size();
   const uint64_t end = offset + length;
   // Partial clusters keep their data; the disk's last cluster may be short.
@@ -252,6 +254,7 @@ Result<void> Qcow2Image::discard(uint64_t offset, uint64_t length) {
 Result<void> Qcow2Image::write_zeroes(uint64_t offset, uint64_t length, ZeroMode mode) {
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(offset, length, true));
+  TRY(mark_bitmaps_in_use());
   return write_zeroes_locked(offset, length, mode);
 }
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/img_common.h"
+#include "cli/img_image_spec.h"
 #include "cli/img_verbs.h"
 
 namespace vessel::cli::img {
@@ -22,6 +23,7 @@ void print_help() {
       "  -h, --help   show this help\n"
       "\n"
       "Exit status: 0 on success, 1 on any error.\n");
+  print_image_args_help(kImageArgs);
 }
 
 void print_option_help() {
@@ -46,7 +48,7 @@ int amend_verb(std::span<const std::string_view> args) {
                              {'p', "", false}, {'q', "", false},
                              {'t', "", true},  {0, "force", false},
                              {'h', "", false}, {0, "help", false}};
-  auto parsed = parse_img_args(args, specs, "amend");
+  auto parsed = parse_img_args(args, specs, "amend", kImageArgs);
   if (!parsed) return fail(parsed.error().message());
   std::string format;
   std::vector<std::string> option_lists;
@@ -70,12 +72,17 @@ int amend_verb(std::span<const std::string_view> args) {
   if (option_lists.empty()) return fail("Must specify options (-o)");
   const auto& pos = parsed->positional;
   if (auto one = expect_one_image(*parsed, "amend"); !one) return fail(one.error().message());
-  const std::string& path = pos[0];
-  if (!format.empty()) {
-    auto f = parse_format_option(format);
+  int status = 0;
+  auto image_args = take_image_args(*parsed, format, status);
+  if (!image_args) return status;
+  auto spec = image_args->spec(pos[0]);
+  if (!spec) return fail(spec.error().message());
+  const std::string& path = spec->path;
+  if (!spec->format.empty()) {
+    auto f = parse_format_option(spec->format);
     if (!f) return fail(f.error().message());
     if (*f != block::ImageFormat::kQcow2) {
-      return fail("Format driver '" + format + "' does not support option amendment");
+      return fail("Format driver '" + spec->format + "' does not support option amendment");
     }
   }
 
@@ -120,7 +127,7 @@ int amend_verb(std::span<const std::string_view> args) {
     }
   }
 
-  auto image = open_image(path, format.empty() ? std::string() : "qcow2", true);
+  auto image = open_image(*spec, true);
   if (!image) return fail(image.error().message());
   block::Qcow2Image* q = image->qcow2;
   if (q == nullptr) return fail("Format driver 'raw' does not support option amendment");

@@ -29,6 +29,7 @@
 
 #include "block/aligned_buffer.h"
 #include "cli/img_common.h"
+#include "cli/img_image_spec.h"
 #include "cli/img_parallel.h"
 #include "cli/img_verbs.h"
 
@@ -81,6 +82,7 @@ void print_help() {
       "  -h, --help          show this help\n"
       "\n"
       "Exit status: 0 on success, 1 on any error (bad option, failed request).\n");
+  print_image_args_help(kImageOpts);
 }
 
 // Threads for O_DIRECT requests at most: qemu's thread pool has 64.
@@ -204,7 +206,8 @@ int bench_verb(std::span<const std::string_view> args) {
                              {'U', "force-share", false},
                              {'h', "", false},
                              {0, "help", false}};
-  auto parsed = parse_img_args(args, specs, "bench");
+  // qemu-img bench takes --image-opts but no --object.
+  auto parsed = parse_img_args(args, specs, "bench", kImageOpts);
   if (!parsed) return fail(parsed.error().message());
   BenchPlan plan;
   std::string format;
@@ -286,7 +289,11 @@ int bench_verb(std::span<const std::string_view> args) {
   }
   const auto& pos = parsed->positional;
   if (auto one = expect_one_image(*parsed, "bench"); !one) return fail(one.error().message());
-  const std::string& path = pos[0];
+  int status = 0;
+  auto image_args = take_image_args(*parsed, format, status);
+  if (!image_args) return status;
+  auto spec = image_args->spec(pos[0]);
+  if (!spec) return fail(spec.error().message());
   if (!plan.write && plan.flush_interval != 0) {
     return fail("--flush-interval is only available in write tests");
   }
@@ -295,7 +302,7 @@ int bench_verb(std::span<const std::string_view> args) {
   }
   if (plan.step == 0) plan.step = plan.buffer_size;
 
-  auto image = open_image(path, format, plan.write, cache);
+  auto image = open_image(*spec, plan.write, cache);
   if (!image) return fail(image.error().message());
   block::BlockBackend& backend = *image->backend;
 
@@ -314,7 +321,7 @@ int bench_verb(std::span<const std::string_view> args) {
 
   // A request past the end fails; an empty image has no offsets to wrap to.
   if (backend.size() == 0 && plan.count > 0) {
-    return fail(path + ": the image is empty: nothing to read or write");
+    return fail(spec->path + ": the image is empty: nothing to read or write");
   }
   const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
   const bool direct = cache.host_cache == block::HostCache::kDirect ||

@@ -31,19 +31,32 @@ bool looks_preallocated(const Layer& layer) {
 }  // namespace
 
 Result<Chain> open_chain(const std::string& path, const std::string& format, bool writable) {
+  ImageSpec spec;
+  spec.name = spec.path = path;
+  spec.format = format;
+  return open_chain(spec, writable);
+}
+
+Result<Chain> open_chain(const ImageSpec& top, bool writable) {
   Chain chain;
-  std::string next_path = path, next_format = format;
+  const std::string& path = top.path;
+  std::string next_path = path, next_format = top.format;
   while (!next_path.empty()) {
     if (chain.size() > block::qcow2::kMaxBackingChainDepth) {
       return Error(path + ": backing chain is too deep");
     }
-    TRY_ASSIGN(OpenedImage opened, open_image(next_path, next_format, writable && chain.empty()));
+    OpenedImage opened;
+    if (chain.empty()) {
+      TRY_ASSIGN(opened, open_image(top, writable));
+    } else {
+      TRY_ASSIGN(opened, open_image(next_path, next_format, false));
+    }
     auto layer = std::make_unique<Layer>();
     layer->path = next_path;
     layer->qcow2 = opened.qcow2;
     layer->backend = std::move(opened.backend);
     next_path.clear();
-    if (layer->qcow2 != nullptr) {
+    if (layer->qcow2 != nullptr && !(chain.empty() && top.no_backing)) {
       const auto& info = layer->qcow2->info();
       if (!info.backing_file.empty()) {
         next_path = resolve_backing_path(layer->path, info.backing_file);

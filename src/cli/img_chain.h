@@ -11,6 +11,7 @@
 
 #include "base/result.h"
 #include "cli/img_common.h"
+#include "cli/img_image_spec.h"
 
 namespace vessel::cli::img {
 
@@ -46,6 +47,9 @@ using Chain = std::vector<std::unique_ptr<Layer>>;
 // Opens `path` (as `format`, probed when empty) and every backing file below
 // it, read-only; with `writable` the top image is opened read-write.
 Result<Chain> open_chain(const std::string& path, const std::string& format, bool writable = false);
+// The same for an image named in any of qemu-img's spellings (its runtime
+// options apply to the top image; "backing": null ends the chain there).
+Result<Chain> open_chain(const ImageSpec& top, bool writable = false);
 
 // The extent at `start` (at most `length` bytes, never crossing a cluster of
 // a qcow2 layer, or a run of subclusters stored alike) as seen from layer

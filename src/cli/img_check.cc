@@ -7,9 +7,11 @@
 #include <map>
 
 #include "block/host_file.h"
+#include "block/qcow2_bitmap.h"
 #include "block/qcow2_header.h"
 #include "block/qcow2_snapshot.h"
 #include "cli/img_common.h"
+#include "cli/img_image_spec.h"
 #include "cli/img_verbs.h"
 
 namespace vessel::cli::img {
@@ -30,7 +32,7 @@ void print_help() {
       "stored refcounts and the L1/L2 'copied' flags. With -r the problems found\n"
       "are repaired and the image is checked again. An image left dirty (not\n"
       "closed cleanly) gets its whole refcount structure rebuilt by either -r\n"
-      "mode. Persistent dirty bitmaps are not checked.\n"
+      "mode. The clusters of persistent dirty bitmaps are counted too.\n"
       "\n"
       "Options:\n"
       "  -f fmt          qcow2 (probed when absent); raw cannot be checked\n"
@@ -38,8 +40,8 @@ void print_help() {
       "  -q              quiet: only the exit status tells\n"
       "  -r leaks        free leaked clusters (refcounts higher than the references)\n"
       "  -r all          also fix refcounts that are too low (rebuilding the refcount\n"
-      "                  structure when a cluster in use has refcount 0) and wrong\n"
-      "                  'copied' flags\n"
+      "                  structure when a cluster in use has refcount 0, or when the\n"
+      "                  image has no refcount table) and wrong 'copied' flags\n"
       "  -U              accepted for compatibility (images are never locked)\n"
       "  -h, --help      show this help\n"
       "\n"
@@ -49,6 +51,7 @@ void print_help() {
       "  2   the image is corrupted\n"
       "  3   clusters are leaked (wasted space, no harm to data)\n"
       "  63  the format (raw) does not support checks\n");
+  print_image_args_help(kImageArgs);
 }
 
 struct Checker {
@@ -203,8 +206,9 @@ struct CheckSummary {
 };
 
 // One full check of `path`; problems found are printed on stderr unless
-// `quiet`.
-Result<CheckSummary> check_image(const std::string& path, bool quiet) {
+// `quiet`. Without `check_copied` the "copied" flags are not looked at (as
+// qemu-img, which stops before them when the refcounts need a rebuild).
+Result<CheckSummary> check_image(const std::string& path, bool quiet, bool check_copied = true) {
   TRY_ASSIGN(auto file, block::HostFile::open(path, block::Access::kReadOnly));
   TRY_ASSIGN(block::Qcow2Header h, block::parse_qcow2_header(*file));
   const uint64_t cs = h.geometry().cluster_size();
@@ -233,6 +237,17 @@ Result<CheckSummary> check_image(const std::string& path, bool quiet) {
     }
   }
   if (h.nb_snapshots != 0) c.ref(h.snapshots_offset, snaps.table_bytes, "snapshot table");
+  if (h.has_bitmaps_extension && !h.bitmaps_valid() && !quiet) {
+    std::fprintf(stderr,
+                 "vessel: warning: a program lacking bitmap support modified this file, so all "
+                 "bitmaps are now considered inconsistent\n"
+                 "Some clusters may be leaked, run 'vessel img check -r' on the image file to "
+                 "fix.\n");
+  }
+  // Persistent bitmaps: directory, tables and the clusters they point to.
+  TRY_ASSIGN(auto bitmaps, block::read_qcow2_bitmaps(*file, h));
+  TRY_ASSIGN(auto bitmap_ranges, block::qcow2_bitmap_clusters(*file, h, bitmaps));
+  for (const auto& [offset, length] : bitmap_ranges) c.ref(offset, length, "bitmap");
   for (const auto& s : snaps.snapshots) {
     c.ref(s.l1_table_offset, uint64_t{s.l1_size} * 8, "snapshot L1 table");
     TRY(c.walk_l1(s.l1_table_offset, s.l1_size, false));
@@ -268,6 +283,7 @@ Result<CheckSummary> check_image(const std::string& path, bool quiet) {
     }
   }
   for (const auto& cc : c.copied) {
+    if (!check_copied) break;
     bool flag = (cc.entry & block::qcow2::kOflagCopied) != 0;
     if (cc.cluster >= stored.size() || flag == (stored[cc.cluster] == 1)) continue;
     char line[160];
@@ -300,7 +316,7 @@ Result<CheckSummary> check_image(const std::string& path, bool quiet) {
   r.compressed = c.compressed;
   uint64_t highest = 0;
   for (uint64_t i = 0; i < c.file_clusters; ++i) {
-    if (c.refs[i] != 0) highest = i + 1;
+    if (c.refs[i] != 0 || stored[i] != 0) highest = i + 1;  // leaks too, as qemu-img
   }
   r.end_offset = highest * cs;
   r.total = block::qcow2::div_round_up(h.size, cs);
@@ -314,28 +330,31 @@ using ull = unsigned long long;
 void print_summary(const std::string& path, const CheckSummary& r, bool json, bool quiet,
                    const block::Qcow2Image::RepairReport* fixed) {
   if (json) {
-    std::printf("{\n    \"image-end-offset\": %llu,\n    \"total-clusters\": %llu,\n",
-                static_cast<ull>(r.end_offset), static_cast<ull>(r.total));
-    if (fixed && fixed->corruptions_fixed) {
-      std::printf("    \"corruptions-fixed\": %llu,\n", static_cast<ull>(fixed->corruptions_fixed));
+    // qemu-img's order: that of its QDict's hash buckets (tdb_hash % 512 of
+    // each key), which is neither the schema's nor alphabetical.
+    std::vector<std::pair<const char*, std::string>> fields;
+    auto number = [&](const char* key, uint64_t value, bool present) {
+      if (present) fields.emplace_back(key, std::to_string(value));
+    };
+    number("image-end-offset", r.end_offset, true);
+    number("compressed-clusters", r.compressed, r.compressed != 0);
+    number("total-clusters", r.total, true);
+    number("corruptions", r.corruptions, r.corruptions != 0);
+    number("corruptions-fixed", fixed ? fixed->corruptions_fixed : 0,
+           fixed && fixed->corruptions_fixed);
+    number("check-errors", r.check_errors, true);
+    number("leaks", r.leaks, r.leaks != 0);
+    number("leaks-fixed", fixed ? fixed->leaks_fixed : 0, fixed && fixed->leaks_fixed);
+    number("allocated-clusters", r.allocated, r.allocated != 0);
+    fields.emplace_back("filename", json_string(path));
+    fields.emplace_back("format", "\"qcow2\"");
+    number("fragmented-clusters", r.fragmented, r.fragmented != 0);
+    std::string out = "{\n";
+    for (size_t i = 0; i < fields.size(); ++i) {
+      out += "    \"" + std::string(fields[i].first) + "\": " + fields[i].second +
+             (i + 1 < fields.size() ? ",\n" : "\n");
     }
-    std::printf("    \"check-errors\": %llu,\n", static_cast<ull>(r.check_errors));
-    if (fixed && fixed->leaks_fixed) {
-      std::printf("    \"leaks-fixed\": %llu,\n", static_cast<ull>(fixed->leaks_fixed));
-    }
-    if (r.leaks) std::printf("    \"leaks\": %llu,\n", static_cast<ull>(r.leaks));
-    if (r.corruptions) std::printf("    \"corruptions\": %llu,\n", static_cast<ull>(r.corruptions));
-    if (r.allocated) {
-      std::printf("    \"allocated-clusters\": %llu,\n", static_cast<ull>(r.allocated));
-    }
-    std::printf("    \"filename\": %s,\n    \"format\": \"qcow2\"", json_string(path).c_str());
-    if (r.fragmented) {
-      std::printf(",\n    \"fragmented-clusters\": %llu", static_cast<ull>(r.fragmented));
-    }
-    if (r.compressed) {
-      std::printf(",\n    \"compressed-clusters\": %llu", static_cast<ull>(r.compressed));
-    }
-    std::printf("\n}\n");
+    std::printf("%s}\n", out.c_str());
     return;
   }
   if (quiet) return;
@@ -377,8 +396,9 @@ int exit_status(const CheckSummary& r) {
 // `before` (the check that found the problems) then tells what was fixed.
 Result<block::Qcow2Image::RepairReport> repair_image(const std::string& path,
                                                      block::Qcow2Image::RepairMode mode,
-                                                     const CheckSummary& before, bool quiet) {
-  TRY_ASSIGN(auto image, block::Qcow2Image::open(path, {.access = block::Access::kReadWrite}));
+                                                     const CheckSummary& before) {
+  TRY_ASSIGN(auto image,
+             block::Qcow2Image::open(path, {.access = block::Access::kReadWrite, .repair = true}));
   block::Qcow2Image::RepairReport report;
   if (before.dirty) {
     report.leaks_fixed = before.leaks;
@@ -387,9 +407,7 @@ Result<block::Qcow2Image::RepairReport> repair_image(const std::string& path,
     TRY_ASSIGN(report, image->repair(mode));
   }
   TRY(image->close());
-  if (!quiet) {
-    for (const auto& line : report.messages) std::fprintf(stderr, "%s\n", line.c_str());
-  }
+  for (const auto& line : report.messages) std::fprintf(stderr, "%s\n", line.c_str());
   return report;
 }
 
@@ -400,7 +418,7 @@ int check_verb(std::span<const std::string_view> args) {
   const ImgOption specs[] = {{'f', "", true},   {0, "output", true}, {'q', "", false},
                              {'U', "", false},  {'r', "", true},     {'h', "", false},
                              {0, "help", false}};
-  auto parsed = parse_img_args(args, specs, "check");
+  auto parsed = parse_img_args(args, specs, "check", kImageArgs);
   if (!parsed) return fail(parsed.error().message());
   std::string format;
   bool json = false, quiet = false, repair = false;
@@ -425,45 +443,55 @@ int check_verb(std::span<const std::string_view> args) {
     }
   }
   if (auto one = expect_one_image(*parsed, "check"); !one) return fail(one.error().message());
-  const std::string& path = parsed->positional[0];
+  int status = 0;
+  auto image_args = take_image_args(*parsed, format, status);
+  if (!image_args) return status;
+  auto spec = image_args->spec(parsed->positional[0]);
+  if (!spec) return fail(spec.error().message());
+  if (repair && spec->read_only) {
+    return fail("Could not open '" + spec->name + "': Block node is read-only");
+  }
+  const std::string& path = spec->path;
   block::ImageFormat fmt;
-  if (!format.empty()) {
-    fmt = parse_format_option(format).value();
+  if (!spec->format.empty()) {
+    fmt = parse_format_option(spec->format).value();
   } else {
-    auto probed = open_image(path, "", false);
+    // Probed, not opened: an image that only a check opens (no refcount
+    // table) is checked too.
+    auto probed = probe_format(path);
     if (!probed) return fail(probed.error().message());
-    fmt = probed->format;
+    fmt = *probed;
   }
   if (fmt != block::ImageFormat::kQcow2) {
     fail("This image format does not support checks");
     return kExitNotSupported;
   }
+  // What the check finds goes to stderr whatever -q and --output say (as
+  // qemu-img's driver prints it); they only govern stdout.
   const bool silent = quiet || json;
-  auto result = check_image(path, silent || repair);
+  auto result = check_image(path, repair);
   if (!result) return fail(result.error().message());
   if (!repair || (result->corruptions == 0 && result->leaks == 0)) {
-    print_summary(path, *result, json, quiet, nullptr);
+    print_summary(spec->name, *result, json, quiet, nullptr);
     return exit_status(*result);
   }
   if (mode == block::Qcow2Image::RepairMode::kLeaks && result->zero_refcounts != 0 &&
       !result->dirty) {
     // A cluster in use that the allocator would hand out again: only a
     // rebuild of the refcount structure (-r all) fixes that.
-    if (!silent) {
-      (void)check_image(path, false);
-      std::fprintf(stderr, "ERROR need to rebuild refcount structures\n");
-    }
+    (void)check_image(path, false, false);
+    std::fprintf(stderr, "ERROR need to rebuild refcount structures\n");
     return fail("Check failed: " + path +
                 ": the refcount structure needs to be rebuilt (use -r all)");
   }
-  auto report = repair_image(path, mode, *result, silent);
+  auto report = repair_image(path, mode, *result);
   if (!report) return fail("Check failed: " + report.error().message());
   if (report->leaks_fixed == 0 && report->corruptions_fixed == 0) {
     // Nothing could be fixed: the repair's messages said what is wrong; no
     // second check prints it again (as qemu-img).
     result = check_image(path, true);
     if (!result) return fail(result.error().message());
-    print_summary(path, *result, json, quiet, nullptr);
+    print_summary(spec->name, *result, json, quiet, nullptr);
     return exit_status(*result);
   }
   if (!silent) {
@@ -474,9 +502,9 @@ int check_verb(std::span<const std::string_view> args) {
         "Double checking the fixed image now...\n",
         static_cast<ull>(report->leaks_fixed), static_cast<ull>(report->corruptions_fixed));
   }
-  result = check_image(path, silent);
+  result = check_image(path, false);
   if (!result) return fail(result.error().message());
-  print_summary(path, *result, json, quiet, &*report);
+  print_summary(spec->name, *result, json, quiet, &*report);
   return exit_status(*result);
 }
 

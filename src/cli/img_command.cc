@@ -16,37 +16,57 @@ struct Verb {
 
 constexpr Verb kVerbs[] = {
     {"create",
-     "create [-q] [-f fmt] [-b backing_file -F backing_fmt] [-u] [-o options] filename [size]",
+     "create [-q] [--object objectdef] [-f fmt] [-b backing_file -F backing_fmt] [-u] [-o options] "
+     "filename [size]",
      img::create_verb},
-    {"info", "info [-f fmt] [--output=human|json] [--backing-chain] [-U] filename", img::info_verb},
+    {"info",
+     "info [--object objectdef] [--image-opts] [-f fmt] [--output=human|json] [--backing-chain] "
+     "[-U] filename",
+     img::info_verb},
     {"convert",
-     "convert [-q] [-p] [-c] [-n] [-U] [-f fmt] [-O output_fmt] [-t cache] [-T src_cache]\n"
+     "convert [--object objectdef] [--image-opts] [-q] [-p] [-c] [-n] [-U] [-f fmt] [-O "
+     "output_fmt] [-t cache] [-T src_cache]\n"
      "              [-B backing_file [-F backing_fmt]] [-S sparse_size] filename\n"
      "              output_filename",
      img::convert_verb},
-    {"check", "check [-q] [-f fmt] [--output=human|json] [-r leaks|all] [-U] filename",
+    {"check",
+     "check [--object objectdef] [--image-opts] [-q] [-f fmt] [--output=human|json] [-r leaks|all] "
+     "[-U] filename",
      img::check_verb},
-    {"compare", "compare [-q] [-f fmt] [-F fmt] [-s] [-p] [-U] filename1 filename2",
+    {"compare",
+     "compare [--object objectdef] [--image-opts] [-q] [-f fmt] [-F fmt] [-s] [-p] [-U] filename1 "
+     "filename2",
      img::compare_verb},
-    {"map", "map [-f fmt] [--output=human|json] [-U] filename", img::map_verb},
+    {"map", "map [--object objectdef] [--image-opts] [-f fmt] [--output=human|json] [-U] filename",
+     img::map_verb},
     {"measure",
-     "measure [--output=human|json] [-O output_fmt] [-o options] [--size N | [-f fmt] filename]",
+     "measure [--output=human|json] [--object objectdef] [--image-opts] [-O output_fmt] [-o "
+     "options] [--size N | [-f fmt] filename]",
      img::measure_verb},
-    {"resize", "resize [-q] [-f fmt] [--shrink] filename [+ | -]size", img::resize_verb},
+    {"resize",
+     "resize [--object objectdef] [--image-opts] [-q] [-f fmt] [--shrink] filename [+ | -]size",
+     img::resize_verb},
     {"snapshot",
-     "snapshot [-q] [-f fmt] [-l | -a snapshot | -c snapshot | -d snapshot] [-U] filename",
+     "snapshot [--object objectdef] [--image-opts] [-q] [-f fmt] [-l | -a snapshot | -c snapshot | "
+     "-d snapshot] [-U] filename",
      img::snapshot_verb},
-    {"amend", "amend [-p] [-q] [-f fmt] -o options filename", img::amend_verb},
-    {"commit", "commit [-q] [-f fmt] [-b base] [-d] [-p] filename", img::commit_verb},
-    {"rebase", "rebase [-q] [-f fmt] [-u] [-b backing_file] [-F backing_fmt] [-p] filename",
+    {"amend", "amend [--object objectdef] [--image-opts] [-p] [-q] [-f fmt] -o options filename",
+     img::amend_verb},
+    {"commit",
+     "commit [--object objectdef] [--image-opts] [-q] [-f fmt] [-b base] [-d] [-p] filename",
+     img::commit_verb},
+    {"rebase",
+     "rebase [--object objectdef] [--image-opts] [-q] [-f fmt] [-u] [-b backing_file] [-F "
+     "backing_fmt] [-p] filename",
      img::rebase_verb},
     {"bench",
-     "bench [-c count] [-d depth] [-f fmt] [--flush-interval=N] [--no-drain]\n"
+     "bench [-c count] [-d depth] [-f fmt] [--image-opts] [--flush-interval=N] [--no-drain]\n"
      "              [-i threads] [-o offset] [--pattern=N] [-q] [-s buffer_size]\n"
      "              [-S step_size] [-t cache] [-w] [-U] filename",
      img::bench_verb},
     {"dd",
-     "dd [-f fmt] [-O output_fmt] [-U] [bs=block_size] [count=blocks] [skip=blocks]\n"
+     "dd [--object objectdef] [--image-opts] [-f fmt] [-O output_fmt] [-U] [bs=block_size] "
+     "[count=blocks] [skip=blocks]\n"
      "              if=input of=output",
      img::dd_verb},
 };

@@ -15,6 +15,7 @@
 
 #include "cli/img_chain.h"
 #include "cli/img_common.h"
+#include "cli/img_image_spec.h"
 #include "cli/img_verbs.h"
 
 namespace vessel::cli::img {
@@ -37,6 +38,7 @@ void print_help() {
       "  -h, --help   show this help\n"
       "\n"
       "Exit status: 0 on success, 1 on any error.\n");
+  print_image_args_help(kImageArgs);
 }
 
 // The file a path names, whatever the spelling (empty when it does not exist).
@@ -76,7 +78,7 @@ int commit_verb(std::span<const std::string_view> args) {
   const ImgOption specs[] = {{'f', "", true},  {'b', "", true},  {'d', "", false},
                              {'p', "", false}, {'q', "", false}, {'t', "", true},
                              {'r', "", true},  {'h', "", false}, {0, "help", false}};
-  auto parsed = parse_img_args(args, specs, "commit");
+  auto parsed = parse_img_args(args, specs, "commit", kImageArgs);
   if (!parsed) return fail(parsed.error().message());
   std::string format, base_name;
   bool drop = false, progress = false, quiet = false, base_given = false;
@@ -99,8 +101,13 @@ int commit_verb(std::span<const std::string_view> args) {
     }
   }
   if (auto one = expect_one_image(*parsed, "commit"); !one) return fail(one.error().message());
-  const std::string& path = parsed->positional[0];
-  auto opened = open_chain(path, format, !drop);
+  int status = 0;
+  auto image_args = take_image_args(*parsed, format, status);
+  if (!image_args) return status;
+  auto spec = image_args->spec(parsed->positional[0]);
+  if (!spec) return fail(spec.error().message());
+  const std::string& path = spec->path;
+  auto opened = open_chain(*spec, !drop);
   if (!opened) return fail(opened.error().message());
   Chain chain = std::move(opened).value();
   if (chain.size() < 2) return fail(path + ": Image does not have a backing file");

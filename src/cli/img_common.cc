@@ -24,7 +24,14 @@ void warn(const std::string& message) {
 }
 
 Result<ParsedArgs> parse_img_args(std::span<const std::string_view> args,
-                                  std::span<const ImgOption> specs, std::string_view verb) {
+                                  std::span<const ImgOption> verb_specs, std::string_view verb,
+                                  unsigned image_args) {
+  std::vector<ImgOption> all(verb_specs.begin(), verb_specs.end());
+  const size_t image_opts_index = all.size();
+  all.push_back({0, (image_args & kImageOpts) != 0 ? "image-opts" : "", false});
+  const size_t object_index = all.size();
+  all.push_back({0, (image_args & kObject) != 0 ? "object" : "", true, Repeat::kAddsUp});
+  std::span<const ImgOption> specs(all);
   const std::string hint = " (see 'vessel img " + std::string(verb) + " --help')";
   ParsedArgs out;
   bool options_done = false;
@@ -103,7 +110,16 @@ Result<ParsedArgs> parse_img_args(std::span<const std::string_view> args,
     }
     kept.push_back(std::move(*it));
   }
-  out.options.assign(std::make_move_iterator(kept.rbegin()), std::make_move_iterator(kept.rend()));
+  out.options.clear();
+  for (auto it = kept.rbegin(); it != kept.rend(); ++it) {
+    if (it->first == image_opts_index) {
+      out.image_opts = true;
+    } else if (it->first == object_index) {
+      out.objects.push_back(std::move(it->second));
+    } else {
+      out.options.push_back(std::move(*it));
+    }
+  }
   return out;
 }
 
@@ -330,18 +346,22 @@ Result<void> expect_one_image(const ParsedArgs& parsed, std::string_view verb) {
   return Error("expecting one image file name (see 'vessel img " + std::string(verb) + " --help')");
 }
 
+Result<block::ImageFormat> probe_format(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    return Error(path + ": " + std::strerror(errno));
+  }
+  if (S_ISDIR(st.st_mode)) return Error(path + ": is a directory");
+  return block::probe_image_format(path);
+}
+
 Result<OpenedImage> open_image(const std::string& path, const std::string& format, bool writable,
                                CacheMode cache, const SnapshotRef& snapshot) {
   OpenedImage image;
   if (!format.empty()) {
     TRY_ASSIGN(image.format, parse_format_option(format));
   } else {
-    struct stat st;
-    if (stat(path.c_str(), &st) != 0) {
-      return Error(path + ": " + std::strerror(errno));
-    }
-    if (S_ISDIR(st.st_mode)) return Error(path + ": is a directory");
-    TRY_ASSIGN(image.format, block::probe_image_format(path));
+    TRY_ASSIGN(image.format, probe_format(path));
   }
   if (image.format == block::ImageFormat::kQcow2) {
     block::Qcow2OpenOptions options;

@@ -43,13 +43,29 @@ struct ParsedArgs {
   // kLastWins option only the last occurrence.
   std::vector<std::pair<size_t, std::string>> options;
   std::vector<std::string> positional;
+  // The image arguments (see ImageArgFlags), when the verb takes them.
+  bool image_opts = false;
+  std::vector<std::string> objects = {};
+};
+
+// Which of qemu-img's image arguments a verb takes besides its own options
+// (qemu-img bench, for one, has --image-opts but no --object); they are read
+// by ImageArgs (img_image_spec.h).
+enum ImageArgFlags : unsigned {
+  kNoImageArgs = 0,
+  kImageOpts = 1,  // --image-opts
+  kObject = 2,     // --object (repeatable)
+  kImageArgs = kImageOpts | kObject,
 };
 
 // qemu-img's getopt style: "-f qcow2", "-fqcow2", "-pc" (grouped flags),
 // "--output json", "--output=json", "--" ends the options. "-h"/"--help"
-// must be in the specs when a verb accepts it.
+// must be in the specs when a verb accepts it. `image_args`: the image
+// arguments the verb takes, which land in ParsedArgs::image_opts and
+// ::objects rather than ::options.
 Result<ParsedArgs> parse_img_args(std::span<const std::string_view> args,
-                                  std::span<const ImgOption> specs, std::string_view verb);
+                                  std::span<const ImgOption> specs, std::string_view verb,
+                                  unsigned image_args = kNoImageArgs);
 
 // qemu-img's sizes: a bare number is bytes, decimal or hex ("0x10000");
 // suffixes k/K, M, G, T, P, E (powers of 1024) with an optional fraction
@@ -100,6 +116,10 @@ struct SnapshotRef {
   std::string name;
   bool empty() const { return id.empty() && name.empty(); }
 };
+
+// The format of `path` as its content shows it (qcow2 magic, else raw),
+// without opening it as that format. Errors name the file.
+Result<block::ImageFormat> probe_format(const std::string& path);
 
 // Opens `path` as `format`, or probes it when `format` is empty. Errors name
 // the file. `cache`: qemu-img's default, writeback, unless given.

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/img_common.h"
+#include "cli/img_image_spec.h"
 #include "cli/img_verbs.h"
 
 namespace vessel::cli::img {
@@ -32,6 +33,7 @@ void print_help() {
       "  0  the images are identical\n"
       "  1  the images differ ('Content mismatch at offset N!')\n"
       "  2  error opening or reading an image\n");
+  print_image_args_help(kImageArgs);
 }
 
 // The 512-byte sector holding the first difference, as qemu-img reports it.
@@ -47,7 +49,7 @@ int compare_verb(std::span<const std::string_view> args) {
   const ImgOption specs[] = {{'f', "", true},  {'F', "", true},   {'s', "", false},
                              {'p', "", false}, {'q', "", false},  {'U', "", false},
                              {'h', "", false}, {0, "help", false}};
-  auto parsed = parse_img_args(args, specs, "compare");
+  auto parsed = parse_img_args(args, specs, "compare", kImageArgs);
   auto error = [](const std::string& m) {
     fail(m);
     return kExitCompareError;
@@ -84,9 +86,16 @@ int compare_verb(std::span<const std::string_view> args) {
   const auto& pos = parsed->positional;
   if (pos.size() != 2)
     return error("expecting two image file names (see 'vessel img compare --help')");
-  auto a = open_image(pos[0], f1, false);
+  auto image_args = ImageArgs::from(*parsed, "");
+  if (!image_args) return error(image_args.error().message());
+  if (image_args->help_printed()) return 0;
+  auto spec_a = image_args->spec(pos[0], f1);
+  if (!spec_a) return error(spec_a.error().message());
+  auto a = open_image(*spec_a, false);
   if (!a) return error(a.error().message());
-  auto b = open_image(pos[1], f2, false);
+  auto spec_b = image_args->spec(pos[1], f2);
+  if (!spec_b) return error(spec_b.error().message());
+  auto b = open_image(*spec_b, false);
   if (!b) return error(b.error().message());
   const uint64_t size_a = a->backend->size(), size_b = b->backend->size();
   if (size_a != size_b) {

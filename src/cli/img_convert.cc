@@ -10,6 +10,7 @@
 #include "cli/img_common.h"
 #include "cli/img_convert_piece.h"
 #include "cli/img_create_options.h"
+#include "cli/img_image_spec.h"
 #include "cli/img_parallel.h"
 #include "cli/img_verbs.h"
 
@@ -67,16 +68,17 @@ void print_help() {
       "  -h, --help       show this help\n"
       "\n"
       "Exit status: 0 on success, 1 on any error.\n");
+  print_image_args_help(kImageArgs);
 }
 
 // -l: "snapshot.id=ID,snapshot.name=NAME" (either or both), or a bare ID or
 // name, which is looked up as qemu-img does: by ID first, then by name.
-Result<SnapshotRef> snapshot_ref(const std::string& path, const std::string& format,
-                                 const std::string& param) {
+Result<SnapshotRef> snapshot_ref(const ImageSpec& source, const std::string& param) {
+  const std::string& path = source.path;
   SnapshotRef ref;
   if (param.empty()) return ref;
   if (param.rfind("snapshot.", 0) != 0) {
-    TRY_ASSIGN(OpenedImage image, open_image(path, format, false));
+    TRY_ASSIGN(OpenedImage image, open_image(source, false));
     // A raw source has no snapshots: the open with this ref says so.
     if (image.qcow2 == nullptr) return SnapshotRef{param, ""};
     auto index = image.qcow2->find_snapshot(param);
@@ -136,7 +138,7 @@ int convert_verb(std::span<const std::string_view> args) {
                              {'l', "", true},
                              {'h', "", false},
                              {0, "help", false}};
-  auto parsed = parse_img_args(args, specs, "convert");
+  auto parsed = parse_img_args(args, specs, "convert", kImageArgs);
   if (!parsed) return fail(parsed.error().message());
   std::string src_format;
   block::ImageFormat out_format = block::ImageFormat::kRaw;
@@ -229,7 +231,12 @@ int convert_verb(std::span<const std::string_view> args) {
   if (pos.size() < 2)
     return fail("expecting a source and an output file name (see 'vessel img convert --help')");
   if (pos.size() > 2) return fail("unexpected argument '" + pos[2] + "' (one source image only)");
-  const std::string& src_path = pos[0];
+  int status = 0;
+  auto image_args = take_image_args(*parsed, src_format, status);
+  if (!image_args) return status;
+  auto src_spec = image_args->spec(pos[0]);
+  if (!src_spec) return fail(src_spec.error().message());
+  const std::string& src_path = src_spec->path;
   const std::string& dst_path = pos[1];
   if (compress && out_format != block::ImageFormat::kQcow2) {
     return fail(dst_path + ": compression (-c) needs -O qcow2");
@@ -239,9 +246,9 @@ int convert_verb(std::span<const std::string_view> args) {
   }
   if (!backing.empty() && no_create) return fail("-B cannot be used with -n");
 
-  auto snapshot = snapshot_ref(src_path, src_format, snapshot_param);
+  auto snapshot = snapshot_ref(*src_spec, snapshot_param);
   if (!snapshot) return fail(snapshot.error().message());
-  auto src = open_image(src_path, src_format, false, src_cache, *snapshot);
+  auto src = open_image(*src_spec, false, src_cache, *snapshot);
   if (!src) return fail(src.error().message());
   const uint64_t size = src->backend->size();
 

@@ -3,6 +3,7 @@
 
 #include "cli/img_common.h"
 #include "cli/img_create_options.h"
+#include "cli/img_image_spec.h"
 #include "cli/img_verbs.h"
 
 namespace vessel::cli::img {
@@ -54,6 +55,7 @@ void print_help() {
       "                            file system refuses it a given one is a warning\n"
       "\n"
       "Exit status: 0 on success, 1 on any error.\n");
+  print_image_args_help(kObject);
 }
 
 }  // namespace
@@ -64,8 +66,12 @@ int create_verb(std::span<const std::string_view> args) {
                              {'b', "", true},  {'F', "", true},
                              {'u', "", false}, {'q', "", false},
                              {'h', "", false}, {0, "help", false}};
-  auto parsed = parse_img_args(args, specs, "create");
+  // qemu-img create takes --object (secrets for encryption) but no
+  // --image-opts.
+  auto parsed = parse_img_args(args, specs, "create", kObject);
   if (!parsed) return fail(parsed.error().message());
+  int status = 0;
+  if (!take_image_args(*parsed, "", status)) return status;
 
   block::ImageFormat format = block::ImageFormat::kRaw;
   std::string format_name = "raw";

@@ -6,6 +6,7 @@
 
 #include "cli/img_common.h"
 #include "cli/img_create_options.h"
+#include "cli/img_image_spec.h"
 #include "cli/img_verbs.h"
 
 namespace vessel::cli::img {
@@ -31,6 +32,7 @@ void print_help() {
       "  -h, --help      show this help\n"
       "\n"
       "Exit status: 0 on success, 1 on any error.\n");
+  print_image_args_help(kImageArgs);
 }
 
 struct DdOperands {
@@ -85,7 +87,7 @@ int dd_verb(std::span<const std::string_view> args) {
   enum { kFormat, kOutFormat, kShare, kHelp, kHelpLong };
   const ImgOption specs[] = {
       {'f', "", true}, {'O', "", true}, {'U', "", false}, {'h', "", false}, {0, "help", false}};
-  auto parsed = parse_img_args(args, specs, "dd");
+  auto parsed = parse_img_args(args, specs, "dd", kImageArgs);
   if (!parsed) return fail(parsed.error().message());
   std::string in_format, out_format = "raw";
   for (const auto& [index, value] : parsed->options) {
@@ -100,7 +102,12 @@ int dd_verb(std::span<const std::string_view> args) {
   }
   auto dd = parse_operands(parsed->positional);
   if (!dd) return fail(dd.error().message());
-  auto in = open_image(dd->input, in_format, false);
+  int status = 0;
+  auto image_args = take_image_args(*parsed, in_format, status);
+  if (!image_args) return status;
+  auto in_spec = image_args->spec(dd->input);
+  if (!in_spec) return fail(in_spec.error().message());
+  auto in = open_image(*in_spec, false);
   if (!in) return fail(in.error().message());
 
   // qemu-img dd's arithmetic: count limits the size first, then the skipped

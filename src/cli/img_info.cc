@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/img_common.h"
+#include "cli/img_image_spec.h"
 #include "cli/img_verbs.h"
 
 namespace vessel::cli::img {
@@ -22,6 +23,7 @@ void print_help() {
       "  -h, --help        show this help\n"
       "\n"
       "Exit status: 0 on success, 1 on any error.\n");
+  print_image_args_help(kImageArgs);
 }
 
 struct ImageDescription {
@@ -33,11 +35,21 @@ struct ImageDescription {
   bool is_qcow2 = false;
   block::Qcow2Info q;
   std::vector<block::Qcow2Snapshot> snapshots;
+  std::vector<block::Qcow2Bitmap> bitmaps;
   std::string full_backing;
 };
 
-Result<ImageDescription> describe(const std::string& path, const std::string& fmt) {
-  TRY_ASSIGN(OpenedImage image, open_image(path, fmt, false));
+// A bitmap's flags as qemu-img names them, in its order.
+std::vector<const char*> bitmap_flags(const block::Qcow2Bitmap& b) {
+  std::vector<const char*> flags;
+  if (b.in_use()) flags.push_back("in-use");
+  if (b.enabled()) flags.push_back("auto");
+  return flags;
+}
+
+Result<ImageDescription> describe(const ImageSpec& spec) {
+  const std::string& path = spec.path;
+  TRY_ASSIGN(OpenedImage image, open_image(spec, false));
   ImageDescription d;
   d.filename = path;
   d.format = block::image_format_name(image.format);
@@ -48,6 +60,7 @@ Result<ImageDescription> describe(const std::string& path, const std::string& fm
     d.q = image.qcow2->info();
     d.dirty = d.q.dirty;
     d.snapshots = image.qcow2->snapshots();
+    d.bitmaps = image.qcow2->bitmaps();
     if (!d.q.backing_file.empty()) {
       d.full_backing = resolve_backing_path(path, d.q.backing_file);
     }
@@ -94,6 +107,22 @@ std::string to_json(const ImageDescription& d, const std::string& indent) {
       data += std::string(",\n") + i3 + "\"compression-type\": \"" +
               compression_name(d.q.compression_type) + "\",\n" + i3 +
               "\"lazy-refcounts\": " + (d.q.lazy_refcounts ? "true" : "false");
+      if (!d.bitmaps.empty()) {
+        const std::string i4 = i3 + "    ", i5 = i4 + "    ", i6 = i5 + "    ";
+        data += ",\n" + i3 + "\"bitmaps\": [\n";
+        for (size_t k = 0; k < d.bitmaps.size(); ++k) {
+          const block::Qcow2Bitmap& b = d.bitmaps[k];
+          data += i4 + "{\n" + i5 + "\"flags\": [\n";
+          const auto flags = bitmap_flags(b);
+          for (size_t f = 0; f < flags.size(); ++f) {
+            data += i6 + "\"" + flags[f] + "\"" + (f + 1 < flags.size() ? ",\n" : "\n");
+          }
+          data += i5 + "],\n" + i5 + "\"name\": " + json_string(b.name) + ",\n" + i5 +
+                  "\"granularity\": " + std::to_string(uint64_t{1} << b.granularity_bits) + "\n" +
+                  i4 + "}" + (k + 1 < d.bitmaps.size() ? ",\n" : "\n");
+        }
+        data += i3 + "]";
+      }
     } else {
       data += std::string(",\n") + i3 + "\"compression-type\": \"" +
               compression_name(d.q.compression_type) + "\"";
@@ -149,6 +178,17 @@ void print_human(const ImageDescription& d) {
   std::printf("    compression type: %s\n", compression_name(d.q.compression_type));
   if (d.q.version >= 3) {
     std::printf("    lazy refcounts: %s\n", d.q.lazy_refcounts ? "true" : "false");
+    if (!d.bitmaps.empty()) std::printf("    bitmaps:\n");
+    for (size_t k = 0; k < d.bitmaps.size(); ++k) {
+      std::printf("        [%zu]:\n            flags:\n", k);
+      const auto flags = bitmap_flags(d.bitmaps[k]);
+      for (size_t f = 0; f < flags.size(); ++f) {
+        std::printf("                [%zu]: %s\n", f, flags[f]);
+      }
+      std::printf("            name: %s\n            granularity: %llu\n",
+                  d.bitmaps[k].name.c_str(),
+                  static_cast<unsigned long long>(uint64_t{1} << d.bitmaps[k].granularity_bits));
+    }
   }
   std::printf("    refcount bits: %u\n", d.q.refcount_bits);
   if (!d.q.data_file.empty()) std::printf("    data file: %s\n", d.q.data_file.c_str());
@@ -168,7 +208,7 @@ int info_verb(std::span<const std::string_view> args) {
   const ImgOption specs[] = {
       {'f', "", true},           {0, "output", true}, {0, "backing-chain", false}, {'U', "", false},
       {0, "force-share", false}, {'h', "", false},    {0, "help", false}};
-  auto parsed = parse_img_args(args, specs, "info");
+  auto parsed = parse_img_args(args, specs, "info", kImageArgs);
   if (!parsed) return fail(parsed.error().message());
   std::string format;
   bool json = false, chain = false;
@@ -190,18 +230,25 @@ int info_verb(std::span<const std::string_view> args) {
     return fail("unexpected argument '" + parsed->positional[1] + "'");
   }
 
+  int status = 0;
+  auto image_args = take_image_args(*parsed, format, status);
+  if (!image_args) return status;
+  auto spec = image_args->spec(parsed->positional[0]);
+  if (!spec) return fail(spec.error().message());
+
   std::vector<ImageDescription> list;
-  std::string path = parsed->positional[0];
   while (true) {
-    auto d = describe(path, format);
+    auto d = describe(*spec);
     if (!d) return fail(d.error().message());
     list.push_back(std::move(*d));
     const ImageDescription& last = list.back();
+    // As qemu-img: the chain is listed by name, "backing": null or not.
     if (!chain || !last.is_qcow2 || last.q.backing_file.empty()) break;
-    if (list.size() > 64) return fail(path + ": backing chain is too deep");
-    path = last.full_backing;
-    format.clear();
-    if (!last.q.backing_format.empty()) format = last.q.backing_format;
+    if (list.size() > 64) return fail(spec->path + ": backing chain is too deep");
+    ImageSpec next;
+    next.name = next.path = last.full_backing;
+    next.format = last.q.backing_format;
+    spec = std::move(next);
   }
 
   if (json) {

@@ -5,6 +5,7 @@
 
 #include "cli/img_chain.h"
 #include "cli/img_common.h"
+#include "cli/img_image_spec.h"
 #include "cli/img_verbs.h"
 
 namespace vessel::cli::img {
@@ -23,6 +24,7 @@ void print_help() {
       "  --output=FORMAT   human (default: the data extents) or json (every extent)\n"
       "\n"
       "Exit status: 0 on success, 1 on error.\n");
+  print_image_args_help(kImageArgs);
 }
 
 bool mergeable(const Extent& a, const Extent& b) {
@@ -41,7 +43,7 @@ int map_verb(std::span<const std::string_view> args) {
   enum { kFormat, kOutput, kShare, kShareLong, kHelp, kHelpLong };
   const ImgOption specs[] = {{'f', "", true},           {0, "output", true}, {'U', "", false},
                              {0, "force-share", false}, {'h', "", false},    {0, "help", false}};
-  auto parsed = parse_img_args(args, specs, "map");
+  auto parsed = parse_img_args(args, specs, "map", kImageArgs);
   if (!parsed) return fail(parsed.error().message());
   std::string format;
   bool json = false;
@@ -56,7 +58,12 @@ int map_verb(std::span<const std::string_view> args) {
     }
   }
   if (auto one = expect_one_image(*parsed, "map"); !one) return fail(one.error().message());
-  auto chain = open_chain(parsed->positional[0], format);
+  int status = 0;
+  auto image_args = take_image_args(*parsed, format, status);
+  if (!image_args) return status;
+  auto spec = image_args->spec(parsed->positional[0]);
+  if (!spec) return fail(spec.error().message());
+  auto chain = open_chain(*spec);
   if (!chain) return fail(chain.error().message());
 
   std::vector<Extent> extents;

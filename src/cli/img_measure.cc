@@ -12,6 +12,7 @@
 #include "cli/img_chain.h"
 #include "cli/img_common.h"
 #include "cli/img_create_options.h"
+#include "cli/img_image_spec.h"
 #include "cli/img_verbs.h"
 
 namespace vessel::cli::img {
@@ -40,6 +41,7 @@ void print_help() {
       "  -h, --help       show this help\n"
       "\n"
       "Exit status: 0 on success, 1 on any error.\n");
+  print_image_args_help(kImageArgs);
 }
 
 // qcow2_refcount_metadata_size(): the refcount table and blocks that count
@@ -198,7 +200,7 @@ int measure_verb(std::span<const std::string_view> args) {
       {'f', "", true},           {'O', "", true},     {'o', "", true, Repeat::kAddsUp},
       {0, "size", true},         {0, "output", true}, {'U', "", false},
       {0, "force-share", false}, {'h', "", false},    {0, "help", false}};
-  auto parsed = parse_img_args(args, specs, "measure");
+  auto parsed = parse_img_args(args, specs, "measure", kImageArgs);
   if (!parsed) return fail(parsed.error().message());
   std::string format, out_format = "raw";
   std::vector<std::string> option_lists;
@@ -230,9 +232,14 @@ int measure_verb(std::span<const std::string_view> args) {
   const bool qcow2_out = out_format == "qcow2";
   auto items = split_img_options(option_lists);
 
+  int status = 0;
+  auto image_args = take_image_args(*parsed, format, status);
+  if (!image_args) return status;
   Chain chain;
   if (!pos.empty()) {
-    auto opened = open_chain(pos[0], format);
+    auto spec = image_args->spec(pos[0]);
+    if (!spec) return fail(spec.error().message());
+    auto opened = open_chain(*spec);
     if (!opened) return fail(opened.error().message());
     chain = std::move(opened).value();
   }

@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "cli/img_common.h"
+#include "cli/img_image_spec.h"
 #include "cli/img_verbs.h"
 
 namespace vessel::cli::img {
@@ -34,6 +35,7 @@ void print_help() {
       "  -h, --help       show this help\n"
       "\n"
       "Exit status: 0 on success, 1 on any error.\n");
+  print_image_args_help(kImageArgs);
 }
 
 // Copies into `image` each cluster it does not hold whose content (through
@@ -77,7 +79,7 @@ int rebase_verb(std::span<const std::string_view> args) {
   const ImgOption specs[] = {{'f', "", true},  {'b', "", true},   {'F', "", true}, {'u', "", false},
                              {'p', "", false}, {'q', "", false},  {'t', "", true}, {'T', "", true},
                              {'h', "", false}, {0, "help", false}};
-  auto parsed = parse_img_args(args, specs, "rebase");
+  auto parsed = parse_img_args(args, specs, "rebase", kImageArgs);
   if (!parsed) return fail(parsed.error().message());
   std::string format, backing, backing_format;
   bool backing_given = false, unsafe = false, progress = false, quiet = false;
@@ -101,7 +103,14 @@ int rebase_verb(std::span<const std::string_view> args) {
     }
   }
   if (auto one = expect_one_image(*parsed, "rebase"); !one) return fail(one.error().message());
-  const std::string& path = parsed->positional[0];
+  int status = 0;
+  auto image_args = take_image_args(*parsed, format, status);
+  if (!image_args) return status;
+  auto spec = image_args->spec(parsed->positional[0]);
+  if (!spec) return fail(spec.error().message());
+  if (spec->read_only) return fail("Could not open '" + spec->name + "': Block node is read-only");
+  const std::string& path = spec->path;
+  format = spec->format;
   if (!backing_given && !unsafe) {
     return fail("Must specify backing file (-b) or use unsafe mode (-u)");
   }
@@ -121,7 +130,11 @@ int rebase_verb(std::span<const std::string_view> args) {
 
   block::Qcow2OpenOptions options;
   options.access = block::Access::kReadWrite;
-  if (unsafe) options.backing = block::Qcow2BackingPolicy::kIgnore;
+  if (unsafe || spec->no_backing) options.backing = block::Qcow2BackingPolicy::kIgnore;
+  const CacheMode cache = spec->cache({});
+  options.host_cache = cache.host_cache;
+  options.sync = cache.flush;
+  options.l2_cache_bytes = spec->l2_cache_bytes;
   if (format.empty()) {
     auto probed = block::probe_image_format(path);
     if (!probed) return fail(probed.error().message());

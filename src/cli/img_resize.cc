@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "cli/img_common.h"
+#include "cli/img_image_spec.h"
 #include "cli/img_verbs.h"
 
 namespace vessel::cli::img {
@@ -27,6 +28,7 @@ void print_resize_help() {
       "  -h, --help   show this help\n"
       "\n"
       "Exit status: 0 on success, 1 on any error.\n");
+  print_image_args_help(kImageArgs);
 }
 
 }  // namespace
@@ -43,7 +45,7 @@ int resize_verb(std::span<const std::string_view> args) {
     head.push_back(args.back());
     return resize_verb(head);
   }
-  auto parsed = parse_img_args(args, specs, "resize");
+  auto parsed = parse_img_args(args, specs, "resize", kImageArgs);
   if (!parsed) return fail(parsed.error().message());
   std::string format;
   bool shrink = false, quiet = false;
@@ -62,7 +64,12 @@ int resize_verb(std::span<const std::string_view> args) {
   const auto& pos = parsed->positional;
   if (pos.size() != 2)
     return fail("expecting a file name and a size (see 'vessel img resize --help')");
-  const std::string& path = pos[0];
+  int status = 0;
+  auto image_args = take_image_args(*parsed, format, status);
+  if (!image_args) return status;
+  auto spec = image_args->spec(pos[0]);
+  if (!spec) return fail(spec.error().message());
+  const std::string& path = spec->path;
   std::string_view size_text = pos[1];
   int sign = 0;
   if (size_text.starts_with("+")) sign = 1;
@@ -71,7 +78,7 @@ int resize_verb(std::span<const std::string_view> args) {
   auto amount = parse_img_size(size_text);
   if (!amount) return fail(amount.error().message());
 
-  auto image = open_image(path, format, true);
+  auto image = open_image(*spec, true);
   if (!image) return fail(image.error().message());
   const uint64_t current = image->backend->size();
   uint64_t target = *amount;

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/img_common.h"
+#include "cli/img_image_spec.h"
 #include "cli/img_verbs.h"
 
 namespace vessel::cli::img {
@@ -34,6 +35,7 @@ void print_help() {
       "  -h, --help        show this help\n"
       "\n"
       "Exit status: 0 on success, 1 on any error.\n");
+  print_image_args_help(kImageArgs);
 }
 
 enum class Action { kNone, kList, kApply, kCreate, kDelete };
@@ -46,7 +48,7 @@ int snapshot_verb(std::span<const std::string_view> args) {
                              {'d', "", true},   {'f', "", true},           {'q', "", false},
                              {'U', "", false},  {0, "force-share", false}, {'h', "", false},
                              {0, "help", false}};
-  auto parsed = parse_img_args(args, specs, "snapshot");
+  auto parsed = parse_img_args(args, specs, "snapshot", kImageArgs);
   if (!parsed) return fail(parsed.error().message());
   Action action = Action::kNone;
   std::string snapshot, format;
@@ -89,12 +91,17 @@ int snapshot_verb(std::span<const std::string_view> args) {
   if (parsed->positional.size() != 1) {
     return fail("Expecting one image file name (see 'vessel img snapshot --help')");
   }
-  const std::string& path = parsed->positional[0];
+  int status = 0;
+  auto image_args = take_image_args(*parsed, format, status);
+  if (!image_args) return status;
+  auto spec = image_args->spec(parsed->positional[0]);
+  if (!spec) return fail(spec.error().message());
+  const std::string& path = spec->path;
   const bool writable = action != Action::kList;
   if (force_share && writable) {
     return fail(path + ": force-share=on can only be used with read-only images");
   }
-  auto image = open_image(path, format, writable);
+  auto image = open_image(*spec, writable);
   if (!image) return fail(image.error().message());
   block::Qcow2Image* q = image->qcow2;
   auto refuse = [&](const std::string& verb) {

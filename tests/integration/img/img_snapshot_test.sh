@@ -16,7 +16,7 @@ undated() { sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}/YYYY
 expect 0 "$VESSEL" img snapshot --help
 grep -q "Usage: vessel img snapshot" out.txt || fail "img snapshot --help"
 expect 0 "$VESSEL" img --help
-grep -q "snapshot \[-q\]" out.txt || fail "img --help does not list snapshot"
+grep -q "^  snapshot \[" out.txt || fail "img --help does not list snapshot"
 
 # --- the same operations through both tools: same listings, same disks ---
 for t in ours theirs; do

@@ -122,7 +122,7 @@ TEST(Qcow2Malformed, HeaderFields) {
       {field::kRefcountTableOffset, be64(0), "overlaps the header"},
       {field::kRefcountTableOffset, be64(kCluster + 512), "not aligned"},
       {field::kRefcountTableOffset, be64(uint64_t{1} << 50), "beyond the end of the file"},
-      {field::kRefcountTableClusters, be32(0), "no refcount table"},
+      {field::kRefcountTableClusters, be32(0), "does not contain a reference count table"},
       {field::kRefcountTableClusters, be32(0xffffffff), "too large"},
       {field::kNbSnapshots, be32(0xffffffff), "snapshots"},
       {field::kNbSnapshots, be32(3), "snapshot table"},  // at offset 0: the header
