@@ -355,6 +355,17 @@ Result<block::ImageFormat> probe_format(const std::string& path) {
   return block::probe_image_format(path);
 }
 
+block::Qcow2OpenOptions qcow2_open_options(bool writable, const CacheMode& cache,
+                                           const SnapshotRef& snapshot) {
+  block::Qcow2OpenOptions options;
+  options.access = writable ? block::Access::kReadWrite : block::Access::kReadOnly;
+  options.sync = cache.flush;
+  options.host_cache = cache.host_cache;
+  options.snapshot_id = snapshot.id;
+  options.snapshot_name = snapshot.name;
+  return options;
+}
+
 Result<OpenedImage> open_image(const std::string& path, const std::string& format, bool writable,
                                CacheMode cache, const SnapshotRef& snapshot) {
   OpenedImage image;
@@ -364,13 +375,8 @@ Result<OpenedImage> open_image(const std::string& path, const std::string& forma
     TRY_ASSIGN(image.format, probe_format(path));
   }
   if (image.format == block::ImageFormat::kQcow2) {
-    block::Qcow2OpenOptions options;
-    options.access = writable ? block::Access::kReadWrite : block::Access::kReadOnly;
-    options.sync = cache.flush;
-    options.host_cache = cache.host_cache;
-    options.snapshot_id = snapshot.id;
-    options.snapshot_name = snapshot.name;
-    TRY_ASSIGN(auto q, block::Qcow2Image::open(path, options));
+    TRY_ASSIGN(auto q,
+               block::Qcow2Image::open(path, qcow2_open_options(writable, cache, snapshot)));
     image.qcow2 = q.get();
     image.backend = std::move(q);
   } else {

@@ -121,6 +121,10 @@ struct SnapshotRef {
 // without opening it as that format. Errors name the file.
 Result<block::ImageFormat> probe_format(const std::string& path);
 
+// How open_image() opens a qcow2 image with these settings.
+block::Qcow2OpenOptions qcow2_open_options(bool writable, const CacheMode& cache,
+                                           const SnapshotRef& snapshot);
+
 // Opens `path` as `format`, or probes it when `format` is empty. Errors name
 // the file. `cache`: qemu-img's default, writeback, unless given.
 Result<OpenedImage> open_image(const std::string& path, const std::string& format, bool writable,

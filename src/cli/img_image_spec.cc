@@ -686,12 +686,7 @@ Result<OpenedImage> open_image(const ImageSpec& spec, bool writable, CacheMode c
   }
   OpenedImage image;
   image.format = block::ImageFormat::kQcow2;
-  block::Qcow2OpenOptions options;
-  options.access = writable ? block::Access::kReadWrite : block::Access::kReadOnly;
-  options.sync = cache.flush;
-  options.host_cache = cache.host_cache;
-  options.snapshot_id = snapshot.id;
-  options.snapshot_name = snapshot.name;
+  block::Qcow2OpenOptions options = qcow2_open_options(writable, cache, snapshot);
   options.l2_cache_bytes = spec.l2_cache_bytes;
   if (spec.no_backing) options.backing = block::Qcow2BackingPolicy::kIgnore;
   TRY_ASSIGN(auto q, block::Qcow2Image::open(spec.path, options));
