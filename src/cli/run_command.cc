@@ -1,5 +1,6 @@
 #include "cli/run_command.h"
 
+#include <atomic>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -10,6 +11,8 @@
 #include "cli/options.h"
 #include "machine/memory_map.h"
 #include "net/nic_config.h"
+#include "vmm/qmp_commands.h"
+#include "vmm/qmp_server.h"
 #include "vmm/vm.h"
 
 namespace vessel::cli {
@@ -52,6 +55,9 @@ void print_help() {
       "  --nic bridge,br=BRIDGE[,mac=MAC]\n"
       "                            a virtio-net NIC on a new TAP in a Linux bridge\n"
       "  --nic none                no NIC (the default); repeat --nic for more NICs\n"
+      "  --qmp unix:PATH,server[,wait=off]\n"
+      "                            a QMP control socket (QEMU's machine protocol);\n"
+      "                            without wait=off the VM starts once a client connects\n"
       "  --serial stdio|file:PATH  where the guest's serial output goes (default stdio)\n"
       "  -h, --help                show this help\n"
       "\n"
@@ -66,8 +72,43 @@ void print_help() {
       default_guest_dir().c_str(), kDefaultFirmware, machine::kMaxHarts, kExitStatusHelp);
 }
 
+// --qmp unix:PATH,server[=on][,wait=on|off] (QEMU's -qmp spelling; also
+// `nowait`). Only the listening side: Vessel is always QMP's server.
+struct QmpOption {
+  std::string path;  // empty: no QMP socket
+  bool wait = true;  // QEMU's default: the VM starts once a client connects
+};
+
+Result<QmpOption> parse_qmp(std::string_view text) {
+  if (!text.starts_with("unix:")) {
+    return Error("'" + std::string(text) + "' is not unix:PATH,server,wait=off");
+  }
+  text.remove_prefix(5);
+  size_t comma = text.find(',');
+  QmpOption qmp{std::string(text.substr(0, comma)), true};
+  bool server = false;
+  while (comma != std::string_view::npos) {
+    text.remove_prefix(comma + 1);
+    comma = text.find(',');
+    std::string_view option = text.substr(0, comma);
+    if (option == "server" || option == "server=on") {
+      server = true;
+    } else if (option == "wait=off" || option == "nowait") {
+      qmp.wait = false;
+    } else if (option == "wait=on") {
+      qmp.wait = true;
+    } else {
+      return Error("unknown option '" + std::string(option) + "' (expected server, wait=on|off)");
+    }
+  }
+  if (qmp.path.empty()) return Error("missing socket path after unix:");
+  if (!server) return Error("Vessel only listens: add ',server' (and ',wait=off' not to wait)");
+  return qmp;
+}
+
 struct RunOptions {
   vmm::VmConfig vm;
+  QmpOption qmp;
   bool help = false;
   bool kernel_given = false;
   bool firmware_given = false;
@@ -151,6 +192,11 @@ Result<RunOptions> parse(std::span<const std::string_view> args) {
          board.disks.push_back(std::move(disk));
          return Ok();
        }},
+      {"--qmp", true,
+       [&](std::string_view v) -> Result<void> {
+         TRY_ASSIGN(o.qmp, parse_qmp(v));
+         return Ok();
+       }},
       {"--nic", true,
        [&](std::string_view v) -> Result<void> {
          TRY_ASSIGN(net::NicConfig nic, net::parse_nic(v));
@@ -199,7 +245,33 @@ int run_command(std::span<const std::string_view> args) {
     std::fprintf(stderr, "vessel: error: %s\n", vm.error().message().c_str());
     return kExitHostError;
   }
+  // The control socket: its commands act on the VM, its events go to every
+  // client. The server is reached through an atomic pointer because its
+  // thread may already dispatch while listen() returns.
+  std::atomic<vmm::QmpServer*> qmp_events{nullptr};
+  std::unique_ptr<vmm::QmpCommands> qmp_commands;
+  std::unique_ptr<vmm::QmpServer> qmp;
+  if (!options->qmp.path.empty()) {
+    qmp_commands = std::make_unique<vmm::QmpCommands>(
+        **vm, [&qmp_events](const std::string& event, const vmm::Json& data) {
+          if (vmm::QmpServer* server = qmp_events.load()) server->emit(event, data);
+        });
+    Result<std::unique_ptr<vmm::QmpServer>> server = vmm::QmpServer::listen(
+        options->qmp.path,
+        [c = qmp_commands.get()](const std::string& name, const vmm::Json& arguments) {
+          return c->execute(name, arguments);
+        });
+    if (!server) {
+      std::fprintf(stderr, "vessel: error: %s\n", server.error().message().c_str());
+      return kExitHostError;
+    }
+    qmp = std::move(*server);
+    qmp_events.store(qmp.get());
+    if (options->qmp.wait) qmp->wait_for_client([&vm] { return (*vm)->stop_requested(); });
+  }
   Result<vmm::VmExit> exit = (*vm)->run();
+  if (qmp && exit) qmp->emit("SHUTDOWN", qmp_commands->shutdown_data(*exit));
+  qmp.reset();
   if (!exit) {
     std::fprintf(stderr, "vessel: error: %s\n", exit.error().message().c_str());
     return kExitHostError;

@@ -242,6 +242,12 @@ bool Board::ipi_pending(unsigned hart) {
   return clint_->mmio_read(uint64_t{4} * hart, 4, msip) && (msip & 1) != 0;
 }
 
+uint64_t Board::disk_size(size_t index) const {
+  // Disks take the first slots (build()).
+  auto& blk = static_cast<const devices::virtio::VirtioBlk&>(virtio_.at(index)->device());
+  return blk.capacity_sectors() * devices::virtio::VirtioBlk::kSectorSize;
+}
+
 void Board::serial_input(uint8_t byte) {
   uart_->receive(byte);
 }

@@ -60,6 +60,9 @@ class Board {
   // Whether `hart`'s machine software interrupt (the CLINT's MSIP) is raised.
   bool ipi_pending(unsigned hart);
 
+  // Size in bytes of disk `index` (in config().disks order).
+  uint64_t disk_size(size_t index) const;
+
   // A byte typed on the console, for UART0's receiver. Thread-safe.
   void serial_input(uint8_t byte);
   // How many more bytes UART0's receive buffer takes before dropping input.

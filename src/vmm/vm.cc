@@ -39,6 +39,7 @@ Result<std::unique_ptr<Vm>> Vm::create(VmConfig config) {
   board.serial_output = [sink = vm->serial_.get()](uint8_t byte) { sink->write(byte); };
   board.power = [v = vm.get()](machine::PowerEvent event) { v->request_stop(exit_for(event)); };
   TRY_ASSIGN(vm->board_, machine::Board::create(std::move(board)));
+  vm->vcpu_tids_ = std::make_unique<std::atomic<int>[]>(vm->board_->hart_count());
   vm->halt_detector_ = std::make_unique<HaltDetector>(
       vm->board_->hart_count(),
       [v = vm.get()](unsigned hart) { return v->board_->ipi_pending(hart); });
@@ -64,11 +65,59 @@ void Vm::request_stop(VmExit exit) {
     for (unsigned h = 0; h < board_->hart_count(); ++h) board_->hart(h).kick();
   }
   stop_cv_.notify_all();
+  {
+    // Parked vCPUs wake up to stop; the lock orders this after their check.
+    std::lock_guard lock(pause_mutex_);
+  }
+  pause_cv_.notify_all();
+}
+
+void Vm::pause() {
+  std::unique_lock lock(pause_mutex_);
+  if (pause_requested_.exchange(true)) return;
+  for (unsigned h = 0; h < board_->hart_count(); ++h) board_->hart(h).kick();
+  pause_cv_.wait(lock, [this] {
+    return parked_ == board_->hart_count() || !running_.load() ||
+           stopping_.load(std::memory_order_acquire);
+  });
+  // Time stops where the last vCPU parked.
+  paused_ticks_ = board_->clock().ticks();
+}
+
+void Vm::resume() {
+  {
+    std::lock_guard lock(pause_mutex_);
+    if (!pause_requested_.load()) return;
+    board_->clock().set_ticks(paused_ticks_);
+    pause_requested_.store(false, std::memory_order_release);
+  }
+  pause_cv_.notify_all();
+}
+
+void Vm::park() {
+  std::unique_lock lock(pause_mutex_);
+  ++parked_;
+  pause_cv_.notify_all();
+  pause_cv_.wait(lock, [this] {
+    return !pause_requested_.load() || stopping_.load(std::memory_order_acquire);
+  });
+  --parked_;
+}
+
+std::vector<int> Vm::vcpu_thread_ids() const {
+  std::vector<int> ids;
+  for (unsigned h = 0; h < board_->hart_count(); ++h) ids.push_back(vcpu_tids_[h].load());
+  return ids;
 }
 
 void Vm::vcpu_loop(unsigned index) {
   Hart& hart = board_->hart(index);
+  vcpu_tids_[index].store(static_cast<int>(gettid()));
   while (!stopping_.load(std::memory_order_acquire)) {
+    if (pause_requested_.load(std::memory_order_acquire)) {
+      park();
+      continue;
+    }
     RunExit exit = hart.run(kSlice);
     board_->update_timer(index);
     if (exit != RunExit::kWaitForInterrupt) continue;

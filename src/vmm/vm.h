@@ -57,6 +57,18 @@ class Vm {
   Result<VmExit> run();
   // Thread-safe; the first request of a run() wins.
   void request_stop(VmExit exit);
+  bool stop_requested() const { return stopping_.load(std::memory_order_acquire); }
+
+  // Parks every vCPU at its next check (within one slice) and returns once
+  // all are parked, or at once when run() is not executing (the vCPUs then
+  // park as they start). The guest clock stands still while paused, so the
+  // guest sees no time pass (QMP `stop`). Thread-safe.
+  void pause();
+  // Lets parked vCPUs go on (QMP `cont`). Thread-safe.
+  void resume();
+  bool paused() const { return pause_requested_.load(std::memory_order_acquire); }
+  // Host thread IDs of the vCPU threads (0 before the first run()).
+  std::vector<int> vcpu_thread_ids() const;
 
   machine::Board& board() { return *board_; }
 
@@ -69,6 +81,7 @@ class Vm {
  private:
   explicit Vm(VmConfig config) : config_(std::move(config)) {}
   void vcpu_loop(unsigned hart);
+  void park();
   VmExit wait_for_stop();
 
   VmConfig config_;
@@ -85,6 +98,13 @@ class Vm {
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;
   std::optional<VmExit> exit_;
+
+  std::atomic<bool> pause_requested_{false};
+  mutable std::mutex pause_mutex_;
+  std::condition_variable pause_cv_;
+  unsigned parked_ = 0;        // vCPUs in park()
+  uint64_t paused_ticks_ = 0;  // the guest clock when pause() took effect
+  std::unique_ptr<std::atomic<int>[]> vcpu_tids_;
 };
 
 }  // namespace vessel::vmm

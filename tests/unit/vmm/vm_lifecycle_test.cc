@@ -31,8 +31,8 @@ constexpr uint64_t kFlag = 0x8001'0000;  // a word of RAM the harts share
 void load_flag_address(std::vector<uint32_t>& code, unsigned rd) {
   // One push_back each: GCC 12 at -O3 warns falsely on a range insert into
   // an empty vector (stringop-overflow).
-  for (uint32_t insn : {as::addi(rd, zero, 1), as::slli(rd, rd, 31), as::lui(t6, 0x10),
-                        as::add(rd, rd, t6)}) {
+  for (uint32_t insn :
+       {as::addi(rd, zero, 1), as::slli(rd, rd, 31), as::lui(t6, 0x10), as::add(rd, rd, t6)}) {
     code.push_back(insn);
   }
 }
@@ -220,6 +220,64 @@ TEST_F(VmLifecycleTest, SignalDuringDestructionIsHarmless) {
     killer.join();
   }
   sigaction(SIGTERM, &previous, nullptr);
+}
+
+}  // namespace
+}  // namespace vessel::vmm
+
+namespace vessel::vmm {
+namespace {
+
+uint64_t guest_u64(Vm& vm, uint64_t addr) {
+  uint64_t v = 0;
+  EXPECT_TRUE(vm.board().bus().read_bytes(addr, &v, sizeof v));
+  return v;
+}
+
+// Waits up to 10 s for pred().
+template <typename Pred>
+bool eventually(Pred pred) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+// QMP stop/cont: a paused VM runs no guest instruction and its clock stands
+// still; cont goes on from there.
+TEST_F(VmLifecycleTest, PauseStopsTheHartsAndTheClockAndResumeGoesOn) {
+  std::vector<uint32_t> code;
+  load_flag_address(code, s0);  // a counter the hart bumps forever
+  code.insert(code.end(),
+              {as::ld(t5, s0, 0), as::addi(t5, t5, 1), as::sd(t5, s0, 0), as::jal(zero, -12)});
+  set_firmware(code);
+  std::unique_ptr<Vm> vm = make(1);
+  ASSERT_NE(vm, nullptr);
+  constexpr uint64_t kCounter = 0x80010000;
+  std::thread runner([&] { ASSERT_TRUE(vm->run().ok()); });
+  Watchdog watchdog(*vm, std::chrono::seconds(30));
+
+  ASSERT_TRUE(eventually([&] { return guest_u64(*vm, kCounter) > 1000; }));
+  vm->pause();
+  EXPECT_TRUE(vm->paused());
+  uint64_t frozen = guest_u64(*vm, kCounter);
+  uint64_t ticks = vm->board().clock().ticks();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(guest_u64(*vm, kCounter), frozen);
+
+  vm->resume();
+  EXPECT_FALSE(vm->paused());
+  // 100 ms of pause did not count: far fewer than 10^6 ticks went by.
+  EXPECT_LT(vm->board().clock().ticks() - ticks, uint64_t{GuestClock::kFrequency / 20});
+  EXPECT_TRUE(eventually([&] { return guest_u64(*vm, kCounter) > frozen + 1000; }));
+  EXPECT_NE(vm->vcpu_thread_ids()[0], 0);
+
+  // A stop request ends a paused run too.
+  vm->pause();
+  vm->request_stop({VmExit::Reason::kQuit, 0});
+  runner.join();
 }
 
 }  // namespace
