@@ -13,6 +13,7 @@
 #include "net/nic_config.h"
 #include "vmm/qmp_commands.h"
 #include "vmm/qmp_server.h"
+#include "vmm/state_file.h"
 #include "vmm/vm.h"
 
 namespace vessel::cli {
@@ -55,6 +56,9 @@ void print_help() {
       "  --nic bridge,br=BRIDGE[,mac=MAC]\n"
       "                            a virtio-net NIC on a new TAP in a Linux bridge\n"
       "  --nic none                no NIC (the default); repeat --nic for more NICs\n"
+      "  --incoming file:PATH|exec:COMMAND\n"
+      "                            continue a VM saved by QMP 'migrate' (start it with\n"
+      "                            the options the saved VM had)\n"
       "  --qmp unix:PATH,server[,wait=off]\n"
       "                            a QMP control socket (QEMU's machine protocol);\n"
       "                            without wait=off the VM starts once a client connects\n"
@@ -109,6 +113,7 @@ Result<QmpOption> parse_qmp(std::string_view text) {
 struct RunOptions {
   vmm::VmConfig vm;
   QmpOption qmp;
+  std::string incoming;  // a saved VM to continue: file:PATH or exec:COMMAND
   bool help = false;
   bool kernel_given = false;
   bool firmware_given = false;
@@ -197,6 +202,14 @@ Result<RunOptions> parse(std::span<const std::string_view> args) {
          TRY_ASSIGN(o.qmp, parse_qmp(v));
          return Ok();
        }},
+      {"--incoming", true,
+       [&](std::string_view v) -> Result<void> {
+         if (!v.starts_with("file:") && !v.starts_with("exec:")) {
+           return Error("'" + std::string(v) + "' is not file:PATH or exec:COMMAND");
+         }
+         o.incoming = std::string(v);
+         return Ok();
+       }},
       {"--nic", true,
        [&](std::string_view v) -> Result<void> {
          TRY_ASSIGN(net::NicConfig nic, net::parse_nic(v));
@@ -244,6 +257,18 @@ int run_command(std::span<const std::string_view> args) {
   if (!vm) {
     std::fprintf(stderr, "vessel: error: %s\n", vm.error().message().c_str());
     return kExitHostError;
+  }
+  if (!options->incoming.empty()) {
+    Result<std::vector<uint8_t>> state = vmm::read_state(options->incoming);
+    Result<void> restored = state ? Result<void>() : Result<void>(state.error());
+    if (restored) {
+      StateReader reader(*state);
+      restored = (*vm)->restore(reader);
+    }
+    if (!restored) {
+      std::fprintf(stderr, "vessel: error: %s\n", restored.error().message().c_str());
+      return kExitHostError;
+    }
   }
   // The control socket: its commands act on the VM, its events go to every
   // client. The server is reached through an atomic pointer because its

@@ -2,17 +2,44 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <string_view>
+
+#include "vmm/state_file.h"
 
 namespace vessel::vmm {
 namespace {
 
-constexpr std::array<std::string_view, 11> kCommands = {
+constexpr std::array<std::string_view, 13> kCommands = {
     "qmp_capabilities", "query-status",  "stop",           "cont",
     "system_powerdown", "system_reset",  "quit",           "query-block",
-    "query-cpus-fast",  "query-version", "query-commands",
+    "query-cpus-fast",  "query-version", "query-commands", "migrate",
+    "query-migrate",
 };
+
+// QEMU's wording for arguments a command does not take or gets wrong.
+Json check_arguments(const Json& arguments, std::initializer_list<std::string_view> strings,
+                     std::initializer_list<std::string_view> booleans) {
+  for (const auto& [key, value] : arguments.items()) {
+    bool is_string = std::find(strings.begin(), strings.end(), key) != strings.end();
+    bool is_bool = std::find(booleans.begin(), booleans.end(), key) != booleans.end();
+    if (!is_string && !is_bool) {
+      return qmp_error("GenericError", "Parameter '" + key + "' is unexpected");
+    }
+    if ((is_string && !value.is_string()) || (is_bool && !value.is_boolean())) {
+      return qmp_error("GenericError", "Invalid parameter type for '" + key +
+                                           "', expected: " + (is_string ? "string" : "boolean"));
+    }
+  }
+  for (std::string_view required : strings) {
+    if (!arguments.contains(required)) {
+      return qmp_error("GenericError", "Parameter '" + std::string(required) + "' is missing");
+    }
+  }
+  return nullptr;
+}
 
 Json ok(Json value = Json::object()) {
   return {{"return", std::move(value)}};
@@ -24,15 +51,26 @@ Json QmpCommands::execute(const std::string& name, const Json& arguments) {
   bool known = false;
   for (std::string_view c : kCommands) known = known || c == name;
   if (!known) return qmp_error("CommandNotFound", "The command " + name + " has not been found");
-  // None of these commands takes arguments.
+  if (name == "migrate") {
+    Json bad = check_arguments(arguments, {"uri"}, {"blk", "inc", "detach", "resume"});
+    if (!bad.is_null()) return bad;
+    return migrate(arguments);
+  }
+  // None of the other commands takes arguments.
   if (!arguments.empty()) {
     return qmp_error("GenericError", "Parameter '" + arguments.begin().key() + "' is unexpected");
   }
 
   if (name == "query-status") {
     bool paused = vm_.paused();
-    return ok(
-        {{"status", paused ? "paused" : "running"}, {"singlestep", false}, {"running", !paused}});
+    std::string status = paused ? "paused" : "running";
+    {
+      std::lock_guard lock(mutex_);
+      if (paused && migration_.is_object() && migration_["status"] == "completed") {
+        status = "postmigrate";
+      }
+    }
+    return ok({{"status", status}, {"singlestep", false}, {"running", !paused}});
   }
   if (name == "stop") {
     if (!vm_.paused()) {
@@ -42,6 +80,10 @@ Json QmpCommands::execute(const std::string& name, const Json& arguments) {
     return ok();
   }
   if (name == "cont") {
+    {
+      std::lock_guard lock(mutex_);
+      if (migration_.is_object() && migration_["status"] == "completed") migration_ = nullptr;
+    }
     if (vm_.paused()) {
       vm_.resume();
       emit_("RESUME", nullptr);
@@ -61,6 +103,10 @@ Json QmpCommands::execute(const std::string& name, const Json& arguments) {
     vm_.request_stop({name == "quit" ? VmExit::Reason::kQuit : VmExit::Reason::kReset, 0});
     return ok();
   }
+  if (name == "query-migrate") {
+    std::lock_guard lock(mutex_);
+    return ok(migration_.is_null() ? Json::object() : migration_);
+  }
   if (name == "query-block") return ok(query_block());
   if (name == "query-cpus-fast") return ok(query_cpus_fast());
   if (name == "query-version") {
@@ -69,6 +115,57 @@ Json QmpCommands::execute(const std::string& name, const Json& arguments) {
   Json list = Json::array();
   for (std::string_view c : kCommands) list.push_back({{"name", c}});
   return ok(list);
+}
+
+// Saves the whole VM through `uri` (file: or exec:). The VM is paused for
+// it and stays paused afterwards ("postmigrate"), as QEMU's source does; if
+// saving fails, a VM that was running runs again.
+Json QmpCommands::migrate(const Json& arguments) {
+  if (arguments.value("blk", false) || arguments.value("inc", false)) {
+    return qmp_error("GenericError", "Block migration is not supported: the disks must be shared");
+  }
+  if (arguments.value("resume", false)) {
+    return qmp_error("GenericError", "There is no paused migration to resume");
+  }
+  std::string uri = arguments["uri"].get<std::string>();
+  if (!uri.starts_with("file:") && !uri.starts_with("exec:")) {
+    return qmp_error("GenericError", "Invalid migration protocol (file:PATH or exec:COMMAND)");
+  }
+  auto started = std::chrono::steady_clock::now();
+  auto set_status = [&](const std::string& status, const std::string& error = "") {
+    Json m = {{"status", status}};
+    if (status == "completed" || status == "failed") {
+      m["total-time"] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - started)
+                            .count();
+    }
+    if (!error.empty()) m["error-desc"] = error;
+    {
+      std::lock_guard lock(mutex_);
+      migration_ = m;
+    }
+    emit_("MIGRATION", {{"status", status}});
+  };
+  set_status("setup");
+  bool was_running = !vm_.paused();
+  if (was_running) {
+    vm_.pause();
+    emit_("STOP", nullptr);
+  }
+  set_status("active");
+  StateWriter state;
+  Result<void> saved = vm_.save(state);
+  if (saved) saved = write_state(uri, state.data());
+  if (!saved) {
+    set_status("failed", saved.error().message());
+    if (was_running) {
+      vm_.resume();
+      emit_("RESUME", nullptr);
+    }
+    return ok();
+  }
+  set_status("completed");
+  return ok();
 }
 
 Json QmpCommands::query_block() const {

@@ -1,7 +1,8 @@
 // The QMP commands a Vessel VM answers, on top of a Vm: run state (stop,
 // cont, query-status), power (system_powerdown, system_reset, quit) and
-// what the VM is made of (query-block, query-cpus-fast), plus query-version
-// and query-commands. Replies and errors follow QEMU 7.2's QMP.
+// what the VM is made of (query-block, query-cpus-fast), saving the VM
+// (migrate to file:/exec:, query-migrate), plus query-version and
+// query-commands. Replies and errors follow QEMU 7.2's QMP.
 #pragma once
 
 #include <functional>
@@ -27,6 +28,7 @@ class QmpCommands {
   Json shutdown_data(const VmExit& exit) const;
 
  private:
+  Json migrate(const Json& arguments);
   Json query_block() const;
   Json query_cpus_fast() const;
 
@@ -34,6 +36,7 @@ class QmpCommands {
   EventSink emit_;
   mutable std::mutex mutex_;
   std::string host_request_;  // "host-qmp-quit" / "host-qmp-system-reset" once asked
+  Json migration_;            // what query-migrate reports (null: none yet)
 };
 
 }  // namespace vessel::vmm

@@ -179,8 +179,13 @@ Result<VmExit> Vm::run() {
   return exit;
 }
 
+bool Vm::quiescent() const {
+  std::lock_guard lock(pause_mutex_);
+  return !running_.load() || (pause_requested_.load() && parked_ == board_->hart_count());
+}
+
 Result<void> Vm::save(StateWriter& out) const {
-  if (running_.load()) return Error("cannot save the state of a running VM");
+  if (!quiescent()) return Error("cannot save the state of a running VM");
   out.begin_section("vessel-vm", 1);
   board_->save(out);
   out.end_section();

@@ -73,7 +73,7 @@ class Vm {
   machine::Board& board() { return *board_; }
 
   // The whole machine (every hart, every device, RAM) in the versioned state
-  // format. Only while run() is not executing. A VM restored from it must be
+  // format. Only while run() is not executing or the VM is paused. A VM restored from it must be
   // created from the same configuration.
   Result<void> save(StateWriter& out) const;
   Result<void> restore(StateReader& in);
@@ -82,6 +82,8 @@ class Vm {
   explicit Vm(VmConfig config) : config_(std::move(config)) {}
   void vcpu_loop(unsigned hart);
   void park();
+  // No hart runs: run() is not executing, or every vCPU is parked.
+  bool quiescent() const;
   VmExit wait_for_stop();
 
   VmConfig config_;

@@ -1,0 +1,170 @@
+#include "vmm/state_file.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace vessel::vmm {
+namespace {
+
+constexpr char kMagic[8] = {'V', 'E', 'S', 'S', 'E', 'L', 'V', 'M'};
+constexpr size_t kHeaderSize = 24;
+
+uint32_t crc_of(std::span<const uint8_t> bytes) {
+  uLong crc = crc32(0, Z_NULL, 0);
+  // zlib takes at most 4 GiB at a time.
+  for (size_t done = 0; done < bytes.size();) {
+    uInt n = static_cast<uInt>(std::min<size_t>(bytes.size() - done, 1u << 30));
+    crc = crc32(crc, bytes.data() + done, n);
+    done += n;
+  }
+  return static_cast<uint32_t>(crc);
+}
+
+Result<void> write_all(int fd, std::span<const uint8_t> bytes, const std::string& name) {
+  while (!bytes.empty()) {
+    ssize_t n = write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Error(name + ": " + strerror(errno));
+    bytes = bytes.subspan(static_cast<size_t>(n));
+  }
+  return Ok();
+}
+
+Result<std::vector<uint8_t>> read_all(int fd, const std::string& name) {
+  std::vector<uint8_t> out;
+  uint8_t buf[1 << 16];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error(name + ": " + strerror(errno));
+    if (n == 0) return out;
+    out.insert(out.end(), buf, buf + n);
+  }
+}
+
+// Runs `sh -c command` with its stdin (writing) or stdout (reading) on a pipe.
+struct Child {
+  pid_t pid = -1;
+  int fd = -1;
+};
+
+Result<Child> spawn(const std::string& command, bool child_reads) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return Error(std::string("pipe: ") + strerror(errno));
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return Error(std::string("fork: ") + strerror(errno));
+  }
+  if (pid == 0) {
+    dup2(child_reads ? fds[0] : fds[1], child_reads ? STDIN_FILENO : STDOUT_FILENO);
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(child_reads ? fds[0] : fds[1]);
+  return Child{pid, child_reads ? fds[1] : fds[0]};
+}
+
+Result<void> reap(pid_t pid, const std::string& name) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return Error(name + ": waitpid: " + strerror(errno));
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Error(name + ": the command failed (status " + std::to_string(status) + ")");
+  }
+  return Ok();
+}
+
+}  // namespace
+
+std::vector<uint8_t> encode_state_file(std::span<const uint8_t> state) {
+  std::vector<uint8_t> file(kHeaderSize);
+  std::memcpy(file.data(), kMagic, sizeof kMagic);
+  uint32_t version = kStateFileVersion, crc = crc_of(state);
+  uint64_t length = state.size();
+  std::memcpy(file.data() + 8, &version, 4);
+  std::memcpy(file.data() + 12, &crc, 4);
+  std::memcpy(file.data() + 16, &length, 8);
+  file.insert(file.end(), state.begin(), state.end());
+  return file;
+}
+
+Result<std::vector<uint8_t>> decode_state_file(std::span<const uint8_t> file,
+                                               const std::string& name) {
+  if (file.size() < kHeaderSize || std::memcmp(file.data(), kMagic, sizeof kMagic) != 0) {
+    return Error(name + ": not a Vessel VM state file");
+  }
+  uint32_t version, crc;
+  uint64_t length;
+  std::memcpy(&version, file.data() + 8, 4);
+  std::memcpy(&crc, file.data() + 12, 4);
+  std::memcpy(&length, file.data() + 16, 8);
+  if (version != kStateFileVersion) {
+    return Error(name + ": VM state file format " + std::to_string(version) +
+                 "; this Vessel reads format " + std::to_string(kStateFileVersion));
+  }
+  std::span<const uint8_t> state = file.subspan(kHeaderSize);
+  if (length != state.size()) {
+    return Error(name + ": VM state file is truncated or has trailing bytes (" +
+                 std::to_string(state.size()) + " of " + std::to_string(length) + " bytes)");
+  }
+  if (crc_of(state) != crc) return Error(name + ": VM state file is corrupt (CRC mismatch)");
+  return std::vector<uint8_t>(state.begin(), state.end());
+}
+
+Result<void> write_state(const std::string& uri, std::span<const uint8_t> state) {
+  std::vector<uint8_t> file = encode_state_file(state);
+  if (uri.starts_with("file:")) {
+    std::string path = uri.substr(5);
+    std::string tmp = path + ".tmp";
+    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return Error(tmp + ": " + strerror(errno));
+    Result<void> written = write_all(fd, file, tmp);
+    if (written && fsync(fd) < 0) written = Error(tmp + ": fsync: " + strerror(errno));
+    close(fd);
+    if (written && rename(tmp.c_str(), path.c_str()) < 0) {
+      written = Error(path + ": " + strerror(errno));
+    }
+    if (!written) unlink(tmp.c_str());
+    return written;
+  }
+  if (uri.starts_with("exec:")) {
+    TRY_ASSIGN(Child child, spawn(uri.substr(5), /*child_reads=*/true));
+    Result<void> written = write_all(child.fd, file, uri);
+    close(child.fd);
+    Result<void> exited = reap(child.pid, uri);
+    return written ? exited : written;
+  }
+  return Error("unsupported migration URI '" + uri + "' (file:PATH or exec:COMMAND)");
+}
+
+Result<std::vector<uint8_t>> read_state(const std::string& uri) {
+  std::vector<uint8_t> file;
+  if (uri.starts_with("file:")) {
+    std::string path = uri.substr(5);
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Error(path + ": " + strerror(errno));
+    Result<std::vector<uint8_t>> got = read_all(fd, path);
+    close(fd);
+    TRY_ASSIGN(file, std::move(got));
+    return decode_state_file(file, path);
+  }
+  if (uri.starts_with("exec:")) {
+    TRY_ASSIGN(Child child, spawn(uri.substr(5), /*child_reads=*/false));
+    Result<std::vector<uint8_t>> got = read_all(child.fd, uri);
+    close(child.fd);
+    TRY(reap(child.pid, uri));
+    TRY_ASSIGN(file, std::move(got));
+    return decode_state_file(file, uri);
+  }
+  return Error("unsupported incoming URI '" + uri + "' (file:PATH or exec:COMMAND)");
+}
+
+}  // namespace vessel::vmm
