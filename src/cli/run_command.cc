@@ -1,5 +1,7 @@
 #include "cli/run_command.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdio>
 #include <string>
@@ -11,6 +13,7 @@
 #include "cli/options.h"
 #include "machine/memory_map.h"
 #include "net/nic_config.h"
+#include "vmm/migration.h"
 #include "vmm/qmp_commands.h"
 #include "vmm/qmp_server.h"
 #include "vmm/state_file.h"
@@ -56,9 +59,9 @@ void print_help() {
       "  --nic bridge,br=BRIDGE[,mac=MAC]\n"
       "                            a virtio-net NIC on a new TAP in a Linux bridge\n"
       "  --nic none                no NIC (the default); repeat --nic for more NICs\n"
-      "  --incoming file:PATH|exec:COMMAND\n"
-      "                            continue a VM saved by QMP 'migrate' (start it with\n"
-      "                            the options the saved VM had)\n"
+      "  --incoming tcp:HOST:PORT|file:PATH|exec:COMMAND\n"
+      "                            continue a VM migrated or saved by QMP 'migrate'\n"
+      "                            (start it with the options the VM had there)\n"
       "  --qmp unix:PATH,server[,wait=off]\n"
       "                            a QMP control socket (QEMU's machine protocol);\n"
       "                            without wait=off the VM starts once a client connects\n"
@@ -204,8 +207,8 @@ Result<RunOptions> parse(std::span<const std::string_view> args) {
        }},
       {"--incoming", true,
        [&](std::string_view v) -> Result<void> {
-         if (!v.starts_with("file:") && !v.starts_with("exec:")) {
-           return Error("'" + std::string(v) + "' is not file:PATH or exec:COMMAND");
+         if (!v.starts_with("file:") && !v.starts_with("exec:") && !v.starts_with("tcp:")) {
+           return Error("'" + std::string(v) + "' is not tcp:HOST:PORT, file:PATH or exec:COMMAND");
          }
          o.incoming = std::string(v);
          return Ok();
@@ -241,6 +244,20 @@ Result<RunOptions> parse(std::span<const std::string_view> args) {
   return o;
 }
 
+// The VM state from `uri`: a live migration's stream (tcp:, waiting for the
+// source to connect) or a saved file (file:, exec:).
+Result<void> restore_incoming(vmm::Vm& vm, const std::string& uri) {
+  if (uri.starts_with("tcp:")) {
+    TRY_ASSIGN(int fd, vmm::accept_tcp(uri.substr(4)));
+    Result<void> received = vmm::receive_vm(vm, fd);
+    close(fd);
+    return received;
+  }
+  TRY_ASSIGN(std::vector<uint8_t> state, vmm::read_state(uri));
+  StateReader reader(state);
+  return vm.restore(reader);
+}
+
 }  // namespace
 
 int run_command(std::span<const std::string_view> args) {
@@ -259,12 +276,7 @@ int run_command(std::span<const std::string_view> args) {
     return kExitHostError;
   }
   if (!options->incoming.empty()) {
-    Result<std::vector<uint8_t>> state = vmm::read_state(options->incoming);
-    Result<void> restored = state ? Result<void>() : Result<void>(state.error());
-    if (restored) {
-      StateReader reader(*state);
-      restored = (*vm)->restore(reader);
-    }
+    Result<void> restored = restore_incoming(**vm, options->incoming);
     if (!restored) {
       std::fprintf(stderr, "vessel: error: %s\n", restored.error().message().c_str());
       return kExitHostError;
@@ -295,7 +307,9 @@ int run_command(std::span<const std::string_view> args) {
     if (options->qmp.wait) qmp->wait_for_client([&vm] { return (*vm)->stop_requested(); });
   }
   Result<vmm::VmExit> exit = (*vm)->run();
+  if (qmp_commands) qmp_commands->finish();
   if (qmp && exit) qmp->emit("SHUTDOWN", qmp_commands->shutdown_data(*exit));
+  qmp_events.store(nullptr);
   qmp.reset();
   if (!exit) {
     std::fprintf(stderr, "vessel: error: %s\n", exit.error().message().c_str());

@@ -256,7 +256,7 @@ size_t Board::serial_input_space() const {
   return uart_->rx_space();
 }
 
-void Board::save(StateWriter& out) const {
+void Board::save(StateWriter& out, bool include_ram) const {
   out.begin_section("board", 1);
   out.u32(hart_count());
   out.u64(bus_.ram_size());
@@ -272,10 +272,11 @@ void Board::save(StateWriter& out) const {
   test_->save(out);
   for (const auto& device : virtio_) device->save(out);
 
-  out.begin_section("ram", 1);
+  out.begin_section("ram", 2);
   out.u64(bus_.ram_size());
+  out.boolean(include_ram);
   const uint8_t* ram = bus_.ram_host();
-  for (uint64_t offset = 0; offset < bus_.ram_size(); offset += memory::kPageSize) {
+  for (uint64_t offset = 0; include_ram && offset < bus_.ram_size(); offset += memory::kPageSize) {
     if (page_is_zero(ram + offset)) continue;
     out.u64(offset);
     out.bytes({ram + offset, memory::kPageSize});
@@ -308,8 +309,13 @@ Result<void> Board::load(StateReader& in) {
   TRY(test_->load(in));
   for (auto& device : virtio_) TRY(device->load(in));
 
-  TRY(in.begin_section("ram", 1));
+  TRY_ASSIGN(uint32_t ram_version, in.begin_section("ram", 2));
   if (in.u64() != bus_.ram_size()) return Error("saved state: RAM size mismatch");
+  // Version 2 may leave RAM out: live migration sent it before.
+  if (ram_version >= 2 && !in.boolean()) {
+    if (in.u64() != kEndOfPages) return Error("saved state: corrupt RAM section");
+    return in.end_section();
+  }
   uint8_t* ram = bus_.ram_host();
   // Dropping the pages zero-fills them, and costs no host memory until touched.
   if (madvise(ram, bus_.ram_size(), MADV_DONTNEED) != 0) {

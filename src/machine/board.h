@@ -74,7 +74,9 @@ class Board {
 
   // Full machine state: clock, harts, devices, RAM. Only while no hart runs.
   // The restoring board must be built from the same configuration.
-  void save(StateWriter& out) const;
+  // Without `include_ram` the RAM section is empty and load() leaves RAM
+  // as it is (live migration sends RAM pages first, separately).
+  void save(StateWriter& out, bool include_ram = true) const;
   Result<void> load(StateReader& in);
 
  private:

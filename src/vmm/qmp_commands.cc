@@ -7,16 +7,30 @@
 #include <chrono>
 #include <string_view>
 
+#include "vmm/migration.h"
 #include "vmm/state_file.h"
 
 namespace vessel::vmm {
 namespace {
 
-constexpr std::array<std::string_view, 13> kCommands = {
-    "qmp_capabilities", "query-status",  "stop",           "cont",
-    "system_powerdown", "system_reset",  "quit",           "query-block",
-    "query-cpus-fast",  "query-version", "query-commands", "migrate",
+constexpr std::array<std::string_view, 17> kCommands = {
+    "qmp_capabilities",
+    "query-status",
+    "stop",
+    "cont",
+    "system_powerdown",
+    "system_reset",
+    "quit",
+    "query-block",
+    "query-cpus-fast",
+    "query-version",
+    "query-commands",
+    "migrate",
     "query-migrate",
+    "migrate_cancel",
+    "migrate-set-parameters",
+    "migrate-set-capabilities",
+    "query-migrate-parameters",
 };
 
 // QEMU's wording for arguments a command does not take or gets wrong.
@@ -56,6 +70,8 @@ Json QmpCommands::execute(const std::string& name, const Json& arguments) {
     if (!bad.is_null()) return bad;
     return migrate(arguments);
   }
+  if (name == "migrate-set-parameters") return set_migrate_parameters(arguments);
+  if (name == "migrate-set-capabilities") return set_migrate_capabilities(arguments);
   // None of the other commands takes arguments.
   if (!arguments.empty()) {
     return qmp_error("GenericError", "Parameter '" + arguments.begin().key() + "' is unexpected");
@@ -103,9 +119,15 @@ Json QmpCommands::execute(const std::string& name, const Json& arguments) {
     vm_.request_stop({name == "quit" ? VmExit::Reason::kQuit : VmExit::Reason::kReset, 0});
     return ok();
   }
-  if (name == "query-migrate") {
+  if (name == "query-migrate") return ok(query_migrate());
+  if (name == "migrate_cancel") {
     std::lock_guard lock(mutex_);
-    return ok(migration_.is_null() ? Json::object() : migration_);
+    if (stats_ && migration_active()) stats_->cancel.store(true);
+    return ok();
+  }
+  if (name == "query-migrate-parameters") {
+    std::lock_guard lock(mutex_);
+    return ok({{"downtime-limit", params_.downtime_limit_ms}});
   }
   if (name == "query-block") return ok(query_block());
   if (name == "query-cpus-fast") return ok(query_cpus_fast());
@@ -117,9 +139,11 @@ Json QmpCommands::execute(const std::string& name, const Json& arguments) {
   return ok(list);
 }
 
-// Saves the whole VM through `uri` (file: or exec:). The VM is paused for
-// it and stays paused afterwards ("postmigrate"), as QEMU's source does; if
-// saving fails, a VM that was running runs again.
+// Starts saving the VM through `uri` on a thread of its own and answers at
+// once, as QEMU does; MIGRATION events and query-migrate tell how it goes.
+// file: and exec: save a paused VM; tcp: migrates it live (migration.h).
+// Afterwards the VM stays paused ("postmigrate"), as QEMU's source does; if
+// it fails, a VM that was running runs again.
 Json QmpCommands::migrate(const Json& arguments) {
   if (arguments.value("blk", false) || arguments.value("inc", false)) {
     return qmp_error("GenericError", "Block migration is not supported: the disks must be shared");
@@ -128,43 +152,138 @@ Json QmpCommands::migrate(const Json& arguments) {
     return qmp_error("GenericError", "There is no paused migration to resume");
   }
   std::string uri = arguments["uri"].get<std::string>();
-  if (!uri.starts_with("file:") && !uri.starts_with("exec:")) {
-    return qmp_error("GenericError", "Invalid migration protocol (file:PATH or exec:COMMAND)");
+  if (!uri.starts_with("file:") && !uri.starts_with("exec:") && !uri.starts_with("tcp:")) {
+    return qmp_error("GenericError",
+                     "Invalid migration protocol (tcp:HOST:PORT, file:PATH or exec:COMMAND)");
   }
-  auto started = std::chrono::steady_clock::now();
-  auto set_status = [&](const std::string& status, const std::string& error = "") {
-    Json m = {{"status", status}};
-    if (status == "completed" || status == "failed") {
-      m["total-time"] = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::steady_clock::now() - started)
-                            .count();
+  {
+    std::lock_guard lock(mutex_);
+    if (migration_active()) {
+      return qmp_error("GenericError", "There's a migration process in progress");
     }
-    if (!error.empty()) m["error-desc"] = error;
-    {
-      std::lock_guard lock(mutex_);
-      migration_ = m;
-    }
-    emit_("MIGRATION", {{"status", status}});
-  };
-  set_status("setup");
-  bool was_running = !vm_.paused();
-  if (was_running) {
+  }
+  if (migration_thread_.joinable()) migration_thread_.join();
+  {
+    std::lock_guard lock(mutex_);
+    stats_ = std::make_unique<MigrationStats>();
+  }
+  migration_started_ = std::chrono::steady_clock::now();
+  set_migration_status("setup");
+  migration_thread_ = std::thread([this, uri] { run_migration(uri); });
+  return ok();
+}
+
+bool QmpCommands::migration_active() const {
+  return migration_.is_object() &&
+         (migration_["status"] == "setup" || migration_["status"] == "active");
+}
+
+void QmpCommands::set_migration_status(const std::string& status, const std::string& error) {
+  Json m = {{"status", status}};
+  if (status == "completed" || status == "failed" || status == "cancelled") {
+    m["total-time"] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - migration_started_)
+                          .count();
+  }
+  if (!error.empty()) m["error-desc"] = error;
+  {
+    std::lock_guard lock(mutex_);
+    migration_ = m;
+  }
+  emit_("MIGRATION", {{"status", status}});
+}
+
+void QmpCommands::run_migration(const std::string& uri) {
+  const bool was_running = !vm_.paused();
+  MigrationParams params;
+  {
+    std::lock_guard lock(mutex_);
+    params = params_;
+  }
+  set_migration_status("active");
+  Result<void> done;
+  if (uri.starts_with("tcp:")) {
+    Result<int> fd = connect_tcp(uri.substr(4));
+    done = fd ? send_vm(vm_, *fd, params, *stats_) : Result<void>(fd.error());
+    if (fd) close(*fd);
+  } else {
     vm_.pause();
-    emit_("STOP", nullptr);
+    StateWriter state;
+    done = vm_.save(state);
+    if (done) done = write_state(uri, state.data());
+    if (!done && was_running) vm_.resume();
   }
-  set_status("active");
-  StateWriter state;
-  Result<void> saved = vm_.save(state);
-  if (saved) saved = write_state(uri, state.data());
-  if (!saved) {
-    set_status("failed", saved.error().message());
-    if (was_running) {
-      vm_.resume();
-      emit_("RESUME", nullptr);
+  if (!done) {
+    set_migration_status(stats_->cancel.load() ? "cancelled" : "failed", done.error().message());
+    return;
+  }
+  if (was_running) emit_("STOP", nullptr);
+  set_migration_status("completed");
+}
+
+void QmpCommands::finish() {
+  if (!migration_thread_.joinable()) return;
+  stats_->cancel.store(true);
+  migration_thread_.join();
+}
+
+Json QmpCommands::query_migrate() const {
+  std::lock_guard lock(mutex_);
+  if (migration_.is_null()) return Json::object();
+  Json m = migration_;
+  if (stats_ && m["status"] != "setup") {
+    uint64_t normal = stats_->normal_pages.load();
+    m["ram"] = {{"transferred", stats_->transferred.load()},
+                {"remaining", stats_->remaining.load()},
+                {"total", vm_.board().bus().ram_size()},
+                {"duplicate", stats_->zero_pages.load()},
+                {"normal", normal},
+                {"normal-bytes", normal * memory::kPageSize},
+                {"dirty-sync-count", stats_->passes.load()}};
+    if (m["status"] == "completed") m["downtime"] = stats_->downtime_ms.load();
+  }
+  return m;
+}
+
+Json QmpCommands::set_migrate_parameters(const Json& arguments) {
+  for (const auto& [key, value] : arguments.items()) {
+    if (key != "downtime-limit") {
+      return qmp_error("GenericError", "Parameter '" + key + "' is unexpected");
     }
-    return ok();
+    if (!value.is_number_unsigned() || value.get<uint64_t>() > 2'000'000) {
+      return qmp_error("GenericError",
+                       "Parameter 'downtime_limit' expects an integer in the range of 0 to "
+                       "2000000 milliseconds");
+    }
   }
-  set_status("completed");
+  std::lock_guard lock(mutex_);
+  if (arguments.contains("downtime-limit")) {
+    params_.downtime_limit_ms = arguments["downtime-limit"].get<uint64_t>();
+  }
+  return ok();
+}
+
+// Only "events" (always on here: MIGRATION events are sent regardless).
+Json QmpCommands::set_migrate_capabilities(const Json& arguments) {
+  for (const auto& [key, value] : arguments.items()) {
+    if (key != "capabilities") {
+      return qmp_error("GenericError", "Parameter '" + key + "' is unexpected");
+    }
+    if (!value.is_array()) {
+      return qmp_error("GenericError",
+                       "Invalid parameter type for 'capabilities', expected: array");
+    }
+    for (const Json& cap : value) {
+      if (!cap.is_object() || !cap.contains("capability") || !cap["capability"].is_string() ||
+          !cap.contains("state") || !cap["state"].is_boolean()) {
+        return qmp_error("GenericError", "Each capability needs 'capability' and 'state'");
+      }
+      std::string name = cap["capability"].get<std::string>();
+      if (name != "events" && cap["state"].get<bool>()) {
+        return qmp_error("GenericError", "Capability '" + name + "' is not supported");
+      }
+    }
+  }
   return ok();
 }
 

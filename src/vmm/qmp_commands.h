@@ -5,10 +5,14 @@
 // query-commands. Replies and errors follow QEMU 7.2's QMP.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
+#include "vmm/migration.h"
 #include "vmm/qmp_server.h"
 #include "vmm/vm.h"
 
@@ -19,6 +23,13 @@ class QmpCommands {
   using EventSink = std::function<void(const std::string& event, const Json& data)>;
 
   QmpCommands(Vm& vm, EventSink emit) : vm_(vm), emit_(std::move(emit)) {}
+  ~QmpCommands() { finish(); }
+  QmpCommands(const QmpCommands&) = delete;
+  QmpCommands& operator=(const QmpCommands&) = delete;
+
+  // Cancels a migration still running and waits for its thread: call before
+  // the event sink goes away.
+  void finish();
 
   // A QmpServer::Dispatcher.
   Json execute(const std::string& name, const Json& arguments);
@@ -29,6 +40,12 @@ class QmpCommands {
 
  private:
   Json migrate(const Json& arguments);
+  void run_migration(const std::string& uri);
+  bool migration_active() const;  // with mutex_ held
+  void set_migration_status(const std::string& status, const std::string& error = "");
+  Json query_migrate() const;
+  Json set_migrate_parameters(const Json& arguments);
+  Json set_migrate_capabilities(const Json& arguments);
   Json query_block() const;
   Json query_cpus_fast() const;
 
@@ -37,6 +54,10 @@ class QmpCommands {
   mutable std::mutex mutex_;
   std::string host_request_;  // "host-qmp-quit" / "host-qmp-system-reset" once asked
   Json migration_;            // what query-migrate reports (null: none yet)
+  MigrationParams params_;
+  std::unique_ptr<MigrationStats> stats_;
+  std::chrono::steady_clock::time_point migration_started_;
+  std::thread migration_thread_;
 };
 
 }  // namespace vessel::vmm

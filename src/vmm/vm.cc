@@ -184,10 +184,10 @@ bool Vm::quiescent() const {
   return !running_.load() || (pause_requested_.load() && parked_ == board_->hart_count());
 }
 
-Result<void> Vm::save(StateWriter& out) const {
+Result<void> Vm::save(StateWriter& out, bool include_ram) const {
   if (!quiescent()) return Error("cannot save the state of a running VM");
   out.begin_section("vessel-vm", 1);
-  board_->save(out);
+  board_->save(out, include_ram);
   out.end_section();
   return Ok();
 }

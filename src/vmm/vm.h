@@ -75,7 +75,7 @@ class Vm {
   // The whole machine (every hart, every device, RAM) in the versioned state
   // format. Only while run() is not executing or the VM is paused. A VM restored from it must be
   // created from the same configuration.
-  Result<void> save(StateWriter& out) const;
+  Result<void> save(StateWriter& out, bool include_ram = true) const;
   Result<void> restore(StateReader& in);
 
  private:
