@@ -10,7 +10,7 @@ bool is_space(char c) {
 }  // namespace
 
 void JsonStream::finish(std::vector<Text>& out) {
-  out.push_back({std::move(text_), overflow_});
+  if (!overflow_) out.push_back({std::move(text_), false});  // else reported already
   text_.clear();
   depth_ = 0;
   in_string_ = escaped_ = scalar_ = overflow_ = false;
@@ -24,9 +24,14 @@ std::vector<JsonStream::Text> JsonStream::feed(std::string_view bytes) {
       if (is_space(c)) continue;
       if (c != '{' && c != '[') scalar_ = true;
     }
-    if (text_.size() < kMaxText) {
+    if (overflow_) {
+      // Discarding the rest of an overlong text; only its nesting counts.
+    } else if (text_.size() < kMaxText) {
       text_.push_back(c);
     } else {
+      // Reported at once, so a client gets its answer even if the text never ends.
+      out.push_back({std::move(text_), true});
+      text_.clear();
       overflow_ = true;
     }
     // A closer with nothing open can only be an error: report it now.

@@ -14,7 +14,8 @@ namespace vessel::vmm {
 
 class JsonStream {
  public:
-  // Texts longer than this are cut off and reported as one bad text.
+  // A text longer than this is reported (too_long) as soon as it gets there;
+  // its remainder is skipped.
   static constexpr size_t kMaxText = 1 << 20;
 
   struct Text {

@@ -146,6 +146,16 @@ def main():
         r = q.reply()
         check("the second of two joined messages", r.get("id") == "two-in-one", r)
 
+        # Hostile input: the server answers with errors and stays up. (QEMU
+        # answers invalid UTF-8 twice, Vessel once: that one is Vessel's.)
+        hostile = [b'{"execute": "query-status", "id": "\xff\xfe"}',
+                   b'{"execute": "' + b'x' * (2 << 20) + b'"}',
+                   b'{"execute": ' + b'[' * (1 << 20) + b']' * (1 << 20) + b'}'
+                   ] if kind == "vessel" else []
+        for garbage in hostile + [b'{"execute": ' + b'[' * 100 + b']' * 100 + b'}',
+                        b'{"execute": "qmp_capabilities", "arguments": {"enable": 7}}']:
+            r = q.send_raw(garbage)
+            check(f"hostile input {garbage[:24]!r}… gets an answer", isinstance(r, dict), r)
         r = q.cmd("query-status")
         check("query-status running", r.get("return", {}).get("running") is True
               and r["return"].get("status") == "running", r)
