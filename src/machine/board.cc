@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "block/qcow2.h"
 #include "block/raw_file.h"
@@ -10,6 +11,8 @@
 #include "devices/clint.h"
 #include "devices/goldfish_rtc.h"
 #include "devices/plic.h"
+#include "devices/push_button.h"
+#include "devices/sifive_gpio.h"
 #include "devices/test_device.h"
 #include "devices/uart16550.h"
 #include "devices/virtio/blk.h"
@@ -82,6 +85,18 @@ PowerEvent to_power_event(const devices::PowerRequest& request) {
   return event;
 }
 
+// How long a press of the power button holds its pin active. gpio-keys
+// takes both edges, waits out its 5 ms software debounce after the last
+// one and then reads the pin: a press counts only if the pin is still active
+// then. 100 ms, like a short press of a finger, leaves the guest 95 ms of
+// interrupt and timer latency (a busy host, a slow vCPU) before the press
+// would be lost, and is far below any long-press.
+constexpr std::chrono::milliseconds kPowerButtonHold{100};
+
+// Version 2 added the GPIO controller and the power button; loading a
+// version 1 state leaves them as they are.
+constexpr uint32_t kBoardStateVersion = 2;
+
 // Guest RAM in the saved state: only pages holding a non-zero byte, so an
 // idle 512 MiB guest saves in megabytes.
 constexpr uint64_t kEndOfPages = ~uint64_t{0};
@@ -150,6 +165,14 @@ Result<void> Board::build() {
     if (config_.power) config_.power(to_power_event(request));
   });
 
+  std::vector<devices::IrqLine> gpio_lines;
+  for (unsigned p = 0; p < kGpioPins; ++p) gpio_lines.push_back(source(gpio_pin_irq(p)));
+  gpio_ = std::make_unique<devices::SifiveGpio>(std::move(gpio_lines));
+  // The button drives its pin from the start: low while released.
+  gpio_->set_input(kPowerButtonPin, false);
+  power_button_ = std::make_unique<devices::PushButton>(
+      [this](bool pressed) { gpio_->set_input(kPowerButtonPin, pressed); }, kPowerButtonHold);
+
   for (const MemoryMapEntry& e : kMemoryMap) {
     switch (e.region) {
       case Region::kTest:
@@ -166,6 +189,9 @@ Result<void> Board::build() {
         break;
       case Region::kUart0:
         TRY(map(e.base, e.size, uart_.get(), "uart0"));
+        break;
+      case Region::kGpio:
+        TRY(map(e.base, e.size, gpio_.get(), "gpio"));
         break;
       case Region::kVirtio:
       case Region::kRam:
@@ -256,8 +282,16 @@ size_t Board::serial_input_space() const {
   return uart_->rx_space();
 }
 
+void Board::press_power_button() {
+  power_button_->press();
+}
+
+bool Board::power_button_pressed() const {
+  return power_button_->pressed();
+}
+
 void Board::save(StateWriter& out, bool include_ram) const {
-  out.begin_section("board", 1);
+  out.begin_section("board", kBoardStateVersion);
   out.u32(hart_count());
   out.u64(bus_.ram_size());
   out.u32(static_cast<uint32_t>(virtio_.size()));
@@ -270,6 +304,8 @@ void Board::save(StateWriter& out, bool include_ram) const {
   uart_->save(out);
   rtc_->save(out);
   test_->save(out);
+  gpio_->save(out);
+  power_button_->save(out);
   for (const auto& device : virtio_) device->save(out);
 
   out.begin_section("ram", 2);
@@ -286,7 +322,7 @@ void Board::save(StateWriter& out, bool include_ram) const {
 }
 
 Result<void> Board::load(StateReader& in) {
-  TRY(in.begin_section("board", 1));
+  TRY_ASSIGN(const uint32_t version, in.begin_section("board", kBoardStateVersion));
   uint32_t harts = in.u32();
   uint64_t ram_size = in.u64();
   uint32_t virtio = in.u32();
@@ -307,6 +343,10 @@ Result<void> Board::load(StateReader& in) {
   TRY(uart_->load(in));
   TRY(rtc_->load(in));
   TRY(test_->load(in));
+  if (version >= 2) {
+    TRY(gpio_->load(in));
+    TRY(power_button_->load(in));
+  }
   for (auto& device : virtio_) TRY(device->load(in));
 
   TRY_ASSIGN(uint32_t ram_version, in.begin_section("ram", 2));

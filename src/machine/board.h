@@ -25,6 +25,8 @@ class Clint;
 class Uart16550;
 class GoldfishRtc;
 class TestDevice;
+class SifiveGpio;
+class PushButton;
 }  // namespace vessel::devices
 namespace vessel::devices::virtio {
 class VirtioMmio;
@@ -68,6 +70,13 @@ class Board {
   // How many more bytes UART0's receive buffer takes before dropping input.
   size_t serial_input_space() const;
 
+  // Presses the power button (GPIO pin kPowerButtonPin, KEY_POWER in the
+  // device tree): the pin is held active for 100 ms, then the button lets go
+  // by itself. The guest decides what a press means (the default guest
+  // powers off). Thread-safe: callable from any thread while harts run.
+  void press_power_button();
+  bool power_button_pressed() const;
+
   // Puts every hart back at its boot state (registers as after create()).
   // Guest RAM is not reloaded.
   void reset_harts();
@@ -93,6 +102,8 @@ class Board {
   std::unique_ptr<devices::Uart16550> uart_;
   std::unique_ptr<devices::GoldfishRtc> rtc_;
   std::unique_ptr<devices::TestDevice> test_;
+  std::unique_ptr<devices::SifiveGpio> gpio_;
+  std::unique_ptr<devices::PushButton> power_button_;  // after gpio_: its thread drives gpio_
   std::vector<std::unique_ptr<devices::virtio::VirtioMmio>> virtio_;  // slots 0..n-1
   std::vector<std::unique_ptr<EmptyVirtioSlot>> empty_slots_;         // the remaining slots
   BootInfo boot_;

@@ -153,6 +153,23 @@ void write_soc(FdtWriter& w, unsigned harts) {
     w.end();
   }
 
+  // Linux's gpio-sifive takes one pin per entry of `interrupts`.
+  const MemoryMapEntry& gpio = map_entry(Region::kGpio);
+  w.begin(gpio.name, gpio.base);
+  w.u32("phandle", phandle::kGpio);
+  w.u32("ngpios", kGpioPins);
+  w.u32("#gpio-cells", 2);
+  w.empty("gpio-controller");
+  w.u32("#interrupt-cells", 2);
+  w.empty("interrupt-controller");
+  std::vector<uint32_t> gpio_irqs;
+  for (unsigned pin = 0; pin < kGpioPins; ++pin) gpio_irqs.push_back(gpio_pin_irq(pin));
+  w.cells("interrupts", gpio_irqs);
+  w.u32("interrupt-parent", phandle::kPlic);
+  w.reg(gpio.base, gpio.size);
+  w.string("compatible", "sifive,gpio0");
+  w.end();
+
   const MemoryMapEntry& plic = map_entry(Region::kPlic);
   w.begin(plic.name, plic.base);
   w.u32("phandle", phandle::kPlic);
@@ -205,6 +222,21 @@ void write_power_nodes(FdtWriter& w) {
   }
 }
 
+// The power button on its GPIO pin: Linux's gpio-keys reports KEY_POWER on
+// both edges (after its 5 ms software debounce) as an input device.
+void write_gpio_keys(FdtWriter& w) {
+  constexpr uint32_t kKeyPower = 116;      // linux,code: KEY_POWER
+  constexpr uint32_t kGpioActiveHigh = 0;  // dt-bindings/gpio/gpio.h
+  w.begin("gpio-keys");
+  w.string("compatible", "gpio-keys");
+  w.begin("key-power");
+  w.string("label", "Power Button");
+  w.u32("linux,code", kKeyPower);
+  w.cells("gpios", {phandle::kGpio, kPowerButtonPin, kGpioActiveHigh});
+  w.end();
+  w.end();
+}
+
 void write_chosen(FdtWriter& w, const DeviceTreeSpec& spec) {
   w.begin("chosen");
   if (!spec.bootargs.empty()) w.string("bootargs", spec.bootargs);
@@ -238,6 +270,7 @@ Result<std::vector<uint8_t>> build_device_tree(const DeviceTreeSpec& spec) {
 
   write_chosen(w, spec);
   write_power_nodes(w);
+  write_gpio_keys(w);
 
   const MemoryMapEntry& ram = map_entry(Region::kRam);
   w.begin(ram.name, spec.ram_base);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "machine/memory_map.h"
 
 namespace vessel::machine {
 
@@ -37,6 +38,8 @@ constexpr uint32_t cpu(unsigned hart) {
 constexpr uint32_t cpu_intc(unsigned hart) {
   return 4 + 2 * hart;
 }
+// After the harts', whatever their number.
+inline constexpr uint32_t kGpio = cpu_intc(kMaxHarts - 1) + 1;
 }  // namespace phandle
 
 // Builds the blob (version 17, packed). An error only if `spec` is invalid.

@@ -1,6 +1,8 @@
 // The `virt` board's physical memory map and interrupt numbers: one table,
 // with QEMU's addresses (hw/riscv/virt.c), so firmware and kernels built for
-// QEMU's `virt` machine run unchanged.
+// QEMU's `virt` machine run unchanged. The GPIO controller (the power button)
+// is Vessel's own: it sits where QEMU's `virt` has nothing, so nothing of
+// QEMU's map moves.
 #pragma once
 
 #include <array>
@@ -9,19 +11,19 @@
 
 namespace vessel::machine {
 
-enum class Region : uint8_t { kTest, kRtc, kClint, kPlic, kUart0, kVirtio, kRam };
+enum class Region : uint8_t { kTest, kRtc, kClint, kPlic, kUart0, kVirtio, kGpio, kRam };
 
 struct MemoryMapEntry {
   Region region;
   std::string_view name;  // device-tree node name
   uint64_t base;
   uint64_t size;  // for kVirtio: one slot; for kRam: 0 (set by the board config)
-  unsigned irq;   // PLIC source, 0 = none; for kVirtio: the first slot's source
+  unsigned irq;   // PLIC source, 0 = none; kVirtio: slot 0's; kGpio: pin 0's
 };
 
 inline constexpr unsigned kVirtioSlots = 8;
 
-inline constexpr std::array<MemoryMapEntry, 7> kMemoryMap = {{
+inline constexpr std::array<MemoryMapEntry, 8> kMemoryMap = {{
     {Region::kTest, "test", 0x0010'0000, 0x1000, 0},
     {Region::kRtc, "rtc", 0x0010'1000, 0x1000, 11},
     {Region::kClint, "clint", 0x0200'0000, 0x1'0000, 0},
@@ -29,6 +31,11 @@ inline constexpr std::array<MemoryMapEntry, 7> kMemoryMap = {{
     {Region::kUart0, "serial", 0x1000'0000, 0x100, 10},
     {Region::kVirtio, "virtio_mmio", 0x1000'1000, 0x1000,
      1},  // slot i at base + i * size, irq 1 + i
+    // A SiFive GPIO controller at the FU540's GPIO address, in the hole QEMU's
+    // `virt` leaves between the virtio slots and fw_cfg (0x10100000); pin i
+    // on PLIC source 12 + i, sources QEMU's `virt` leaves unused (it has
+    // virtio 1-8, UART 10, RTC 11, PCIe 32-35, platform bus 64-95).
+    {Region::kGpio, "gpio", 0x1006'0000, 0x1000, 12},
     {Region::kRam, "memory", 0x8000'0000, 0, 0},
 }};
 
@@ -44,6 +51,13 @@ constexpr uint64_t virtio_slot_base(unsigned slot) {
 }
 constexpr unsigned virtio_slot_irq(unsigned slot) {
   return map_entry(Region::kVirtio).irq + slot;
+}
+
+// The GPIO controller's pins (one PLIC source each) and what they carry.
+inline constexpr unsigned kGpioPins = 8;
+inline constexpr unsigned kPowerButtonPin = 0;  // active high: pressed = 1
+constexpr unsigned gpio_pin_irq(unsigned pin) {
+  return map_entry(Region::kGpio).irq + pin;
 }
 
 // PLIC sources 1..kPlicSourceCount-1 exist (source 0 means "no interrupt");
@@ -62,5 +76,12 @@ inline constexpr uint64_t kMaxRamSize = uint64_t{16} << 30;
 static_assert(virtio_slot_base(kVirtioSlots - 1) + map_entry(Region::kVirtio).size <=
                   map_entry(Region::kRam).base,
               "virtio slots must not reach RAM");
+static_assert(virtio_slot_base(kVirtioSlots - 1) + map_entry(Region::kVirtio).size <=
+                      map_entry(Region::kGpio).base &&
+                  map_entry(Region::kGpio).base + map_entry(Region::kGpio).size <=
+                      map_entry(Region::kRam).base,
+              "the GPIO controller sits between the virtio slots and RAM");
+static_assert(gpio_pin_irq(kGpioPins - 1) < kPlicSourceCount && kPowerButtonPin < kGpioPins,
+              "every GPIO pin needs a PLIC source");
 
 }  // namespace vessel::machine

@@ -107,7 +107,9 @@ Json QmpCommands::execute(const std::string& name, const Json& arguments) {
     return ok();
   }
   if (name == "system_powerdown") {
-    return qmp_error("GenericError", "POWERDOWN-PENDING");
+    vm_.board().press_power_button();
+    emit_("POWERDOWN", nullptr);
+    return ok();
   }
   if (name == "system_reset" || name == "quit") {
     {

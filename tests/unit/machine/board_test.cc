@@ -5,6 +5,11 @@
 #include <gtest/gtest.h>
 #include <libfdt.h>
 
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+
 #include "cpu/riscv/hart.h"
 #include "machine/memory_map.h"
 #include "test_files.h"
@@ -140,6 +145,126 @@ TEST_F(BoardTest, SerialOutputReachesTheSink) {
     ASSERT_TRUE((*board)->bus().write(0x1000'0000, 1, static_cast<uint8_t>(ch)));
   }
   EXPECT_EQ(output, "ok\n");
+}
+
+// The GPIO controller's registers the tests below use.
+constexpr uint64_t kGpioInputVal = 0x00, kGpioInputEn = 0x04, kGpioRiseIe = 0x18,
+                   kGpioRiseIp = 0x1c, kGpioFallIe = 0x20, kGpioFallIp = 0x24;
+constexpr uint64_t kPlicPending = 0x1000;
+
+uint32_t read32(memory::AddressSpace& bus, uint64_t address) {
+  uint64_t value = 0;
+  EXPECT_TRUE(bus.read(address, 4, value)) << std::hex << address;
+  return static_cast<uint32_t>(value);
+}
+
+bool plic_pending(memory::AddressSpace& bus, unsigned source) {
+  const uint64_t word = map_entry(Region::kPlic).base + kPlicPending + 4 * (source / 32);
+  return (read32(bus, word) >> (source % 32)) & 1;
+}
+
+TEST_F(BoardTest, PowerButtonPressesTheGpioPinAndLetsGo) {
+  Result<std::unique_ptr<Board>> board = Board::create(config());
+  ASSERT_TRUE(board.ok()) << board.error().message();
+  Board& b = **board;
+  memory::AddressSpace& bus = b.bus();
+  const uint64_t gpio = map_entry(Region::kGpio).base;
+  const uint32_t pin = 1u << kPowerButtonPin;
+  const unsigned source = gpio_pin_irq(kPowerButtonPin);
+  // As Linux's gpio-sifive sets it up for gpio-keys: an input, both edges.
+  ASSERT_TRUE(bus.write(gpio + kGpioInputEn, 4, pin));
+  ASSERT_TRUE(bus.write(gpio + kGpioRiseIe, 4, pin));
+  ASSERT_TRUE(bus.write(gpio + kGpioFallIe, 4, pin));
+  EXPECT_FALSE(b.power_button_pressed());
+  EXPECT_FALSE(plic_pending(bus, source));
+
+  const auto pressed_at = std::chrono::steady_clock::now();
+  b.press_power_button();
+  EXPECT_TRUE(b.power_button_pressed());
+  EXPECT_EQ(read32(bus, gpio + kGpioInputVal) & pin, pin);
+  EXPECT_TRUE(plic_pending(bus, source));
+  EXPECT_EQ(read32(bus, gpio + kGpioRiseIp), pin);
+  ASSERT_TRUE(bus.write(gpio + kGpioRiseIp, 4, pin));  // the driver's eoi
+
+  // The button lets go by itself, after 100 ms.
+  while (b.power_button_pressed() &&
+         std::chrono::steady_clock::now() - pressed_at < std::chrono::seconds(10)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_GE(std::chrono::steady_clock::now() - pressed_at, std::chrono::milliseconds(100));
+  EXPECT_FALSE(b.power_button_pressed());
+  EXPECT_EQ(read32(bus, gpio + kGpioInputVal) & pin, 0u);
+  EXPECT_EQ(read32(bus, gpio + kGpioFallIp), pin);
+}
+
+TEST_F(BoardTest, SaveLoadKeepsTheGpioController) {
+  Result<std::unique_ptr<Board>> board = Board::create(config());
+  ASSERT_TRUE(board.ok()) << board.error().message();
+  memory::AddressSpace& bus = (*board)->bus();
+  const uint64_t gpio = map_entry(Region::kGpio).base;
+  ASSERT_TRUE(bus.write(gpio + kGpioInputEn, 4, 0xff));
+  ASSERT_TRUE(bus.write(gpio + kGpioFallIe, 4, 0x05));
+  ASSERT_TRUE(bus.write(gpio + kGpioRiseIp, 4, 0xff));
+  StateWriter out;
+  (*board)->save(out);
+
+  Result<std::unique_ptr<Board>> copy = Board::create(config());
+  ASSERT_TRUE(copy.ok()) << copy.error().message();
+  StateReader in(out.data());
+  Result<void> loaded = (*copy)->load(in);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message();
+  memory::AddressSpace& copy_bus = (*copy)->bus();
+  EXPECT_EQ(read32(copy_bus, gpio + kGpioInputEn), 0xffu);
+  EXPECT_EQ(read32(copy_bus, gpio + kGpioFallIe), 0x05u);
+  EXPECT_EQ(read32(copy_bus, gpio + kGpioRiseIp), 0u);
+  EXPECT_FALSE((*copy)->power_button_pressed());
+}
+
+// A state saved before the board had the GPIO controller: the "board"
+// section at version 1, no "sifive-gpio" or "push-button" section.
+std::vector<uint8_t> as_version_1(const std::vector<uint8_t>& v2) {
+  std::vector<uint8_t> out;
+  size_t at = 0;
+  while (at < v2.size()) {
+    uint32_t name_length = 0;
+    std::memcpy(&name_length, &v2[at], 4);
+    const std::string name(reinterpret_cast<const char*>(&v2[at + 4]), name_length);
+    const size_t version_at = at + 4 + name_length;
+    uint64_t payload_length = 0;
+    std::memcpy(&payload_length, &v2[version_at + 4], 8);
+    const size_t end = version_at + 12 + payload_length;
+    if (name != "sifive-gpio" && name != "push-button") {
+      const size_t start = out.size();
+      out.insert(out.end(), v2.begin() + static_cast<long>(at),
+                 v2.begin() + static_cast<long>(end));
+      if (name == "board") {
+        const uint32_t one = 1;
+        std::memcpy(&out[start + 4 + name_length], &one, 4);
+      }
+    }
+    at = end;
+  }
+  return out;
+}
+
+TEST_F(BoardTest, LoadsAStateSavedWithoutTheGpioController) {
+  Result<std::unique_ptr<Board>> board = Board::create(config());
+  ASSERT_TRUE(board.ok()) << board.error().message();
+  ASSERT_TRUE((*board)->bus().write(0x1000'0007, 1, 0x5a));  // UART scratch
+  StateWriter out;
+  (*board)->save(out);
+  const std::vector<uint8_t> v1 = as_version_1(out.data());
+  ASSERT_LT(v1.size(), out.data().size());
+
+  Result<std::unique_ptr<Board>> copy = Board::create(config());
+  ASSERT_TRUE(copy.ok()) << copy.error().message();
+  StateReader in(v1);
+  Result<void> loaded = (*copy)->load(in);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message();
+  EXPECT_TRUE(in.at_end());
+  uint64_t scratch = 0;
+  ASSERT_TRUE((*copy)->bus().read(0x1000'0007, 1, scratch));
+  EXPECT_EQ(scratch, 0x5au);
 }
 
 }  // namespace

@@ -168,6 +168,33 @@ TEST_F(DeviceTreeTest, VirtioSlotsInAddressOrder) {
   }
 }
 
+TEST_F(DeviceTreeTest, GpioControllerAndPowerButton) {
+  build(two_harts());
+  // The binding of Linux's gpio-sifive (sifive,gpio.yaml): one PLIC source
+  // per pin, each pin a GPIO and an interrupt.
+  const char* gpio = "/soc/gpio@10060000";
+  EXPECT_EQ(str(gpio, "compatible"), "sifive,gpio0");
+  EXPECT_EQ(cells(gpio, "reg"), (std::vector<uint32_t>{0, 0x10060000, 0, 0x1000}));
+  EXPECT_EQ(cells(gpio, "interrupt-parent"), std::vector<uint32_t>{phandle::kPlic});
+  EXPECT_EQ(cells(gpio, "interrupts"), (std::vector<uint32_t>{12, 13, 14, 15, 16, 17, 18, 19}));
+  EXPECT_EQ(cells(gpio, "ngpios"), std::vector<uint32_t>{8});
+  EXPECT_TRUE(has(gpio, "gpio-controller"));
+  EXPECT_EQ(cells(gpio, "#gpio-cells"), std::vector<uint32_t>{2});
+  EXPECT_TRUE(has(gpio, "interrupt-controller"));
+  EXPECT_EQ(cells(gpio, "#interrupt-cells"), std::vector<uint32_t>{2});
+  EXPECT_EQ(fdt_get_phandle(fdt(), node(gpio)), phandle::kGpio);
+  // Distinct from every hart's phandles, even with the most harts.
+  EXPECT_GT(phandle::kGpio, phandle::cpu_intc(kMaxHarts - 1));
+  EXPECT_GT(phandle::kGpio, phandle::cpu(kMaxHarts - 1));
+
+  // gpio-keys: KEY_POWER on pin 0, active high.
+  EXPECT_EQ(str("/gpio-keys", "compatible"), "gpio-keys");
+  const char* key = "/gpio-keys/key-power";
+  EXPECT_EQ(cells(key, "linux,code"), std::vector<uint32_t>{116});
+  EXPECT_EQ(cells(key, "gpios"), (std::vector<uint32_t>{phandle::kGpio, 0, 0}));
+  EXPECT_EQ(str(key, "label"), "Power Button");
+}
+
 TEST_F(DeviceTreeTest, ChosenWithoutInitrd) {
   build(two_harts());
   EXPECT_EQ(str("/chosen", "bootargs"), "console=ttyS0 root=/dev/vda");

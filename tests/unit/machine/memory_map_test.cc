@@ -23,6 +23,15 @@ TEST(MemoryMapTest, QemuAddressesAndInterrupts) {
   EXPECT_EQ(map_entry(Region::kRam).base, 0x80000000u);
 }
 
+// Vessel's own: where QEMU's `virt` has neither an address nor a source.
+TEST(MemoryMapTest, GpioController) {
+  EXPECT_EQ(map_entry(Region::kGpio).base, 0x10060000u);
+  EXPECT_EQ(map_entry(Region::kGpio).size, 0x1000u);
+  EXPECT_EQ(kGpioPins, 8u);
+  for (unsigned pin = 0; pin < kGpioPins; ++pin) EXPECT_EQ(gpio_pin_irq(pin), 12 + pin);
+  EXPECT_EQ(kPowerButtonPin, 0u);
+}
+
 TEST(MemoryMapTest, VirtioSlots) {
   EXPECT_EQ(kVirtioSlots, 8u);
   for (unsigned i = 0; i < kVirtioSlots; ++i) {
@@ -43,6 +52,9 @@ TEST(MemoryMapTest, RegionsDoNotOverlapAndIrqsAreDistinct) {
         ranges.push_back({virtio_slot_base(i), e.size});
         irqs.push_back(virtio_slot_irq(i));
       }
+    } else if (e.region == Region::kGpio) {
+      ranges.push_back({e.base, e.size});
+      for (unsigned pin = 0; pin < kGpioPins; ++pin) irqs.push_back(gpio_pin_irq(pin));
     } else if (e.region != Region::kRam) {
       ranges.push_back({e.base, e.size});
       if (e.irq != 0) irqs.push_back(e.irq);
