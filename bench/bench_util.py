@@ -1,5 +1,8 @@
 """Helpers the benchmark scripts share."""
 import os
+import signal
+
+MIB = 1024 * 1024
 
 
 def sync_file(path):
@@ -15,3 +18,87 @@ def balanced_rounds(rounds):
     """An even number of rounds (rounding up), so that alternating the order
     lets each tool go first equally often."""
     return rounds + rounds % 2
+
+
+# ------------------------------------------------ VMM processes (/proc) --
+def descendants(pid):
+    """The PIDs of a process's living descendants (children of all threads)."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{p}/task/{tid}/children") as f:
+                    kids = [int(k) for k in f.read().split()]
+            except OSError:
+                continue
+            found += kids
+            todo += kids
+    return found
+
+
+def process_tree(pid):
+    return [pid] + descendants(pid)
+
+
+def cpu_ticks(pids):
+    """utime + stime of the processes (all their threads), in clock ticks."""
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # fields 14 and 15 of stat(5)
+    return total
+
+
+def status_kib(pid, key):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def ram_mapping_rss_kib(pid, ram_bytes):
+    """Rss of the mapping that holds guest RAM: the anonymous mapping of at
+    least the guest-RAM size (QEMU may add a little for alignment) with the
+    most resident pages. 0 when none is found."""
+    best, size = 0, None
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                head = line.split(None, 1)[0]
+                if "-" in head and not head.endswith(":"):
+                    lo, hi = (int(x, 16) for x in head.split("-"))
+                    size = hi - lo
+                elif head == "Rss:" and size is not None:
+                    if ram_bytes <= size <= ram_bytes + 64 * MIB:
+                        best = max(best, int(line.split()[1]))
+                    size = None
+    except OSError:
+        pass
+    return best
+
+
+def kill_tree(con):
+    """Kills a VMM and everything it started; closes its terminal."""
+    if getattr(con, "_bench_closed", False):
+        return
+    con._bench_closed = True
+    pids = process_tree(con.proc.pid) if con.proc.poll() is None else []
+    for p in reversed(pids[1:]):
+        try:
+            os.kill(p, signal.SIGKILL)
+        except OSError:
+            pass
+    con.kill()  # the VMM itself (SIGKILL, reaped) and the terminal
