@@ -23,8 +23,8 @@ void Hart::write_mstatus(uint64_t value) {
     next = (next & ~mstatus::kMpp) | (old & mstatus::kMpp);
   }
   mstatus_ = next;
-  // Cached translations embed SUM and MXR decisions.
-  if ((old ^ next) & (mstatus::kSum | mstatus::kMxr)) flush_tlb();
+  // Cached translations embed MXR decisions (SUM selects a view: tlb_view()).
+  if ((old ^ next) & mstatus::kMxr) flush_tlb();
   attention_.store(true, std::memory_order_relaxed);
 }
 

@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "base/state.h"
+#include "cpu/riscv/csr_numbers.h"
 #include "cpu/riscv/decoded_insn.h"
 #include "memory/address_space.h"
 
@@ -130,6 +131,15 @@ class Hart {
   bool walk_page_table(uint64_t vaddr, Access access, Priv mode, uint64_t& paddr);
   bool pmp_allows(uint64_t paddr, uint64_t size, Access access, Priv mode) const;
   void fill_tlb(uint64_t vaddr, uint64_t paddr, Access access, Priv mode);
+  // Which of tlb_'s four views a `mode` access uses. S-mode loads and
+  // stores with mstatus.SUM set get the otherwise unused index 2: their
+  // entries may map user pages, so SUM flips (Linux's every copy to or
+  // from user space) switch views instead of flushing the TLB.
+  unsigned tlb_view(Priv mode, Access access) const {
+    bool sum =
+        mode == Priv::kSupervisor && access != Access::kFetch && (mstatus_ & csr::mstatus::kSum);
+    return sum ? 2 : static_cast<unsigned>(mode);
+  }
   void flush_tlb();
   Priv data_privilege() const;
 
@@ -207,7 +217,7 @@ class Hart {
   uint64_t reservation_paddr_ = 0;
   uint64_t reservation_value_ = 0;
 
-  // TLBs indexed [privilege][access][vpn % kTlbSize].
+  // TLBs indexed [view (tlb_view())][access][vpn % kTlbSize].
   TlbEntry tlb_[4][3][kTlbSize];
   std::unique_ptr<Block[]> blocks_{new Block[kBlocks]};
   // Handler addresses for execute_block(), by Op (filled on first use).

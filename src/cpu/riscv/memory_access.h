@@ -20,7 +20,7 @@ inline Priv Hart::data_privilege() const {
 template <typename T>
 inline bool Hart::load(uint64_t vaddr, T& out) {
   uint64_t vpn = vaddr >> memory::kPageShift;
-  const TlbEntry& e = tlb_[static_cast<unsigned>(data_privilege())]
+  const TlbEntry& e = tlb_[tlb_view(data_privilege(), Access::kLoad)]
                           [static_cast<unsigned>(Access::kLoad)][vpn % kTlbSize];
   if (e.vpn == vpn && (vaddr & 0xfff) <= 0x1000 - sizeof(T)) [[likely]] {
     std::memcpy(&out, reinterpret_cast<const void*>(vaddr + e.addend), sizeof(T));
@@ -35,7 +35,7 @@ inline bool Hart::load(uint64_t vaddr, T& out) {
 template <typename T>
 inline bool Hart::store(uint64_t vaddr, T value) {
   uint64_t vpn = vaddr >> memory::kPageShift;
-  const TlbEntry& e = tlb_[static_cast<unsigned>(data_privilege())]
+  const TlbEntry& e = tlb_[tlb_view(data_privilege(), Access::kStore)]
                           [static_cast<unsigned>(Access::kStore)][vpn % kTlbSize];
   if (e.vpn == vpn && (vaddr & 0xfff) <= 0x1000 - sizeof(T)) [[likely]] {
     std::memcpy(reinterpret_cast<void*>(vaddr + e.addend), &value, sizeof(T));

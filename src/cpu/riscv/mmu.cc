@@ -157,7 +157,7 @@ void Hart::fill_tlb(uint64_t vaddr, uint64_t paddr, Access access, Priv mode) {
   uint8_t* host = bus_.ram_ptr(page, memory::kPageSize);
   if (!host || !pmp_allows(page, memory::kPageSize, access, mode)) return;
   uint64_t vpn = vaddr >> memory::kPageShift;
-  TlbEntry& e = tlb_[static_cast<unsigned>(mode)][static_cast<unsigned>(access)][vpn % kTlbSize];
+  TlbEntry& e = tlb_[tlb_view(mode, access)][static_cast<unsigned>(access)][vpn % kTlbSize];
   e.vpn = vpn;
   e.addend = reinterpret_cast<uintptr_t>(host) - (vaddr & ~uint64_t{0xfff});
   e.ppn = page >> memory::kPageShift;

@@ -168,6 +168,40 @@ TEST_F(HartRun, Sv39TranslationSetsAccessedAndDirtyBitsAndFaults) {
   EXPECT_EQ(hart.reg(6), 16u);
 }
 
+// mstatus.SUM lets S-mode reach user pages. A translation cached while SUM
+// was set must not serve an access after SUM is cleared (the TLB keeps a
+// view per SUM setting rather than flushing on every flip).
+TEST_F(HartRun, ClearingSumFaultsSupervisorAccessToAUserPageCachedBefore) {
+  constexpr unsigned kSstatus = 0x100;
+  const uint64_t root = kRamBase + 0x100000;
+  poke64(root + 2 * 8, (kRamBase >> 12) << 10 | 0xcf);  // code: identity, RWX, not U
+  poke64(root + 1 * 8, (kRamBase >> 12) << 10 | 0xd7);  // VA 0x40000000: U, RW, A, D
+  poke64(kRamBase + 0x200000, 0x5555aaaa5555aaaa);
+  Program p;
+  p.load_imm(1, ~uint64_t{0} >> 10).op(csrrw(0, kPmpaddr0, 1));
+  p.op(addi(1, 0, 0x1f)).op(csrrw(0, kPmpcfg0, 1));
+  p.load_imm(1, kRamBase + 0x4000).op(csrrw(0, kMtvec, 1));
+  p.load_imm(1, (uint64_t{8} << 60) | (root >> 12)).op(csrrw(0, kSatp, 1));
+  p.load_imm(1, kRamBase + 0x3000).op(csrrw(0, kMepc, 1));
+  p.load_imm(1, uint64_t{1} << 11).op(csrrw(0, kMstatus, 1));  // MPP = S
+  p.op(kMret);
+  load(p);
+  Program s_code;
+  s_code.load_imm(2, 0x40200000).load_imm(7, uint64_t{1} << 18);
+  s_code.op(csrrs(0, kSstatus, 7)).op(ld(3, 2, 0));  // SUM = 1: allowed
+  s_code.op(csrrc(0, kSstatus, 7)).op(ld(4, 2, 0));  // SUM = 0: page fault
+  load(s_code, kRamBase + 0x3000);
+  Program m_handler;
+  m_handler.op(csrrs(5, kMcause, 0)).op(csrrs(6, kMtval, 0));
+  load(m_handler, kRamBase + 0x4000);
+
+  hart.run(p.words.size() + s_code.words.size() + 2);
+  EXPECT_EQ(hart.reg(3), 0x5555aaaa5555aaaau);
+  EXPECT_EQ(hart.reg(4), 0u);
+  EXPECT_EQ(hart.reg(5), 13u);  // load page fault
+  EXPECT_EQ(hart.reg(6), 0x40200000u);
+}
+
 TEST_F(HartRun, TimerInterruptIsTakenWhenEnabled) {
   Program p;
   p.load_imm(1, kRamBase + 0x1000).op(csrrw(0, kMtvec, 1));

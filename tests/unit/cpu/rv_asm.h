@@ -76,6 +76,9 @@ inline uint32_t csrrw(unsigned rd, unsigned csr, unsigned rs1) {
 inline uint32_t csrrs(unsigned rd, unsigned csr, unsigned rs1) {
   return i(0x73, 2, rd, rs1, static_cast<int32_t>(csr));
 }
+inline uint32_t csrrc(unsigned rd, unsigned csr, unsigned rs1) {
+  return i(0x73, 3, rd, rs1, static_cast<int32_t>(csr));
+}
 inline uint32_t lr_w(unsigned rd, unsigned rs1) {
   return r(0x2f, 2, 0x08, rd, rs1, 0);
 }
