@@ -1,6 +1,8 @@
 """Helpers the benchmark scripts share."""
 import os
+import shutil
 import signal
+import subprocess
 
 MIB = 1024 * 1024
 
@@ -102,3 +104,25 @@ def kill_tree(con):
         except OSError:
             pass
     con.kill()  # the VMM itself (SIGKILL, reaped) and the terminal
+
+
+def warm_caches(files, programs):
+    """Reads every file the timed runs read and starts each program once
+    (--version), untimed, so the first timed run does not pay for a cold
+    page cache."""
+    for prog in programs:
+        files = list(files) + [shutil.which(prog)]
+        subprocess.run([prog, "--version"], capture_output=True, timeout=30, check=False)
+    for path in filter(None, files):
+        with open(path, "rb") as f:
+            while f.read(1 << 20):
+                pass
+
+
+def qemu_version(qemu):
+    """The first line of `qemu --version`, or "?"."""
+    try:
+        out = subprocess.run([qemu, "--version"], capture_output=True, text=True, timeout=10).stdout
+        return out.splitlines()[0] if out else "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"

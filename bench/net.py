@@ -59,7 +59,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 from bench_util import (MIB, balanced_rounds, kill_tree, process_tree,  # noqa: E402
-                        ram_mapping_rss_kib, status_kib)
+                        qemu_version, ram_mapping_rss_kib, status_kib, warm_caches)
 from serial_console import Console  # noqa: E402
 
 GUEST_OUT = os.path.join(ROOT, "guest", "out")
@@ -759,26 +759,6 @@ def parse_args(argv):
     return args
 
 
-def warm_caches(args):
-    """Reads every file the runs read, and starts each VMM once, untimed."""
-    files = [args.kernel, args.initrd, args.firmware]
-    for prog in (args.vessel, args.qemu):
-        files.append(shutil.which(prog))
-        subprocess.run([prog, "--version"], capture_output=True, timeout=30, check=False)
-    for path in filter(None, files):
-        with open(path, "rb") as f:
-            while f.read(1 << 20):
-                pass
-
-
-def qemu_version(qemu):
-    try:
-        out = subprocess.run([qemu, "--version"], capture_output=True, text=True, timeout=10).stdout
-        return out.splitlines()[0] if out else "?"
-    except (OSError, subprocess.SubprocessError):
-        return "?"
-
-
 def on_signal(signum, _frame):
     raise Interrupted(signal.Signals(signum).name)
 
@@ -850,7 +830,7 @@ def main(argv):
                 print(f"note: the tap backend is skipped: {e}", file=sys.stderr)
                 if not args.backends:
                     return 1
-        warm_caches(args)
+        warm_caches([args.kernel, args.initrd, args.firmware], [args.vessel, args.qemu])
         kinds = (["none"] if "rss" in args.only else []) + args.backends
         for rnd in range(1, args.rounds + 1):
             order = ["vessel", "qemu"] if rnd % 2 else ["qemu", "vessel"]

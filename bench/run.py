@@ -47,7 +47,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 from bench_util import (balanced_rounds, cpu_ticks, kill_tree, process_tree,  # noqa: E402
-                        ram_mapping_rss_kib, status_kib)
+                        qemu_version, ram_mapping_rss_kib, status_kib, warm_caches)
 from serial_console import Console  # noqa: E402
 
 GUEST_OUT = os.path.join(ROOT, "guest", "out")
@@ -390,26 +390,6 @@ def parse_args(argv):
     return args
 
 
-def warm_caches(args, disk):
-    """Reads every file the runs read, and starts each VMM once, untimed."""
-    files = [args.kernel, args.initrd, disk, args.firmware]
-    for prog in (args.vessel, args.qemu):
-        files.append(shutil.which(prog))
-        subprocess.run([prog, "--version"], capture_output=True, timeout=30, check=False)
-    for path in filter(None, files):
-        with open(path, "rb") as f:
-            while f.read(1 << 20):
-                pass
-
-
-def qemu_version(qemu):
-    try:
-        out = subprocess.run([qemu, "--version"], capture_output=True, text=True, timeout=10).stdout
-        return out.splitlines()[0] if out else "?"
-    except (OSError, subprocess.SubprocessError):
-        return "?"
-
-
 def on_signal(signum, _frame):
     raise Interrupted(signal.Signals(signum).name)
 
@@ -445,7 +425,7 @@ def main(argv):
               "runs are the figures to read)")
     print()
 
-    warm_caches(args, disk)
+    warm_caches([args.kernel, args.initrd, disk, args.firmware], [args.vessel, args.qemu])
     results = {vmm: [] for vmm in VMMS}
     failures = []
     status = 0
