@@ -248,7 +248,7 @@ Result<RunOptions> parse(std::span<const std::string_view> args) {
 // source to connect) or a saved file (file:, exec:).
 Result<void> restore_incoming(vmm::Vm& vm, const std::string& uri) {
   if (uri.starts_with("tcp:")) {
-    TRY_ASSIGN(int fd, vmm::accept_tcp(uri.substr(4)));
+    TRY_ASSIGN(int fd, vmm::accept_tcp(uri.substr(4), [&vm] { return vm.stop_requested(); }));
     Result<void> received = vmm::receive_vm(vm, fd);
     close(fd);
     return received;

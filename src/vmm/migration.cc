@@ -3,6 +3,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -280,7 +281,7 @@ Result<int> connect_tcp(const std::string& host_port) {
   return Error(host_port + ": " + why);
 }
 
-Result<int> accept_tcp(const std::string& host_port) {
+Result<int> accept_tcp(const std::string& host_port, const std::function<bool()>& give_up) {
   TRY_ASSIGN(addrinfo * list, resolve(host_port, true));
   int listener = -1;
   std::string why = "no address";
@@ -298,11 +299,22 @@ Result<int> accept_tcp(const std::string& host_port) {
   }
   freeaddrinfo(list);
   if (listener < 0) return Error(host_port + ": " + why);
-  int fd;
-  do {
+  int fd = -1;
+  std::string accept_error;
+  while (fd < 0) {
+    pollfd p{listener, POLLIN, 0};
+    int ready = poll(&p, 1, 200);
+    if (give_up()) {
+      accept_error = "stopped while waiting for the source";
+      break;
+    }
+    if (ready <= 0) continue;
     fd = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
-  std::string accept_error = fd < 0 ? strerror(errno) : "";
+    if (fd < 0 && errno != EINTR && errno != EAGAIN) {
+      accept_error = strerror(errno);
+      break;
+    }
+  }
   close(listener);
   if (fd < 0) return Error(host_port + ": accept: " + accept_error);
   return fd;

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "base/result.h"
@@ -47,7 +48,8 @@ Result<void> receive_vm(Vm& vm, int fd);
 
 // "HOST:PORT" → a connected TCP socket.
 Result<int> connect_tcp(const std::string& host_port);
-// "HOST:PORT" → listens there and returns the first connection.
-Result<int> accept_tcp(const std::string& host_port);
+// "HOST:PORT" → listens there and returns the first connection, unless
+// give_up() (asked every 200 ms) says to stop waiting.
+Result<int> accept_tcp(const std::string& host_port, const std::function<bool()>& give_up);
 
 }  // namespace vessel::vmm
