@@ -23,7 +23,8 @@ import os
 import subprocess
 import sys
 
-from guest_net import TIMEOUT, Checks, boot, guest_files
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from default_guest import TIMEOUT, Checks, boot, guest_files  # noqa: E402
 
 SIZE_MIB = 50
 

@@ -19,7 +19,8 @@ import sys
 import threading
 import urllib.request
 
-from guest_net import TIMEOUT, Checks, boot, free_port, guest_files
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from default_guest import TIMEOUT, Checks, boot, free_port, guest_files  # noqa: E402
 
 BLOB_SIZE = 8 << 20
 

@@ -15,22 +15,16 @@ management layer drives it over QMP:
     live_migrate.py VESSEL GUEST_OUT_DIR SCRATCH_DIR
 """
 import os
-import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qmp_test import Qmp  # noqa: E402
+from default_guest import Checks, free_port, guest_argv  # noqa: E402
 from serial_console import Console  # noqa: E402
 
 TIMEOUT = 600
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def listening(port):
@@ -61,16 +55,9 @@ def migrated(q):
 def main():
     vessel, out, scratch = sys.argv[1:4]
     os.makedirs(scratch, exist_ok=True)
-    base = [vessel, "run", "--kernel", os.path.join(out, "Image"),
-            "--initrd", os.path.join(out, "initramfs.cpio.gz"),
-            "--append", open(os.path.join(out, "cmdline")).read().strip(), "--memory", "256M"]
+    base = guest_argv(vessel, out)
     src_sock, dst_sock = os.path.join(scratch, "src.sock"), os.path.join(scratch, "dst.sock")
-    failures = []
-
-    def check(name, ok, detail=""):
-        print(("ok   " if ok else "FAIL ") + name + ("" if ok else f": {detail}"), flush=True)
-        if not ok:
-            failures.append(name)
+    check = Checks()
 
     src = Console(base + ["--qmp", f"unix:{src_sock},server,wait=off"],
                   open(os.path.join(scratch, "source.log"), "wb"))
@@ -136,7 +123,7 @@ def main():
         src.kill()
         if dst:
             dst.kill()
-    return 1 if failures else 0
+    return check.status()
 
 
 if __name__ == "__main__":

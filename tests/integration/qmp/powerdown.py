@@ -14,6 +14,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qmp_test import Qmp  # noqa: E402
+from default_guest import Checks, guest_argv  # noqa: E402
 from serial_console import Console  # noqa: E402
 
 TIMEOUT = 600
@@ -23,16 +24,8 @@ def main():
     vessel, out, scratch = sys.argv[1:4]
     os.makedirs(scratch, exist_ok=True)
     sock = os.path.join(scratch, "powerdown.sock")
-    argv = [vessel, "run", "--kernel", os.path.join(out, "Image"),
-            "--initrd", os.path.join(out, "initramfs.cpio.gz"),
-            "--append", open(os.path.join(out, "cmdline")).read().strip(), "--smp", "2",
-            "--qmp", f"unix:{sock},server,wait=off"]
-    failures = []
-
-    def check(name, ok, detail=""):
-        print(("ok   " if ok else "FAIL ") + name + ("" if ok else f": {detail}"), flush=True)
-        if not ok:
-            failures.append(name)
+    argv = guest_argv(vessel, out) + ["--smp", "2", "--qmp", f"unix:{sock},server,wait=off"]
+    check = Checks()
 
     con = Console(argv, open(os.path.join(scratch, "powerdown.log"), "wb"))
     try:
@@ -54,7 +47,7 @@ def main():
         check("power button session", False, repr(e))
     finally:
         con.kill()
-    return 1 if failures else 0
+    return check.status()
 
 
 if __name__ == "__main__":

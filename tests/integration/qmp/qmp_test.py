@@ -21,6 +21,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from default_guest import Checks  # noqa: E402
+
 FIRMWARE = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
 TIMEOUT = 120
 
@@ -107,13 +110,7 @@ def main():
                 "-drive", f"file={disk},format=raw,if=none,id=virtio0",
                 "-device", "virtio-blk-device,drive=virtio0",
                 "-serial", f"file:{scratch}/qmp-qemu.log", "-qmp", f"unix:{sock},server,wait=off"]
-    failures = []
-
-    def check(name, ok, detail=""):
-        print(("ok   " if ok else "FAIL ") + f"{kind}: {name}" + ("" if ok else f": {detail}"),
-              flush=True)
-        if not ok:
-            failures.append(name)
+    check = Checks(f"{kind}: ")
 
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
@@ -196,9 +193,9 @@ def main():
             proc.kill()
         proc.wait()
     check("the socket file is gone", kind != "vessel" or not os.path.exists(sock), sock)
-    if failures:
+    if check.failures:
         print(proc.stderr.read().decode(errors="replace"))
-    return 1 if failures else 0
+    return check.status()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qmp_test import Qmp  # noqa: E402
+from default_guest import Checks, guest_argv  # noqa: E402
 from serial_console import Console  # noqa: E402
 
 TIMEOUT = 600
@@ -31,15 +32,8 @@ def main():
     os.makedirs(scratch, exist_ok=True)
     sock = os.path.join(scratch, "save.sock")
     state = os.path.join(scratch, "vm.state")
-    base = [vessel, "run", "--kernel", os.path.join(out, "Image"),
-            "--initrd", os.path.join(out, "initramfs.cpio.gz"),
-            "--append", open(os.path.join(out, "cmdline")).read().strip(), "--memory", "256M"]
-    failures = []
-
-    def check(name, ok, detail=""):
-        print(("ok   " if ok else "FAIL ") + name + ("" if ok else f": {detail}"), flush=True)
-        if not ok:
-            failures.append(name)
+    base = guest_argv(vessel, out)
+    check = Checks()
 
     for f in (state, state + ".again"):
         if os.path.exists(f):
@@ -118,7 +112,7 @@ def main():
                        capture_output=True, text=True, timeout=TIMEOUT)
     check("a VM of another size refuses the state", r.returncode == 1 and
           "saved state" in r.stderr, f"status {r.returncode}: {r.stderr!r}")
-    return 1 if failures else 0
+    return check.status()
 
 
 if __name__ == "__main__":

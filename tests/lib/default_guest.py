@@ -1,11 +1,12 @@
-"""Shared by the network tests: boot the default guest with NICs and drive
-it from its serial console."""
+"""Shared by the tests that boot the default guest (guest/out) and drive it
+from its serial console: its `vessel run` command line, a boot that waits
+for the network, free ports, and the ok/FAIL report."""
 import os
 import re
 import socket
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from serial_console import Console  # noqa: E402
 
 MARKER = rb"Welcome to the Vessel guest"
@@ -26,14 +27,20 @@ def guest_files(out):
         raise SystemExit(f"missing {out}/{missing[0]}: build the default guest with `make -C guest`")
 
 
+def guest_argv(vessel, out, append="", memory="256M"):
+    """`vessel run` with the default guest's kernel, initramfs and command
+    line (plus `append`), and `memory` of RAM."""
+    cmdline = open(os.path.join(out, "cmdline")).read().strip()
+    return [vessel, "run", "--kernel", os.path.join(out, "Image"),
+            "--initrd", os.path.join(out, "initramfs.cpio.gz"),
+            "--append", (cmdline + " " + append).strip(), "--memory", memory]
+
+
 def boot(vessel, out, nics, log, append="", prefix=(), memory="256M"):
     """Starts the guest with `nics` (--nic values) and waits for its shell and
     the line the init prints once eth0 has an address; returns (console,
     address or None)."""
-    cmdline = open(os.path.join(out, "cmdline")).read().strip()
-    argv = list(prefix) + [vessel, "run", "--kernel", os.path.join(out, "Image"),
-                           "--initrd", os.path.join(out, "initramfs.cpio.gz"),
-                           "--append", (cmdline + " " + append).strip(), "--memory", memory]
+    argv = list(prefix) + guest_argv(vessel, out, append, memory)
     for nic in nics:
         argv += ["--nic", nic]
     con = Console(argv, log)
@@ -45,11 +52,16 @@ def boot(vessel, out, nics, log, append="", prefix=(), memory="256M"):
 
 
 class Checks:
-    def __init__(self):
+    """check(name, ok, detail) prints one ok/FAIL line; status() is the exit
+    status: 1 if any check failed."""
+
+    def __init__(self, prefix=""):
+        self.prefix = prefix
         self.failures = []
 
     def __call__(self, name, ok, detail=""):
-        print(("ok   " if ok else "FAIL ") + name + ("" if ok else f": {detail}"), flush=True)
+        print(("ok   " if ok else "FAIL ") + self.prefix + name + ("" if ok else f": {detail}"),
+              flush=True)
         if not ok:
             self.failures.append(name)
 
