@@ -39,6 +39,20 @@ class Program {
   std::vector<uint32_t> words;
 };
 
+// M-mode code that opens PMP to everything, sends traps to M at +0x4000,
+// turns on Sv39 with `root` and drops to S-mode at kRamBase + 0x3000.
+Program enter_supervisor_sv39(uint64_t root) {
+  Program p;
+  p.load_imm(1, ~uint64_t{0} >> 10).op(csrrw(0, kPmpaddr0, 1));
+  p.op(addi(1, 0, 0x1f)).op(csrrw(0, kPmpcfg0, 1));
+  p.load_imm(1, kRamBase + 0x4000).op(csrrw(0, kMtvec, 1));
+  p.load_imm(1, (uint64_t{8} << 60) | (root >> 12)).op(csrrw(0, kSatp, 1));
+  p.load_imm(1, kRamBase + 0x3000).op(csrrw(0, kMepc, 1));
+  p.load_imm(1, uint64_t{1} << 11).op(csrrw(0, kMstatus, 1));  // MPP = S
+  p.op(kMret);
+  return p;
+}
+
 class HartRun : public HartTest {
  protected:
   void load(const Program& p, uint64_t at = kRamBase) {
@@ -139,14 +153,7 @@ TEST_F(HartRun, Sv39TranslationSetsAccessedAndDirtyBitsAndFaults) {
   poke64(root + 2 * 8, (kRamBase >> 12) << 10 | 0xcf);
   poke64(root + 1 * 8, (kRamBase >> 12) << 10 | 0x07);
   poke64(kRamBase + 0x200000, 0x1122334455667788);
-  Program p;
-  p.load_imm(1, ~uint64_t{0} >> 10).op(csrrw(0, kPmpaddr0, 1));
-  p.op(addi(1, 0, 0x1f)).op(csrrw(0, kPmpcfg0, 1));
-  p.load_imm(1, kRamBase + 0x4000).op(csrrw(0, kMtvec, 1));
-  p.load_imm(1, (uint64_t{8} << 60) | (root >> 12)).op(csrrw(0, kSatp, 1));
-  p.load_imm(1, kRamBase + 0x3000).op(csrrw(0, kMepc, 1));
-  p.load_imm(1, uint64_t{1} << 11).op(csrrw(0, kMstatus, 1));  // MPP = S
-  p.op(kMret);
+  Program p = enter_supervisor_sv39(root);
   load(p);
   Program s_code;
   s_code.load_imm(2, 0x40200000).op(ld(3, 2, 0));  // read through the new mapping
@@ -177,14 +184,7 @@ TEST_F(HartRun, ClearingSumFaultsSupervisorAccessToAUserPageCachedBefore) {
   poke64(root + 2 * 8, (kRamBase >> 12) << 10 | 0xcf);  // code: identity, RWX, not U
   poke64(root + 1 * 8, (kRamBase >> 12) << 10 | 0xd7);  // VA 0x40000000: U, RW, A, D
   poke64(kRamBase + 0x200000, 0x5555aaaa5555aaaa);
-  Program p;
-  p.load_imm(1, ~uint64_t{0} >> 10).op(csrrw(0, kPmpaddr0, 1));
-  p.op(addi(1, 0, 0x1f)).op(csrrw(0, kPmpcfg0, 1));
-  p.load_imm(1, kRamBase + 0x4000).op(csrrw(0, kMtvec, 1));
-  p.load_imm(1, (uint64_t{8} << 60) | (root >> 12)).op(csrrw(0, kSatp, 1));
-  p.load_imm(1, kRamBase + 0x3000).op(csrrw(0, kMepc, 1));
-  p.load_imm(1, uint64_t{1} << 11).op(csrrw(0, kMstatus, 1));  // MPP = S
-  p.op(kMret);
+  Program p = enter_supervisor_sv39(root);
   load(p);
   Program s_code;
   s_code.load_imm(2, 0x40200000).load_imm(7, uint64_t{1} << 18);
