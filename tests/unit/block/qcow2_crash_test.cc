@@ -37,6 +37,7 @@ uint8_t pattern_of(uint64_t n) {
 [[noreturn]] void writer(const std::string& image, int report) {
   auto opened = Qcow2Image::open(image, {Access::kReadWrite, 0});
   if (!opened.ok()) _exit(1);
+  report_ready(report);
   std::vector<uint8_t> data(kWriteSize);
   for (uint64_t n = 0; n < kSlots; ++n) {
     std::fill(data.begin(), data.end(), pattern_of(n));

@@ -23,6 +23,7 @@ constexpr int kKills = 30;
 [[noreturn]] void resizer(const std::string& image, int report) {
   auto opened = Qcow2Image::open(image, {Access::kReadWrite, 0});
   if (!opened.ok()) _exit(1);
+  report_ready(report);
   Qcow2Image& q = **opened;
   std::vector<uint8_t> data(4096, 0x5a);
   for (int step = 1; step < 4000; ++step) {

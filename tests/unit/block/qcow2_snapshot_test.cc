@@ -4,16 +4,14 @@
 // differential run against qemu-io + qemu-img snapshot, and malformed
 // snapshot tables that must fail without damage.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <random>
-#include <thread>
 
 #include "block/qcow2.h"
+#include "crash_test_util.h"
 #include "qcow2_test_util.h"
 
 namespace vessel::block {
@@ -494,9 +492,10 @@ TEST(Qcow2Snapshot, MalformedSnapshotTablesFailCleanly) {
 // snapshots is killed at random instants. In a version 3 image the result is
 // clean but for leaks, or marked dirty and then repaired to that on the next
 // read-write open; every snapshot still holds what was written before it.
-[[noreturn]] void snapshot_writer(const std::string& path, uint64_t region) {
+[[noreturn]] void snapshot_writer(const std::string& path, uint64_t region, int report) {
   auto opened = Qcow2Image::open(path, {Access::kReadWrite, 0});
   if (!opened.ok()) _exit(1);
+  report_ready(report);
   Qcow2Image& image = **opened;
   std::mt19937 rng(static_cast<uint32_t>(getpid()));
   for (int i = 1;; ++i) {
@@ -525,14 +524,10 @@ TEST(Qcow2SnapshotCrash, KilledWhileSnapshottingLeavesAtMostLeaks) {
     create.size = 1 << 20;
     create.cluster_size = kill_number % 2 ? 4096 : 65536;
     ASSERT_TRUE(Qcow2Image::create(path, create).ok());
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) snapshot_writer(path, region);
-    std::this_thread::sleep_for(std::chrono::microseconds(20000 + random() % 200000));
-    kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "the writer failed with " << WEXITSTATUS(status);
+    std::vector<uint64_t> unused;
+    ASSERT_NO_FATAL_FAILURE(
+        kill_child_after([&](int report) { snapshot_writer(path, region, report); },
+                         std::chrono::microseconds(20000 + random() % 200000), &unused));
 
     std::vector<uint8_t> header = read_file(path);
     ASSERT_GE(header.size(), 80u);
