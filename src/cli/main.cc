@@ -5,13 +5,12 @@
 #include <string_view>
 #include <vector>
 
+#include "base/version.h"
 #include "cli/img_command.h"
 #include "cli/run_command.h"
 
 namespace vessel::cli {
 namespace {
-
-constexpr const char* kVersion = "0.1.0";
 
 struct Command {
   std::string_view name;
@@ -57,7 +56,7 @@ int main(std::span<const std::string_view> args) {
     return 0;
   }
   if (first == "--version") {
-    std::printf("vessel %s\n", kVersion);
+    std::printf("vessel %s\n", kVersionString);
     return 0;
   }
   for (const Command& c : kCommands) {

@@ -1,0 +1,149 @@
+// The domains one daemon manages: definitions (persistent on disk, or
+// transient), the VM process of each running one, and their lifecycle.
+// Every operation returns libvirt's error kinds (virt_error.h) so that the
+// remote protocol layer only encodes.
+//
+// Locking: one mutex guards the table. It is never held while waiting for a
+// VM's QMP answer (the QMP reader thread takes it to deliver events).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "daemon/domain_def.h"
+#include "daemon/state_dir.h"
+#include "daemon/vm_process.h"
+
+namespace vessel::daemon {
+
+// How a client names a domain (libvirt's remote_nonnull_domain).
+struct DomainRef {
+  std::string name;
+  Uuid uuid{};
+  int id = -1;
+};
+
+// libvirt's virDomainState and the reasons Vessel reports.
+enum class DomainState { kRunning = 1, kPaused = 3, kShutdown = 4, kShutoff = 5 };
+namespace reason {
+inline constexpr int kUnknown = 0;
+inline constexpr int kRunningBooted = 1;
+inline constexpr int kRunningUnpaused = 5;
+inline constexpr int kPausedUser = 1;
+inline constexpr int kShutdownUser = 1;
+inline constexpr int kShutoffShutdown = 1;
+inline constexpr int kShutoffDestroyed = 2;
+inline constexpr int kShutoffCrashed = 3;
+}  // namespace reason
+
+// libvirt's lifecycle events (virDomainEventType) and their details.
+enum class LifecycleEvent {
+  kDefined = 0,
+  kUndefined = 1,
+  kStarted = 2,
+  kSuspended = 3,
+  kResumed = 4,
+  kStopped = 5,
+  kShutdown = 6
+};
+
+struct DomainInfo {
+  DomainState state;
+  uint64_t max_memory_kib;
+  uint64_t memory_kib;
+  uint32_t vcpus;
+  uint64_t cpu_time_ns;
+};
+
+// virConnectListAllDomainsFlags that Vessel can answer.
+namespace list_flags {
+inline constexpr unsigned kActive = 1, kInactive = 2, kPersistent = 4, kTransient = 8,
+                          kRunning = 16, kPaused = 32, kShutoff = 64, kOther = 128,
+                          kAutostart = 1024, kNoAutostart = 2048;
+}
+
+class DomainManager {
+ public:
+  using EventListener = std::function<void(const DomainRef&, LifecycleEvent, int detail)>;
+
+  DomainManager(StateDir dir, std::string vessel_path);
+
+  // Loads the definitions, takes over the VMs still running from an earlier
+  // daemon, and starts the autostart domains. Problems are logged.
+  void recover();
+  void set_event_listener(EventListener listener);
+
+  std::vector<DomainRef> list(unsigned flags);
+  Result<DomainRef> lookup_by_name(const std::string& name);
+  Result<DomainRef> lookup_by_uuid(const Uuid& uuid);
+  Result<DomainRef> lookup_by_id(int id);
+
+  Result<DomainRef> define(const std::string& xml);
+  Result<void> undefine(const DomainRef& ref);
+  Result<DomainRef> start(const DomainRef& ref, bool paused);
+  Result<DomainRef> create_transient(const std::string& xml, bool paused);
+  Result<void> shutdown(const DomainRef& ref);
+  Result<void> destroy(const DomainRef& ref);
+  Result<void> reboot(const DomainRef& ref);
+  Result<void> suspend(const DomainRef& ref);
+  Result<void> resume(const DomainRef& ref);
+
+  Result<std::pair<DomainState, int>> state(const DomainRef& ref);
+  Result<DomainInfo> info(const DomainRef& ref);
+  Result<std::string> xml(const DomainRef& ref, bool inactive);
+  Result<bool> is_active(const DomainRef& ref);
+  Result<bool> is_persistent(const DomainRef& ref);
+  Result<bool> autostart(const DomainRef& ref);
+  Result<void> set_autostart(const DomainRef& ref, bool autostart);
+  // attach-device / detach-device: `live` and `config` as libvirt's
+  // VIR_DOMAIN_AFFECT_LIVE / _CONFIG after resolving AFFECT_CURRENT.
+  Result<void> change_device(const DomainRef& ref, const std::string& xml, unsigned flags,
+                             bool detach);
+
+ private:
+  struct Domain {
+    DomainDef config;               // what the next start uses
+    std::optional<DomainDef> live;  // what the running VM was started with
+    bool persistent = false;
+    bool autostart = false;
+    int id = -1;
+    DomainState state = DomainState::kShutoff;
+    int reason = reason::kUnknown;
+    std::shared_ptr<VmProcess> process;
+    uint64_t generation = 0;  // which start the callbacks of a process belong to
+    bool destroy_requested = false;
+    bool restart_requested = false;
+    bool shutdown_seen = false;
+  };
+  using Lock = std::unique_lock<std::mutex>;
+
+  Result<Domain*> find(const DomainRef& ref);
+  Result<Domain*> find_active(const DomainRef& ref);
+  DomainRef ref_of(const Domain& domain) const;
+  Result<void> start_locked(Domain& domain, const DomainDef& def);
+  Result<void> save_run_record(const Domain& domain);
+  Result<void> save_definition(const DomainDef& def);
+  void on_qmp_event(const std::string& name, uint64_t generation, const std::string& event);
+  void on_exit(const std::string& name, uint64_t generation, const VmExitInfo& exit);
+  void emit(const Domain& domain, LifecycleEvent event, int detail);
+  Result<void> run_on_vm(const DomainRef& ref, const char* command);
+
+  StateDir dir_;
+  std::string vessel_path_;
+  std::mutex mutex_;
+  std::condition_variable stopped_;
+  std::map<std::string, Domain> domains_;
+  int next_id_ = 1;
+  uint64_t next_generation_ = 1;
+  EventListener listener_;
+};
+
+}  // namespace vessel::daemon

@@ -1,0 +1,105 @@
+#include "daemon/remote_connection.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <optional>
+#include <vector>
+
+#include "base/log.h"
+#include "daemon/rpc_message.h"
+#include "daemon/virt_error.h"
+
+namespace vessel::daemon {
+namespace {
+
+bool read_exactly(int fd, uint8_t* out, size_t length) {
+  while (length > 0) {
+    ssize_t n = ::read(fd, out, length);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    out += n;
+    length -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool write_all(int fd, const std::vector<uint8_t>& data) {
+  size_t sent = 0;
+  while (sent < data.size()) {
+    ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    sent += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::vector<uint8_t> error_reply(rpc::Header header, const Error& error) {
+  header.type = rpc::Type::kReply;
+  header.status = rpc::Status::kError;
+  XdrWriter writer = rpc::begin_message(header);
+  int code = error.code() != 0 ? error.code() : virt_error::kInternalError;
+  int source = code == virt_error::kRpc ? virt_error::kFromRemote : virt_error::kFromQemu;
+  rpc::write_error(writer, code, source, error.message());
+  return rpc::finish(writer);
+}
+
+// The answer to one message, or nothing (pongs, streams not yet handled).
+std::optional<std::vector<uint8_t>> answer(const rpc::Header& header, XdrReader& payload,
+                                           DomainManager& manager, Session& session) {
+  if (header.program == rpc::kKeepaliveProgram) {
+    if (header.procedure != rpc::kKeepalivePing) return std::nullopt;
+    rpc::Header pong{
+        rpc::kKeepaliveProgram, rpc::kKeepaliveVersion, rpc::kKeepalivePong, rpc::Type::kMessage, 0,
+        rpc::Status::kOk};
+    XdrWriter writer = rpc::begin_message(pong);
+    return rpc::finish(writer);
+  }
+  if (header.type != rpc::Type::kCall && header.type != rpc::Type::kCallWithFds) {
+    return std::nullopt;  // clients' stream packets belong to a console
+  }
+  if (header.program != rpc::kRemoteProgram || header.version != rpc::kRemoteVersion) {
+    return error_reply(header, virt_error::make(virt_error::kRpc, "unknown program or version"));
+  }
+  if (header.type == rpc::Type::kCallWithFds) {
+    return error_reply(header,
+                       virt_error::make(virt_error::kNoSupport, "passing file descriptors"));
+  }
+  XdrWriter writer = rpc::begin_message({header.program, header.version, header.procedure,
+                                         rpc::Type::kReply, header.serial, rpc::Status::kOk});
+  auto done = call_remote(manager, session, header.procedure, payload, writer);
+  if (!done.ok()) return error_reply(header, done.error());
+  return rpc::finish(writer);
+}
+
+}  // namespace
+
+void serve_connection(int fd, DomainManager& manager, Session session) {
+  std::vector<uint8_t> message;
+  for (;;) {
+    std::array<uint8_t, rpc::kLengthSize> prefix;
+    if (!read_exactly(fd, prefix.data(), prefix.size())) break;
+    auto length = rpc::parse_length(prefix);
+    if (!length.ok()) {
+      LOG_WARN("client dropped: %s", length.error().message().c_str());
+      break;
+    }
+    message.resize(*length - rpc::kLengthSize);
+    if (!read_exactly(fd, message.data(), message.size())) break;
+    XdrReader reader(message);
+    auto header = rpc::parse_header(reader);
+    if (!header.ok()) {
+      LOG_WARN("client dropped: %s", header.error().message().c_str());
+      break;
+    }
+    auto reply = answer(*header, reader, manager, session);
+    if (reply && !write_all(fd, *reply)) break;
+    if (session.close_requested) break;
+  }
+  ::close(fd);
+}
+
+}  // namespace vessel::daemon

@@ -1,0 +1,48 @@
+// The daemon's state directory: domain definitions, autostart marks and the
+// records of running VMs. Every write is atomic (temporary file, fsync,
+// rename, fsync of the directory), so a daemon killed at any instant leaves
+// each file either as it was or as it was meant to become.
+//
+//   DIR/domains/NAME.xml     persistent definitions
+//   DIR/autostart/NAME       present: start NAME when the daemon starts
+//   DIR/run/NAME.json        a running VM: pid, id, control socket
+//   DIR/run/NAME.qmp         its QMP socket; DIR/log/NAME.log its output
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace vessel::daemon {
+
+Result<void> write_file_atomically(const std::string& path, const std::string& contents);
+Result<std::string> read_whole_file(const std::string& path);
+// Removes `path` (a missing file is fine) and makes the removal durable.
+Result<void> remove_file_durably(const std::string& path);
+
+class StateDir {
+ public:
+  // Creates the directory and its subdirectories (mode 0700: definitions
+  // name host files, control sockets give control of VMs).
+  static Result<StateDir> open(const std::string& root);
+
+  const std::string& root() const { return root_; }
+  std::string definition(const std::string& name) const;
+  std::string autostart_mark(const std::string& name) const;
+  std::string run_record(const std::string& name) const;
+  std::string control_socket(const std::string& name) const;
+  std::string log_file(const std::string& name) const;
+
+  // The names of the definitions and of the run records on disk.
+  std::vector<std::string> defined_names() const;
+  std::vector<std::string> running_names() const;
+
+ private:
+  explicit StateDir(std::string root) : root_(std::move(root)) {}
+  std::vector<std::string> names_in(const std::string& subdir, const std::string& suffix) const;
+
+  std::string root_;
+};
+
+}  // namespace vessel::daemon

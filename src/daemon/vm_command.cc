@@ -1,0 +1,47 @@
+#include "daemon/vm_command.h"
+
+#include "daemon/virt_error.h"
+
+namespace vessel::daemon {
+
+Result<std::vector<std::string>> vm_command(const DomainDef& def, const VmPaths& paths) {
+  std::vector<std::string> argv = {paths.vessel, "run"};
+  auto add = [&](const char* option, const std::string& value) {
+    argv.push_back(option);
+    argv.push_back(value);
+  };
+  add("--memory", def.memory_kib % 1024 == 0 ? std::to_string(def.memory_kib / 1024) + "M"
+                                             : std::to_string(def.memory_kib) + "K");
+  add("--smp", std::to_string(def.vcpus));
+  if (!def.loader.empty()) add("--firmware", def.loader);
+  if (!def.kernel.empty()) add("--kernel", def.kernel);
+  if (!def.initrd.empty()) add("--initrd", def.initrd);
+  if (!def.cmdline.empty()) add("--append", def.cmdline);
+  for (const DiskDef& disk : def.disks) {
+    add("--disk", disk.path + ",format=" + disk.format + (disk.readonly ? ",readonly" : ""));
+  }
+  for (const InterfaceDef& nic : def.interfaces) {
+    switch (nic.type) {
+      case InterfaceDef::Type::kUser:
+        add("--nic", "user,mac=" + nic.mac);
+        break;
+      case InterfaceDef::Type::kBridge:
+        add("--nic", "bridge,br=" + nic.source + ",mac=" + nic.mac);
+        break;
+      case InterfaceDef::Type::kNetwork:
+        // The default network is NAT to the host's networks, as libvirt's
+        // is; user-mode NAT gives that without privileges.
+        if (nic.source != "default") {
+          return virt_error::make(virt_error::kNoNetwork,
+                                  "no network with matching name '" + nic.source + "'");
+        }
+        add("--nic", "user,mac=" + nic.mac);
+        break;
+    }
+  }
+  add("--serial", "file:" + paths.console_log);
+  add("--qmp", "unix:" + paths.control_socket + ",server,wait=off");
+  return argv;
+}
+
+}  // namespace vessel::daemon
