@@ -171,7 +171,7 @@ Result<void> DomainManager::undefine(const DomainRef& ref) {
 
 Result<void> DomainManager::start_locked(Domain& domain, const DomainDef& def) {
   const std::string name = domain.config.name;
-  VmPaths paths{vessel_path_, dir_.control_socket(name), dir_.log_file(name) + ".console"};
+  VmPaths paths{vessel_path_, dir_.control_socket(name)};
   TRY_ASSIGN(std::vector<std::string> argv, vm_command(def, paths));
   uint64_t generation = next_generation_++;
   auto on_event = [this, name, generation](const std::string& event, const nlohmann::json&) {
@@ -181,7 +181,8 @@ Result<void> DomainManager::start_locked(Domain& domain, const DomainDef& def) {
     on_exit(name, generation, info);
   };
   auto process =
-      VmProcess::start(argv, paths.control_socket, dir_.log_file(name), on_event, exited);
+      VmProcess::start(argv, paths.control_socket, dir_.console_log(name),
+                                   dir_.log_file(name), on_event, exited);
   if (!process.ok()) {
     return make(virt_error::kOperationFailed,
                 "domain '" + name + "' did not start: " + process.error().message());

@@ -113,6 +113,10 @@ std::string StateDir::log_file(const std::string& name) const {
   return root_ + "/log/" + name + ".log";
 }
 
+std::string StateDir::console_log(const std::string& name) const {
+  return root_ + "/log/" + name + ".console";
+}
+
 std::vector<std::string> StateDir::names_in(const std::string& subdir,
                                             const std::string& suffix) const {
   std::vector<std::string> names;

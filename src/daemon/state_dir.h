@@ -6,7 +6,9 @@
 //   DIR/domains/NAME.xml     persistent definitions
 //   DIR/autostart/NAME       present: start NAME when the daemon starts
 //   DIR/run/NAME.json        a running VM: pid, id, control socket
-//   DIR/run/NAME.qmp         its QMP socket; DIR/log/NAME.log its output
+//   DIR/run/NAME.qmp         its QMP socket
+//   DIR/log/NAME.log         messages of its VM processes, appended
+//   DIR/log/NAME.console     its serial console's output, appended
 #pragma once
 
 #include <string>
@@ -33,6 +35,7 @@ class StateDir {
   std::string run_record(const std::string& name) const;
   std::string control_socket(const std::string& name) const;
   std::string log_file(const std::string& name) const;
+  std::string console_log(const std::string& name) const;
 
   // The names of the definitions and of the run records on disk.
   std::vector<std::string> defined_names() const;

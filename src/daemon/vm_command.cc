@@ -39,7 +39,6 @@ Result<std::vector<std::string>> vm_command(const DomainDef& def, const VmPaths&
         break;
     }
   }
-  add("--serial", "file:" + paths.console_log);
   add("--qmp", "unix:" + paths.control_socket + ",server,wait=off");
   return argv;
 }

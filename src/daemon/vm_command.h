@@ -12,7 +12,6 @@ namespace vessel::daemon {
 struct VmPaths {
   std::string vessel;          // the `vessel` executable
   std::string control_socket;  // its QMP socket
-  std::string console_log;     // where the serial console's output goes
 };
 
 // Fails (with libvirt's error kinds) for what only exists in the definition:

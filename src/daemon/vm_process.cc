@@ -48,11 +48,11 @@ std::string last_line_of(const std::string& path) {
   return last;
 }
 
-[[noreturn]] void exec_child(const std::vector<std::string>& argv, int log_fd) {
+[[noreturn]] void exec_child(const std::vector<std::string>& argv, int console_fd, int log_fd) {
   ::setsid();  // the VM outlives the daemon and its terminal's signals
   int null_fd = ::open("/dev/null", O_RDONLY);
   ::dup2(null_fd, STDIN_FILENO);
-  ::dup2(log_fd, STDOUT_FILENO);
+  ::dup2(console_fd, STDOUT_FILENO);
   ::dup2(log_fd, STDERR_FILENO);
   sigset_t none;
   sigemptyset(&none);
@@ -74,19 +74,26 @@ uint64_t process_start_time(pid_t pid) {
 
 Result<std::shared_ptr<VmProcess>> VmProcess::start(const std::vector<std::string>& argv,
                                                     const std::string& qmp_path,
+                                                    const std::string& console_path,
                                                     const std::string& log_path,
                                                     QmpClient::EventHandler on_event,
                                                     ExitHandler on_exit) {
-  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log_fd < 0) return Error(log_path + ": " + std::strerror(errno));
+  auto append_to = [](const std::string& path) {
+    return ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  };
+  int console_fd = append_to(console_path);
+  if (console_fd < 0) return Error(console_path + ": " + std::strerror(errno));
+  int log_fd = append_to(log_path);
+  if (log_fd < 0) {
+    ::close(console_fd);
+    return Error(log_path + ": " + std::strerror(errno));
+  }
   ::unlink(qmp_path.c_str());
   pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(log_fd);
-    return Error(std::string("fork: ") + std::strerror(errno));
-  }
-  if (pid == 0) exec_child(argv, log_fd);
+  if (pid == 0) exec_child(argv, console_fd, log_fd);
+  ::close(console_fd);
   ::close(log_fd);
+  if (pid < 0) return Error(std::string("fork: ") + std::strerror(errno));
   int pidfd = open_pidfd(pid);
   std::shared_ptr<VmProcess> process(new VmProcess(pid, pidfd, process_start_time(pid)));
 

@@ -1,0 +1,110 @@
+"""A private vesseld for one test: its own socket and state directory under
+the test's scratch directory, driven with Debian's virsh. The daemon and
+every VM it started are gone when the test ends."""
+import os
+import signal
+import subprocess
+import time
+
+import default_guest
+
+START_TIMEOUT = 30
+
+
+class Daemon:
+    def __init__(self, vesseld, work):
+        self.vesseld = vesseld
+        self.work = work
+        os.makedirs(work, exist_ok=True)
+        self.socket = os.path.join(work, "sock")
+        self.state = os.path.join(work, "state")
+        self.log = open(os.path.join(work, "vesseld.log"), "ab")
+        self.proc = None
+        self.start()
+
+    @property
+    def uri(self):
+        return f"vessel+unix:///system?socket={self.socket}"
+
+    def start(self):
+        self.proc = subprocess.Popen([self.vesseld, "--socket", self.socket,
+                                      "--state-dir", self.state],
+                                     stdout=self.log, stderr=self.log)
+        deadline = time.time() + START_TIMEOUT
+        while self.virsh("list", check=False).returncode != 0:
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise SystemExit(f"vesseld did not start: see {self.log.name}")
+            time.sleep(0.1)
+
+    def kill(self, signo=signal.SIGKILL):
+        """Ends the daemon (not its VMs)."""
+        self.proc.send_signal(signo)
+        self.proc.wait(timeout=30)
+
+    def virsh(self, *args, check=True, readonly=False):
+        """virsh's CompletedProcess (text); check=True raises on failure."""
+        uri = self.uri
+        if readonly:
+            uri = f"vessel+unix:///system?socket={self.socket}-ro"
+        argv = ["virsh", "-q", "-c", uri] + list(args)
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(args)}: {result.stderr.strip()}")
+        return result
+
+    def state_of(self, name):
+        return self.virsh("domstate", "--reason", name).stdout.strip()
+
+    def wait_state(self, name, prefix, timeout=default_guest.TIMEOUT):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            state = self.state_of(name)
+            if state.startswith(prefix):
+                return state
+            time.sleep(0.2)
+        return self.state_of(name)
+
+    def console_log(self, name):
+        return os.path.join(self.state, "log", name + ".console")
+
+    def wait_console(self, name, text, timeout=default_guest.TIMEOUT, count=1):
+        """Waits until the VM's serial output holds `text` `count` times."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                with open(self.console_log(name), "rb") as f:
+                    if f.read().count(text) >= count:
+                        return True
+            except FileNotFoundError:
+                pass
+            time.sleep(0.2)
+        return False
+
+    def close(self):
+        """Destroys every running domain, then stops the daemon."""
+        if self.proc.poll() is None:
+            running = self.virsh("list", "--name", check=False).stdout.split()
+            for name in running:
+                self.virsh("destroy", name, check=False)
+            self.kill(signal.SIGTERM)
+        self.log.close()
+
+
+def domain_xml(name, guest_out, devices="", memory_mib=256, extra=""):
+    """A domain booting the default guest from its kernel and initramfs."""
+    cmdline = open(os.path.join(guest_out, "cmdline")).read().strip()
+    return f"""<domain type='qemu'>
+  <name>{name}</name>
+  <memory unit='MiB'>{memory_mib}</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='riscv64' machine='virt'>hvm</type>
+    <kernel>{guest_out}/Image</kernel>
+    <initrd>{guest_out}/initramfs.cpio.gz</initrd>
+    <cmdline>{cmdline}</cmdline>
+  </os>{extra}
+  <devices>
+    <console type='pty'/>{devices}
+  </devices>
+</domain>
+"""
