@@ -17,6 +17,8 @@ packages=(
   make python3
   # firmware
   opensbi
+  # tests: S-mode U-Boot (u-boot.bin) booted as a raw --kernel
+  u-boot-qemu
   # tests and benchmarks: the reference peer
   qemu-system-misc
   # FPU differential test: riscv64 user-mode binaries on QEMU's soft-float

@@ -5,7 +5,7 @@ namespace vessel::cli {
 
 inline constexpr int kExitOk = 0;         // guest powered off / test device passed / Ctrl-A x
 inline constexpr int kExitHostError = 1;  // bad option, unreadable file, ...
-inline constexpr int kExitReboot = 2;     // the guest requested a reboot
+inline constexpr int kExitReboot = 2;     // a reboot or reset request under --no-reboot
 inline constexpr int kExitHalted = 3;     // every hart waits for an interrupt that cannot come
 
 // The test device's "fail with code N" (QEMU's sifive_test convention: the
@@ -21,7 +21,8 @@ inline constexpr const char* kExitStatusHelp =
     "  0       the guest powered off (or its test device reported success),\n"
     "          or the user quit with Ctrl-A x\n"
     "  1       host-side error: bad option, unreadable or invalid file, ...\n"
-    "  2       the guest requested a reboot\n"
+    "  2       with --no-reboot: the guest requested a reboot, or QMP\n"
+    "          system_reset a reset\n"
     "  3       the guest halted: every hart waits for an interrupt that can\n"
     "          never arrive\n"
     "  N       the guest's test device reported \"fail with code N\" (QEMU's\n"

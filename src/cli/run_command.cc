@@ -36,8 +36,9 @@ void print_help() {
       "from the source tree's guest/out (now: %s).\n"
       "\n"
       "Options:\n"
-      "  --kernel PATH             kernel, entered in S-mode: a RISC-V Linux Image\n"
-      "                            (loaded at 0x80200000) or an ELF file\n"
+      "  --kernel PATH             kernel, entered in S-mode: an ELF file, a U-Boot\n"
+      "                            image, or else a raw image such as a RISC-V Linux\n"
+      "                            Image or u-boot.bin (loaded at 0x80200000)\n"
       "  --initrd PATH             initial ramdisk (needs --kernel)\n"
       "  --append CMDLINE          kernel command line\n"
       "  --firmware PATH           M-mode firmware: ELF, or raw binary at 0x80000000\n"
@@ -66,6 +67,9 @@ void print_help() {
       "                            a QMP control socket (QEMU's machine protocol);\n"
       "                            without wait=off the VM starts once a client connects\n"
       "  --serial stdio|file:PATH  where the guest's serial output goes (default stdio)\n"
+      "  --no-reboot               end with exit status 2 when the guest reboots (or\n"
+      "                            QMP system_reset asks for a reset) instead of\n"
+      "                            resetting the machine and booting it again\n"
       "  -h, --help                show this help\n"
       "\n"
       "Console keys (when stdin is a terminal):\n"
@@ -219,6 +223,11 @@ Result<RunOptions> parse(std::span<const std::string_view> args) {
          board.nics.push_back(std::move(nic));
          return Ok();
        }},
+      {"--no-reboot", false,
+       [&](std::string_view) -> Result<void> {
+         o.vm.reboot = vmm::RebootAction::kShutdown;
+         return Ok();
+       }},
       {"--serial", true,
        [&](std::string_view v) -> Result<void> {
          if (v == "stdio") {
@@ -304,6 +313,11 @@ int run_command(std::span<const std::string_view> args) {
     }
     qmp = std::move(*server);
     qmp_events.store(qmp.get());
+    (*vm)->on_reset([&qmp_events](const vmm::VmExit& cause) {
+      if (vmm::QmpServer* events = qmp_events.load()) {
+        events->emit("RESET", vmm::QmpCommands::reset_data(cause));
+      }
+    });
     if (options->qmp.wait) qmp->wait_for_client([&vm] { return (*vm)->stop_requested(); });
   }
   Result<vmm::VmExit> exit = (*vm)->run();
@@ -322,6 +336,7 @@ int run_command(std::span<const std::string_view> args) {
       std::fprintf(stderr, "vessel: terminated from the console\n");
       return kExitOk;
     case vmm::VmExit::Reason::kReset:
+    case vmm::VmExit::Reason::kHostReset:
       return kExitReboot;
     case vmm::VmExit::Reason::kHalted:
       std::fprintf(stderr, "vessel: guest halted: no hart can ever receive an interrupt again\n");

@@ -123,6 +123,20 @@ bool Clint::mmio_write(uint64_t offset, unsigned size, uint64_t value) {
   return true;
 }
 
+// ACLINT spec 1.0: a reset clears mtime and every msip; mtimecmp is
+// unknown after reset, so it goes back to its power-on "never".
+void Clint::reset() {
+  std::lock_guard lock(mutex_);
+  clock_.set_ticks(0);
+  for (unsigned i = 0; i < num_harts_; ++i) {
+    harts_[i].mtimecmp.store(UINT64_MAX, std::memory_order_relaxed);
+    set_msip(i, false);
+    harts_[i].mtip = true;  // drive MTIP low whatever it was
+    update_timer_locked(i, 0);
+    if (retime_) retime_(i);
+  }
+}
+
 void Clint::save(StateWriter& out) const {
   std::lock_guard lock(mutex_);
   out.begin_section("clint", kStateVersion);

@@ -39,6 +39,10 @@ class Clint : public memory::MmioHandler {
   bool mmio_read(uint64_t offset, unsigned size, uint64_t& value) override;
   bool mmio_write(uint64_t offset, unsigned size, uint64_t value) override;
 
+  // Machine reset: mtime (the GuestClock) back to 0, no software or timer
+  // interrupt pending, no deadline armed.
+  void reset();
+
   // The section holds mtime too: loading it sets the GuestClock.
   void save(StateWriter& out) const;
   Result<void> load(StateReader& in);

@@ -171,6 +171,22 @@ bool GoldfishRtc::mmio_write(uint64_t offset, unsigned size, uint64_t value) {
   return true;
 }
 
+// As QEMU's goldfish_rtc_reset: the time follows the host's wall clock again
+// (a time the guest set is forgotten), no alarm, interrupts off.
+void GoldfishRtc::reset() {
+  {
+    std::lock_guard lock(mutex_);
+    offset_ns_ = 0;
+    alarm_ns_ = 0;
+    time_high_latch_ = 0;
+    alarm_armed_ = false;
+    irq_enabled_ = false;
+    irq_pending_ = false;
+    update_irq();
+  }
+  wake_.notify_all();  // the alarm thread goes back to waiting for an alarm
+}
+
 void GoldfishRtc::save(StateWriter& out) const {
   std::lock_guard lock(mutex_);
   out.begin_section("goldfish-rtc", kStateVersion);

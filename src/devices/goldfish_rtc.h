@@ -30,6 +30,9 @@ class GoldfishRtc : public memory::MmioHandler {
   bool mmio_read(uint64_t offset, unsigned size, uint64_t& value) override;
   bool mmio_write(uint64_t offset, unsigned size, uint64_t value) override;
 
+  // Machine reset: the host's time, no alarm, interrupts disabled.
+  void reset();
+
   // Saves the guest's offset from the host wall clock, so a restored guest
   // keeps its own notion of time (and follows the host clock from there).
   void save(StateWriter& out) const;

@@ -89,12 +89,12 @@ void Plic::drive_output(size_t index, bool level) {
   if (outputs_[index]) outputs_[index](level);
 }
 
-void Plic::update_outputs() {
+void Plic::update_outputs(bool drive_all) {
   for (size_t i = 0; i < contexts_.size(); ++i) {
     Context& ctx = contexts_[i];
     unsigned best = best_pending(ctx);
     bool level = best != 0 && priority_[best] > ctx.threshold;
-    if (level != ctx.output) drive_output(i, level);
+    if (drive_all || level != ctx.output) drive_output(i, level);
   }
 }
 
@@ -240,11 +240,23 @@ Result<void> Plic::load(StateReader& in) {
     contexts_[i].threshold = contexts[i].threshold;
   }
   // Drive every pin: the restored level may differ from what was last driven.
-  for (size_t i = 0; i < contexts_.size(); ++i) {
-    unsigned best = best_pending(contexts_[i]);
-    drive_output(i, best != 0 && priority_[best] > contexts_[i].threshold);
-  }
+  update_outputs(/*drive_all=*/true);
   return Ok();
+}
+
+// As QEMU's sifive_plic_reset: priorities, enables, thresholds and claims
+// cleared, every context's pin low. The gateways reopen: a device line that
+// is still high forwards a new request (which no context has enabled yet).
+void Plic::reset() {
+  std::lock_guard lock(mutex_);
+  priority_ = {};
+  in_service_.reset();
+  pending_ = level_;
+  for (Context& ctx : contexts_) {
+    ctx.enabled.reset();
+    ctx.threshold = 0;
+  }
+  update_outputs(/*drive_all=*/true);
 }
 
 }  // namespace vessel::devices

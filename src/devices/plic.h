@@ -36,6 +36,10 @@ class Plic : public memory::MmioHandler {
   bool mmio_read(uint64_t offset, unsigned size, uint64_t& value) override;
   bool mmio_write(uint64_t offset, unsigned size, uint64_t value) override;
 
+  // Machine reset: every register at its reset value. Input lines stay as
+  // the devices drive them.
+  void reset();
+
   void save(StateWriter& out) const;
   Result<void> load(StateReader& in);
 
@@ -52,7 +56,8 @@ class Plic : public memory::MmioHandler {
   unsigned best_pending(const Context& ctx) const;
   uint32_t claim(Context& ctx);
   void complete(Context& ctx, uint32_t source);
-  void update_outputs();
+  // Drives the context pins whose level changed (all of them: `drive_all`).
+  void update_outputs(bool drive_all = false);
   void drive_output(size_t index, bool level);
 
   std::vector<IrqLine> outputs_;

@@ -206,6 +206,17 @@ bool SifiveGpio::mmio_write(uint64_t offset, unsigned size, uint64_t value) {
   return true;
 }
 
+// FU540-C000 manual: every register resets to 0. The pins the host drives
+// stay driven: what is wired to the board does not change with a reset.
+void SifiveGpio::reset() {
+  std::lock_guard lock(mutex_);
+  auto registers = saved_registers(*this);
+  for (uint32_t* reg : registers) {
+    if (reg != &driven_ && reg != &external_) *reg = 0;
+  }
+  update_locked(/*drive_all_lines=*/true);
+}
+
 void SifiveGpio::save(StateWriter& out) const {
   std::lock_guard lock(mutex_);
   out.begin_section("sifive-gpio", kStateVersion);

@@ -49,6 +49,9 @@ class SifiveGpio : public memory::MmioHandler {
   bool mmio_read(uint64_t offset, unsigned size, uint64_t& value) override;
   bool mmio_write(uint64_t offset, unsigned size, uint64_t value) override;
 
+  // Machine reset: every register 0; pins the host drives stay as driven.
+  void reset();
+
   void save(StateWriter& out) const;
   Result<void> load(StateReader& in);
 

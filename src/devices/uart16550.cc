@@ -244,6 +244,18 @@ void Uart16550::write_reg(unsigned reg, uint8_t value) {
   }
 }
 
+// Back to the power-on state: registers cleared, the line idle, both FIFOs
+// (and so any input not yet read) emptied, as a master reset does.
+void Uart16550::reset() {
+  std::lock_guard lock(mutex_);
+  rx_.clear();
+  ier_ = fcr_ = lcr_ = mcr_ = scr_ = lsr_errors_ = 0;
+  msr_ = kMsrIdleLines;
+  divisor_ = 0;
+  thre_pending_ = false;
+  update_irq();
+}
+
 bool Uart16550::mmio_read(uint64_t offset, unsigned /*size*/, uint64_t& value) {
   std::lock_guard lock(mutex_);
   value = offset < 8 ? read_reg(static_cast<unsigned>(offset)) : 0;

@@ -38,6 +38,9 @@ class Uart16550 : public memory::MmioHandler {
   bool mmio_read(uint64_t offset, unsigned size, uint64_t& value) override;
   bool mmio_write(uint64_t offset, unsigned size, uint64_t value) override;
 
+  // Machine reset: the state after construction; unread input is dropped.
+  void reset();
+
   void save(StateWriter& out) const;
   Result<void> load(StateReader& in);
 

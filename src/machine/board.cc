@@ -241,8 +241,22 @@ Result<void> Board::build() {
   }
 
   TRY_ASSIGN(boot_, load_boot_images(bus_, config_));
+  boot_images_ = BootImages::capture(bus_, boot_);
   reset_harts();
   return Ok();
+}
+
+void Board::reset() {
+  // Devices first: their interrupt lines fall before the PLIC and CLINT
+  // settle the harts' pins, and those before the harts restart.
+  for (auto& device : virtio_) device->reset();
+  uart_->reset();
+  rtc_->reset();
+  gpio_->reset();
+  plic_->reset();
+  clint_->reset();
+  boot_images_.reload(bus_);
+  reset_harts();
 }
 
 void Board::reset_harts() {

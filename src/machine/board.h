@@ -14,6 +14,7 @@
 #include "base/state.h"
 #include "machine/board_config.h"
 #include "machine/boot.h"
+#include "machine/boot_images.h"
 #include "memory/address_space.h"
 
 namespace vessel::cpu::riscv {
@@ -81,6 +82,13 @@ class Board {
   // Guest RAM is not reloaded.
   void reset_harts();
 
+  // A machine reset, as QEMU's qemu_system_reset(): every device back at its
+  // reset state (the guest clock at 0), the boot images copied back into
+  // RAM, every hart at its boot state. What is outside the machine stays:
+  // disk contents, NIC backends, the power button's press, the rest of RAM.
+  // Only while no hart runs.
+  void reset();
+
   // Full machine state: clock, harts, devices, RAM. Only while no hart runs.
   // The restoring board must be built from the same configuration.
   // Without `include_ram` the RAM section is empty and load() leaves RAM
@@ -107,6 +115,7 @@ class Board {
   std::vector<std::unique_ptr<devices::virtio::VirtioMmio>> virtio_;  // slots 0..n-1
   std::vector<std::unique_ptr<EmptyVirtioSlot>> empty_slots_;         // the remaining slots
   BootInfo boot_;
+  BootImages boot_images_;  // what reset() puts back
 };
 
 }  // namespace vessel::machine

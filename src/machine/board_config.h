@@ -30,7 +30,7 @@ struct BoardConfig {
   uint64_t memory_size = uint64_t{512} << 20;
   unsigned harts = 1;
   std::string firmware;           // ELF (PT_LOAD at physical addresses) or raw binary at RAM base
-  std::string kernel;             // optional: RISC-V Linux Image or ELF, entered in S-mode
+  std::string kernel;             // optional: ELF, U-Boot image or raw (Linux Image), S-mode
   std::string initrd;             // optional, needs a kernel
   std::string append;             // kernel command line (/chosen/bootargs)
   std::vector<DiskConfig> disks;  // virtio-blk, one virtio-mmio slot each

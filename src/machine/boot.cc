@@ -1,7 +1,5 @@
 #include "machine/boot.h"
 
-#include <sys/random.h>
-
 #include <algorithm>
 
 #include "machine/device_tree.h"
@@ -24,14 +22,6 @@ constexpr uint64_t align_up(uint64_t v, uint64_t a) {
 
 bool overlaps(const LoadedImage& a, const LoadedImage& b) {
   return a.start < b.end && b.start < a.end;
-}
-
-std::vector<uint8_t> random_seed() {
-  std::vector<uint8_t> seed(32);
-  if (getrandom(seed.data(), seed.size(), GRND_NONBLOCK) != static_cast<ssize_t>(seed.size())) {
-    seed.clear();  // no entropy to spare: the kernel gathers its own
-  }
-  return seed;
 }
 
 Error too_small(uint64_t ram_size, uint64_t needed) {
@@ -68,7 +58,7 @@ Result<BootInfo> load_boot_images(memory::AddressSpace& bus, const BoardConfig& 
   spec.ram_base = ram_base;
   spec.ram_size = bus.ram_size();
   spec.bootargs = config.append;
-  spec.rng_seed = random_seed();
+  spec.rng_seed = random_rng_seed();
   // The tree's size does not depend on the initrd's address, only on whether
   // there is one: measure first, place, then write the real thing.
   if (!config.initrd.empty()) spec.initrd = DeviceTreeSpec::Range{0, 0};

@@ -1,6 +1,7 @@
 #include "machine/device_tree.h"
 
 #include <libfdt.h>
+#include <sys/random.h>
 
 #include <cstdio>
 #include <initializer_list>
@@ -282,6 +283,29 @@ Result<std::vector<uint8_t>> build_device_tree(const DeviceTreeSpec& spec) {
   write_soc(w, spec.harts);
   w.end();
   return w.finish();
+}
+
+std::vector<uint8_t> random_rng_seed() {
+  std::vector<uint8_t> seed(32);
+  if (getrandom(seed.data(), seed.size(), GRND_NONBLOCK) != static_cast<ssize_t>(seed.size())) {
+    seed.clear();
+  }
+  return seed;
+}
+
+bool replace_rng_seed(std::span<uint8_t> blob, std::span<const uint8_t> seed) {
+  if (blob.size() < sizeof(fdt_header) || fdt_check_header(blob.data()) != 0 ||
+      fdt_totalsize(blob.data()) > blob.size()) {
+    return false;
+  }
+  int chosen = fdt_path_offset(blob.data(), "/chosen");
+  if (chosen < 0) return false;
+  int length = 0;
+  if (fdt_getprop(blob.data(), chosen, "rng-seed", &length) == nullptr ||
+      static_cast<size_t>(length) != seed.size()) {
+    return false;
+  }
+  return fdt_setprop_inplace(blob.data(), chosen, "rng-seed", seed.data(), length) == 0;
 }
 
 }  // namespace vessel::machine

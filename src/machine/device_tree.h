@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -44,5 +45,15 @@ inline constexpr uint32_t kGpio = cpu_intc(kMaxHarts - 1) + 1;
 
 // Builds the blob (version 17, packed). An error only if `spec` is invalid.
 Result<std::vector<uint8_t>> build_device_tree(const DeviceTreeSpec& spec);
+
+// Fresh bytes for /chosen/rng-seed from the host's entropy (32, as QEMU
+// gives), or none when the host has none to spare: the kernel then gathers
+// its own.
+std::vector<uint8_t> random_rng_seed();
+
+// Overwrites /chosen/rng-seed in `blob` with `seed`, in place (QEMU's
+// qemu_fdt_randomize_seeds at a reset). False, leaving the blob as it was,
+// unless the tree has an rng-seed of exactly seed.size() bytes.
+bool replace_rng_seed(std::span<uint8_t> blob, std::span<const uint8_t> seed);
 
 }  // namespace vessel::machine

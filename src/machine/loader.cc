@@ -1,10 +1,12 @@
 #include "machine/loader.h"
 
 #include <elf.h>
+#include <endian.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -143,11 +145,14 @@ Result<LoadedImage> load_elf(memory::AddressSpace& bus, const ImageFile& file) {
   return image;
 }
 
-Result<LoadedImage> load_raw(memory::AddressSpace& bus, const ImageFile& file, uint64_t address,
-                             uint64_t footprint, const char* what) {
+// `length` bytes of the file from `offset` at `address`, zero-filled up to
+// `footprint` bytes.
+Result<LoadedImage> load_raw(memory::AddressSpace& bus, const ImageFile& file, uint64_t offset,
+                             uint64_t length, uint64_t address, uint64_t footprint,
+                             const char* what) {
   TRY_ASSIGN(uint8_t * dst, ram_window(bus, file, address, footprint, what));
-  TRY(file.read_at(0, dst, file.size()));
-  std::memset(dst + file.size(), 0, footprint - file.size());
+  TRY(file.read_at(offset, dst, length));
+  std::memset(dst + length, 0, footprint - length);
   return LoadedImage{address, address, address + footprint};
 }
 
@@ -169,6 +174,62 @@ static_assert(sizeof(LinuxImageHeader) == 64);
 constexpr uint64_t kImageMagic = 0x5643534952;  // "RISCV" little-endian
 constexpr uint32_t kImageMagic2 = 0x05435352;   // "RSC\x05" little-endian
 
+bool is_linux_image(const LinuxImageHeader& header) {
+  return header.magic2 == kImageMagic2 || (header.magic & 0xffffffffff) == kImageMagic;
+}
+
+// U-Boot's legacy image header (include/image.h), big-endian, followed by
+// ih_size bytes of data.
+struct UImageHeader {
+  uint32_t magic;
+  uint32_t header_crc;
+  uint32_t time;
+  uint32_t size;
+  uint32_t load;
+  uint32_t entry;
+  uint32_t data_crc;
+  uint8_t os;
+  uint8_t arch;
+  uint8_t type;
+  uint8_t compression;
+  uint8_t name[32];
+};
+static_assert(sizeof(UImageHeader) == 64);
+constexpr uint32_t kUImageMagic = 0x27051956;
+constexpr uint8_t kUImageArchRiscv = 26;    // IH_ARCH_RISCV
+constexpr uint8_t kUImageTypeKernel = 2;    // IH_TYPE_KERNEL
+constexpr uint8_t kUImageCompressNone = 0;  // IH_COMP_NONE
+
+// As QEMU's load_uimage_as() for a machine without a default load address:
+// a kernel image, uncompressed (QEMU also inflates gzip), copied to ih_load
+// and entered at ih_ep. The checksums are not checked, as QEMU does not.
+Result<LoadedImage> load_uimage(memory::AddressSpace& bus, const ImageFile& file,
+                                const UImageHeader& raw) {
+  const std::string& path = file.path();
+  UImageHeader h = raw;
+  for (uint32_t* field : {&h.size, &h.load, &h.entry}) *field = be32toh(*field);
+  if (h.arch != kUImageArchRiscv) {
+    return Error(path + ": U-Boot image for architecture " + std::to_string(h.arch) +
+                 ", not RISC-V");
+  }
+  if (h.type != kUImageTypeKernel) {
+    return Error(path + ": U-Boot image of type " + std::to_string(h.type) +
+                 " is not a kernel (type 2)");
+  }
+  if (h.compression != kUImageCompressNone) {
+    return Error(path + ": compressed U-Boot images are not supported; use an uncompressed one");
+  }
+  if (h.size == 0) return Error(path + ": U-Boot image holds no data");
+  if (file.size() - sizeof h < h.size) return Error(path + ": U-Boot image data is truncated");
+  if (h.entry < h.load || h.entry - h.load >= h.size) {
+    return Error(path + ": U-Boot image entry point " + hex(h.entry) + " is outside its data");
+  }
+  TRY_ASSIGN(LoadedImage image,
+             load_raw(bus, file, sizeof h, h.size, h.load, h.size, "U-Boot image data"));
+  image.entry = h.entry;
+  return image;
+}
+
 }  // namespace
 
 Result<uint64_t> image_file_size(const std::string& path) {
@@ -179,32 +240,42 @@ Result<uint64_t> image_file_size(const std::string& path) {
 Result<LoadedImage> load_firmware(memory::AddressSpace& bus, const std::string& path) {
   TRY_ASSIGN(ImageFile file, ImageFile::open(path));
   if (is_elf(file)) return load_elf(bus, file);
-  return load_raw(bus, file, bus.ram_base(), file.size(), "firmware image");
+  return load_raw(bus, file, 0, file.size(), bus.ram_base(), file.size(), "firmware image");
 }
 
+// QEMU's riscv_load_kernel(): an ELF file, else a U-Boot image, else the
+// file's bytes at the kernel address.
 Result<LoadedImage> load_kernel(memory::AddressSpace& bus, const std::string& path,
                                 uint64_t image_address) {
   TRY_ASSIGN(ImageFile file, ImageFile::open(path));
   if (is_elf(file)) return load_elf(bus, file);
 
-  LinuxImageHeader header{};
-  if (file.size() >= 2)
-    TRY(file.read_at(0, &header, std::min<uint64_t>(file.size(), sizeof header)));
-  if ((header.code0 & 0xffff) == 0x8b1f) {
+  // Both headers are 64 bytes; a shorter file has neither.
+  static_assert(sizeof(LinuxImageHeader) == sizeof(UImageHeader));
+  LinuxImageHeader linux_header{};
+  UImageHeader uimage_header{};
+  if (file.size() >= sizeof linux_header) {
+    TRY(file.read_at(0, &linux_header, sizeof linux_header));
+    std::memcpy(&uimage_header, &linux_header, sizeof uimage_header);
+  }
+  if (be32toh(uimage_header.magic) == kUImageMagic) return load_uimage(bus, file, uimage_header);
+  uint16_t magic = 0;
+  if (file.size() >= 2) TRY(file.read_at(0, &magic, sizeof magic));
+  if (magic == 0x8b1f) {
+    // Raw, it would run compressed bytes as code.
     return Error(path + ": compressed kernel images are not supported; use the uncompressed Image");
   }
-  if (file.size() < sizeof header ||
-      (header.magic2 != kImageMagic2 && (header.magic & 0xffffffffff) != kImageMagic)) {
-    return Error(path + ": not a RISC-V Linux Image or ELF file");
-  }
-  uint64_t footprint = std::max(file.size(), header.image_size);
-  return load_raw(bus, file, image_address, footprint, "kernel image");
+  // A Linux Image's header tells how much RAM it needs beyond the file (its
+  // .bss); any other raw image takes just its own size.
+  uint64_t footprint = file.size();
+  if (is_linux_image(linux_header)) footprint = std::max(footprint, linux_header.image_size);
+  return load_raw(bus, file, 0, file.size(), image_address, footprint, "kernel image");
 }
 
 Result<LoadedImage> load_blob(memory::AddressSpace& bus, const std::string& path,
                               uint64_t address) {
   TRY_ASSIGN(ImageFile file, ImageFile::open(path));
-  return load_raw(bus, file, address, file.size(), "image");
+  return load_raw(bus, file, 0, file.size(), address, file.size(), "image");
 }
 
 }  // namespace vessel::machine

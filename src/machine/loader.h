@@ -1,5 +1,6 @@
 // Puts boot images into guest RAM: firmware (ELF or raw, like QEMU's -bios),
-// the kernel (RISC-V Linux Image or ELF) and opaque blobs (initrd). Files are
+// the kernel (ELF, U-Boot image or raw, like QEMU's -kernel) and opaque
+// blobs (initrd). Files are
 // untrusted input: every header field is checked and every byte lands inside
 // guest RAM or the load fails with an error naming the file.
 #pragma once
@@ -22,8 +23,11 @@ struct LoadedImage {
 // e_entry), else a raw binary at the start of RAM entered at its first byte.
 Result<LoadedImage> load_firmware(memory::AddressSpace& bus, const std::string& path);
 
-// ELF64 RISC-V, or a Linux Image (Documentation/riscv/boot-image-header.rst)
-// placed at `image_address` and entered there.
+// ELF64 RISC-V; else an uncompressed U-Boot kernel image (uImage) at its
+// load address; else the file as a raw image placed at `image_address` and
+// entered there — a Linux Image (Documentation/riscv/boot-image-header.rst,
+// whose header gives the RAM its .bss takes) or anything else, such as
+// U-Boot's u-boot.bin. A gzip file is refused: it would never run raw.
 Result<LoadedImage> load_kernel(memory::AddressSpace& bus, const std::string& path,
                                 uint64_t image_address);
 

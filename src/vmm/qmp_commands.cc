@@ -111,14 +111,16 @@ Json QmpCommands::execute(const std::string& name, const Json& arguments) {
     emit_("POWERDOWN", nullptr);
     return ok();
   }
-  if (name == "system_reset" || name == "quit") {
+  if (name == "system_reset") {
+    vm_.request_stop({VmExit::Reason::kHostReset, 0});
+    return ok();
+  }
+  if (name == "quit") {
     {
       std::lock_guard lock(mutex_);
-      if (host_request_.empty()) {
-        host_request_ = name == "quit" ? "host-qmp-quit" : "host-qmp-system-reset";
-      }
+      quit_requested_ = true;
     }
-    vm_.request_stop({name == "quit" ? VmExit::Reason::kQuit : VmExit::Reason::kReset, 0});
+    vm_.request_stop({VmExit::Reason::kQuit, 0});
     return ok();
   }
   if (name == "query-migrate") return ok(query_migrate());
@@ -328,17 +330,16 @@ Json QmpCommands::query_cpus_fast() const {
 }
 
 Json QmpCommands::shutdown_data(const VmExit& exit) const {
-  std::string host_request;
   {
     std::lock_guard lock(mutex_);
-    host_request = host_request_;
+    if (quit_requested_) return {{"guest", false}, {"reason", "host-qmp-quit"}};
   }
-  if (!host_request.empty()) return {{"guest", false}, {"reason", host_request}};
   switch (exit.reason) {
     case VmExit::Reason::kPowerOff:
       return {{"guest", true}, {"reason", "guest-shutdown"}};
     case VmExit::Reason::kReset:
-      return {{"guest", true}, {"reason", "guest-reset"}};
+    case VmExit::Reason::kHostReset:
+      return reset_data(exit);
     case VmExit::Reason::kGuestFailure:
     case VmExit::Reason::kHalted:
       return {{"guest", true}, {"reason", "guest-panic"}};
@@ -348,6 +349,13 @@ Json QmpCommands::shutdown_data(const VmExit& exit) const {
       return {{"guest", false}, {"reason", "host-signal"}};
   }
   return {{"guest", false}, {"reason", "host-error"}};
+}
+
+Json QmpCommands::reset_data(const VmExit& cause) {
+  if (cause.reason == VmExit::Reason::kHostReset) {
+    return {{"guest", false}, {"reason", "host-qmp-system-reset"}};
+  }
+  return {{"guest", true}, {"reason", "guest-reset"}};
 }
 
 }  // namespace vessel::vmm

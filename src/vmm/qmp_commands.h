@@ -35,8 +35,12 @@ class QmpCommands {
   Json execute(const std::string& name, const Json& arguments);
 
   // The SHUTDOWN event's data for how run() ended: {"guest", "reason"} as
-  // QEMU reports them (a reset ends the process, as QEMU's -no-reboot).
+  // QEMU reports them (a reset that ends run(), under RebootAction::kShutdown,
+  // gives the reset's reason, as QEMU's -no-reboot does).
   Json shutdown_data(const VmExit& exit) const;
+  // The RESET event's data for a reset in place caused by `cause` (kReset:
+  // the guest's, kHostReset: system_reset).
+  static Json reset_data(const VmExit& cause);
 
  private:
   Json migrate(const Json& arguments);
@@ -52,8 +56,8 @@ class QmpCommands {
   Vm& vm_;
   EventSink emit_;
   mutable std::mutex mutex_;
-  std::string host_request_;  // "host-qmp-quit" / "host-qmp-system-reset" once asked
-  Json migration_;            // what query-migrate reports (null: none yet)
+  bool quit_requested_ = false;  // QMP quit, not the console's Ctrl-A x
+  Json migration_;               // what query-migrate reports (null: none yet)
   MigrationParams params_;
   std::unique_ptr<MigrationStats> stats_;
   std::chrono::steady_clock::time_point migration_started_;

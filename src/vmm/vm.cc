@@ -53,13 +53,23 @@ Vm::~Vm() {
   signals_.reset();
 }
 
+bool Vm::resets_in_place(const VmExit& exit) const {
+  return config_.reboot == RebootAction::kReset &&
+         (exit.reason == VmExit::Reason::kReset || exit.reason == VmExit::Reason::kHostReset);
+}
+
 void Vm::request_stop(VmExit exit) {
   {
     // Under the lock, so run()'s reset for the next run cannot slip in
     // between: stopping_ is true exactly when exit_ holds a reason.
     std::lock_guard lock(stop_mutex_);
-    if (!exit_) exit_ = exit;
-    stopping_.store(true, std::memory_order_release);
+    if (resets_in_place(exit)) {
+      if (!reset_) reset_ = exit;
+      reset_pending_.store(true, std::memory_order_release);
+    } else {
+      if (!exit_) exit_ = exit;
+      stopping_.store(true, std::memory_order_release);
+    }
   }
   if (board_ready_.load(std::memory_order_acquire)) {
     for (unsigned h = 0; h < board_->hart_count(); ++h) board_->hart(h).kick();
@@ -99,7 +109,8 @@ void Vm::park() {
   ++parked_;
   pause_cv_.notify_all();
   pause_cv_.wait(lock, [this] {
-    return !pause_requested_.load() || stopping_.load(std::memory_order_acquire);
+    return (!pause_requested_.load() && !reset_pending_.load()) ||
+           stopping_.load(std::memory_order_acquire);
   });
   --parked_;
 }
@@ -114,7 +125,8 @@ void Vm::vcpu_loop(unsigned index) {
   Hart& hart = board_->hart(index);
   vcpu_tids_[index].store(static_cast<int>(gettid()));
   while (!stopping_.load(std::memory_order_acquire)) {
-    if (pause_requested_.load(std::memory_order_acquire)) {
+    if (pause_requested_.load(std::memory_order_acquire) ||
+        reset_pending_.load(std::memory_order_acquire)) {
       park();
       continue;
     }
@@ -136,10 +148,40 @@ void Vm::vcpu_loop(unsigned index) {
   }
 }
 
-VmExit Vm::wait_for_stop() {
-  std::unique_lock lock(stop_mutex_);
-  stop_cv_.wait(lock, [this] { return exit_.has_value(); });
-  return *exit_;
+VmExit Vm::run_until_stop() {
+  for (;;) {
+    std::unique_lock lock(stop_mutex_);
+    stop_cv_.wait(lock, [this] { return exit_.has_value() || reset_.has_value(); });
+    if (exit_) return *exit_;
+    const VmExit cause = *reset_;
+    lock.unlock();
+    reset_in_place(cause);
+  }
+}
+
+// QEMU's pause_all_vcpus(); qemu_system_reset(); resume_all_vcpus(): the
+// same vCPU threads go on (their host thread IDs, which a management tool
+// may have pinned, stay), and a VM paused before stays paused.
+void Vm::reset_in_place(const VmExit& cause) {
+  {
+    std::lock_guard machine(machine_mutex_);
+    std::unique_lock lock(pause_mutex_);
+    pause_cv_.wait(lock, [this] {
+      return parked_ == board_->hart_count() || stopping_.load(std::memory_order_acquire);
+    });
+    if (stopping_.load(std::memory_order_acquire)) return;  // run() ends instead
+    board_->reset();
+    halt_detector_->reset();
+    // A paused VM stands still at the reset clock.
+    if (pause_requested_.load()) paused_ticks_ = board_->clock().ticks();
+    {
+      std::lock_guard stop(stop_mutex_);
+      reset_.reset();
+      reset_pending_.store(false, std::memory_order_release);
+    }
+  }
+  pause_cv_.notify_all();
+  if (on_reset_) on_reset_(cause);
 }
 
 Result<VmExit> Vm::run() {
@@ -166,15 +208,17 @@ Result<VmExit> Vm::run() {
   for (unsigned h = 0; h < board_->hart_count(); ++h) {
     vcpus.emplace_back([this, h] { vcpu_loop(h); });
   }
-  VmExit exit = wait_for_stop();
+  VmExit exit = run_until_stop();
   for (std::thread& t : vcpus) t.join();
   console.reset();
   terminal.reset();
 
-  // Ready for another run().
+  // Ready for another run(). A reset that lost to the stop is dropped.
   std::lock_guard lock(stop_mutex_);
   exit_.reset();
   stopping_.store(false);
+  reset_.reset();
+  reset_pending_.store(false);
   halt_detector_->reset();
   return exit;
 }
@@ -185,6 +229,7 @@ bool Vm::quiescent() const {
 }
 
 Result<void> Vm::save(StateWriter& out, bool include_ram) const {
+  std::lock_guard machine(machine_mutex_);
   if (!quiescent()) return Error("cannot save the state of a running VM");
   out.begin_section("vessel-vm", 1);
   board_->save(out, include_ram);

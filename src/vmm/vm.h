@@ -1,11 +1,15 @@
 // One virtual machine in this process: a `virt` board, one host thread per
 // hart, the console and the serial output. Vm::run() blocks until the guest
-// powers off, resets, fails, halts for good, or the user stops it.
+// powers off, fails, halts for good, or the user stops it. A reset request
+// (the guest's reboot, QMP system_reset) resets the machine in place and
+// boots it again, as QEMU does; with RebootAction::kShutdown it ends run()
+// instead (QEMU's -no-reboot).
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -21,17 +25,25 @@
 
 namespace vessel::vmm {
 
+// What a reset request does (QEMU's -action reboot=reset|shutdown).
+enum class RebootAction : uint8_t {
+  kReset,     // reset the machine and boot again in this process
+  kShutdown,  // end run() with the request as the reason (-no-reboot)
+};
+
 struct VmConfig {
   machine::BoardConfig board;  // serial_output and power are set by the Vm
   SerialTarget serial;
   bool attach_stdin = true;    // feed the host's stdin to the guest's UART
   bool handle_signals = true;  // SIGINT/SIGTERM/SIGHUP stop the VM cleanly
+  RebootAction reboot = RebootAction::kReset;
 };
 
 struct VmExit {
   enum class Reason : uint8_t {
     kPowerOff,      // the guest powered off (or its test device passed)
     kReset,         // the guest asked for a reboot
+    kHostReset,     // the host asked for a reset (QMP system_reset)
     kGuestFailure,  // the test device reported failure `code`
     kHalted,        // every hart waits for an interrupt none can receive
     kQuit,          // the user quit from the console (Ctrl-A x)
@@ -53,11 +65,20 @@ class Vm {
 
   // Runs the guest until it or the user stops it; may be called again after
   // it returns (the harts continue where they stopped). A stop requested
-  // before run() (a signal, say) makes it return at once.
+  // before run() (a signal, say) makes it return at once. Resets in place
+  // happen within run(): the vCPU threads, the console and the devices'
+  // host sides (disks, NIC backends) stay.
   Result<VmExit> run();
-  // Thread-safe; the first request of a run() wins.
+  // Thread-safe; the first request of a run() that ends it wins. A reset
+  // (kReset, kHostReset under RebootAction::kReset) does not end run(): it
+  // happens once the harts have stopped, and a stop that comes meanwhile
+  // ends run() instead.
   void request_stop(VmExit exit);
   bool stop_requested() const { return stopping_.load(std::memory_order_acquire); }
+
+  // Called on run()'s thread after each reset in place, with the request
+  // that caused it, before the harts run again. Set it before run().
+  void on_reset(std::function<void(const VmExit&)> observer) { on_reset_ = std::move(observer); }
 
   // Parks every vCPU at its next check (within one slice) and returns once
   // all are parked, or at once when run() is not executing (the vCPUs then
@@ -84,7 +105,11 @@ class Vm {
   void park();
   // No hart runs: run() is not executing, or every vCPU is parked.
   bool quiescent() const;
-  VmExit wait_for_stop();
+  bool resets_in_place(const VmExit& exit) const;
+  // Waits for a stop (returned) or a reset request (done here, then waits on).
+  VmExit run_until_stop();
+  // Once every vCPU is parked: the machine reset, then the vCPUs let go.
+  void reset_in_place(const VmExit& cause);
 
   VmConfig config_;
   // Created before any other thread (they inherit its signal mask), ended
@@ -100,6 +125,14 @@ class Vm {
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;
   std::optional<VmExit> exit_;
+  // A reset waiting for the vCPUs to park; reset_pending_ is true exactly
+  // when reset_ holds its cause (both under stop_mutex_).
+  std::optional<VmExit> reset_;
+  std::atomic<bool> reset_pending_{false};
+  std::function<void(const VmExit&)> on_reset_;
+  // Held while the whole machine is reset or saved, so neither sees the
+  // other half done. Taken before pause_mutex_.
+  mutable std::mutex machine_mutex_;
 
   std::atomic<bool> pause_requested_{false};
   mutable std::mutex pause_mutex_;

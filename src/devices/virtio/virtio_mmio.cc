@@ -125,6 +125,11 @@ void VirtioMmio::reset_locked() {
   update_irq();
 }
 
+void VirtioMmio::reset() {
+  std::lock_guard lock(mutex_);
+  reset_locked();
+}
+
 void VirtioMmio::write_status(uint32_t value) {
   value &= kStatusMask;
   // §4.2.2.1: writing zero resets the device.

@@ -42,6 +42,12 @@ class VirtioMmio : public memory::MmioHandler, private QueueHost {
   bool mmio_read(uint64_t offset, unsigned size, uint64_t& value) override;
   bool mmio_write(uint64_t offset, unsigned size, uint64_t value) override;
 
+  // Machine reset: the device reset a driver makes by writing status 0
+  // (queues dropped, features forgotten, interrupt low). A device's own
+  // threads go on: they reach the queues only through run_queue(), under
+  // the same lock, and find the device stopped until a driver sets it up.
+  void reset();
+
   // One section holding the transport's registers, every queue's position
   // and, nested, the device type's own section.
   void save(StateWriter& out) const;

@@ -267,5 +267,77 @@ TEST_F(BoardTest, LoadsAStateSavedWithoutTheGpioController) {
   EXPECT_EQ(scratch, 0x5au);
 }
 
+// /chosen/rng-seed of the device tree in guest RAM.
+std::vector<uint8_t> rng_seed(Board& b) {
+  const void* fdt = b.bus().ram_ptr(b.boot_info().dtb_address, b.boot_info().dtb_size);
+  int length = 0;
+  const auto* p = static_cast<const uint8_t*>(
+      fdt_getprop(fdt, fdt_path_offset(fdt, "/chosen"), "rng-seed", &length));
+  return p != nullptr ? std::vector<uint8_t>(p, p + length) : std::vector<uint8_t>();
+}
+
+// A machine reset: what the guest changed in the machine is undone, the
+// boot images are back as loaded, and what lies outside the machine (the
+// rest of RAM, the disks' contents) is kept.
+TEST_F(BoardTest, ResetRestoresDevicesHartsAndBootImages) {
+  BoardConfig c = config();
+  c.disks.push_back({dir_.file("disk.img", std::vector<uint8_t>(4096, 0)), false});
+  Result<std::unique_ptr<Board>> board = Board::create(std::move(c));
+  ASSERT_TRUE(board.ok()) << board.error().message();
+  Board& b = **board;
+  memory::AddressSpace& bus = b.bus();
+  const uint64_t ram = bus.ram_base(), clint = map_entry(Region::kClint).base,
+                 plic = map_entry(Region::kPlic).base, uart = map_entry(Region::kUart0).base,
+                 rtc = map_entry(Region::kRtc).base, gpio = map_entry(Region::kGpio).base,
+                 disk = virtio_slot_base(0);
+  const std::vector<uint8_t> seed = rng_seed(b);
+  ASSERT_EQ(seed.size(), 32u);
+
+  // What a running guest leaves behind.
+  ASSERT_TRUE(bus.write(ram, 4, 0xdeadbeef));          // over its firmware
+  ASSERT_TRUE(bus.write(ram + 0x40'0000, 4, 0x1234));  // RAM of its own
+  b.hart(1).set_pc(ram + 0x1000);
+  b.hart(1).set_reg(5, 7);
+  ASSERT_TRUE(bus.write(clint + 0x4000, 8, 0));                  // mtimecmp[0]: MTIP now
+  ASSERT_TRUE(bus.write(clint + 4, 4, 1));                       // msip[1]
+  ASSERT_TRUE(bus.write(clint + 0xbff8, 8, uint64_t{1} << 40));  // mtime: days later
+  ASSERT_TRUE(bus.write(plic + 4 * 10, 4, 5));                   // priority of UART0's source
+  ASSERT_TRUE(bus.write(plic + 0x2000, 4, 1u << 10));            // context 0 enables it
+  ASSERT_TRUE(bus.write(uart + 7, 1, 0x5a));                     // scratch register
+  ASSERT_TRUE(bus.write(uart + 1, 1, 0x02));                     // THR-empty interrupt on
+  ASSERT_TRUE(bus.write(rtc + 0x10, 4, 1));                      // alarm interrupt on
+  ASSERT_TRUE(bus.write(gpio + kGpioInputEn, 4, 0xff));
+  ASSERT_TRUE(bus.write(disk + 0x70, 4, 1 | 2));  // ACKNOWLEDGE | DRIVER
+  EXPECT_TRUE(b.ipi_pending(1));
+  EXPECT_TRUE(plic_pending(bus, 10));
+
+  b.reset();
+
+  EXPECT_EQ(read32(bus, ram), 0x13131313u);  // the firmware as loaded
+  EXPECT_EQ(read32(bus, ram + 0x40'0000), 0x1234u);
+  EXPECT_EQ(b.hart(1).pc(), b.boot_info().entry());
+  EXPECT_EQ(b.hart(1).reg(5), 0u);
+  EXPECT_EQ(b.hart(1).reg(10), 1u);
+  EXPECT_EQ(b.hart(1).reg(11), b.boot_info().dtb_address);
+  EXPECT_EQ(b.next_timer_deadline(0), UINT64_MAX);
+  EXPECT_FALSE(b.ipi_pending(1));
+  uint64_t mtime = 0;
+  ASSERT_TRUE(bus.read(clint + 0xbff8, 8, mtime));
+  EXPECT_LT(mtime, 10 * GuestClock::kFrequency);  // counting from 0 again
+  EXPECT_EQ(read32(bus, plic + 4 * 10), 0u);
+  EXPECT_EQ(read32(bus, plic + 0x2000), 0u);
+  EXPECT_FALSE(plic_pending(bus, 10));  // the UART's line fell with its reset
+  EXPECT_EQ(read32(bus, rtc + 0x10), 0u);
+  EXPECT_EQ(read32(bus, gpio + kGpioInputEn), 0u);
+  EXPECT_EQ(read32(bus, disk + 0x70), 0u);
+  uint64_t scratch = 0;
+  ASSERT_TRUE(bus.read(uart + 7, 1, scratch));
+  EXPECT_EQ(scratch, 0u);
+  // QEMU 7.2 gives the guest a fresh seed at every reset.
+  const std::vector<uint8_t> reseeded = rng_seed(b);
+  EXPECT_EQ(reseeded.size(), seed.size());
+  EXPECT_NE(reseeded, seed);
+}
+
 }  // namespace
 }  // namespace vessel::machine

@@ -154,15 +154,74 @@ TEST_F(LoaderTest, KernelElfUsesItsEntry) {
   EXPECT_EQ(image->entry, kRamBase + 0x400000);
 }
 
-TEST_F(LoaderTest, RejectsGarbageAndCompressedKernels) {
-  expect_error(load_kernel(bus_, dir_.file("text", std::string(200, 'x')), kRamBase + 0x200000),
-               "text", "not a RISC-V Linux Image or ELF");
-  expect_error(load_kernel(bus_, dir_.file("tiny", std::string("ab")), kRamBase + 0x200000), "tiny",
-               "not a RISC-V Linux Image or ELF");
+// As QEMU's -kernel: what is neither ELF nor a U-Boot image runs raw at the
+// kernel address (U-Boot's u-boot.bin, for one), taking its own size.
+TEST_F(LoaderTest, AnyOtherKernelLoadsRawAtTheKernelAddress) {
+  for (const std::string& text : {std::string(200, 'x'), std::string("ab")}) {
+    std::string path = dir_.file("raw", text);
+    Result<LoadedImage> image = load_kernel(bus_, path, kRamBase + 0x200000);
+    ASSERT_TRUE(image.ok()) << image.error().message();
+    EXPECT_EQ(image->entry, kRamBase + 0x200000);
+    EXPECT_EQ(image->start, kRamBase + 0x200000);
+    EXPECT_EQ(image->end, kRamBase + 0x200000 + text.size());
+    EXPECT_EQ(at(kRamBase + 0x200000), text[0]);
+  }
+}
+
+TEST_F(LoaderTest, RejectsEmptyAndCompressedKernels) {
+  expect_error(load_kernel(bus_, dir_.file("empty", std::string()), kRamBase + 0x200000), "empty",
+               "file is empty");
   std::vector<uint8_t> gz = {0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0};
   gz.resize(100);
   expect_error(load_kernel(bus_, dir_.file("Image.gz", gz), kRamBase + 0x200000), "Image.gz",
                "compressed");
+}
+
+// A legacy U-Boot image: 64-byte big-endian header (include/image.h), data.
+std::vector<uint8_t> make_uimage(uint32_t load, uint32_t entry, uint8_t arch, uint8_t type,
+                                 uint8_t compression, const std::vector<uint8_t>& data) {
+  std::vector<uint8_t> file(64);
+  auto put32 = [&file](size_t offset, uint32_t v) {
+    for (unsigned i = 0; i < 4; ++i) file[offset + i] = static_cast<uint8_t>(v >> (24 - 8 * i));
+  };
+  put32(0, 0x27051956);
+  put32(12, static_cast<uint32_t>(data.size()));
+  put32(16, load);
+  put32(20, entry);
+  file[28] = 5;  // IH_OS_LINUX
+  file[29] = arch;
+  file[30] = type;
+  file[31] = compression;
+  file.insert(file.end(), data.begin(), data.end());
+  return file;
+}
+
+TEST_F(LoaderTest, UImageAtItsLoadAddress) {
+  constexpr uint32_t kLoad = 0x8040'0000;
+  std::string path = dir_.file("uImage", make_uimage(kLoad, kLoad + 4, 26, 2, 0, {9, 8, 7, 6, 5}));
+  Result<LoadedImage> image = load_kernel(bus_, path, kRamBase + 0x200000);
+  ASSERT_TRUE(image.ok()) << image.error().message();
+  EXPECT_EQ(image->entry, kLoad + 4);
+  EXPECT_EQ(image->start, kLoad);
+  EXPECT_EQ(image->end, kLoad + 5);
+  EXPECT_EQ(at(kLoad), 9);
+  EXPECT_EQ(at(kLoad + 4), 5);
+}
+
+TEST_F(LoaderTest, RejectsUImagesItCannotRun) {
+  constexpr uint32_t kLoad = 0x8040'0000;
+  const std::vector<uint8_t> data(16, 1);
+  auto load = [&](const std::vector<uint8_t>& file) {
+    return load_kernel(bus_, dir_.file("uImage", file), kRamBase + 0x200000);
+  };
+  expect_error(load(make_uimage(kLoad, kLoad, 2, 2, 0, data)), "uImage", "not RISC-V");
+  expect_error(load(make_uimage(kLoad, kLoad, 26, 3, 0, data)), "uImage", "not a kernel");
+  expect_error(load(make_uimage(kLoad, kLoad, 26, 2, 1, data)), "uImage", "compressed");
+  expect_error(load(make_uimage(kLoad, kLoad + 16, 26, 2, 0, data)), "uImage", "entry point");
+  expect_error(load(make_uimage(0x1000, 0x1000, 26, 2, 0, data)), "uImage", "outside guest RAM");
+  std::vector<uint8_t> truncated = make_uimage(kLoad, kLoad, 26, 2, 0, data);
+  truncated.resize(70);
+  expect_error(load(truncated), "uImage", "truncated");
 }
 
 TEST_F(LoaderTest, RejectsKernelLargerThanRam) {
