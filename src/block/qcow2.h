@@ -139,6 +139,18 @@ struct Qcow2OpenOptions {
   bool repair = false;
 };
 
+// What a new internal snapshot records besides the disk.
+struct Qcow2NewSnapshot {
+  std::string name;
+  // Bytes of VM state written at vm_state_offset() that belong to the
+  // snapshot (0: a disk-only snapshot).
+  uint64_t vm_state_size = 0;
+  // The guest clock when the VM was saved, in nanoseconds.
+  uint64_t vm_clock_nsec = 0;
+  // qemu-img records 0 (no VM ran); a VM saved outside record/replay -1.
+  int64_t icount = 0;
+};
+
 // What the header says, for tools (`vessel img info`).
 struct Qcow2Info {
   uint32_t version = 3;
@@ -262,9 +274,28 @@ class Qcow2Image : public BlockBackend {
   // Saves the disk as it is now under `name` with the next numeric ID
   // (largest ID + 1), dated now; returns the ID.
   Result<std::string> create_snapshot(std::string_view name);
+  // The same, with the VM state fields of `snapshot`: the snapshot keeps the
+  // VM state area as it is now (write_vm_state) along with the disk.
+  Result<std::string> create_snapshot(const Qcow2NewSnapshot& snapshot);
   // Makes the disk (contents and size) what snapshot `index` saved.
   Result<void> apply_snapshot(size_t index);
   Result<void> delete_snapshot(size_t index);
+
+  // The VM state area (qcow2_vm_state.cc), where QEMU's savevm puts a VM's
+  // state (bdrv_save_vmstate): guest offsets from vm_state_offset() on, past
+  // the disk, mapped by the L1 and L2 tables like the disk itself, so that a
+  // snapshot taken afterwards keeps it. The image must be open read-write to
+  // write. `pos` counts from the start of the area.
+  // QEMU's qcow2_vm_state_offset(): the disk size rounded up to the bytes one
+  // L1 entry maps.
+  uint64_t vm_state_offset() const;
+  Result<void> write_vm_state(uint64_t pos, std::span<const uint8_t> data);
+  Result<void> read_vm_state(uint64_t pos, std::span<uint8_t> out);
+  // Unmaps the whole area from the active tables (snapshots keep theirs), as
+  // QEMU does once a snapshot holds the state: the active disk then carries
+  // no stale VM state that would cost copies on the next save or show up in
+  // the disk if it grew.
+  Result<void> discard_vm_state();
 
  private:
   struct ChainState {
@@ -372,6 +403,11 @@ class Qcow2Image : public BlockBackend {
   Result<void> check_request(uint64_t offset, uint64_t length, bool for_write) const;
 
   // Writing (qcow2_write.cc).
+  // write() without the checks, at any guest offset the L1 table covers.
+  Result<void> write_locked(uint64_t offset, std::span<const uint8_t> data);
+  // Where the guest area holding `offset` ends: the disk's size inside the
+  // disk, no end (UINT64_MAX) in the VM state area past it.
+  uint64_t area_end(uint64_t offset) const { return offset < info_.size ? info_.size : UINT64_MAX; }
   // Before any L2 or L1 table is written: the refcounts it relies on are
   // written (then the caller syncs), or with lazy refcounts the dirty bit is.
   Result<void> settle_refcounts();

@@ -139,21 +139,20 @@ Result<void> Qcow2Image::drop_l2_tables(uint64_t first) {
   for (uint64_t i = first; i < l1_.size(); ++i) {
     const uint64_t l2_offset = l1_[i] & kL1OffsetMask;
     if (l2_offset == 0) continue;
-    TRY_ASSIGN(uint64_t count, refcounts_->get(geometry_.cluster_index(l2_offset)));
-    if (count == 1) {
-      // The table is ours alone: its clusters lose their reference with it.
-      // (A table shared with a snapshot keeps them through the snapshot.)
-      TRY_ASSIGN(Qcow2Table * table, l2_cache_->get(l2_offset));
-      std::vector<uint64_t> entries(geometry_.l2_entries()), bitmaps(entries.size());
-      for (uint64_t j = 0; j < entries.size(); ++j) {
-        entries[j] = l2_entry(*table, j);
-        bitmaps[j] = l2_bitmap(*table, j);
-      }
-      for (uint64_t j = 0; j < entries.size(); ++j) {
-        uint64_t guest = (i * geometry_.l2_entries() + j) << geometry_.cluster_bits;
-        TRY_ASSIGN(Mapping m, classify(entries[j], guest, true, bitmaps[j]));
-        release_later(m);
-      }
+    // Every L1 table counts one reference on each cluster its L2 tables map,
+    // also through a table it shares with a snapshot (that is how QEMU and
+    // qemu-img check count them), so the clusters lose the active table's
+    // reference with the table, shared or not.
+    TRY_ASSIGN(Qcow2Table * table, l2_cache_->get(l2_offset));
+    std::vector<uint64_t> entries(geometry_.l2_entries()), bitmaps(entries.size());
+    for (uint64_t j = 0; j < entries.size(); ++j) {
+      entries[j] = l2_entry(*table, j);
+      bitmaps[j] = l2_bitmap(*table, j);
+    }
+    for (uint64_t j = 0; j < entries.size(); ++j) {
+      uint64_t guest = (i * geometry_.l2_entries() + j) << geometry_.cluster_bits;
+      TRY_ASSIGN(Mapping m, classify(entries[j], guest, true, bitmaps[j]));
+      release_later(m);
     }
     pending_releases_.push_back({l2_offset, cs, true});
     l1_[i] = 0;

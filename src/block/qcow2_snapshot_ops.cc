@@ -44,7 +44,7 @@ std::string describe(const Qcow2Snapshot& s) {
 
 class Qcow2SnapshotOps {
  public:
-  static Result<std::string> create(Qcow2Image& img, std::string_view name);
+  static Result<std::string> create(Qcow2Image& img, const Qcow2NewSnapshot& params);
   static Result<void> apply(Qcow2Image& img, size_t index);
   static Result<void> remove(Qcow2Image& img, size_t index);
   // The same snapshots in a new table, each entry as QEMU writes it.
@@ -304,7 +304,7 @@ Result<void> Qcow2SnapshotOps::finish(Qcow2Image& img, bool marked) {
   return Ok();
 }
 
-Result<std::string> Qcow2SnapshotOps::create(Qcow2Image& img, std::string_view name) {
+Result<std::string> Qcow2SnapshotOps::create(Qcow2Image& img, const Qcow2NewSnapshot& params) {
   const std::string& path = img.file_->path();
   std::vector<Qcow2Snapshot> list = img.snapshots_.snapshots;
   if (list.size() >= kMaxSnapshots) {
@@ -317,15 +317,16 @@ Result<std::string> Qcow2SnapshotOps::create(Qcow2Image& img, std::string_view n
     max_id = std::max(max_id, std::strtoul(s.id.c_str(), nullptr, 10));
   Qcow2Snapshot snap;
   snap.id = std::to_string(max_id + 1);
-  snap.name = std::string(name);
+  snap.name = params.name;
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
-  // qemu-img dates snapshots to the microsecond and records instruction
-  // count 0 (no VM ran).
+  // QEMU dates snapshots to the microsecond.
   snap.date_sec = static_cast<uint32_t>(now.tv_sec);
   snap.date_nsec = static_cast<uint32_t>(now.tv_nsec / 1000 * 1000);
+  snap.vm_clock_nsec = params.vm_clock_nsec;
+  snap.vm_state_size = params.vm_state_size;
   snap.disk_size = img.info_.size;
-  snap.icount = 0;
+  snap.icount = params.icount;
   snap.l1_size = static_cast<uint32_t>(img.l1_.size());
   list.push_back(snap);
   // Fails early when the table would be too large.
@@ -460,11 +461,17 @@ Result<size_t> Qcow2Image::find_snapshot(std::string_view id_or_name) const {
 }
 
 Result<std::string> Qcow2Image::create_snapshot(std::string_view name) {
+  Qcow2NewSnapshot snapshot;
+  snapshot.name = std::string(name);
+  return create_snapshot(snapshot);
+}
+
+Result<std::string> Qcow2Image::create_snapshot(const Qcow2NewSnapshot& snapshot) {
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(0, 0, true));
   // "neither compressed clusters nor internal snapshots are supported"
   TRY(check_no_external_data("internal snapshots are"));
-  return Qcow2SnapshotOps::create(*this, name);
+  return Qcow2SnapshotOps::create(*this, snapshot);
 }
 
 Result<void> Qcow2Image::apply_snapshot(size_t index) {

@@ -66,7 +66,7 @@ Result<void> Qcow2Image::write_subclusters(uint64_t guest_offset, std::span<cons
   // (backing file, zeros or the old cluster): in place only the edge
   // subclusters that held no data need it. The disk may end inside the range.
   uint64_t span_start = from * scs;
-  uint64_t span_end = std::min(to * scs, info_.size - cluster_start);
+  uint64_t span_end = std::min(to * scs, area_end(cluster_start) - cluster_start);
   if (in_place) {
     if ((m.bitmap >> first) & 1) span_start = in_cluster;
     if ((m.bitmap >> (end - 1)) & 1) span_end = in_cluster + data.size();

@@ -198,6 +198,10 @@ Result<void> Qcow2Image::write(uint64_t offset, std::span<const uint8_t> data) {
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(offset, data.size(), true));
   TRY(mark_bitmaps_in_use());
+  return write_locked(offset, data);
+}
+
+Result<void> Qcow2Image::write_locked(uint64_t offset, std::span<const uint8_t> data) {
   const uint64_t cs = geometry_.cluster_size();
   uint64_t done = 0;
   while (done < data.size()) {

@@ -4,12 +4,11 @@
 
 #include <cctype>
 #include <charconv>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <utility>
 
+#include "block/qcow2_snapshot_text.h"
 #include "block/raw_file.h"
 
 namespace vessel::cli::img {
@@ -205,44 +204,9 @@ Result<bool> parse_img_bool(std::string_view key, std::string_view value) {
   return Error("Parameter '" + std::string(key) + "' expects 'on' or 'off'");
 }
 
-std::string human_size(uint64_t bytes) {
-  static const char* const kSuffixes[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
-  int exponent = 0;
-  std::frexp(static_cast<double>(bytes) / (1000.0 / 1024.0), &exponent);
-  int i = exponent <= 0 ? 0 : (exponent - 1) / 10;
-  if (i > 6) i = 6;
-  double div = static_cast<double>(uint64_t{1} << (i * 10));
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%0.3g %sB", static_cast<double>(bytes) / div, kSuffixes[i]);
-  return buf;
-}
-
 std::string snapshot_list_text(const std::vector<block::Qcow2Snapshot>& snapshots) {
-  // QEMU's bdrv_snapshot_dump(), column for column.
-  char line[512];
-  std::snprintf(line, sizeof line, "%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG", "VM SIZE", "DATE",
-                "VM CLOCK", "ICOUNT");
-  std::string out = std::string("Snapshot list:\n") + line;
-  for (const block::Qcow2Snapshot& s : snapshots) {
-    time_t date = s.date_sec;
-    struct tm local {};
-    localtime_r(&date, &local);
-    char date_text[64];
-    std::strftime(date_text, sizeof date_text, "%Y-%m-%d %H:%M:%S", &local);
-    uint64_t secs = s.vm_clock_nsec / 1000000000;
-    char clock_text[64];
-    std::snprintf(clock_text, sizeof clock_text, "%02d:%02d:%02d.%03d",
-                  static_cast<int>(secs / 3600), static_cast<int>((secs / 60) % 60),
-                  static_cast<int>(secs % 60),
-                  static_cast<int>((s.vm_clock_nsec / 1000000) % 1000));
-    std::string icount = s.icount == -1 ? "" : std::to_string(s.icount);
-    // "%-9s %-16s %8s%20s%13s%11s", with names of any length.
-    out += s.id + std::string(s.id.size() < 9 ? 9 - s.id.size() : 0, ' ') + " " + s.name +
-           std::string(s.name.size() < 16 ? 16 - s.name.size() : 0, ' ') + " ";
-    std::snprintf(line, sizeof line, "%8s%20s%13s%11s\n", human_size(s.vm_state_size).c_str(),
-                  date_text, clock_text, icount.c_str());
-    out += line;
-  }
+  std::string out = "Snapshot list:\n" + block::snapshot_table_header() + "\n";
+  for (const block::Qcow2Snapshot& s : snapshots) out += block::snapshot_table_row(s, s.id) + "\n";
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/size_text.h"
 #include "block/block_backend.h"
 #include "block/image_format.h"
 #include "block/qcow2.h"
@@ -83,9 +84,6 @@ std::vector<std::pair<std::string, std::string>> split_img_options(
 
 // qemu's booleans: on/off (also yes/no, true/false), with its error text.
 Result<bool> parse_img_bool(std::string_view key, std::string_view value);
-
-// "1 GiB", "192 KiB", "1.5 MiB" (qemu's size_to_str: 3 significant digits).
-std::string human_size(uint64_t bytes);
 
 // A JSON string literal for `text`.
 std::string json_string(std::string_view text);

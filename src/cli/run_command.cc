@@ -18,6 +18,7 @@
 #include "vmm/qmp_server.h"
 #include "vmm/state_file.h"
 #include "vmm/vm.h"
+#include "vmm/vm_snapshot.h"
 
 namespace vessel::cli {
 namespace {
@@ -63,6 +64,8 @@ void print_help() {
       "  --incoming tcp:HOST:PORT|file:PATH|exec:COMMAND\n"
       "                            continue a VM migrated or saved by QMP 'migrate'\n"
       "                            (start it with the options the VM had there)\n"
+      "  --loadvm NAME             start from the VM snapshot NAME of the disks (made\n"
+      "                            by savevm; start with the options the VM had)\n"
       "  --qmp unix:PATH,server[,wait=off]\n"
       "                            a QMP control socket (QEMU's machine protocol);\n"
       "                            without wait=off the VM starts once a client connects\n"
@@ -121,6 +124,7 @@ struct RunOptions {
   vmm::VmConfig vm;
   QmpOption qmp;
   std::string incoming;  // a saved VM to continue: file:PATH or exec:COMMAND
+  std::string loadvm;    // a VM snapshot in the disks to continue
   bool help = false;
   bool kernel_given = false;
   bool firmware_given = false;
@@ -217,6 +221,12 @@ Result<RunOptions> parse(std::span<const std::string_view> args) {
          o.incoming = std::string(v);
          return Ok();
        }},
+      {"--loadvm", true,
+       [&](std::string_view v) -> Result<void> {
+         if (v.empty()) return Error("--loadvm needs a snapshot name");
+         o.loadvm = std::string(v);
+         return Ok();
+       }},
       {"--nic", true,
        [&](std::string_view v) -> Result<void> {
          TRY_ASSIGN(net::NicConfig nic, net::parse_nic(v));
@@ -242,6 +252,9 @@ Result<RunOptions> parse(std::span<const std::string_view> args) {
   };
   TRY(parse_options(args, specs, "vessel run"));
   if (o.help) return o;
+  if (!o.incoming.empty() && !o.loadvm.empty()) {
+    return Error("--incoming and --loadvm both say where the VM comes from; give one");
+  }
 
   if (!o.kernel_given && !o.firmware_given) {
     TRY_ASSIGN(DefaultGuest guest, find_default_guest());
@@ -284,8 +297,9 @@ int run_command(std::span<const std::string_view> args) {
     std::fprintf(stderr, "vessel: error: %s\n", vm.error().message().c_str());
     return kExitHostError;
   }
-  if (!options->incoming.empty()) {
-    Result<void> restored = restore_incoming(**vm, options->incoming);
+  if (!options->incoming.empty() || !options->loadvm.empty()) {
+    Result<void> restored = options->loadvm.empty() ? restore_incoming(**vm, options->incoming)
+                                                    : vmm::load_vm_snapshot(**vm, options->loadvm);
     if (!restored) {
       std::fprintf(stderr, "vessel: error: %s\n", restored.error().message().c_str());
       return kExitHostError;

@@ -288,6 +288,27 @@ uint64_t Board::disk_size(size_t index) const {
   return blk.capacity_sectors() * devices::virtio::VirtioBlk::kSectorSize;
 }
 
+block::BlockBackend& Board::disk_image(size_t index) {
+  auto& blk = static_cast<devices::virtio::VirtioBlk&>(virtio_.at(index)->device());
+  return blk.backend();
+}
+
+Result<void> Board::replace_disk_image(size_t index, DiskConfig disk, const DiskChange& open_new) {
+  if (index >= config_.disks.size()) return Error("no disk " + std::to_string(index));
+  std::unique_ptr<block::BlockBackend> old;
+  TRY(virtio_[index]->with_device_quiesced(
+      [&](devices::virtio::VirtioDevice& device) -> Result<void> {
+        auto& blk = static_cast<devices::virtio::VirtioBlk&>(device);
+        TRY_ASSIGN(std::unique_ptr<block::BlockBackend> image, open_new(blk.backend()));
+        TRY_ASSIGN(old, blk.swap_backend(std::move(image)));
+        return Ok();
+      }));
+  config_.disks[index] = std::move(disk);
+  // Closed outside the lock: the guest's requests go on meanwhile.
+  old.reset();
+  return Ok();
+}
+
 void Board::serial_input(uint8_t byte) {
   uart_->receive(byte);
 }

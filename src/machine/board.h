@@ -6,12 +6,14 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/result.h"
 #include "base/state.h"
+#include "block/block_backend.h"
 #include "machine/board_config.h"
 #include "machine/boot.h"
 #include "machine/boot_images.h"
@@ -65,6 +67,18 @@ class Board {
 
   // Size in bytes of disk `index` (in config().disks order).
   uint64_t disk_size(size_t index) const;
+  // The image under disk `index`, for the VMM's snapshot commands. Its data
+  // may be used only while no hart runs (the VM paused); what it is (path,
+  // format, backing chain) at any time from the thread that replaces images.
+  block::BlockBackend& disk_image(size_t index);
+  // Gives disk `index` a new image while the guest runs: with the guest's
+  // requests to the disk held back (those in progress finish first),
+  // `open_new` gets the current image and returns the one to use from now on
+  // (the same size; the old one is closed afterwards), and config() then
+  // describes the disk as `disk`. When `open_new` fails nothing changes.
+  using DiskChange =
+      std::function<Result<std::unique_ptr<block::BlockBackend>>(block::BlockBackend& current)>;
+  Result<void> replace_disk_image(size_t index, DiskConfig disk, const DiskChange& open_new);
 
   // A byte typed on the console, for UART0's receiver. Thread-safe.
   void serial_input(uint8_t byte);

@@ -7,13 +7,15 @@
 #include <chrono>
 #include <string_view>
 
+#include "vmm/disk_overlay.h"
+#include "vmm/image_info.h"
 #include "vmm/migration.h"
 #include "vmm/state_file.h"
 
 namespace vessel::vmm {
 namespace {
 
-constexpr std::array<std::string_view, 17> kCommands = {
+constexpr std::array<std::string_view, 19> kCommands = {
     "qmp_capabilities",
     "query-status",
     "stop",
@@ -31,14 +33,21 @@ constexpr std::array<std::string_view, 17> kCommands = {
     "migrate-set-parameters",
     "migrate-set-capabilities",
     "query-migrate-parameters",
+    "human-monitor-command",
+    "blockdev-snapshot-sync",
 };
 
-// QEMU's wording for arguments a command does not take or gets wrong.
+// QEMU's wording for arguments a command does not take or gets wrong:
+// `strings` are required, `optional_strings` and `booleans` optional.
 Json check_arguments(const Json& arguments, std::initializer_list<std::string_view> strings,
-                     std::initializer_list<std::string_view> booleans) {
+                     std::initializer_list<std::string_view> booleans,
+                     std::initializer_list<std::string_view> optional_strings = {}) {
+  auto listed = [](std::initializer_list<std::string_view> names, const std::string& key) {
+    return std::find(names.begin(), names.end(), key) != names.end();
+  };
   for (const auto& [key, value] : arguments.items()) {
-    bool is_string = std::find(strings.begin(), strings.end(), key) != strings.end();
-    bool is_bool = std::find(booleans.begin(), booleans.end(), key) != booleans.end();
+    bool is_string = listed(strings, key) || listed(optional_strings, key);
+    bool is_bool = listed(booleans, key);
     if (!is_string && !is_bool) {
       return qmp_error("GenericError", "Parameter '" + key + "' is unexpected");
     }
@@ -61,6 +70,15 @@ Json ok(Json value = Json::object()) {
 
 }  // namespace
 
+QmpCommands::QmpCommands(Vm& vm, EventSink emit)
+    : vm_(vm),
+      emit_(std::move(emit)),
+      monitor_(vm, [this](const char* event) { emit_(event, nullptr); }) {
+  for (size_t i = 0; i < vm_.board().config().disks.size(); ++i) {
+    node_names_.push_back("#block" + std::to_string(next_node_++));
+  }
+}
+
 Json QmpCommands::execute(const std::string& name, const Json& arguments) {
   bool known = false;
   for (std::string_view c : kCommands) known = known || c == name;
@@ -72,6 +90,8 @@ Json QmpCommands::execute(const std::string& name, const Json& arguments) {
   }
   if (name == "migrate-set-parameters") return set_migrate_parameters(arguments);
   if (name == "migrate-set-capabilities") return set_migrate_capabilities(arguments);
+  if (name == "human-monitor-command") return human_monitor_command(arguments);
+  if (name == "blockdev-snapshot-sync") return blockdev_snapshot_sync(arguments);
   // None of the other commands takes arguments.
   if (!arguments.empty()) {
     return qmp_error("GenericError", "Parameter '" + arguments.begin().key() + "' is unexpected");
@@ -296,24 +316,100 @@ Json QmpCommands::query_block() const {
   const auto& disks = vm_.board().config().disks;
   for (size_t i = 0; i < disks.size(); ++i) {
     const machine::DiskConfig& disk = disks[i];
-    std::string format = block::image_format_name(disk.format);
-    Json image = {
-        {"filename", disk.path}, {"format", format}, {"virtual-size", vm_.board().disk_size(i)}};
+    const block::BlockBackend& image = vm_.board().disk_image(i);
+    Json inserted = {{"file", disk.path},         {"node-name", node_names_[i]},
+                     {"ro", disk.read_only},      {"drv", block::image_format_name(disk.format)},
+                     {"encrypted", false},        {"backing_file_depth", backing_depth(image)},
+                     {"image", image_info(image)}};
+    if (inserted["image"].contains("backing-filename")) {
+      inserted["backing_file"] = inserted["image"]["backing-filename"];
+    }
     list.push_back({{"device", "virtio" + std::to_string(i)},
                     {"qdev", "/machine/peripheral-anon/device[" + std::to_string(i) + "]"},
                     {"type", "unknown"},
                     {"removable", false},
                     {"locked", false},
                     {"io-status", "ok"},
-                    {"inserted",
-                     {{"file", disk.path},
-                      {"ro", disk.read_only},
-                      {"drv", format},
-                      {"encrypted", false},
-                      {"backing_file_depth", 0},
-                      {"image", image}}}});
+                    {"inserted", inserted}});
   }
   return list;
+}
+
+// QEMU's HMP through QMP: the command's output is the reply, errors
+// included ("Error: …" lines); only bad arguments are QMP errors.
+Json QmpCommands::human_monitor_command(const Json& arguments) {
+  for (const auto& [key, value] : arguments.items()) {
+    if (key == "cpu-index") {
+      // Which vCPU `info registers` and the like show; none here needs one.
+      if (!value.is_number_integer() || value.get<int64_t>() < 0 ||
+          value.get<int64_t>() >= static_cast<int64_t>(vm_.board().hart_count())) {
+        return qmp_error("GenericError", "Parameter 'cpu-index' expects a CPU number");
+      }
+    } else if (key != "command-line") {
+      return qmp_error("GenericError", "Parameter '" + key + "' is unexpected");
+    }
+  }
+  Json bad = check_arguments(arguments.contains("command-line")
+                                 ? Json{{"command-line", arguments["command-line"]}}
+                                 : Json::object(),
+                             {"command-line"}, {});
+  if (!bad.is_null()) return bad;
+  {
+    std::lock_guard lock(mutex_);
+    if (migration_active()) {
+      return qmp_error("GenericError", "There's a migration process in progress");
+    }
+  }
+  return ok(monitor_.execute(arguments["command-line"].get<std::string>()));
+}
+
+// An external snapshot (disk_overlay.h) of the disk named by `device` or by
+// its top image's `node-name`.
+Json QmpCommands::blockdev_snapshot_sync(const Json& arguments) {
+  Json bad = check_arguments(arguments, {"snapshot-file"}, {},
+                             {"device", "node-name", "snapshot-node-name", "format", "mode"});
+  if (!bad.is_null()) return bad;
+  std::string device = arguments.value("device", "");
+  std::string node = arguments.value("node-name", "");
+  const auto& disks = vm_.board().config().disks;
+  size_t index = disks.size();
+  for (size_t i = 0; i < disks.size(); ++i) {
+    bool named = !device.empty() && device == "virtio" + std::to_string(i);
+    bool by_node = device.empty() && !node.empty() && node == node_names_[i];
+    if (named || by_node) index = i;
+  }
+  if (index == disks.size()) {
+    return qmp_error(device.empty() && node.empty() ? "GenericError" : "DeviceNotFound",
+                     "Cannot find device=" + device + " nor node_name=" + node);
+  }
+  std::string format = arguments.value("format", "qcow2");
+  if (format != "qcow2") {
+    return qmp_error("GenericError", "Format '" + format +
+                                         "' cannot have a backing file; the overlay must be qcow2");
+  }
+  std::string mode = arguments.value("mode", "absolute-paths");
+  if (mode != "absolute-paths" && mode != "existing") {
+    return qmp_error("GenericError", "Parameter 'mode' does not accept value '" + mode + "'");
+  }
+  std::string snapshot_node = arguments.value("snapshot-node-name", "");
+  if (!snapshot_node.empty() &&
+      std::find(node_names_.begin(), node_names_.end(), snapshot_node) != node_names_.end()) {
+    return qmp_error("GenericError", "New snapshot node name already in use");
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (migration_active()) {
+      return qmp_error("GenericError", "There's a migration process in progress");
+    }
+  }
+  const std::string file = arguments["snapshot-file"].get<std::string>();
+  Result<void> done = snapshot_to_overlay(
+      vm_.board(), index, file,
+      mode == "existing" ? OverlayMode::kExisting : OverlayMode::kAbsolutePaths);
+  if (!done) return qmp_error("GenericError", done.error().message());
+  node_names_[index] =
+      snapshot_node.empty() ? "#block" + std::to_string(next_node_++) : snapshot_node;
+  return ok();
 }
 
 Json QmpCommands::query_cpus_fast() const {

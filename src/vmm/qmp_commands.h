@@ -1,8 +1,9 @@
 // The QMP commands a Vessel VM answers, on top of a Vm: run state (stop,
 // cont, query-status), power (system_powerdown, system_reset, quit) and
 // what the VM is made of (query-block, query-cpus-fast), saving the VM
-// (migrate to file:/exec:, query-migrate), plus query-version and
-// query-commands. Replies and errors follow QEMU 7.2's QMP.
+// (migrate to file:/exec:, query-migrate), snapshots (human-monitor-command
+// with savevm/loadvm/delvm/info snapshots, blockdev-snapshot-sync), plus
+// query-version and query-commands. Replies and errors follow QEMU 7.2's QMP.
 #pragma once
 
 #include <chrono>
@@ -11,7 +12,9 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "vmm/human_monitor.h"
 #include "vmm/migration.h"
 #include "vmm/qmp_server.h"
 #include "vmm/vm.h"
@@ -22,7 +25,7 @@ class QmpCommands {
  public:
   using EventSink = std::function<void(const std::string& event, const Json& data)>;
 
-  QmpCommands(Vm& vm, EventSink emit) : vm_(vm), emit_(std::move(emit)) {}
+  QmpCommands(Vm& vm, EventSink emit);
   ~QmpCommands() { finish(); }
   QmpCommands(const QmpCommands&) = delete;
   QmpCommands& operator=(const QmpCommands&) = delete;
@@ -52,6 +55,8 @@ class QmpCommands {
   Json set_migrate_capabilities(const Json& arguments);
   Json query_block() const;
   Json query_cpus_fast() const;
+  Json human_monitor_command(const Json& arguments);
+  Json blockdev_snapshot_sync(const Json& arguments);
 
   Vm& vm_;
   EventSink emit_;
@@ -62,6 +67,11 @@ class QmpCommands {
   std::unique_ptr<MigrationStats> stats_;
   std::chrono::steady_clock::time_point migration_started_;
   std::thread migration_thread_;
+  HumanMonitor monitor_;
+  // Node names of the disks' top images (QEMU's "#blockN" unless a
+  // blockdev-snapshot-sync named its overlay), by disk.
+  std::vector<std::string> node_names_;
+  unsigned next_node_ = 0;
 };
 
 }  // namespace vessel::vmm

@@ -238,12 +238,21 @@ Result<void> Vm::save(StateWriter& out, bool include_ram) const {
 }
 
 Result<void> Vm::restore(StateReader& in) {
-  if (running_.load()) return Error("cannot restore state into a running VM");
+  if (!quiescent()) return Error("cannot restore state into a running VM");
   TRY(in.begin_section("vessel-vm", 1));
   TRY(board_->load(in));
   TRY(in.end_section());
   if (!in.at_end()) return Error("saved state has trailing data");
+  // A paused VM goes on from the restored time, not from where it paused.
+  std::lock_guard lock(pause_mutex_);
+  if (pause_requested_.load()) paused_ticks_ = board_->clock().ticks();
   return Ok();
+}
+
+uint64_t Vm::guest_clock_ns() const {
+  std::lock_guard lock(pause_mutex_);
+  uint64_t ticks = pause_requested_.load() ? paused_ticks_ : board_->clock().ticks();
+  return ticks * (1'000'000'000 / GuestClock::kFrequency);
 }
 
 }  // namespace vessel::vmm

@@ -97,7 +97,11 @@ class Vm {
   // format. Only while run() is not executing or the VM is paused. A VM restored from it must be
   // created from the same configuration.
   Result<void> save(StateWriter& out, bool include_ram = true) const;
+  // Also into a paused VM (loadvm): it resumes where the state left off. A
+  // state that fails part way leaves the machine undefined; it stays paused.
   Result<void> restore(StateReader& in);
+  // The guest clock in nanoseconds (where it stands still while paused).
+  uint64_t guest_clock_ns() const;
 
  private:
   explicit Vm(VmConfig config) : config_(std::move(config)) {}

@@ -83,6 +83,17 @@ VirtioBlk::VirtioBlk(std::unique_ptr<block::BlockBackend> backend, bool read_onl
   if (serial_.size() > kSerialLength) serial_.resize(kSerialLength);
 }
 
+Result<std::unique_ptr<block::BlockBackend>> VirtioBlk::swap_backend(
+    std::unique_ptr<block::BlockBackend> backend) {
+  if (backend->size() != capacity_ * kSectorSize) {
+    return Error("the new image has " + std::to_string(backend->size()) + " bytes; the disk has " +
+                 std::to_string(capacity_ * kSectorSize));
+  }
+  if (backend->read_only() && !read_only_) return Error("the new image is read-only");
+  std::swap(backend, backend_);
+  return backend;
+}
+
 uint64_t VirtioBlk::device_features() const {
   uint64_t features = kFeatureSegMax | kFeatureBlkSize | kFeatureFlush;
   if (read_only_) {

@@ -34,6 +34,14 @@ class VirtioBlk : public VirtioDevice {
   Result<void> load(StateReader& in) override;
 
   uint64_t capacity_sectors() const { return capacity_; }
+  // The image under the disk. Used only while no request runs: the VM paused,
+  // or inside VirtioMmio::with_device_quiesced().
+  block::BlockBackend& backend() { return *backend_; }
+  // Puts `backend` in place of the current image and returns that one, under
+  // the same conditions. The guest sees the same disk: the new image must
+  // have the size and writability of the old one.
+  Result<std::unique_ptr<block::BlockBackend>> swap_backend(
+      std::unique_ptr<block::BlockBackend> backend);
 
  private:
   Result<uint32_t> handle(const DescriptorChain& chain, memory::AddressSpace& ram);

@@ -54,6 +54,14 @@ class VirtioMmio : public memory::MmioHandler, private QueueHost {
   Result<void> load(StateReader& in);
 
   VirtioDevice& device() { return *device_; }
+  // Runs `work(device())` while no queue is processed (under the transport's
+  // lock): requests in progress finish first, new ones wait until it returns.
+  // For host-side changes under a running guest, such as a disk's new image.
+  template <typename Work>
+  auto with_device_quiesced(Work&& work) {
+    std::lock_guard lock(mutex_);
+    return work(*device_);
+  }
   uint32_t device_status() const;
   uint32_t interrupt_status() const;
 
