@@ -31,6 +31,9 @@ packages=(
   iproute2 iputils-ping
   # img tests: open flags, syncs and ioctls of vessel img and qemu-img, side by side
   strace
+  # vesseld: domain XML (pugixml); Debian's libvirt clients drive it in the
+  # tests (virsh, virt-xml-validate, the Python binding, virt-install)
+  libpugixml-dev libvirt-clients python3-libvirt virtinst
   # fuzz targets (fuzz/): clang with libFuzzer
   clang libclang-rt-14-dev
 )

@@ -180,9 +180,8 @@ Result<void> DomainManager::start_locked(Domain& domain, const DomainDef& def) {
   auto exited = [this, name, generation](const VmExitInfo& info) {
     on_exit(name, generation, info);
   };
-  auto process =
-      VmProcess::start(argv, paths.control_socket, dir_.console_log(name),
-                                   dir_.log_file(name), on_event, exited);
+  auto process = VmProcess::start(argv, paths.control_socket, dir_.console_log(name),
+                                  dir_.log_file(name), on_event, exited);
   if (!process.ok()) {
     return make(virt_error::kOperationFailed,
                 "domain '" + name + "' did not start: " + process.error().message());

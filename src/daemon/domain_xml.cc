@@ -251,8 +251,8 @@ Result<void> parse_os(const pugi::xml_node& os, DomainDef& def) {
   def.initrd = text_of(os.child("initrd"));
   def.cmdline = text_of(os.child("cmdline"));
   def.loader = text_of(os.child("loader"));
-  for (const auto& [element, path] : {std::pair{"kernel", def.kernel}, {"initrd", def.initrd},
-                                      {"loader", def.loader}}) {
+  for (const auto& [element, path] :
+       {std::pair{"kernel", def.kernel}, {"initrd", def.initrd}, {"loader", def.loader}}) {
     if (!path.empty() && path[0] != '/') {
       return xml_error(std::string("<") + element + "> needs an absolute path, not '" + path + "'");
     }

@@ -41,6 +41,12 @@ struct Call {
     reply.i32(ref.id);
   }
   std::string string() { return args.string(rpc::kStringMax); }
+  // Every handler calls this once its arguments are decoded, before acting:
+  // nothing is done on behalf of a malformed call.
+  Result<void> end_args() {
+    if (!args.done()) return make(virt_error::kRpc, "malformed arguments");
+    return Ok();
+  }
 };
 
 using Handler = std::function<Result<void>(Call&)>;
@@ -79,6 +85,7 @@ std::string capabilities_xml() {
 Handler int_of_domain(Result<bool> (DomainManager::*query)(const DomainRef&)) {
   return [query](Call& c) -> Result<void> {
     DomainRef ref = c.domain();
+    TRY(c.end_args());
     TRY_ASSIGN(bool value, (c.manager.*query)(ref));
     c.reply.i32(value ? 1 : 0);
     return Ok();
@@ -91,6 +98,7 @@ Handler domain_action(Result<void> (DomainManager::*action)(const DomainRef&), b
   return [action, flagged](Call& c) -> Result<void> {
     DomainRef ref = c.domain();
     if (flagged) c.args.u32();
+    TRY(c.end_args());
     return (c.manager.*action)(ref);
   };
 }
@@ -99,7 +107,7 @@ Handler start_domain(bool flagged) {
   return [flagged](Call& c) -> Result<void> {
     DomainRef ref = c.domain();
     unsigned flags = flagged ? c.args.u32() : 0;
-    if (!c.args.done()) return make(virt_error::kRpc, "malformed arguments");
+    TRY(c.end_args());
     TRY_ASSIGN(DomainRef started, c.manager.start(ref, flags & kStartPaused));
     if (flagged) c.put(started);
     return Ok();
@@ -110,7 +118,7 @@ Handler define_domain(bool flagged) {
   return [flagged](Call& c) -> Result<void> {
     std::string xml = c.string();
     if (flagged) c.args.u32();
-    if (!c.args.done()) return make(virt_error::kRpc, "malformed arguments");
+    TRY(c.end_args());
     TRY_ASSIGN(DomainRef ref, c.manager.define(xml));
     c.put(ref);
     return Ok();
@@ -122,7 +130,7 @@ Handler change_device(bool flagged, bool detach) {
     DomainRef ref = c.domain();
     std::string xml = c.string();
     unsigned flags = flagged ? c.args.u32() : 1;  // the old calls act on the live VM
-    if (!c.args.done()) return make(virt_error::kRpc, "malformed arguments");
+    TRY(c.end_args());
     return c.manager.change_device(ref, xml, flags, detach);
   };
 }
@@ -132,6 +140,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
       // Connection.
       {66,  // AUTH_LIST: no authentication beyond the socket's permissions
        {[](Call& c) -> Result<void> {
+          TRY(c.end_args());
           c.reply.u32(1);
           c.reply.i32(0);  // REMOTE_AUTH_NONE
           return Ok();
@@ -140,6 +149,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
       {60,  // SUPPORTS_FEATURE
        {[](Call& c) -> Result<void> {
           int32_t feature = c.args.i32();
+          TRY(c.end_args());
           c.reply.i32(feature == kFeatureKeepalive ? 1 : 0);
           return Ok();
         },
@@ -148,7 +158,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
        {[](Call& c) -> Result<void> {
           std::optional<std::string> name = c.args.optional_string(rpc::kStringMax);
           unsigned flags = c.args.u32();
-          if (!c.args.done()) return make(virt_error::kRpc, "malformed arguments");
+          TRY(c.end_args());
           if (name && !name->empty() && !uri_is_ours(*name, c.session.accept_qemu_uri)) {
             return make(virt_error::kNoSupport, "this daemon serves vessel:/// URIs, not " + *name);
           }
@@ -162,30 +172,35 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
         true}},
       {2,  // CONNECT_CLOSE
        {[](Call& c) -> Result<void> {
+          TRY(c.end_args());
           c.session.close_requested = true;
           return Ok();
         },
         true}},
       {3,  // GET_TYPE
        {[](Call& c) -> Result<void> {
+          TRY(c.end_args());
           c.reply.string("Vessel");
           return Ok();
         },
         true}},
       {4,  // GET_VERSION
        {[](Call& c) -> Result<void> {
+          TRY(c.end_args());
           c.reply.u64(uint64_t{kVersionMajor} * 1000000 + kVersionMinor * 1000 + kVersionMicro);
           return Ok();
         },
         true}},
       {157,  // GET_LIB_VERSION
        {[](Call& c) -> Result<void> {
+          TRY(c.end_args());
           c.reply.u64(uint64_t{kVersionMajor} * 1000000 + kVersionMinor * 1000 + kVersionMicro);
           return Ok();
         },
         true}},
       {59,  // GET_HOSTNAME
        {[](Call& c) -> Result<void> {
+          TRY(c.end_args());
           char host[256] = {};
           if (::gethostname(host, sizeof host - 1) != 0) {
             return make(virt_error::kSystemError, "cannot get the host name");
@@ -196,6 +211,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
         true}},
       {7,  // GET_CAPABILITIES
        {[](Call& c) -> Result<void> {
+          TRY(c.end_args());
           c.reply.string(capabilities_xml());
           return Ok();
         },
@@ -203,12 +219,14 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
       {5,  // GET_MAX_VCPUS
        {[](Call& c) -> Result<void> {
           c.args.optional_string(rpc::kStringMax);
+          TRY(c.end_args());
           c.reply.i32(8);
           return Ok();
         },
         true}},
       {122,  // NODE_GET_SECURITY_MODEL: none; char arrays keep their NUL
        {[](Call& c) -> Result<void> {
+          TRY(c.end_args());
           c.reply.char_array(std::string(1, '\0'));
           c.reply.char_array(std::string(1, '\0'));
           return Ok();
@@ -220,7 +238,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
        {[](Call& c) -> Result<void> {
           int32_t need_results = c.args.i32();
           unsigned flags = c.args.u32();
-          if (!c.args.done()) return make(virt_error::kRpc, "malformed arguments");
+          TRY(c.end_args());
           std::vector<DomainRef> domains = c.manager.list(flags);
           if (domains.size() > kListMax) domains.resize(kListMax);
           // The array only when asked for; the count always.
@@ -236,12 +254,14 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
         true}},
       {51,  // NUM_OF_DOMAINS
        {[](Call& c) -> Result<void> {
+          TRY(c.end_args());
           c.reply.i32(static_cast<int32_t>(c.manager.list(list_flags::kActive).size()));
           return Ok();
         },
         true}},
       {25,  // NUM_OF_DEFINED_DOMAINS
        {[](Call& c) -> Result<void> {
+          TRY(c.end_args());
           c.reply.i32(static_cast<int32_t>(c.manager.list(list_flags::kInactive).size()));
           return Ok();
         },
@@ -249,6 +269,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
       {37,  // LIST_DOMAINS: ids of the active ones
        {[](Call& c) -> Result<void> {
           uint32_t max = static_cast<uint32_t>(c.args.i32());
+          TRY(c.end_args());
           if (max > kListMax) return make(virt_error::kRpc, "too many domains requested");
           std::vector<DomainRef> domains = c.manager.list(list_flags::kActive);
           if (domains.size() > max) domains.resize(max);
@@ -260,6 +281,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
       {21,  // LIST_DEFINED_DOMAINS: names of the inactive ones
        {[](Call& c) -> Result<void> {
           uint32_t max = static_cast<uint32_t>(c.args.i32());
+          TRY(c.end_args());
           if (max > kListMax) return make(virt_error::kRpc, "too many domains requested");
           std::vector<DomainRef> domains = c.manager.list(list_flags::kInactive);
           if (domains.size() > max) domains.resize(max);
@@ -271,6 +293,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
       {23,  // LOOKUP_BY_NAME
        {[](Call& c) -> Result<void> {
           std::string name = c.string();
+          TRY(c.end_args());
           TRY_ASSIGN(DomainRef ref, c.manager.lookup_by_name(name));
           c.put(ref);
           return Ok();
@@ -279,6 +302,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
       {24,  // LOOKUP_BY_UUID
        {[](Call& c) -> Result<void> {
           Uuid uuid = c.args.fixed_opaque<16>();
+          TRY(c.end_args());
           TRY_ASSIGN(DomainRef ref, c.manager.lookup_by_uuid(uuid));
           c.put(ref);
           return Ok();
@@ -287,6 +311,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
       {22,  // LOOKUP_BY_ID
        {[](Call& c) -> Result<void> {
           int32_t id = c.args.i32();
+          TRY(c.end_args());
           TRY_ASSIGN(DomainRef ref, c.manager.lookup_by_id(id));
           c.put(ref);
           return Ok();
@@ -298,6 +323,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
        {[](Call& c) -> Result<void> {
           DomainRef ref = c.domain();
           c.args.u32();
+          TRY(c.end_args());
           TRY_ASSIGN(auto state, c.manager.state(ref));
           c.reply.i32(static_cast<int32_t>(state.first));
           c.reply.i32(state.second);
@@ -307,6 +333,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
       {16,  // GET_INFO
        {[](Call& c) -> Result<void> {
           DomainRef ref = c.domain();
+          TRY(c.end_args());
           TRY_ASSIGN(DomainInfo info, c.manager.info(ref));
           c.reply.u32(static_cast<uint32_t>(info.state));
           c.reply.u64(info.max_memory_kib);
@@ -319,6 +346,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
       {19,  // GET_OS_TYPE
        {[](Call& c) -> Result<void> {
           DomainRef ref = c.domain();
+          TRY(c.end_args());
           TRY(c.manager.state(ref));
           c.reply.string("hvm");
           return Ok();
@@ -327,6 +355,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
       {17,  // GET_MAX_MEMORY
        {[](Call& c) -> Result<void> {
           DomainRef ref = c.domain();
+          TRY(c.end_args());
           TRY_ASSIGN(DomainInfo info, c.manager.info(ref));
           c.reply.u64(info.max_memory_kib);
           return Ok();
@@ -335,6 +364,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
       {18,  // GET_MAX_VCPUS of a domain
        {[](Call& c) -> Result<void> {
           DomainRef ref = c.domain();
+          TRY(c.end_args());
           TRY_ASSIGN(DomainInfo info, c.manager.info(ref));
           c.reply.i32(static_cast<int32_t>(info.vcpus));
           return Ok();
@@ -344,6 +374,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
        {[](Call& c) -> Result<void> {
           DomainRef ref = c.domain();
           unsigned flags = c.args.u32();
+          TRY(c.end_args());
           TRY_ASSIGN(std::string xml, c.manager.xml(ref, flags & kXmlInactive));
           c.reply.string(xml);
           return Ok();
@@ -356,6 +387,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
        {[](Call& c) -> Result<void> {
           DomainRef ref = c.domain();
           c.args.u32();
+          TRY(c.end_args());
           TRY(c.manager.state(ref));
           c.reply.i32(0);
           return Ok();
@@ -365,6 +397,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
        {[](Call& c) -> Result<void> {
           DomainRef ref = c.domain();
           c.args.u32();
+          TRY(c.end_args());
           TRY(c.manager.state(ref));
           c.reply.i32(0);
           return Ok();
@@ -374,6 +407,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
        {[](Call& c) -> Result<void> {
           DomainRef ref = c.domain();
           c.args.u32();
+          TRY(c.end_args());
           TRY(c.manager.state(ref));
           c.reply.u32(0);
           return Ok();
@@ -391,7 +425,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
        {[](Call& c) -> Result<void> {
          std::string xml = c.string();
          unsigned flags = c.args.u32();
-         if (!c.args.done()) return make(virt_error::kRpc, "malformed arguments");
+         TRY(c.end_args());
          TRY_ASSIGN(DomainRef ref, c.manager.create_transient(xml, flags & kStartPaused));
          c.put(ref);
          return Ok();
@@ -407,7 +441,7 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
        {[](Call& c) -> Result<void> {
          DomainRef ref = c.domain();
          int32_t autostart = c.args.i32();
-         if (!c.args.done()) return make(virt_error::kRpc, "malformed arguments");
+         TRY(c.end_args());
          return c.manager.set_autostart(ref, autostart != 0);
        }}},
       {8, {change_device(false, false)}},

@@ -39,6 +39,8 @@ Result<std::vector<std::string>> vm_command(const DomainDef& def, const VmPaths&
         break;
     }
   }
+  // A guest's reboot resets the VM in place; on_reboot=destroy ends it.
+  if (def.on_reboot == LifecycleAction::kDestroy) argv.push_back("--no-reboot");
   add("--qmp", "unix:" + paths.control_socket + ",server,wait=off");
   return argv;
 }

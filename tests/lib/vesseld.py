@@ -2,6 +2,7 @@
 the test's scratch directory, driven with Debian's virsh. The daemon and
 every VM it started are gone when the test ends."""
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -15,7 +16,8 @@ class Daemon:
     def __init__(self, vesseld, work):
         self.vesseld = vesseld
         self.work = work
-        os.makedirs(work, exist_ok=True)
+        shutil.rmtree(work, ignore_errors=True)  # what an earlier run left
+        os.makedirs(work)
         self.socket = os.path.join(work, "sock")
         self.state = os.path.join(work, "state")
         self.log = open(os.path.join(work, "vesseld.log"), "ab")
@@ -79,6 +81,14 @@ class Daemon:
                 pass
             time.sleep(0.2)
         return False
+
+    def wait_booted(self, name, count=1):
+        """Waits for the guest's `count`th boot to reach its shell, and a
+        moment more: a power button pressed before the guest's acpid reads
+        its input device is lost, on real machines too."""
+        ok = self.wait_console(name, default_guest.MARKER, count=count)
+        time.sleep(1)
+        return ok
 
     def close(self):
         """Destroys every running domain, then stops the daemon."""

@@ -33,7 +33,7 @@ def main():
 
         daemon.virsh("start", "vm")
         check("start: running", daemon.state_of("vm") == "running (booted)", daemon.state_of("vm"))
-        check("start: the guest reaches its shell", daemon.wait_console("vm", MARKER))
+        check("start: the guest reaches its shell", daemon.wait_booted("vm"))
         check("domid of a running domain", daemon.virsh("domid", "vm").stdout.strip() == "1")
         check("list shows it running", daemon.virsh("list").stdout.split() == ["1", "vm", "running"])
         info = daemon.virsh("dominfo", "vm").stdout
@@ -63,7 +63,7 @@ def main():
 
         daemon.virsh("start", "vm")
         check("start again: id 2", daemon.virsh("domid", "vm").stdout.strip() == "2")
-        check("start again: the guest boots", daemon.wait_console("vm", MARKER))
+        check("start again: the guest boots", daemon.wait_booted("vm", count=2))
         daemon.virsh("reboot", "vm")
         check("reboot: the guest powers off cleanly", daemon.wait_console("vm", POWEROFF, count=2))
         check("reboot: and boots again", daemon.wait_console("vm", MARKER, count=3))

@@ -180,7 +180,8 @@ TEST_F(LoaderTest, RejectsEmptyAndCompressedKernels) {
 // A legacy U-Boot image: 64-byte big-endian header (include/image.h), data.
 std::vector<uint8_t> make_uimage(uint32_t load, uint32_t entry, uint8_t arch, uint8_t type,
                                  uint8_t compression, const std::vector<uint8_t>& data) {
-  std::vector<uint8_t> file(64);
+  constexpr size_t kHeader = 64;
+  std::vector<uint8_t> file(kHeader + data.size());
   auto put32 = [&file](size_t offset, uint32_t v) {
     for (unsigned i = 0; i < 4; ++i) file[offset + i] = static_cast<uint8_t>(v >> (24 - 8 * i));
   };
@@ -192,7 +193,7 @@ std::vector<uint8_t> make_uimage(uint32_t load, uint32_t entry, uint8_t arch, ui
   file[29] = arch;
   file[30] = type;
   file[31] = compression;
-  file.insert(file.end(), data.begin(), data.end());
+  std::copy(data.begin(), data.end(), file.begin() + kHeader);
   return file;
 }
 
