@@ -1,7 +1,8 @@
-# ctest fuzz.qcow2_open and fuzz.virtio_net: fuzz/run_fuzz.sh builds the
+# ctest fuzz.qcow2_open, fuzz.virtio_net, fuzz.remote_packet and
+# fuzz.domain_xml: fuzz/run_fuzz.sh builds the
 # target in fuzz/ with clang in its own tree and fuzzes it for a minute or
 # half a minute. Registered only where clang can link a libFuzzer target
-# (Debian: clang, libclang-rt-14-dev). The two share that build tree, so
+# (Debian: clang, libclang-rt-14-dev). They share that build tree, so
 # they never run at the same time.
 find_program(VESSEL_FUZZ_CLANGXX NAMES clang++ clang++-14)
 if(VESSEL_FUZZ_CLANGXX)
@@ -17,7 +18,14 @@ if(VESSEL_FUZZ_CLANGXX)
     add_test(NAME fuzz.virtio_net
              COMMAND sh ${CMAKE_SOURCE_DIR}/fuzz/run_fuzz.sh ${VESSEL_FUZZ_CLANGXX}
                      ${CMAKE_BINARY_DIR}/fuzz 30 virtio_net_fuzz)
-    set_tests_properties(fuzz.qcow2_open fuzz.virtio_net PROPERTIES
+    add_test(NAME fuzz.remote_packet
+             COMMAND sh ${CMAKE_SOURCE_DIR}/fuzz/run_fuzz.sh ${VESSEL_FUZZ_CLANGXX}
+                     ${CMAKE_BINARY_DIR}/fuzz 30 remote_packet_fuzz)
+    add_test(NAME fuzz.domain_xml
+             COMMAND sh ${CMAKE_SOURCE_DIR}/fuzz/run_fuzz.sh ${VESSEL_FUZZ_CLANGXX}
+                     ${CMAKE_BINARY_DIR}/fuzz 30 domain_xml_fuzz)
+    set_tests_properties(fuzz.qcow2_open fuzz.virtio_net fuzz.remote_packet fuzz.domain_xml
+                         PROPERTIES
                          TIMEOUT 1200 SKIP_RETURN_CODE 77 RESOURCE_LOCK vessel_fuzz_build)
   endif()
 endif()

@@ -4,7 +4,8 @@
 # non-zero when the fuzzer finds a crash, leak, timeout or oversized
 # allocation (the input is kept in the target's artifacts directory).
 # Usage: run_fuzz.sh CLANGXX BUILD_DIR SECONDS [TARGET]
-#   TARGET: qcow2_open_fuzz (the default) or virtio_net_fuzz
+#   TARGET: qcow2_open_fuzz (the default), virtio_net_fuzz, remote_packet_fuzz
+#   or domain_xml_fuzz
 set -u
 CLANGXX=$1
 BUILD=$2
@@ -15,6 +16,8 @@ command -v "$CLANGXX" >/dev/null 2>&1 || { echo "SKIP: $CLANGXX not installed"; 
 case $TARGET in
   qcow2_open_fuzz) work=$BUILD; max_len=262144 ;;
   virtio_net_fuzz) work=$BUILD/virtio_net; max_len=65792 ;;
+  remote_packet_fuzz) work=$BUILD/remote_packet; max_len=4096 ;;
+  domain_xml_fuzz) work=$BUILD/domain_xml; max_len=8192 ;;
   *) echo "unknown fuzz target $TARGET" >&2; exit 2 ;;
 esac
 launcher=""
@@ -40,6 +43,10 @@ if [ ! -d "$seeds" ]; then
       ;;
     virtio_net_fuzz)
       mkdir -p "$seeds" && "$BUILD/build/virtio_net_seeds" "$seeds" >/dev/null || exit 1
+      ;;
+    domain_xml_fuzz)
+      # The daemon tests' own domain XML, as the start.
+      mkdir -p "$seeds" && cp "$SRC"/seeds/domain_xml/* "$seeds"/ || exit 1
       ;;
   esac
 fi
