@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "daemon/domain_manager.h"
+#include "daemon/event_hub.h"
 #include "daemon/remote_connection.h"
 #include "daemon/state_dir.h"
 
@@ -50,7 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   });
   vessel::daemon::Session session;
   session.opened = size > 0 && data[0] & 1;  // half the inputs skip CONNECT_OPEN
-  vessel::daemon::serve_connection(fds[0], manager(), session);
+  static vessel::daemon::EventHub events;
+  vessel::daemon::serve_connection(fds[0], manager(), events, session);
   client.join();
   close(fds[1]);
   return 0;

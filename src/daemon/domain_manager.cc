@@ -329,7 +329,9 @@ void DomainManager::on_qmp_event(const std::string& name, uint64_t generation,
     emit(domain, LifecycleEvent::kResumed, kResumedUnpaused);
   } else if (event == "SHUTDOWN") {
     domain.shutdown_seen = true;
-    emit(domain, LifecycleEvent::kShutdown, kShutdownFinished);
+    // A destroy's SIGTERM makes the VM report a shutdown too; libvirt's
+    // clients see only the destroy.
+    if (!domain.destroy_requested) emit(domain, LifecycleEvent::kShutdown, kShutdownFinished);
   }
 }
 

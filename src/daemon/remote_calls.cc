@@ -233,6 +233,30 @@ const std::unordered_map<int32_t, Procedure>& procedures() {
         },
         true}},
 
+      // Lifecycle events, pushed as DOMAIN_EVENT_LIFECYCLE messages. Other
+      // event kinds may be registered for; Vessel has none of them to send.
+      {167,  // DOMAIN_EVENT_REGISTER_ANY
+       {[](Call& c) -> Result<void> {
+          int32_t event_id = c.args.i32();
+          TRY(c.end_args());
+          constexpr int32_t kLifecycle = 0;
+          if (event_id == kLifecycle && c.session.events && c.session.socket) {
+            c.session.events->subscribe(c.session.socket);
+          }
+          return Ok();
+        },
+        true}},
+      {168,  // DOMAIN_EVENT_DEREGISTER_ANY
+       {[](Call& c) -> Result<void> {
+          int32_t event_id = c.args.i32();
+          TRY(c.end_args());
+          if (event_id == 0 && c.session.events && c.session.socket) {
+            c.session.events->unsubscribe(c.session.socket);
+          }
+          return Ok();
+        },
+        true}},
+
       // Listing and lookup.
       {273,  // LIST_ALL_DOMAINS
        {[](Call& c) -> Result<void> {

@@ -8,16 +8,19 @@
 
 #include "base/result.h"
 #include "daemon/domain_manager.h"
+#include "daemon/event_hub.h"
 #include "daemon/xdr.h"
 
 namespace vessel::daemon {
 
 // What a connection has negotiated.
 struct Session {
-  bool read_only = false;        // came in on the read-only socket, or asked for it
-  bool opened = false;           // CONNECT_OPEN succeeded
-  bool close_requested = false;  // CONNECT_CLOSE: drop after the reply
-  bool accept_qemu_uri = false;  // qemu:/// URIs name this daemon
+  bool read_only = false;          // came in on the read-only socket, or asked for it
+  bool opened = false;             // CONNECT_OPEN succeeded
+  bool close_requested = false;    // CONNECT_CLOSE: drop after the reply
+  bool accept_qemu_uri = false;    // qemu:/// URIs name this daemon
+  EventHub* events = nullptr;      // where lifecycle events are published
+  ClientSocket* socket = nullptr;  // this client, for pushed events
 };
 
 // Runs `procedure`: decodes from `args`, encodes the reply payload into

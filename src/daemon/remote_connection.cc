@@ -26,17 +26,6 @@ bool read_exactly(int fd, uint8_t* out, size_t length) {
   return true;
 }
 
-bool write_all(int fd, const std::vector<uint8_t>& data) {
-  size_t sent = 0;
-  while (sent < data.size()) {
-    ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    sent += static_cast<size_t>(n);
-  }
-  return true;
-}
-
 std::vector<uint8_t> error_reply(rpc::Header header, const Error& error) {
   header.type = rpc::Type::kReply;
   header.status = rpc::Status::kError;
@@ -77,7 +66,10 @@ std::optional<std::vector<uint8_t>> answer(const rpc::Header& header, XdrReader&
 
 }  // namespace
 
-void serve_connection(int fd, DomainManager& manager, Session session) {
+void serve_connection(int fd, DomainManager& manager, EventHub& events, Session session) {
+  ClientSocket socket(fd);
+  session.events = &events;
+  session.socket = &socket;
   std::vector<uint8_t> message;
   for (;;) {
     std::array<uint8_t, rpc::kLengthSize> prefix;
@@ -96,9 +88,10 @@ void serve_connection(int fd, DomainManager& manager, Session session) {
       break;
     }
     auto reply = answer(*header, reader, manager, session);
-    if (reply && !write_all(fd, *reply)) break;
+    if (reply && !socket.send(*reply)) break;
     if (session.close_requested) break;
   }
+  events.unsubscribe(&socket);
   ::close(fd);
 }
 

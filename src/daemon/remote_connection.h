@@ -10,6 +10,6 @@
 namespace vessel::daemon {
 
 // Serves `fd` (and closes it) on the calling thread.
-void serve_connection(int fd, DomainManager& manager, Session session);
+void serve_connection(int fd, DomainManager& manager, EventHub& events, Session session);
 
 }  // namespace vessel::daemon

@@ -8,6 +8,7 @@
 
 #include "base/result.h"
 #include "daemon/domain_manager.h"
+#include "daemon/event_hub.h"
 
 namespace vessel::daemon {
 
@@ -21,7 +22,7 @@ class RemoteServer {
  public:
   // Binds both sockets (replacing stale socket files, refusing a path some
   // live daemon still answers on).
-  static Result<std::unique_ptr<RemoteServer>> listen(DomainManager& manager,
+  static Result<std::unique_ptr<RemoteServer>> listen(DomainManager& manager, EventHub& events,
                                                       const ServerOptions& options);
   ~RemoteServer();
   RemoteServer(const RemoteServer&) = delete;
@@ -32,10 +33,11 @@ class RemoteServer {
   void stop();
 
  private:
-  RemoteServer(DomainManager& manager, ServerOptions options)
-      : manager_(manager), options_(std::move(options)) {}
+  RemoteServer(DomainManager& manager, EventHub& events, ServerOptions options)
+      : manager_(manager), events_(events), options_(std::move(options)) {}
 
   DomainManager& manager_;
+  EventHub& events_;
   ServerOptions options_;
   int rw_fd_ = -1;
   int ro_fd_ = -1;

@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/version.h"
 #include "daemon/domain_manager.h"
+#include "daemon/event_hub.h"
 #include "daemon/remote_server.h"
 #include "daemon/state_dir.h"
 
@@ -146,6 +147,10 @@ int run(int argc, char** argv) {
     return 1;
   }
   DomainManager manager(std::move(*dir), options.vessel);
+  EventHub events;
+  manager.set_event_listener([&events](const DomainRef& domain, LifecycleEvent event, int detail) {
+    events.publish(domain, event, detail);
+  });
 
   std::vector<ServerOptions> endpoints = {{options.socket, options.ro_socket, options.qemu_alias}};
   if (options.qemu_alias) {
@@ -155,7 +160,7 @@ int run(int argc, char** argv) {
   std::vector<std::unique_ptr<RemoteServer>> servers;
   for (const ServerOptions& endpoint : endpoints) {
     make_parent_dirs(endpoint.socket_path);
-    auto server = RemoteServer::listen(manager, endpoint);
+    auto server = RemoteServer::listen(manager, events, endpoint);
     if (!server.ok()) {
       std::fprintf(stderr, "vesseld: error: %s\n", server.error().message().c_str());
       return 1;

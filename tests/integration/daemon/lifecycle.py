@@ -1,12 +1,14 @@
 """A domain's life through Debian's virsh, booting the default guest: start
 (to the guest's shell), dominfo/domid while it runs, suspend/resume, a clean
-shutdown through the power button, reboot (the guest boots again), destroy,
+shutdown through the power button, lifecycle events (virsh event), reboot (the guest boots again), destroy,
 a VM process that dies being reported as crashed, live attach refused
 clearly, autostart when the daemon starts, and a transient domain (create).
 Usage: lifecycle.py VESSELD GUEST_OUT WORKDIR"""
 import os
 import signal
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
 from default_guest import MARKER, Checks  # noqa: E402
@@ -31,6 +33,9 @@ def main():
             f.write(domain_xml("vm", guest_out))
         daemon.virsh("define", path)
 
+        events = subprocess.Popen(["virsh", "-c", daemon.uri, "event", "--loop", "--event",
+                                   "lifecycle"], stdout=subprocess.PIPE, text=True)
+        time.sleep(1)  # registered before the first event
         daemon.virsh("start", "vm")
         check("start: running", daemon.state_of("vm") == "running (booted)", daemon.state_of("vm"))
         check("start: the guest reaches its shell", daemon.wait_booted("vm"))
@@ -45,6 +50,11 @@ def main():
         check("suspend", daemon.state_of("vm") == "paused (user)", daemon.state_of("vm"))
         daemon.virsh("resume", "vm")
         check("resume", daemon.state_of("vm") == "running (unpaused)", daemon.state_of("vm"))
+        time.sleep(0.5)
+        events.terminate()
+        seen = [line.split(": ", 1)[1] for line in events.communicate()[0].splitlines() if ": " in line]
+        check("virsh event: the lifecycle events so far",
+              seen == ["Started Booted", "Suspended Paused", "Resumed Unpaused"], seen)
 
         disk = os.path.join(work, "d.img")
         with open(disk, "wb") as f:
