@@ -13,8 +13,7 @@
 #include <string>
 #include <thread>
 
-#include "daemon/domain_manager.h"
-#include "daemon/event_hub.h"
+#include "daemon/daemon_context.h"
 #include "daemon/remote_connection.h"
 #include "daemon/state_dir.h"
 
@@ -52,7 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   vessel::daemon::Session session;
   session.opened = size > 0 && data[0] & 1;  // half the inputs skip CONNECT_OPEN
   static vessel::daemon::EventHub events;
-  vessel::daemon::serve_connection(fds[0], manager(), events, session);
+  static vessel::daemon::DaemonContext daemon{manager(), events};
+  vessel::daemon::serve_connection(fds[0], daemon, session);
   client.join();
   close(fds[1]);
   return 0;

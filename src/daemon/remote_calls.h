@@ -7,7 +7,7 @@
 #include <cstdint>
 
 #include "base/result.h"
-#include "daemon/domain_manager.h"
+#include "daemon/daemon_context.h"
 #include "daemon/event_hub.h"
 #include "daemon/xdr.h"
 
@@ -19,13 +19,12 @@ struct Session {
   bool opened = false;             // CONNECT_OPEN succeeded
   bool close_requested = false;    // CONNECT_CLOSE: drop after the reply
   bool accept_qemu_uri = false;    // qemu:/// URIs name this daemon
-  EventHub* events = nullptr;      // where lifecycle events are published
   ClientSocket* socket = nullptr;  // this client, for pushed events
 };
 
 // Runs `procedure`: decodes from `args`, encodes the reply payload into
 // `reply`. A failure carries a libvirt error number (Error::code()).
-Result<void> call_remote(DomainManager& manager, Session& session, int32_t procedure,
+Result<void> call_remote(DaemonContext& daemon, Session& session, int32_t procedure,
                          XdrReader& args, XdrWriter& reply);
 
 }  // namespace vessel::daemon

@@ -38,7 +38,7 @@ std::vector<uint8_t> error_reply(rpc::Header header, const Error& error) {
 
 // The answer to one message, or nothing (pongs, streams not yet handled).
 std::optional<std::vector<uint8_t>> answer(const rpc::Header& header, XdrReader& payload,
-                                           DomainManager& manager, Session& session) {
+                                           DaemonContext& daemon, Session& session) {
   if (header.program == rpc::kKeepaliveProgram) {
     if (header.procedure != rpc::kKeepalivePing) return std::nullopt;
     rpc::Header pong{
@@ -59,16 +59,15 @@ std::optional<std::vector<uint8_t>> answer(const rpc::Header& header, XdrReader&
   }
   XdrWriter writer = rpc::begin_message({header.program, header.version, header.procedure,
                                          rpc::Type::kReply, header.serial, rpc::Status::kOk});
-  auto done = call_remote(manager, session, header.procedure, payload, writer);
+  auto done = call_remote(daemon, session, header.procedure, payload, writer);
   if (!done.ok()) return error_reply(header, done.error());
   return rpc::finish(writer);
 }
 
 }  // namespace
 
-void serve_connection(int fd, DomainManager& manager, EventHub& events, Session session) {
+void serve_connection(int fd, DaemonContext& daemon, Session session) {
   ClientSocket socket(fd);
-  session.events = &events;
   session.socket = &socket;
   std::vector<uint8_t> message;
   for (;;) {
@@ -87,11 +86,11 @@ void serve_connection(int fd, DomainManager& manager, EventHub& events, Session 
       LOG_WARN("client dropped: %s", header.error().message().c_str());
       break;
     }
-    auto reply = answer(*header, reader, manager, session);
+    auto reply = answer(*header, reader, daemon, session);
     if (reply && !socket.send(*reply)) break;
     if (session.close_requested) break;
   }
-  events.unsubscribe(&socket);
+  daemon.events.unsubscribe(&socket);
   ::close(fd);
 }
 

@@ -4,12 +4,12 @@
 // when the stream itself can no longer be trusted (a bad length).
 #pragma once
 
-#include "daemon/domain_manager.h"
+#include "daemon/daemon_context.h"
 #include "daemon/remote_calls.h"
 
 namespace vessel::daemon {
 
 // Serves `fd` (and closes it) on the calling thread.
-void serve_connection(int fd, DomainManager& manager, EventHub& events, Session session);
+void serve_connection(int fd, DaemonContext& daemon, Session session);
 
 }  // namespace vessel::daemon

@@ -60,9 +60,9 @@ bool peer_may_write(int fd) {
 
 }  // namespace
 
-Result<std::unique_ptr<RemoteServer>> RemoteServer::listen(DomainManager& manager, EventHub& events,
+Result<std::unique_ptr<RemoteServer>> RemoteServer::listen(DaemonContext& daemon,
                                                            const ServerOptions& options) {
-  std::unique_ptr<RemoteServer> server(new RemoteServer(manager, events, options));
+  std::unique_ptr<RemoteServer> server(new RemoteServer(daemon, options));
   TRY_ASSIGN(server->rw_fd_, bind_socket(options.socket_path, 0700));
   if (!options.ro_socket_path.empty()) {
     TRY_ASSIGN(server->ro_fd_, bind_socket(options.ro_socket_path, 0777));
@@ -100,8 +100,8 @@ void RemoteServer::serve() {
         ::close(client);
         continue;
       }
-      std::thread([client, &manager = manager_, &events = events_, session] {
-        serve_connection(client, manager, events, session);
+      std::thread([client, &daemon = daemon_, session] {
+        serve_connection(client, daemon, session);
       }).detach();
     }
   }

@@ -7,8 +7,7 @@
 #include <string>
 
 #include "base/result.h"
-#include "daemon/domain_manager.h"
-#include "daemon/event_hub.h"
+#include "daemon/daemon_context.h"
 
 namespace vessel::daemon {
 
@@ -22,7 +21,7 @@ class RemoteServer {
  public:
   // Binds both sockets (replacing stale socket files, refusing a path some
   // live daemon still answers on).
-  static Result<std::unique_ptr<RemoteServer>> listen(DomainManager& manager, EventHub& events,
+  static Result<std::unique_ptr<RemoteServer>> listen(DaemonContext& daemon,
                                                       const ServerOptions& options);
   ~RemoteServer();
   RemoteServer(const RemoteServer&) = delete;
@@ -33,11 +32,10 @@ class RemoteServer {
   void stop();
 
  private:
-  RemoteServer(DomainManager& manager, EventHub& events, ServerOptions options)
-      : manager_(manager), events_(events), options_(std::move(options)) {}
+  RemoteServer(DaemonContext& daemon, ServerOptions options)
+      : daemon_(daemon), options_(std::move(options)) {}
 
-  DomainManager& manager_;
-  EventHub& events_;
+  DaemonContext& daemon_;
   ServerOptions options_;
   int rw_fd_ = -1;
   int ro_fd_ = -1;

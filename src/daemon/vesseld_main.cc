@@ -151,6 +151,7 @@ int run(int argc, char** argv) {
   manager.set_event_listener([&events](const DomainRef& domain, LifecycleEvent event, int detail) {
     events.publish(domain, event, detail);
   });
+  DaemonContext daemon{manager, events};
 
   std::vector<ServerOptions> endpoints = {{options.socket, options.ro_socket, options.qemu_alias}};
   if (options.qemu_alias) {
@@ -160,7 +161,7 @@ int run(int argc, char** argv) {
   std::vector<std::unique_ptr<RemoteServer>> servers;
   for (const ServerOptions& endpoint : endpoints) {
     make_parent_dirs(endpoint.socket_path);
-    auto server = RemoteServer::listen(manager, events, endpoint);
+    auto server = RemoteServer::listen(daemon, endpoint);
     if (!server.ok()) {
       std::fprintf(stderr, "vesseld: error: %s\n", server.error().message().c_str());
       return 1;

@@ -1,0 +1,15 @@
+// What every connection of the daemon works on: the managers of domains,
+// networks and storage, and the hub events are published through.
+#pragma once
+
+#include "daemon/domain_manager.h"
+#include "daemon/event_hub.h"
+
+namespace vessel::daemon {
+
+struct DaemonContext {
+  DomainManager& domains;
+  EventHub& events;
+};
+
+}  // namespace vessel::daemon
