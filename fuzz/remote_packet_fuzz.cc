@@ -19,15 +19,18 @@
 
 namespace {
 
-vessel::daemon::DomainManager& manager() {
-  static vessel::daemon::DomainManager* instance = [] {
+vessel::daemon::DaemonContext& daemon() {
+  static vessel::daemon::DaemonContext* context = [] {
     char dir[] = "/tmp/vesseld-fuzz-XXXXXX";
     if (mkdtemp(dir) == nullptr) std::abort();
     auto state = vessel::daemon::StateDir::open(dir);
     if (!state.ok()) std::abort();
-    return new vessel::daemon::DomainManager(std::move(*state), "/nonexistent/vessel");
+    auto* networks = new vessel::daemon::NetworkManager(*state);
+    auto* domains =
+        new vessel::daemon::DomainManager(std::move(*state), "/nonexistent/vessel", *networks);
+    return new vessel::daemon::DaemonContext{*domains, *networks, *new vessel::daemon::EventHub};
   }();
-  return *instance;
+  return *context;
 }
 
 }  // namespace
@@ -50,9 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   });
   vessel::daemon::Session session;
   session.opened = size > 0 && data[0] & 1;  // half the inputs skip CONNECT_OPEN
-  static vessel::daemon::EventHub events;
-  static vessel::daemon::DaemonContext daemon{manager(), events};
-  vessel::daemon::serve_connection(fds[0], daemon, session);
+  vessel::daemon::serve_connection(fds[0], daemon(), session);
   client.join();
   close(fds[1]);
   return 0;

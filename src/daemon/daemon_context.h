@@ -4,11 +4,13 @@
 
 #include "daemon/domain_manager.h"
 #include "daemon/event_hub.h"
+#include "daemon/network_manager.h"
 
 namespace vessel::daemon {
 
 struct DaemonContext {
   DomainManager& domains;
+  NetworkManager& networks;
   EventHub& events;
 };
 

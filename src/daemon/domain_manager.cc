@@ -32,8 +32,8 @@ Error not_running(const std::string& name) {
 
 }  // namespace
 
-DomainManager::DomainManager(StateDir dir, std::string vessel_path)
-    : dir_(std::move(dir)), vessel_path_(std::move(vessel_path)) {}
+DomainManager::DomainManager(StateDir dir, std::string vessel_path, NetworkManager& networks)
+    : dir_(std::move(dir)), vessel_path_(std::move(vessel_path)), networks_(networks) {}
 
 void DomainManager::set_event_listener(EventListener listener) {
   Lock lock(mutex_);
@@ -172,7 +172,10 @@ Result<void> DomainManager::undefine(const DomainRef& ref) {
 Result<void> DomainManager::start_locked(Domain& domain, const DomainDef& def) {
   const std::string name = domain.config.name;
   VmPaths paths{vessel_path_, dir_.control_socket(name)};
-  TRY_ASSIGN(std::vector<std::string> argv, vm_command(def, paths));
+  auto network_nic = [this](const std::string& network, const std::string& mac) {
+    return networks_.nic_for(network, mac);
+  };
+  TRY_ASSIGN(std::vector<std::string> argv, vm_command(def, paths, network_nic));
   uint64_t generation = next_generation_++;
   auto on_event = [this, name, generation](const std::string& event, const nlohmann::json&) {
     on_qmp_event(name, generation, event);

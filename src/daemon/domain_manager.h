@@ -19,6 +19,7 @@
 
 #include "base/result.h"
 #include "daemon/domain_def.h"
+#include "daemon/network_manager.h"
 #include "daemon/state_dir.h"
 #include "daemon/vm_process.h"
 
@@ -74,7 +75,7 @@ class DomainManager {
  public:
   using EventListener = std::function<void(const DomainRef&, LifecycleEvent, int detail)>;
 
-  DomainManager(StateDir dir, std::string vessel_path);
+  DomainManager(StateDir dir, std::string vessel_path, NetworkManager& networks);
 
   // Loads the definitions, takes over the VMs still running from an earlier
   // daemon, and starts the autostart domains. Problems are logged.
@@ -138,6 +139,7 @@ class DomainManager {
 
   StateDir dir_;
   std::string vessel_path_;
+  NetworkManager& networks_;
   std::mutex mutex_;
   std::condition_variable stopped_;
   std::map<std::string, Domain> domains_;

@@ -92,8 +92,10 @@ Result<void> remove_file_durably(const std::string& path) {
 
 Result<StateDir> StateDir::open(const std::string& root) {
   TRY(make_directory(root));
-  for (const char* sub : {"/domains", "/autostart", "/run", "/log"})
+  for (const char* sub : {"/domains", "/autostart", "/run", "/log", "/networks",
+                          "/networks/autostart", "/run/networks"}) {
     TRY(make_directory(root + sub));
+  }
   return StateDir(root);
 }
 
@@ -117,6 +119,16 @@ std::string StateDir::console_log(const std::string& name) const {
   return root_ + "/log/" + name + ".console";
 }
 
+std::string StateDir::network_definition(const std::string& name) const {
+  return root_ + "/networks/" + name + ".xml";
+}
+std::string StateDir::network_autostart_mark(const std::string& name) const {
+  return root_ + "/networks/autostart/" + name;
+}
+std::string StateDir::active_network(const std::string& name) const {
+  return root_ + "/run/networks/" + name + ".xml";
+}
+
 std::vector<std::string> StateDir::names_in(const std::string& subdir,
                                             const std::string& suffix) const {
   std::vector<std::string> names;
@@ -138,6 +150,12 @@ std::vector<std::string> StateDir::defined_names() const {
 }
 std::vector<std::string> StateDir::running_names() const {
   return names_in("run", ".json");
+}
+std::vector<std::string> StateDir::network_names() const {
+  return names_in("networks", ".xml");
+}
+std::vector<std::string> StateDir::active_network_names() const {
+  return names_in("run/networks", ".xml");
 }
 
 }  // namespace vessel::daemon

@@ -9,6 +9,8 @@
 //   DIR/run/NAME.qmp         its QMP socket
 //   DIR/log/NAME.log         messages of its VM processes, appended
 //   DIR/log/NAME.console     its serial console's output, appended
+//   DIR/networks/NAME.xml    persistent networks; networks/autostart/NAME
+//   DIR/run/networks/NAME    an active network (its definition)
 #pragma once
 
 #include <string>
@@ -36,10 +38,15 @@ class StateDir {
   std::string control_socket(const std::string& name) const;
   std::string log_file(const std::string& name) const;
   std::string console_log(const std::string& name) const;
+  std::string network_definition(const std::string& name) const;
+  std::string network_autostart_mark(const std::string& name) const;
+  std::string active_network(const std::string& name) const;
 
   // The names of the definitions and of the run records on disk.
   std::vector<std::string> defined_names() const;
   std::vector<std::string> running_names() const;
+  std::vector<std::string> network_names() const;
+  std::vector<std::string> active_network_names() const;
 
  private:
   explicit StateDir(std::string root) : root_(std::move(root)) {}

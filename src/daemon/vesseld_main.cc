@@ -146,12 +146,13 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "vesseld: error: %s\n", dir.error().message().c_str());
     return 1;
   }
-  DomainManager manager(std::move(*dir), options.vessel);
+  NetworkManager networks(*dir);
+  DomainManager manager(std::move(*dir), options.vessel, networks);
   EventHub events;
   manager.set_event_listener([&events](const DomainRef& domain, LifecycleEvent event, int detail) {
     events.publish(domain, event, detail);
   });
-  DaemonContext daemon{manager, events};
+  DaemonContext daemon{manager, networks, events};
 
   std::vector<ServerOptions> endpoints = {{options.socket, options.ro_socket, options.qemu_alias}};
   if (options.qemu_alias) {
@@ -168,6 +169,7 @@ int run(int argc, char** argv) {
     }
     servers.push_back(std::move(*server));
   }
+  networks.recover();  // before the domains: autostarted ones may need a network
   manager.recover();
   std::vector<std::thread> threads;
   for (auto& server : servers) threads.emplace_back([&server] { server->serve(); });

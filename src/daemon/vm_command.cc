@@ -1,10 +1,9 @@
 #include "daemon/vm_command.h"
 
-#include "daemon/virt_error.h"
-
 namespace vessel::daemon {
 
-Result<std::vector<std::string>> vm_command(const DomainDef& def, const VmPaths& paths) {
+Result<std::vector<std::string>> vm_command(const DomainDef& def, const VmPaths& paths,
+                                            const NetworkNic& network_nic) {
   std::vector<std::string> argv = {paths.vessel, "run"};
   auto add = [&](const char* option, const std::string& value) {
     argv.push_back(option);
@@ -28,15 +27,11 @@ Result<std::vector<std::string>> vm_command(const DomainDef& def, const VmPaths&
       case InterfaceDef::Type::kBridge:
         add("--nic", "bridge,br=" + nic.source + ",mac=" + nic.mac);
         break;
-      case InterfaceDef::Type::kNetwork:
-        // The default network is NAT to the host's networks, as libvirt's
-        // is; user-mode NAT gives that without privileges.
-        if (nic.source != "default") {
-          return virt_error::make(virt_error::kNoNetwork,
-                                  "no network with matching name '" + nic.source + "'");
-        }
-        add("--nic", "user,mac=" + nic.mac);
+      case InterfaceDef::Type::kNetwork: {
+        TRY_ASSIGN(std::string option, network_nic(nic.source, nic.mac));
+        add("--nic", option);
         break;
+      }
     }
   }
   // A guest's reboot resets the VM in place; on_reboot=destroy ends it.

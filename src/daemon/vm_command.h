@@ -1,6 +1,7 @@
 // The `vessel run` command line that runs a domain definition.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,8 +15,13 @@ struct VmPaths {
   std::string control_socket;  // its QMP socket
 };
 
+// The --nic value for a NIC (its MAC) on a virtual network (its name), or
+// libvirt's error for a network that is unknown or not active.
+using NetworkNic = std::function<Result<std::string>(const std::string&, const std::string&)>;
+
 // Fails (with libvirt's error kinds) for what only exists in the definition:
-// an interface on a network the daemon does not know.
-Result<std::vector<std::string>> vm_command(const DomainDef& def, const VmPaths& paths);
+// an interface on a network that cannot take it.
+Result<std::vector<std::string>> vm_command(const DomainDef& def, const VmPaths& paths,
+                                            const NetworkNic& network_nic);
 
 }  // namespace vessel::daemon
