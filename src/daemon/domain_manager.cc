@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "daemon/domain_xml.h"
+#include "daemon/save_image.h"
 #include "daemon/virt_error.h"
 #include "daemon/vm_command.h"
 
@@ -20,7 +21,7 @@ using virt_error::make;
 // libvirt's details of the lifecycle events Vessel sends.
 constexpr int kDefinedAdded = 0, kDefinedUpdated = 1, kUndefinedRemoved = 0, kStartedBooted = 0,
               kSuspendedPaused = 0, kResumedUnpaused = 0, kStoppedShutdown = 0,
-              kStoppedDestroyed = 1, kStoppedCrashed = 2, kShutdownFinished = 0;
+              kStoppedDestroyed = 1, kStoppedCrashed = 2, kStoppedSaved = 4, kShutdownFinished = 0;
 
 // How long `destroy` lets a VM end on SIGTERM (flushing its disks) before
 // SIGKILL, as libvirt does.
@@ -169,9 +170,10 @@ Result<void> DomainManager::undefine(const DomainRef& ref) {
   return Ok();
 }
 
-Result<void> DomainManager::start_locked(Domain& domain, const DomainDef& def) {
+Result<void> DomainManager::start_locked(Domain& domain, const DomainDef& def,
+                                         const std::string& incoming) {
   const std::string name = domain.config.name;
-  VmPaths paths{vessel_path_, dir_.control_socket(name)};
+  VmPaths paths{vessel_path_, dir_.control_socket(name), incoming};
   auto network_nic = [this](const std::string& network, const std::string& mac) {
     return networks_.nic_for(network, mac);
   };
@@ -196,6 +198,7 @@ Result<void> DomainManager::start_locked(Domain& domain, const DomainDef& def) {
   domain.state = DomainState::kRunning;
   domain.reason = reason::kRunningBooted;
   domain.destroy_requested = domain.restart_requested = domain.shutdown_seen = false;
+  domain.save_requested = false;
   if (auto saved = save_run_record(domain); !saved.ok()) {
     LOG_WARN("%s: %s", name.c_str(), saved.error().message().c_str());
   }
@@ -211,11 +214,47 @@ Result<DomainRef> DomainManager::start(const DomainRef& ref, bool paused) {
     if (domain->process) {
       return make(virt_error::kOperationInvalid, "domain is already running");
     }
-    TRY(start_locked(*domain, domain->config));
+    // After `virsh managedsave`, a start continues the saved VM; the image
+    // is used up once the VM has read it (before its control socket opens).
+    const std::string saved = dir_.managed_save(domain->config.name);
+    if (::access(saved.c_str(), F_OK) == 0) {
+      auto header = read_save_header(saved);
+      if (!header.ok()) return make(virt_error::kOperationFailed, header.error().message());
+      TRY_ASSIGN(DomainDef def, parse_domain_xml(header->xml));
+      TRY(restore_locked(*domain, def, saved, header->state_offset));
+      (void)remove_file_durably(saved);
+    } else {
+      TRY(start_locked(*domain, domain->config));
+    }
     started = ref_of(*domain);
   }
   if (paused) TRY(suspend(started));
   return started;
+}
+
+// The entry a transient start (create, restore) runs in: refused if the name
+// or UUID belongs to another domain or the domain runs; an inactive
+// persistent domain of that name runs with `def` once and keeps its own
+// definition for the next start, as in libvirt.
+Result<DomainManager::Domain*> DomainManager::add_for_start(const DomainDef& def, bool* is_new) {
+  for (const auto& [name, domain] : domains_) {
+    if (name == def.name && domain.config.uuid != def.uuid) {
+      return make(
+          virt_error::kOperationFailed,
+          "domain '" + name + "' is already defined with uuid " + format_uuid(domain.config.uuid));
+    }
+    if (name != def.name && domain.config.uuid == def.uuid) {
+      return make(virt_error::kOperationFailed,
+                  "domain '" + name + "' already exists with uuid " + format_uuid(def.uuid));
+    }
+    if (name == def.name && domain.process) {
+      return make(virt_error::kOperationInvalid, "domain '" + name + "' is already active");
+    }
+  }
+  *is_new = domains_.count(def.name) == 0;
+  Domain& domain = domains_[def.name];
+  if (*is_new) domain.config = def;
+  return &domain;
 }
 
 Result<DomainRef> DomainManager::create_transient(const std::string& xml, bool paused) {
@@ -223,30 +262,13 @@ Result<DomainRef> DomainManager::create_transient(const std::string& xml, bool p
   DomainRef started;
   {
     Lock lock(mutex_);
-    for (const auto& [name, domain] : domains_) {
-      if (name == def.name && domain.config.uuid != def.uuid) {
-        return make(virt_error::kOperationFailed, "domain '" + name +
-                                                      "' is already defined with uuid " +
-                                                      format_uuid(domain.config.uuid));
-      }
-      if (name != def.name && domain.config.uuid == def.uuid) {
-        return make(virt_error::kOperationFailed,
-                    "domain '" + name + "' already exists with uuid " + format_uuid(def.uuid));
-      }
-      if (name == def.name && domain.process) {
-        return make(virt_error::kOperationInvalid, "domain '" + name + "' is already active");
-      }
-    }
-    // An inactive persistent domain of that name runs with this definition
-    // once and keeps its own for the next start, as in libvirt.
-    bool is_new = domains_.count(def.name) == 0;
-    Domain& domain = domains_[def.name];
-    if (is_new) domain.config = def;
-    if (auto result = start_locked(domain, def); !result.ok()) {
+    bool is_new = false;
+    TRY_ASSIGN(Domain * domain, add_for_start(def, &is_new));
+    if (auto result = start_locked(*domain, def); !result.ok()) {
       if (is_new) domains_.erase(def.name);
       return result.error();
     }
-    started = ref_of(domain);
+    started = ref_of(*domain);
   }
   if (paused) TRY(suspend(started));
   return started;
@@ -297,22 +319,24 @@ Result<void> DomainManager::resume(const DomainRef& ref) {
   return Ok();
 }
 
-Result<void> DomainManager::destroy(const DomainRef& ref) {
-  Lock lock(mutex_);
-  TRY_ASSIGN(Domain * domain, find_active(ref));
-  const std::string name = domain->config.name;
-  const uint64_t generation = domain->generation;
-  domain->destroy_requested = true;
-  domain->restart_requested = false;
+void DomainManager::wait_until_stopped(Lock& lock, const std::string& name, uint64_t generation) {
   auto ended = [&] {
     auto it = domains_.find(name);
     return it == domains_.end() || it->second.generation != generation || !it->second.process;
   };
-  domain->process->signal(SIGTERM);
   if (!stopped_.wait_for(lock, kTermGrace, ended)) {
     domains_.at(name).process->signal(SIGKILL);
     stopped_.wait(lock, ended);
   }
+}
+
+Result<void> DomainManager::destroy(const DomainRef& ref) {
+  Lock lock(mutex_);
+  TRY_ASSIGN(Domain * domain, find_active(ref));
+  domain->destroy_requested = true;
+  domain->restart_requested = false;
+  domain->process->signal(SIGTERM);
+  wait_until_stopped(lock, domain->config.name, domain->generation);
   return Ok();
 }
 
@@ -350,7 +374,10 @@ void DomainManager::on_exit(const std::string& name, uint64_t generation, const 
   bool clean =
       exit.known ? exit.exited && (exit.status == 0 || exit.status == 2) : domain.shutdown_seen;
   int detail;
-  if (domain.destroy_requested) {
+  if (domain.save_requested) {
+    domain.reason = reason::kShutoffSaved;
+    detail = kStoppedSaved;
+  } else if (domain.destroy_requested) {
     domain.reason = reason::kShutoffDestroyed;
     detail = kStoppedDestroyed;
   } else if (clean) {
@@ -369,7 +396,7 @@ void DomainManager::on_exit(const std::string& name, uint64_t generation, const 
     LOG_WARN("%s", removed.error().message().c_str());
   }
   emit(domain, LifecycleEvent::kStopped, detail);
-  bool restart = !domain.destroy_requested &&
+  bool restart = !domain.destroy_requested && !domain.save_requested &&
                  (domain.restart_requested ||
                   (clean && domain.config.on_poweroff == LifecycleAction::kRestart) ||
                   (!clean && domain.config.on_crash == LifecycleAction::kRestart));

@@ -37,12 +37,14 @@ enum class DomainState { kRunning = 1, kPaused = 3, kShutdown = 4, kShutoff = 5 
 namespace reason {
 inline constexpr int kUnknown = 0;
 inline constexpr int kRunningBooted = 1;
+inline constexpr int kRunningRestored = 3;
 inline constexpr int kRunningUnpaused = 5;
 inline constexpr int kPausedUser = 1;
 inline constexpr int kShutdownUser = 1;
 inline constexpr int kShutoffShutdown = 1;
 inline constexpr int kShutoffDestroyed = 2;
 inline constexpr int kShutoffCrashed = 3;
+inline constexpr int kShutoffSaved = 5;
 }  // namespace reason
 
 // libvirt's lifecycle events (virDomainEventType) and their details.
@@ -97,6 +99,14 @@ class DomainManager {
   Result<void> suspend(const DomainRef& ref);
   Result<void> resume(const DomainRef& ref);
 
+  // virsh save / restore / managedsave (domain_save.cc): the VM's state in
+  // a file, the VM process gone; restore starts one that continues it.
+  Result<void> save(const DomainRef& ref, const std::string& path);
+  Result<DomainRef> restore(const std::string& path, bool paused);
+  Result<void> managed_save(const DomainRef& ref);
+  Result<bool> has_managed_save(const DomainRef& ref);
+  Result<void> remove_managed_save(const DomainRef& ref);
+
   Result<std::pair<DomainState, int>> state(const DomainRef& ref);
   Result<DomainInfo> info(const DomainRef& ref);
   Result<std::string> xml(const DomainRef& ref, bool inactive);
@@ -123,13 +133,19 @@ class DomainManager {
     bool destroy_requested = false;
     bool restart_requested = false;
     bool shutdown_seen = false;
+    bool save_requested = false;
   };
   using Lock = std::unique_lock<std::mutex>;
 
   Result<Domain*> find(const DomainRef& ref);
   Result<Domain*> find_active(const DomainRef& ref);
   DomainRef ref_of(const Domain& domain) const;
-  Result<void> start_locked(Domain& domain, const DomainDef& def);
+  Result<void> start_locked(Domain& domain, const DomainDef& def, const std::string& incoming = "");
+  // Starts `def` from the save image at `path` under the lock.
+  Result<void> restore_locked(Domain& domain, const DomainDef& def, const std::string& path,
+                              uint64_t state_offset);
+  Result<Domain*> add_for_start(const DomainDef& def, bool* is_new);
+  void wait_until_stopped(Lock& lock, const std::string& name, uint64_t generation);
   Result<void> save_run_record(const Domain& domain);
   Result<void> save_definition(const DomainDef& def);
   void on_qmp_event(const std::string& name, uint64_t generation, const std::string& event);

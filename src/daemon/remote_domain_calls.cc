@@ -64,6 +64,35 @@ Handler change_device(bool flagged, bool detach) {
   };
 }
 
+// SAVE / SAVE_FLAGS: the domain, the file, and (the later call) a
+// replacement XML and flags. Vessel saves the VM as it is: no replacement.
+Handler save_domain(bool flagged) {
+  return [flagged](Call& c) -> Result<void> {
+    DomainRef ref = c.domain();
+    std::string path = c.string();
+    std::optional<std::string> xml =
+        flagged ? c.args.optional_string(rpc::kStringMax) : std::nullopt;
+    if (flagged) c.args.u32();
+    TRY(c.end_args());
+    if (xml) return make(virt_error::kNoSupport, "changing the domain's XML in a save image");
+    return c.daemon.domains.save(ref, path);
+  };
+}
+
+Handler restore_domain(bool flagged) {
+  return [flagged](Call& c) -> Result<void> {
+    std::string path = c.string();
+    std::optional<std::string> xml =
+        flagged ? c.args.optional_string(rpc::kStringMax) : std::nullopt;
+    unsigned flags = flagged ? c.args.u32() : 0;
+    TRY(c.end_args());
+    if (xml) return make(virt_error::kNoSupport, "changing the domain's XML in a save image");
+    constexpr unsigned kSavePaused = 4;  // VIR_DOMAIN_SAVE_PAUSED
+    TRY(c.daemon.domains.restore(path, flags & kSavePaused));
+    return Ok();
+  };
+}
+
 }  // namespace
 
 const ProcedureTable& domain_procedures() {
@@ -218,13 +247,13 @@ const ProcedureTable& domain_procedures() {
       {150, {int_of_domain(&DomainManager::is_active), true}},
       {151, {int_of_domain(&DomainManager::is_persistent), true}},
       {15, {int_of_domain(&DomainManager::autostart), true}},
-      {183,  // HAS_MANAGED_SAVE_IMAGE: Vessel keeps none yet
+      {183,  // HAS_MANAGED_SAVE_IMAGE
        {[](Call& c) -> Result<void> {
           DomainRef ref = c.domain();
           c.args.u32();
           TRY(c.end_args());
-          TRY(c.daemon.domains.state(ref));
-          c.reply.i32(0);
+          TRY_ASSIGN(bool saved, c.daemon.domains.has_managed_save(ref));
+          c.reply.i32(saved ? 1 : 0);
           return Ok();
         },
         true}},
@@ -265,6 +294,12 @@ const ProcedureTable& domain_procedures() {
          c.put(ref);
          return Ok();
        }}},
+      {55, {save_domain(false)}},
+      {232, {save_domain(true)}},
+      {54, {restore_domain(false)}},
+      {233, {restore_domain(true)}},
+      {182, {domain_action(&DomainManager::managed_save, true)}},
+      {184, {domain_action(&DomainManager::remove_managed_save, true)}},
       {33, {domain_action(&DomainManager::shutdown, false)}},
       {258, {domain_action(&DomainManager::shutdown, true)}},
       {12, {domain_action(&DomainManager::destroy, false)}},

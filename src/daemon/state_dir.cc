@@ -93,7 +93,7 @@ Result<void> remove_file_durably(const std::string& path) {
 Result<StateDir> StateDir::open(const std::string& root) {
   TRY(make_directory(root));
   for (const char* sub : {"/domains", "/autostart", "/run", "/log", "/networks",
-                          "/networks/autostart", "/run/networks"}) {
+                          "/networks/autostart", "/run/networks", "/save"}) {
     TRY(make_directory(root + sub));
   }
   return StateDir(root);
@@ -127,6 +127,10 @@ std::string StateDir::network_autostart_mark(const std::string& name) const {
 }
 std::string StateDir::active_network(const std::string& name) const {
   return root_ + "/run/networks/" + name + ".xml";
+}
+
+std::string StateDir::managed_save(const std::string& name) const {
+  return root_ + "/save/" + name + ".save";
 }
 
 std::vector<std::string> StateDir::names_in(const std::string& subdir,

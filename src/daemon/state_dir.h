@@ -11,6 +11,7 @@
 //   DIR/log/NAME.console     its serial console's output, appended
 //   DIR/networks/NAME.xml    persistent networks; networks/autostart/NAME
 //   DIR/run/networks/NAME    an active network (its definition)
+//   DIR/save/NAME.save       a managed save image (`virsh managedsave`)
 #pragma once
 
 #include <string>
@@ -41,6 +42,7 @@ class StateDir {
   std::string network_definition(const std::string& name) const;
   std::string network_autostart_mark(const std::string& name) const;
   std::string active_network(const std::string& name) const;
+  std::string managed_save(const std::string& name) const;
 
   // The names of the definitions and of the run records on disk.
   std::vector<std::string> defined_names() const;

@@ -13,6 +13,7 @@ namespace vessel::daemon {
 struct VmPaths {
   std::string vessel;          // the `vessel` executable
   std::string control_socket;  // its QMP socket
+  std::string incoming;        // a saved state to continue from (--incoming), or empty
 };
 
 // The --nic value for a NIC (its MAC) on a virtual network (its name), or

@@ -98,7 +98,9 @@ Result<std::shared_ptr<VmProcess>> VmProcess::start(const std::vector<std::strin
   std::shared_ptr<VmProcess> process(new VmProcess(pid, pidfd, process_start_time(pid)));
 
   // The VM creates its socket early in its start; until then, retry.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  // Generous: a VM continuing a saved state creates its socket only once the
+  // whole state is read.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
   for (;;) {
     auto client = QmpClient::connect(qmp_path, on_event, nullptr);
     if (client.ok()) {
