@@ -21,7 +21,8 @@ using virt_error::make;
 // libvirt's details of the lifecycle events Vessel sends.
 constexpr int kDefinedAdded = 0, kDefinedUpdated = 1, kUndefinedRemoved = 0, kStartedBooted = 0,
               kSuspendedPaused = 0, kResumedUnpaused = 0, kStoppedShutdown = 0,
-              kStoppedDestroyed = 1, kStoppedCrashed = 2, kStoppedSaved = 4, kShutdownFinished = 0;
+              kStoppedDestroyed = 1, kStoppedCrashed = 2, kStoppedMigrated = 3, kStoppedSaved = 4,
+              kShutdownFinished = 0;
 
 // How long `destroy` lets a VM end on SIGTERM (flushing its disks) before
 // SIGKILL, as libvirt does.
@@ -170,39 +171,54 @@ Result<void> DomainManager::undefine(const DomainRef& ref) {
   return Ok();
 }
 
-Result<void> DomainManager::start_locked(Domain& domain, const DomainDef& def,
-                                         const std::string& incoming) {
-  const std::string name = domain.config.name;
-  VmPaths paths{vessel_path_, dir_.control_socket(name), incoming};
+Result<std::vector<std::string>> DomainManager::command_for(const DomainDef& def,
+                                                            const std::string& incoming) {
+  VmPaths paths{vessel_path_, dir_.control_socket(def.name), incoming};
   auto network_nic = [this](const std::string& network, const std::string& mac) {
     return networks_.nic_for(network, mac);
   };
-  TRY_ASSIGN(std::vector<std::string> argv, vm_command(def, paths, network_nic));
-  uint64_t generation = next_generation_++;
-  auto on_event = [this, name, generation](const std::string& event, const nlohmann::json&) {
+  return vm_command(def, paths, network_nic);
+}
+
+QmpClient::EventHandler DomainManager::event_handler(const std::string& name, uint64_t generation) {
+  return [this, name, generation](const std::string& event, const nlohmann::json&) {
     on_qmp_event(name, generation, event);
   };
-  auto exited = [this, name, generation](const VmExitInfo& info) {
-    on_exit(name, generation, info);
-  };
-  auto process = VmProcess::start(argv, paths.control_socket, dir_.console_log(name),
-                                  dir_.log_file(name), on_event, exited);
-  if (!process.ok()) {
-    return make(virt_error::kOperationFailed,
-                "domain '" + name + "' did not start: " + process.error().message());
-  }
-  domain.process = std::move(*process);
+}
+
+VmProcess::ExitHandler DomainManager::exit_handler(const std::string& name, uint64_t generation) {
+  return [this, name, generation](const VmExitInfo& info) { on_exit(name, generation, info); };
+}
+
+void DomainManager::adopt_started(Domain& domain, const DomainDef& def,
+                                  std::shared_ptr<VmProcess> process, uint64_t generation) {
+  domain.process = std::move(process);
   domain.generation = generation;
   domain.live = def;
   domain.id = next_id_++;
   domain.state = DomainState::kRunning;
   domain.reason = reason::kRunningBooted;
   domain.destroy_requested = domain.restart_requested = domain.shutdown_seen = false;
-  domain.save_requested = false;
+  domain.save_requested = domain.migrated = false;
   if (auto saved = save_run_record(domain); !saved.ok()) {
-    LOG_WARN("%s: %s", name.c_str(), saved.error().message().c_str());
+    LOG_WARN("%s: %s", def.name.c_str(), saved.error().message().c_str());
   }
   emit(domain, LifecycleEvent::kStarted, kStartedBooted);
+}
+
+Result<void> DomainManager::start_locked(Domain& domain, const DomainDef& def,
+                                         const std::string& incoming) {
+  const std::string name = domain.config.name;
+  TRY_ASSIGN(std::vector<std::string> argv, command_for(def, incoming));
+  uint64_t generation = next_generation_++;
+  auto process =
+      VmProcess::start(argv, dir_.control_socket(name), dir_.console_log(name), dir_.log_file(name),
+                       event_handler(name, generation), exit_handler(name, generation));
+  if (!process.ok()) {
+    return make(virt_error::kOperationFailed,
+                "domain '" + name + "' did not start: " + process.error().message());
+  }
+  adopt_started(domain, def, std::move(*process), generation);
   return Ok();
 }
 
@@ -374,7 +390,10 @@ void DomainManager::on_exit(const std::string& name, uint64_t generation, const 
   bool clean =
       exit.known ? exit.exited && (exit.status == 0 || exit.status == 2) : domain.shutdown_seen;
   int detail;
-  if (domain.save_requested) {
+  if (domain.migrated) {
+    domain.reason = reason::kShutoffMigrated;
+    detail = kStoppedMigrated;
+  } else if (domain.save_requested) {
     domain.reason = reason::kShutoffSaved;
     detail = kStoppedSaved;
   } else if (domain.destroy_requested) {
@@ -396,7 +415,7 @@ void DomainManager::on_exit(const std::string& name, uint64_t generation, const 
     LOG_WARN("%s", removed.error().message().c_str());
   }
   emit(domain, LifecycleEvent::kStopped, detail);
-  bool restart = !domain.destroy_requested && !domain.save_requested &&
+  bool restart = !domain.destroy_requested && !domain.save_requested && !domain.migrated &&
                  (domain.restart_requested ||
                   (clean && domain.config.on_poweroff == LifecycleAction::kRestart) ||
                   (!clean && domain.config.on_crash == LifecycleAction::kRestart));
@@ -504,12 +523,8 @@ void DomainManager::recover() {
     nlohmann::json record = nlohmann::json::parse(text.ok() ? *text : "", nullptr, false);
     auto live = parse_domain_xml(record.is_object() ? record.value("xml", "") : "");
     uint64_t generation = next_generation_++;
-    auto on_event = [this, name, generation](const std::string& event, const nlohmann::json&) {
-      on_qmp_event(name, generation, event);
-    };
-    auto exited = [this, name, generation](const VmExitInfo& info) {
-      on_exit(name, generation, info);
-    };
+    auto on_event = event_handler(name, generation);
+    auto exited = exit_handler(name, generation);
     auto process = live.ok() ? VmProcess::adopt(record.value("pid", 0),
                                                 record.value("start_time", uint64_t{0}),
                                                 dir_.control_socket(name), on_event, exited)

@@ -37,6 +37,7 @@ enum class DomainState { kRunning = 1, kPaused = 3, kShutdown = 4, kShutoff = 5 
 namespace reason {
 inline constexpr int kUnknown = 0;
 inline constexpr int kRunningBooted = 1;
+inline constexpr int kRunningMigrated = 2;
 inline constexpr int kRunningRestored = 3;
 inline constexpr int kRunningUnpaused = 5;
 inline constexpr int kPausedUser = 1;
@@ -44,6 +45,7 @@ inline constexpr int kShutdownUser = 1;
 inline constexpr int kShutoffShutdown = 1;
 inline constexpr int kShutoffDestroyed = 2;
 inline constexpr int kShutoffCrashed = 3;
+inline constexpr int kShutoffMigrated = 4;
 inline constexpr int kShutoffSaved = 5;
 }  // namespace reason
 
@@ -107,6 +109,22 @@ class DomainManager {
   Result<bool> has_managed_save(const DomainRef& ref);
   Result<void> remove_managed_save(const DomainRef& ref);
 
+  // virsh migrate (domain_migration.cc), libvirt's version 3 protocol with
+  // the client driving both daemons: begin (source: the XML), prepare
+  // (destination: a `vessel run --incoming tcp:` waiting, its URI), perform
+  // (source: QMP migrate there), finish (destination: the VM is running
+  // here, or is killed if cancelled), confirm (source: the VM ends, or runs
+  // on if cancelled).
+  Result<std::string> migrate_begin(const DomainRef& ref);
+  // `name`, if not empty, renames the domain on this side (--dname).
+  Result<std::string> migrate_prepare(const std::string& xml, const std::string& name,
+                                      const std::string& uri_hint);
+  Result<void> migrate_perform(const DomainRef& ref, const std::string& uri);
+  // `persist`: the domain becomes persistent here (--persistent);
+  // `undefine_source`: the source's definition goes (--undefinesource).
+  Result<DomainRef> migrate_finish(const std::string& name, bool cancelled, bool persist);
+  Result<void> migrate_confirm(const DomainRef& ref, bool cancelled, bool undefine_source);
+
   Result<std::pair<DomainState, int>> state(const DomainRef& ref);
   Result<DomainInfo> info(const DomainRef& ref);
   Result<std::string> xml(const DomainRef& ref, bool inactive);
@@ -134,6 +152,9 @@ class DomainManager {
     bool restart_requested = false;
     bool shutdown_seen = false;
     bool save_requested = false;
+    bool migrated = false;                // its VM went to another daemon
+    std::shared_ptr<VmProcess> incoming;  // a VM migrating here, until finish
+    bool incoming_is_new = false;         // the entry exists for that VM only
   };
   using Lock = std::unique_lock<std::mutex>;
 
@@ -141,6 +162,12 @@ class DomainManager {
   Result<Domain*> find_active(const DomainRef& ref);
   DomainRef ref_of(const Domain& domain) const;
   Result<void> start_locked(Domain& domain, const DomainDef& def, const std::string& incoming = "");
+  Result<std::vector<std::string>> command_for(const DomainDef& def, const std::string& incoming);
+  // Takes `process` (connected) as the domain's running VM.
+  void adopt_started(Domain& domain, const DomainDef& def, std::shared_ptr<VmProcess> process,
+                     uint64_t generation);
+  QmpClient::EventHandler event_handler(const std::string& name, uint64_t generation);
+  VmProcess::ExitHandler exit_handler(const std::string& name, uint64_t generation);
   // Starts `def` from the save image at `path` under the lock.
   Result<void> restore_locked(Domain& domain, const DomainDef& def, const std::string& path,
                               uint64_t state_offset);

@@ -4,39 +4,13 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <thread>
-
 #include "daemon/domain_manager.h"
 #include "daemon/domain_xml.h"
 #include "daemon/save_image.h"
 #include "daemon/virt_error.h"
 
 namespace vessel::daemon {
-namespace {
-
-using namespace std::chrono_literals;
 using virt_error::make;
-
-constexpr auto kSaveTimeout = 30min;
-
-// Waits for the migration to the save image to end; its status is
-// "completed" on success.
-Result<void> wait_for_migration(QmpClient& qmp) {
-  auto deadline = std::chrono::steady_clock::now() + kSaveTimeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    TRY_ASSIGN(nlohmann::json status, qmp.execute("query-migrate"));
-    std::string state = status.value("status", "");
-    if (state == "completed") return Ok();
-    if (state == "failed" || state == "cancelled") {
-      return Error("saving failed: " + status.value("error-desc", state));
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  return Error("saving did not finish");
-}
-
-}  // namespace
 
 Result<void> DomainManager::save(const DomainRef& ref, const std::string& path) {
   std::shared_ptr<VmProcess> process;

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 namespace vessel::daemon {
 namespace {
@@ -131,6 +132,21 @@ Result<nlohmann::json> QmpClient::execute(const std::string& command,
     return Error(reply["error"].value("desc", std::string("QMP error")));
   }
   return reply.value("return", nlohmann::json::object());
+}
+
+Result<void> wait_for_migration(QmpClient& qmp) {
+  using namespace std::chrono_literals;
+  auto deadline = std::chrono::steady_clock::now() + 30min;
+  while (std::chrono::steady_clock::now() < deadline) {
+    TRY_ASSIGN(nlohmann::json status, qmp.execute("query-migrate"));
+    std::string state = status.value("status", "");
+    if (state == "completed") return Ok();
+    if (state == "failed" || state == "cancelled") {
+      return Error("migration failed: " + status.value("error-desc", state));
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  return Error("migration did not finish");
 }
 
 }  // namespace vessel::daemon

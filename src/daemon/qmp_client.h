@@ -56,4 +56,8 @@ class QmpClient {
   bool closed_ = false;
 };
 
+// Polls query-migrate until the VM's outgoing migration (a save, a live
+// migration) has ended: Ok once "completed", the VM's reason otherwise.
+Result<void> wait_for_migration(QmpClient& qmp);
+
 }  // namespace vessel::daemon

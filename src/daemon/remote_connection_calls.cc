@@ -11,8 +11,11 @@ namespace {
 using virt_error::make;
 
 // Feature numbers of CONNECT_SUPPORTS_FEATURE (libvirt's
-// VIR_DRV_FEATURE_*): Vessel answers keepalive pings.
-constexpr int32_t kFeatureKeepalive = 10;
+// VIR_DRV_FEATURE_*): Vessel answers keepalive pings and takes part in
+// version 3 migration with typed parameters (the client then begins on the
+// source before it prepares the destination).
+constexpr int32_t kFeatureMigrationV3 = 6, kFeatureMigrateChangeProtection = 7,
+                  kFeatureKeepalive = 10, kFeatureMigrationParams = 13;
 
 bool uri_is_ours(const std::string& uri, bool accept_qemu) {
   for (const char* prefix : {"vessel:///", "vessel+unix:///"}) {
@@ -56,7 +59,10 @@ const ProcedureTable& connection_procedures() {
        {[](Call& c) -> Result<void> {
           int32_t feature = c.args.i32();
           TRY(c.end_args());
-          c.reply.i32(feature == kFeatureKeepalive ? 1 : 0);
+          bool supported = feature == kFeatureKeepalive || feature == kFeatureMigrationV3 ||
+                           feature == kFeatureMigrateChangeProtection ||
+                           feature == kFeatureMigrationParams;
+          c.reply.i32(supported ? 1 : 0);
           return Ok();
         },
         true}},

@@ -78,6 +78,18 @@ Result<std::shared_ptr<VmProcess>> VmProcess::start(const std::vector<std::strin
                                                     const std::string& log_path,
                                                     QmpClient::EventHandler on_event,
                                                     ExitHandler on_exit) {
+  TRY_ASSIGN(std::shared_ptr<VmProcess> process, spawn(argv, qmp_path, console_path, log_path));
+  // Generous: a VM continuing a saved state creates its socket only once the
+  // whole state is read.
+  TRY(process->connect(qmp_path, log_path, std::move(on_event), std::move(on_exit),
+                       std::chrono::seconds(300)));
+  return process;
+}
+
+Result<std::shared_ptr<VmProcess>> VmProcess::spawn(const std::vector<std::string>& argv,
+                                                    const std::string& qmp_path,
+                                                    const std::string& console_path,
+                                                    const std::string& log_path) {
   auto append_to = [](const std::string& path) {
     return ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   };
@@ -95,29 +107,31 @@ Result<std::shared_ptr<VmProcess>> VmProcess::start(const std::vector<std::strin
   ::close(log_fd);
   if (pid < 0) return Error(std::string("fork: ") + std::strerror(errno));
   int pidfd = open_pidfd(pid);
-  std::shared_ptr<VmProcess> process(new VmProcess(pid, pidfd, process_start_time(pid)));
+  return std::shared_ptr<VmProcess>(new VmProcess(pid, pidfd, process_start_time(pid)));
+}
 
-  // The VM creates its socket early in its start; until then, retry.
-  // Generous: a VM continuing a saved state creates its socket only once the
-  // whole state is read.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+Result<void> VmProcess::connect(const std::string& qmp_path, const std::string& log_path,
+                                QmpClient::EventHandler on_event, ExitHandler on_exit,
+                                std::chrono::seconds timeout) {
+  // The VM creates its socket once it is ready; until then, retry.
+  auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto client = QmpClient::connect(qmp_path, on_event, nullptr);
     if (client.ok()) {
-      process->qmp_ = std::move(*client);
+      qmp_ = std::move(*client);
       break;
     }
-    if (pidfd_ended(pidfd, 20) || std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
+    if (pidfd_ended(pidfd_, 20) || std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid_, SIGKILL);
       int status;
-      ::waitpid(pid, &status, 0);
-      process->ended_->store(true);
+      ::waitpid(pid_, &status, 0);
+      ended_->store(true);
       std::string last = last_line_of(log_path);
       return Error(last.empty() ? "the VM process ended at once" : last);
     }
   }
-  process->watch(true, std::move(on_exit));
-  return process;
+  watch(true, std::move(on_exit));
+  return Ok();
 }
 
 Result<std::shared_ptr<VmProcess>> VmProcess::adopt(pid_t pid, uint64_t start_time,
@@ -168,6 +182,10 @@ uint64_t VmProcess::cpu_time_ns() const {
   if (fields.size() <= 14) return 0;
   uint64_t ticks = std::stoull(fields[13]) + std::stoull(fields[14]);
   return ticks * (1000000000ull / static_cast<uint64_t>(::sysconf(_SC_CLK_TCK)));
+}
+
+bool VmProcess::exited_early() const {
+  return pidfd_ended(pidfd_, 0);
 }
 
 void VmProcess::signal(int signo) const {

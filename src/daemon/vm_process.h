@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -38,6 +39,17 @@ class VmProcess {
                                                   QmpClient::EventHandler on_event,
                                                   ExitHandler on_exit);
 
+  // The two halves of start(), for a VM whose socket opens only later (an
+  // incoming migration): the process, running; then its QMP connection and
+  // the watcher. A failed connect() kills and reaps the process.
+  static Result<std::shared_ptr<VmProcess>> spawn(const std::vector<std::string>& argv,
+                                                  const std::string& qmp_path,
+                                                  const std::string& console_path,
+                                                  const std::string& log_path);
+  Result<void> connect(const std::string& qmp_path, const std::string& log_path,
+                       QmpClient::EventHandler on_event, ExitHandler on_exit,
+                       std::chrono::seconds timeout);
+
   // Takes over a process a previous daemon started: `start_time` (from
   // /proc/PID/stat) guards against a recycled pid.
   static Result<std::shared_ptr<VmProcess>> adopt(pid_t pid, uint64_t start_time,
@@ -56,6 +68,8 @@ class VmProcess {
   uint64_t cpu_time_ns() const;
   void signal(int signo) const;
   bool ended() const { return ended_->load(); }
+  // Before connect(), for a spawned process: whether it has already exited.
+  bool exited_early() const;
 
  private:
   VmProcess(pid_t pid, int pidfd, uint64_t start_time)
