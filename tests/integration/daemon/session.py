@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
@@ -29,12 +30,12 @@ def main():
     check = Checks()
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    os.chmod(work, 0o755)
-    runtime = os.path.join(work, "runtime")
-    os.makedirs(runtime)
+    # The user's runtime directory lives under /tmp: the build tree's parent
+    # directories need not be open to `nobody`.
+    runtime = tempfile.mkdtemp(prefix="vesseld-session-")
+    os.chmod(runtime, 0o755)
     shutil.chown(runtime, USER)
-    # The daemon, as the user; `nobody` may not read the build tree's parents
-    # everywhere, so it runs a copy next to its state.
+    # The daemon, as the user, runs a copy next to its state.
     for name in ("vesseld", "vessel"):
         shutil.copy(os.path.join(os.path.dirname(vesseld), name), runtime)
     log = open(os.path.join(work, "vesseld.log"), "wb")
@@ -67,6 +68,7 @@ def main():
         daemon.terminate()
         daemon.wait(timeout=30)
         log.close()
+        shutil.rmtree(runtime, ignore_errors=True)
     return check.status()
 
 
