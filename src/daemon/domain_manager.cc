@@ -127,9 +127,8 @@ Result<void> DomainManager::save_run_record(const Domain& domain) {
   return write_file_atomically(dir_.run_record(domain.config.name), record.dump());
 }
 
-Result<DomainRef> DomainManager::define(const std::string& xml) {
-  TRY_ASSIGN(DomainDef def, parse_domain_xml(xml));
-  Lock lock(mutex_);
+// A name stands for one UUID and a UUID for one name, as in libvirt.
+Result<void> DomainManager::check_identity(const DomainDef& def) {
   for (const auto& [name, domain] : domains_) {
     if (name == def.name && domain.config.uuid != def.uuid) {
       return make(
@@ -141,6 +140,13 @@ Result<DomainRef> DomainManager::define(const std::string& xml) {
                   "domain '" + name + "' already exists with uuid " + format_uuid(def.uuid));
     }
   }
+  return Ok();
+}
+
+Result<DomainRef> DomainManager::define(const std::string& xml) {
+  TRY_ASSIGN(DomainDef def, parse_domain_xml(xml));
+  Lock lock(mutex_);
+  TRY(check_identity(def));
   auto existing = domains_.find(def.name);
   bool update = existing != domains_.end() && existing->second.persistent;
   TRY(save_definition(def));
@@ -253,21 +259,12 @@ Result<DomainRef> DomainManager::start(const DomainRef& ref, bool paused) {
 // persistent domain of that name runs with `def` once and keeps its own
 // definition for the next start, as in libvirt.
 Result<DomainManager::Domain*> DomainManager::add_for_start(const DomainDef& def, bool* is_new) {
-  for (const auto& [name, domain] : domains_) {
-    if (name == def.name && domain.config.uuid != def.uuid) {
-      return make(
-          virt_error::kOperationFailed,
-          "domain '" + name + "' is already defined with uuid " + format_uuid(domain.config.uuid));
-    }
-    if (name != def.name && domain.config.uuid == def.uuid) {
-      return make(virt_error::kOperationFailed,
-                  "domain '" + name + "' already exists with uuid " + format_uuid(def.uuid));
-    }
-    if (name == def.name && domain.process) {
-      return make(virt_error::kOperationInvalid, "domain '" + name + "' is already active");
-    }
+  TRY(check_identity(def));
+  auto existing = domains_.find(def.name);
+  if (existing != domains_.end() && existing->second.process) {
+    return make(virt_error::kOperationInvalid, "domain '" + def.name + "' is already active");
   }
-  *is_new = domains_.count(def.name) == 0;
+  *is_new = existing == domains_.end();
   Domain& domain = domains_[def.name];
   if (*is_new) domain.config = def;
   return &domain;

@@ -171,6 +171,7 @@ class DomainManager {
   // Starts `def` from the save image at `path` under the lock.
   Result<void> restore_locked(Domain& domain, const DomainDef& def, const std::string& path,
                               uint64_t state_offset);
+  Result<void> check_identity(const DomainDef& def);
   Result<Domain*> add_for_start(const DomainDef& def, bool* is_new);
   void wait_until_stopped(Lock& lock, const std::string& name, uint64_t generation);
   Result<void> save_run_record(const Domain& domain);

@@ -54,6 +54,15 @@ class Daemon:
             raise AssertionError(f"{' '.join(args)}: {result.stderr.strip()}")
         return result
 
+    def define(self, xml):
+        """virsh define of the XML text; returns the file it was written to."""
+        self.defined = getattr(self, "defined", 0) + 1
+        path = os.path.join(self.work, f"define-{self.defined}.xml")
+        with open(path, "w") as f:
+            f.write(xml)
+        self.virsh("define", path)
+        return path
+
     def state_of(self, name):
         return self.virsh("domstate", "--reason", name).stdout.strip()
 

@@ -28,10 +28,7 @@ def main():
     check = Checks()
     daemon = Daemon(vesseld, work)
     try:
-        path = os.path.join(work, "vm.xml")
-        with open(path, "w") as f:
-            f.write(domain_xml("vm", guest_out))
-        daemon.virsh("define", path)
+        daemon.define(domain_xml("vm", guest_out))
 
         events = subprocess.Popen(["virsh", "-c", daemon.uri, "event", "--loop", "--event",
                                    "lifecycle"], stdout=subprocess.PIPE, text=True)

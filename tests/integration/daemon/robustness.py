@@ -68,10 +68,7 @@ def main():
     check = Checks()
     daemon = Daemon(vesseld, work)
     try:
-        path = os.path.join(work, "a.xml")
-        with open(path, "w") as f:
-            f.write(domain_xml("a", guest_out))
-        daemon.virsh("define", path)
+        path = daemon.define(domain_xml("a", guest_out))
 
         # The read-only socket.
         r = daemon.virsh("list", "--all", "--name", readonly=True)

@@ -19,10 +19,7 @@ def main():
     check = Checks()
     daemon = Daemon(vesseld, work)
     try:
-        path = os.path.join(work, "vm.xml")
-        with open(path, "w") as f:
-            f.write(domain_xml("vm", guest_out))
-        daemon.virsh("define", path)
+        daemon.define(domain_xml("vm", guest_out))
         daemon.virsh("start", "vm")
         daemon.wait_booted("vm")
 
