@@ -43,6 +43,28 @@ Result<uint64_t> parse_size(std::string_view text) {
   return number << shift;
 }
 
+OptionList split_option_list(std::string_view text) {
+  OptionList list;
+  size_t comma = text.find(',');
+  list.head = text.substr(0, comma);
+  while (comma != std::string_view::npos) {
+    text.remove_prefix(comma + 1);
+    comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    size_t eq = item.find('=');
+    SubOption option{item.substr(0, eq), std::nullopt, std::string(item)};
+    if (eq != std::string_view::npos) option.value = item.substr(eq + 1);
+    list.items.push_back(std::move(option));
+  }
+  return list;
+}
+
+Result<bool> parse_on_off(std::string_view key, std::string_view value) {
+  if (value == "on" || value == "yes" || value == "true") return true;
+  if (value == "off" || value == "no" || value == "false") return false;
+  return Error(std::string(key) + "=" + std::string(value) + ": expected on or off");
+}
+
 Result<void> parse_options(std::span<const std::string_view> args,
                            std::span<const OptionSpec> specs, std::string_view command) {
   const std::string hint = " (see '" + std::string(command) + " --help')";

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,6 +19,24 @@ Result<uint64_t> parse_size(std::string_view text);
 
 // A decimal number without sign or suffix.
 Result<uint64_t> parse_unsigned(std::string_view text);
+
+// A QEMU-style option list, "unix:/run/vm.sock,server,wait=off": the head
+// before the first comma, then each item split at its first '=' (a bare item
+// such as "server" has no value).
+struct SubOption {
+  std::string_view key;
+  std::optional<std::string_view> value;
+  std::string text;  // the item as written, for error messages
+};
+struct OptionList {
+  std::string_view head;
+  std::vector<SubOption> items;
+};
+OptionList split_option_list(std::string_view text);
+
+// QEMU's booleans: on/off (also yes/no, true/false); `key` names the option
+// in the error.
+Result<bool> parse_on_off(std::string_view key, std::string_view value);
 
 // One option of a subcommand: "--name VALUE" or "--name=VALUE" when it takes
 // a value, "--name" alone otherwise.

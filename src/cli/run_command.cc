@@ -11,6 +11,8 @@
 #include "cli/default_guest.h"
 #include "cli/exit_status.h"
 #include "cli/options.h"
+#include "cli/serial_option.h"
+#include "cli/unix_server_option.h"
 #include "machine/memory_map.h"
 #include "net/nic_config.h"
 #include "vmm/migration.h"
@@ -70,6 +72,13 @@ void print_help() {
       "                            a QMP control socket (QEMU's machine protocol);\n"
       "                            without wait=off the VM starts once a client connects\n"
       "  --serial stdio|file:PATH  where the guest's serial output goes (default stdio)\n"
+      "  --serial unix:PATH,server[,wait=off][,logfile=PATH][,logappend=on]\n"
+      "                            the serial console on a Unix socket (mode 0600),\n"
+      "                            raw, one client at a time (output is dropped while\n"
+      "                            none is connected); without wait=off the VM starts\n"
+      "                            once a client connects; logfile= also writes the\n"
+      "                            output to a file, client or not (appended with\n"
+      "                            logappend=on)\n"
       "  --no-reboot               end with exit status 2 when the guest reboots (or\n"
       "                            QMP system_reset asks for a reset) instead of\n"
       "                            resetting the machine and booting it again\n"
@@ -80,49 +89,15 @@ void print_help() {
       "  Ctrl-A h        list these keys\n"
       "  Ctrl-A Ctrl-A   send Ctrl-A to the guest\n"
       "When stdin is not a terminal its bytes go to the guest unchanged; its end\n"
-      "does not stop the guest.\n"
+      "does not stop the guest. With --serial unix: stdin is not read.\n"
       "\n"
       "%s",
       default_guest_dir().c_str(), kDefaultFirmware, machine::kMaxHarts, kExitStatusHelp);
 }
 
-// --qmp unix:PATH,server[=on][,wait=on|off] (QEMU's -qmp spelling; also
-// `nowait`). Only the listening side: Vessel is always QMP's server.
-struct QmpOption {
-  std::string path;  // empty: no QMP socket
-  bool wait = true;  // QEMU's default: the VM starts once a client connects
-};
-
-Result<QmpOption> parse_qmp(std::string_view text) {
-  if (!text.starts_with("unix:")) {
-    return Error("'" + std::string(text) + "' is not unix:PATH,server,wait=off");
-  }
-  text.remove_prefix(5);
-  size_t comma = text.find(',');
-  QmpOption qmp{std::string(text.substr(0, comma)), true};
-  bool server = false;
-  while (comma != std::string_view::npos) {
-    text.remove_prefix(comma + 1);
-    comma = text.find(',');
-    std::string_view option = text.substr(0, comma);
-    if (option == "server" || option == "server=on") {
-      server = true;
-    } else if (option == "wait=off" || option == "nowait") {
-      qmp.wait = false;
-    } else if (option == "wait=on") {
-      qmp.wait = true;
-    } else {
-      return Error("unknown option '" + std::string(option) + "' (expected server, wait=on|off)");
-    }
-  }
-  if (qmp.path.empty()) return Error("missing socket path after unix:");
-  if (!server) return Error("Vessel only listens: add ',server' (and ',wait=off' not to wait)");
-  return qmp;
-}
-
 struct RunOptions {
   vmm::VmConfig vm;
-  QmpOption qmp;
+  UnixServerOption qmp;  // empty path: no QMP socket
   std::string incoming;  // a saved VM to continue: file:PATH or exec:COMMAND
   std::string loadvm;    // a VM snapshot in the disks to continue
   bool help = false;
@@ -189,19 +164,16 @@ Result<RunOptions> parse(std::span<const std::string_view> args) {
          // PATH[,format=raw|qcow2][,readonly]. The format is never guessed
          // from the content: a guest could write any header into its disk.
          machine::DiskConfig disk;
-         size_t comma = v.find(',');
-         disk.path = v.substr(0, comma);
+         OptionList list = split_option_list(v);
+         disk.path = list.head;
          if (disk.path.empty()) return Error("missing disk image path");
-         while (comma != std::string_view::npos) {
-           v.remove_prefix(comma + 1);
-           comma = v.find(',');
-           std::string_view option = v.substr(0, comma);
-           if (option == "readonly") {
+         for (const SubOption& option : list.items) {
+           if (option.text == "readonly") {
              disk.read_only = true;
-           } else if (option.starts_with("format=")) {
-             TRY_ASSIGN(disk.format, block::parse_image_format(option.substr(7)));
+           } else if (option.key == "format" && option.value) {
+             TRY_ASSIGN(disk.format, block::parse_image_format(*option.value));
            } else {
-             return Error("unknown option '" + std::string(option) +
+             return Error("unknown option '" + option.text +
                           "' (expected format=raw|qcow2 or readonly)");
            }
          }
@@ -210,7 +182,7 @@ Result<RunOptions> parse(std::span<const std::string_view> args) {
        }},
       {"--qmp", true,
        [&](std::string_view v) -> Result<void> {
-         TRY_ASSIGN(o.qmp, parse_qmp(v));
+         TRY_ASSIGN(o.qmp, parse_unix_server(v, "server, wait=on|off"));
          return Ok();
        }},
       {"--incoming", true,
@@ -240,13 +212,7 @@ Result<RunOptions> parse(std::span<const std::string_view> args) {
        }},
       {"--serial", true,
        [&](std::string_view v) -> Result<void> {
-         if (v == "stdio") {
-           o.vm.serial = {vmm::SerialTarget::Kind::kStdout, ""};
-         } else if (v.starts_with("file:") && v.size() > 5) {
-           o.vm.serial = {vmm::SerialTarget::Kind::kFile, std::string(v.substr(5))};
-         } else {
-           return Error("'" + std::string(v) + "' is not 'stdio' or 'file:PATH'");
-         }
+         TRY_ASSIGN(o.vm.serial, parse_serial(v));
          return Ok();
        }},
   };

@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "vmm/unix_listener.h"
 
 namespace vessel::vmm {
 namespace {
@@ -54,27 +54,12 @@ struct QmpServer::Session {
 };
 
 Result<std::unique_ptr<QmpServer>> QmpServer::listen(const std::string& path, Dispatcher dispatch) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof addr.sun_path) {
-    return Error("--qmp: socket path '" + path + "' is empty or too long");
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   std::unique_ptr<QmpServer> server(new QmpServer());
-  server->path_ = path;
   server->dispatch_ = std::move(dispatch);
-  server->listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   server->wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (server->listen_fd_ < 0 || server->wake_fd_ < 0) {
-    return Error(std::string("--qmp: ") + strerror(errno));
-  }
-  unlink(path.c_str());
-  if (bind(server->listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 ||
-      ::listen(server->listen_fd_, 8) < 0) {
-    std::string why = strerror(errno);
-    server->path_.clear();  // not ours to remove
-    return Error(path + ": " + why);
-  }
+  if (server->wake_fd_ < 0) return Error(std::string("--qmp: ") + strerror(errno));
+  TRY_ASSIGN(server->listen_fd_, listen_unix(path, 8));
+  server->path_ = path;  // ours to remove from now on
   server->thread_ = std::thread([s = server.get()] { s->run(); });
   return server;
 }

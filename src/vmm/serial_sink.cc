@@ -9,11 +9,21 @@
 namespace vessel::vmm {
 
 Result<std::unique_ptr<SerialSink>> SerialSink::open(const SerialTarget& target) {
-  if (target.kind == SerialTarget::Kind::kStdout) {
-    return std::unique_ptr<SerialSink>(new SerialSink(STDOUT_FILENO, false));
+  std::string path = target.path;
+  int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
+  switch (target.kind) {
+    case SerialTarget::Kind::kStdout:
+      return std::unique_ptr<SerialSink>(new SerialSink(STDOUT_FILENO, false));
+    case SerialTarget::Kind::kFile:
+      break;
+    case SerialTarget::Kind::kSocket:
+      if (target.logfile.empty()) return std::unique_ptr<SerialSink>();
+      path = target.logfile;
+      if (target.log_append) flags = (flags & ~O_TRUNC) | O_APPEND;
+      break;
   }
-  int fd = ::open(target.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Error(target.path + ": " + strerror(errno));
+  int fd = ::open(path.c_str(), flags, 0644);
+  if (fd < 0) return Error(path + ": " + strerror(errno));
   return std::unique_ptr<SerialSink>(new SerialSink(fd, true));
 }
 

@@ -36,9 +36,16 @@ Result<std::unique_ptr<Vm>> Vm::create(VmConfig config) {
   }
   TRY_ASSIGN(vm->serial_, SerialSink::open(vm->config_.serial));
   machine::BoardConfig board = vm->config_.board;
-  board.serial_output = [sink = vm->serial_.get()](uint8_t byte) { sink->write(byte); };
+  board.serial_output = [v = vm.get()](uint8_t byte) { v->serial_output(byte); };
   board.power = [v = vm.get()](machine::PowerEvent event) { v->request_stop(exit_for(event)); };
   TRY_ASSIGN(vm->board_, machine::Board::create(std::move(board)));
+  if (vm->config_.serial.kind == SerialTarget::Kind::kSocket) {
+    SerialSocket::Input input{
+        [v = vm.get()](uint8_t byte) { v->board_->serial_input(byte); },
+        [v = vm.get()] { return v->board_->serial_input_space(); },
+    };
+    TRY_ASSIGN(vm->serial_socket_, SerialSocket::listen(vm->config_.serial.path, std::move(input)));
+  }
   vm->vcpu_tids_ = std::make_unique<std::atomic<int>[]>(vm->board_->hart_count());
   vm->halt_detector_ = std::make_unique<HaltDetector>(
       vm->board_->hart_count(),
@@ -51,6 +58,11 @@ Vm::~Vm() {
   // The watcher's thread calls request_stop(): end it while everything that
   // call touches (the board, the stop state) still exists.
   signals_.reset();
+}
+
+void Vm::serial_output(uint8_t byte) {
+  if (serial_) serial_->write(byte);
+  if (serial_socket_) serial_socket_->write(byte);
 }
 
 bool Vm::resets_in_place(const VmExit& exit) const {
@@ -190,9 +202,13 @@ Result<VmExit> Vm::run() {
     std::atomic<bool>& flag;
     ~Running() { flag.store(false); }
   } running{running_};
+  // QEMU's wait=on: the guest starts once the console has a client.
+  if (serial_socket_ && config_.serial.wait) {
+    serial_socket_->wait_for_client([this] { return stop_requested(); });
+  }
   std::unique_ptr<RawTerminal> terminal;
   std::unique_ptr<Console> console;
-  if (config_.attach_stdin) {
+  if (config_.attach_stdin && !serial_socket_) {
     TRY_ASSIGN(terminal, RawTerminal::enter(STDIN_FILENO));
     Console::Callbacks callbacks{
         [this](uint8_t byte) { board_->serial_input(byte); },

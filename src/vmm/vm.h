@@ -21,6 +21,7 @@
 #include "machine/board.h"
 #include "vmm/halt_detector.h"
 #include "vmm/serial_sink.h"
+#include "vmm/serial_socket.h"
 #include "vmm/signals.h"
 
 namespace vessel::vmm {
@@ -34,7 +35,9 @@ enum class RebootAction : uint8_t {
 struct VmConfig {
   machine::BoardConfig board;  // serial_output and power are set by the Vm
   SerialTarget serial;
-  bool attach_stdin = true;    // feed the host's stdin to the guest's UART
+  // Feed the host's stdin to the guest's UART (unless a socket serves the
+  // console: its client types instead).
+  bool attach_stdin = true;
   bool handle_signals = true;  // SIGINT/SIGTERM/SIGHUP stop the VM cleanly
   RebootAction reboot = RebootAction::kReset;
 };
@@ -105,6 +108,7 @@ class Vm {
 
  private:
   explicit Vm(VmConfig config) : config_(std::move(config)) {}
+  void serial_output(uint8_t byte);
   void vcpu_loop(unsigned hart);
   void park();
   // No hart runs: run() is not executing, or every vCPU is parked.
@@ -121,6 +125,8 @@ class Vm {
   std::unique_ptr<SignalWatcher> signals_;
   std::unique_ptr<SerialSink> serial_;
   std::unique_ptr<machine::Board> board_;
+  // After the board: its thread feeds the board's UART until destroyed.
+  std::unique_ptr<SerialSocket> serial_socket_;
   std::unique_ptr<HaltDetector> halt_detector_;
 
   std::atomic<bool> board_ready_{false};  // request_stop() may come from the signal thread

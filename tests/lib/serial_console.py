@@ -1,31 +1,29 @@
-"""A guest's serial console driven through a pseudo-terminal, as a user's
-terminal would: wait for output, type commands, collect their output."""
+"""A guest's serial console driven as a user would: through a pseudo-terminal
+(Console) or a client of `--serial unix:` (SocketConsole): wait for output,
+type commands, collect their output."""
 import os
 import pty
 import re
 import select
+import socket
 import subprocess
 import time
 
 
-class Console:
-    """A VMM process whose stdio is a pseudo-terminal (like a user's shell)."""
+class _Stream:
+    """Output collected from a file descriptor; subclasses say how to type."""
 
-    def __init__(self, argv, log):
-        self.master, slave = pty.openpty()
-        self.start = time.monotonic()
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave,
-                                     stderr=slave, close_fds=True)
-        os.close(slave)
+    def __init__(self, fd, log):
+        self._fd = fd
         self.buf = b""
         self.log = log
 
     def _read(self, timeout):
-        ready, _, _ = select.select([self.master], [], [], timeout)
+        ready, _, _ = select.select([self._fd], [], [], timeout)
         if not ready:
             return False
         try:
-            data = os.read(self.master, 65536)
+            data = os.read(self._fd, 65536)
         except OSError:  # EIO: the VMM closed the terminal
             data = b""
         if not data:
@@ -50,9 +48,6 @@ class Console:
             if self._read(min(left, 0.5)) is None:
                 raise EOFError(f"console closed while waiting for {pattern!r}")
 
-    def send(self, text):
-        os.write(self.master, text.encode())
-
     def run(self, command, timeout=30):
         """Types a shell command; returns its output (between two sentinels).
 
@@ -63,6 +58,21 @@ class Console:
         self.expect(rb"@@B42@@\r*\n", timeout)
         m = self.expect(rb"(?s)(.*?)@@E42@@", timeout)
         return m.group(1).decode(errors="replace").replace("\r", "")
+
+
+class Console(_Stream):
+    """A VMM process whose stdio is a pseudo-terminal (like a user's shell)."""
+
+    def __init__(self, argv, log):
+        self.master, slave = pty.openpty()
+        self.start = time.monotonic()
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave,
+                                     stderr=slave, close_fds=True)
+        os.close(slave)
+        super().__init__(self.master, log)
+
+    def send(self, text):
+        os.write(self.master, text.encode())
 
     def wait_exit(self, timeout):
         deadline = time.monotonic() + timeout
@@ -77,3 +87,20 @@ class Console:
             self.proc.kill()
             self.proc.wait()
         os.close(self.master)
+
+
+class SocketConsole(_Stream):
+    """A client of a serial console socket (`--serial unix:PATH,server`)."""
+
+    def __init__(self, path, log, timeout=10):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.sock.settimeout(None)
+        super().__init__(self.sock.fileno(), log)
+
+    def send(self, text):
+        self.sock.sendall(text.encode())
+
+    def close(self):
+        self.sock.close()

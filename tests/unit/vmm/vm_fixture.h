@@ -43,7 +43,8 @@ class VmFixture : public ::testing::Test {
     c.board.harts = harts;
     c.board.firmware = dir_ + "/firmware.bin";
     c.board.disks.push_back({dir_ + "/disk.img", false});
-    c.serial = {SerialTarget::Kind::kFile, dir_ + "/serial.txt"};
+    c.serial.kind = SerialTarget::Kind::kFile;
+    c.serial.path = dir_ + "/serial.txt";
     c.attach_stdin = false;
     c.handle_signals = false;
     return c;
