@@ -179,7 +179,8 @@ Result<void> DomainManager::undefine(const DomainRef& ref) {
 
 Result<std::vector<std::string>> DomainManager::command_for(const DomainDef& def,
                                                             const std::string& incoming) {
-  VmPaths paths{vessel_path_, dir_.control_socket(def.name), incoming};
+  VmPaths paths{vessel_path_, dir_.control_socket(def.name), dir_.serial_socket(def.name),
+                dir_.console_log(def.name), incoming};
   auto network_nic = [this](const std::string& network, const std::string& mac) {
     return networks_.nic_for(network, mac);
   };
@@ -217,9 +218,8 @@ Result<void> DomainManager::start_locked(Domain& domain, const DomainDef& def,
   const std::string name = domain.config.name;
   TRY_ASSIGN(std::vector<std::string> argv, command_for(def, incoming));
   uint64_t generation = next_generation_++;
-  auto process =
-      VmProcess::start(argv, dir_.control_socket(name), dir_.console_log(name), dir_.log_file(name),
-                       event_handler(name, generation), exit_handler(name, generation));
+  auto process = VmProcess::start(argv, dir_.control_socket(name), dir_.log_file(name),
+                                  event_handler(name, generation), exit_handler(name, generation));
   if (!process.ok()) {
     return make(virt_error::kOperationFailed,
                 "domain '" + name + "' did not start: " + process.error().message());
@@ -444,6 +444,12 @@ Result<std::string> DomainManager::xml(const DomainRef& ref, bool inactive) {
   TRY_ASSIGN(Domain * domain, find(ref));
   if (domain->live && !inactive) return format_domain_xml(*domain->live, domain->id);
   return format_domain_xml(domain->config, -1);
+}
+
+Result<std::string> DomainManager::console_socket(const DomainRef& ref) {
+  Lock lock(mutex_);
+  TRY_ASSIGN(Domain * domain, find_active(ref));
+  return dir_.serial_socket(domain->config.name);
 }
 
 Result<bool> DomainManager::is_active(const DomainRef& ref) {

@@ -128,6 +128,8 @@ class DomainManager {
   Result<std::pair<DomainState, int>> state(const DomainRef& ref);
   Result<DomainInfo> info(const DomainRef& ref);
   Result<std::string> xml(const DomainRef& ref, bool inactive);
+  // The serial console socket of a running domain (`virsh console`).
+  Result<std::string> console_socket(const DomainRef& ref);
   Result<bool> is_active(const DomainRef& ref);
   Result<bool> is_persistent(const DomainRef& ref);
   Result<bool> autostart(const DomainRef& ref);

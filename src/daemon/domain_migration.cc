@@ -107,8 +107,7 @@ Result<std::string> DomainManager::migrate_prepare(const std::string& xml, const
   };
   auto argv = command_for(def, uri);
   if (!argv.ok()) return failed(argv.error());
-  auto process = VmProcess::spawn(*argv, dir_.control_socket(def.name), dir_.console_log(def.name),
-                                  dir_.log_file(def.name));
+  auto process = VmProcess::spawn(*argv, dir_.control_socket(def.name), dir_.log_file(def.name));
   if (!process.ok()) return failed(make(virt_error::kOperationFailed, process.error().message()));
   int port = std::stoi(uri.substr(uri.rfind(':') + 1));
   for (int waited_ms = 0; !listening_on(port); waited_ms += 10) {

@@ -5,8 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "base/result.h"
+#include "daemon/console_stream.h"
 #include "daemon/daemon_context.h"
 #include "daemon/event_hub.h"
 #include "daemon/xdr.h"
@@ -15,11 +17,13 @@ namespace vessel::daemon {
 
 // What a connection has negotiated.
 struct Session {
-  bool read_only = false;          // came in on the read-only socket, or asked for it
-  bool opened = false;             // CONNECT_OPEN succeeded
-  bool close_requested = false;    // CONNECT_CLOSE: drop after the reply
-  bool accept_qemu_uri = false;    // qemu:/// URIs name this daemon
-  ClientSocket* socket = nullptr;  // this client, for pushed events
+  bool read_only = false;                  // came in on the read-only socket, or asked for it
+  bool opened = false;                     // CONNECT_OPEN succeeded
+  bool close_requested = false;            // CONNECT_CLOSE: drop after the reply
+  bool accept_qemu_uri = false;            // qemu:/// URIs name this daemon
+  ClientSocket* socket = nullptr;          // this client, for pushed events
+  uint32_t serial = 0;                     // of the call being answered
+  std::shared_ptr<ConsoleStream> console;  // an open `virsh console`
 };
 
 // Runs `procedure`: decodes from `args`, encodes the reply payload into

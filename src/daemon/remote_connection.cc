@@ -47,8 +47,20 @@ std::optional<std::vector<uint8_t>> answer(const rpc::Header& header, XdrReader&
     XdrWriter writer = rpc::begin_message(pong);
     return rpc::finish(writer);
   }
+  if (header.type == rpc::Type::kStream) {
+    // The client's side of `virsh console`; packets of no open stream are
+    // dropped, as libvirt drops them.
+    if (session.console && header.serial == session.console->serial()) {
+      bool more =
+          header.status == rpc::Status::kContinue || header.status == rpc::Status::kOk
+              ? session.console->from_client(payload.rest(), header.status == rpc::Status::kOk)
+              : false;
+      if (!more) session.console.reset();
+    }
+    return std::nullopt;
+  }
   if (header.type != rpc::Type::kCall && header.type != rpc::Type::kCallWithFds) {
-    return std::nullopt;  // clients' stream packets belong to a console
+    return std::nullopt;
   }
   if (header.program != rpc::kRemoteProgram || header.version != rpc::kRemoteVersion) {
     return error_reply(header, virt_error::make(virt_error::kRpc, "unknown program or version"));
@@ -59,6 +71,7 @@ std::optional<std::vector<uint8_t>> answer(const rpc::Header& header, XdrReader&
   }
   XdrWriter writer = rpc::begin_message({header.program, header.version, header.procedure,
                                          rpc::Type::kReply, header.serial, rpc::Status::kOk});
+  session.serial = header.serial;
   auto done = call_remote(daemon, session, header.procedure, payload, writer);
   if (!done.ok()) return error_reply(header, done.error());
   return rpc::finish(writer);
@@ -88,8 +101,10 @@ void serve_connection(int fd, DaemonContext& daemon, Session session) {
     }
     auto reply = answer(*header, reader, daemon, session);
     if (reply && !socket.send(*reply)) break;
+    if (session.console) session.console->start();
     if (session.close_requested) break;
   }
+  session.console.reset();
   daemon.events.unsubscribe(&socket);
   ::close(fd);
 }

@@ -300,6 +300,25 @@ const ProcedureTable& domain_procedures() {
       {233, {restore_domain(true)}},
       {182, {domain_action(&DomainManager::managed_save, true)}},
       {184, {domain_action(&DomainManager::remove_managed_save, true)}},
+      {201,  // DOMAIN_OPEN_CONSOLE: the serial console as a stream
+       {[](Call& c) -> Result<void> {
+         DomainRef ref = c.domain();
+         std::optional<std::string> device = c.args.optional_string(rpc::kStringMax);
+         c.args.u32();
+         TRY(c.end_args());
+         if (device && *device != "serial0" && *device != "console0") {
+           return make(virt_error::kOperationFailed, "cannot find character device " + *device);
+         }
+         if (c.session.console) {
+           return make(virt_error::kOperationInvalid,
+                       "a console is already open on this connection");
+         }
+         TRY_ASSIGN(std::string path, c.daemon.domains.console_socket(ref));
+         auto stream = ConsoleStream::open(path, *c.session.socket, 201, c.session.serial);
+         if (!stream.ok()) return make(virt_error::kOperationFailed, stream.error().message());
+         c.session.console = std::move(*stream);
+         return Ok();
+       }}},
       {33, {domain_action(&DomainManager::shutdown, false)}},
       {258, {domain_action(&DomainManager::shutdown, true)}},
       {12, {domain_action(&DomainManager::destroy, false)}},

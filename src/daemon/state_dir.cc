@@ -111,6 +111,9 @@ std::string StateDir::run_record(const std::string& name) const {
 std::string StateDir::control_socket(const std::string& name) const {
   return root_ + "/run/" + name + ".qmp";
 }
+std::string StateDir::serial_socket(const std::string& name) const {
+  return root_ + "/run/" + name + ".serial";
+}
 std::string StateDir::log_file(const std::string& name) const {
   return root_ + "/log/" + name + ".log";
 }

@@ -6,7 +6,7 @@
 //   DIR/domains/NAME.xml     persistent definitions
 //   DIR/autostart/NAME       present: start NAME when the daemon starts
 //   DIR/run/NAME.json        a running VM: pid, id, control socket
-//   DIR/run/NAME.qmp         its QMP socket
+//   DIR/run/NAME.qmp         its QMP socket; DIR/run/NAME.serial its console
 //   DIR/log/NAME.log         messages of its VM processes, appended
 //   DIR/log/NAME.console     its serial console's output, appended
 //   DIR/networks/NAME.xml    persistent networks; networks/autostart/NAME
@@ -37,6 +37,7 @@ class StateDir {
   std::string autostart_mark(const std::string& name) const;
   std::string run_record(const std::string& name) const;
   std::string control_socket(const std::string& name) const;
+  std::string serial_socket(const std::string& name) const;
   std::string log_file(const std::string& name) const;
   std::string console_log(const std::string& name) const;
   std::string network_definition(const std::string& name) const;

@@ -36,6 +36,8 @@ Result<std::vector<std::string>> vm_command(const DomainDef& def, const VmPaths&
   }
   // A guest's reboot resets the VM in place; on_reboot=destroy ends it.
   if (def.on_reboot == LifecycleAction::kDestroy) argv.push_back("--no-reboot");
+  add("--serial", "unix:" + paths.serial_socket +
+                      ",server=on,wait=off,logfile=" + paths.console_log + ",logappend=on");
   if (!paths.incoming.empty()) add("--incoming", paths.incoming);
   add("--qmp", "unix:" + paths.control_socket + ",server,wait=off");
   return argv;

@@ -13,6 +13,8 @@ namespace vessel::daemon {
 struct VmPaths {
   std::string vessel;          // the `vessel` executable
   std::string control_socket;  // its QMP socket
+  std::string serial_socket;   // its serial console, for `virsh console`
+  std::string console_log;     // everything the guest writes there, appended
   std::string incoming;        // a saved state to continue from (--incoming), or empty
 };
 

@@ -48,11 +48,11 @@ std::string last_line_of(const std::string& path) {
   return last;
 }
 
-[[noreturn]] void exec_child(const std::vector<std::string>& argv, int console_fd, int log_fd) {
+[[noreturn]] void exec_child(const std::vector<std::string>& argv, int log_fd) {
   ::setsid();  // the VM outlives the daemon and its terminal's signals
   int null_fd = ::open("/dev/null", O_RDONLY);
   ::dup2(null_fd, STDIN_FILENO);
-  ::dup2(console_fd, STDOUT_FILENO);
+  ::dup2(log_fd, STDOUT_FILENO);
   ::dup2(log_fd, STDERR_FILENO);
   sigset_t none;
   sigemptyset(&none);
@@ -74,11 +74,10 @@ uint64_t process_start_time(pid_t pid) {
 
 Result<std::shared_ptr<VmProcess>> VmProcess::start(const std::vector<std::string>& argv,
                                                     const std::string& qmp_path,
-                                                    const std::string& console_path,
                                                     const std::string& log_path,
                                                     QmpClient::EventHandler on_event,
                                                     ExitHandler on_exit) {
-  TRY_ASSIGN(std::shared_ptr<VmProcess> process, spawn(argv, qmp_path, console_path, log_path));
+  TRY_ASSIGN(std::shared_ptr<VmProcess> process, spawn(argv, qmp_path, log_path));
   // Generous: a VM continuing a saved state creates its socket only once the
   // whole state is read.
   TRY(process->connect(qmp_path, log_path, std::move(on_event), std::move(on_exit),
@@ -88,22 +87,12 @@ Result<std::shared_ptr<VmProcess>> VmProcess::start(const std::vector<std::strin
 
 Result<std::shared_ptr<VmProcess>> VmProcess::spawn(const std::vector<std::string>& argv,
                                                     const std::string& qmp_path,
-                                                    const std::string& console_path,
                                                     const std::string& log_path) {
-  auto append_to = [](const std::string& path) {
-    return ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  };
-  int console_fd = append_to(console_path);
-  if (console_fd < 0) return Error(console_path + ": " + std::strerror(errno));
-  int log_fd = append_to(log_path);
-  if (log_fd < 0) {
-    ::close(console_fd);
-    return Error(log_path + ": " + std::strerror(errno));
-  }
+  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log_fd < 0) return Error(log_path + ": " + std::strerror(errno));
   ::unlink(qmp_path.c_str());
   pid_t pid = ::fork();
-  if (pid == 0) exec_child(argv, console_fd, log_fd);
-  ::close(console_fd);
+  if (pid == 0) exec_child(argv, log_fd);
   ::close(log_fd);
   if (pid < 0) return Error(std::string("fork: ") + std::strerror(errno));
   int pidfd = open_pidfd(pid);

@@ -28,13 +28,11 @@ class VmProcess {
   using ExitHandler = std::function<void(const VmExitInfo&)>;
 
   // Starts `argv` (argv[0] an executable path) in a session of its own,
-  // its standard output (the guest's serial console) appended to
-  // `console_path` and its messages to `log_path`, and connects to its QMP
-  // socket at `qmp_path`. On failure the process is gone and the error
-  // quotes the last message it wrote.
+  // its output appended to `log_path`, and connects to its QMP socket at
+  // `qmp_path`. On failure the process is gone and the error quotes the
+  // last message it wrote.
   static Result<std::shared_ptr<VmProcess>> start(const std::vector<std::string>& argv,
                                                   const std::string& qmp_path,
-                                                  const std::string& console_path,
                                                   const std::string& log_path,
                                                   QmpClient::EventHandler on_event,
                                                   ExitHandler on_exit);
@@ -44,7 +42,6 @@ class VmProcess {
   // the watcher. A failed connect() kills and reaps the process.
   static Result<std::shared_ptr<VmProcess>> spawn(const std::vector<std::string>& argv,
                                                   const std::string& qmp_path,
-                                                  const std::string& console_path,
                                                   const std::string& log_path);
   Result<void> connect(const std::string& qmp_path, const std::string& log_path,
                        QmpClient::EventHandler on_event, ExitHandler on_exit,
