@@ -377,6 +377,17 @@ void DomainManager::on_qmp_event(const std::string& name, uint64_t generation,
 
 void DomainManager::on_exit(const std::string& name, uint64_t generation, const VmExitInfo& exit) {
   std::shared_ptr<VmProcess> ended;  // released after the lock
+  if (!exit.known) {
+    // A VM taken over from an earlier daemon: no exit status, so how it
+    // ended is told by its last events. The process is gone; its socket's
+    // remaining events arrive before the reader sees the socket close.
+    Lock lock(mutex_);
+    auto it = domains_.find(name);
+    if (it == domains_.end() || it->second.generation != generation) return;
+    ended = it->second.process;
+    lock.unlock();
+    if (ended) ended->qmp().wait_closed(std::chrono::seconds(5));
+  }
   Lock lock(mutex_);
   auto it = domains_.find(name);
   if (it == domains_.end() || it->second.generation != generation) return;

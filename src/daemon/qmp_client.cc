@@ -109,6 +109,11 @@ void QmpClient::read_loop() {
   if (on_close_) on_close_();
 }
 
+bool QmpClient::wait_closed(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return replied_.wait_for(lock, timeout, [&] { return closed_; });
+}
+
 Result<nlohmann::json> QmpClient::execute(const std::string& command,
                                           const nlohmann::json& arguments,
                                           std::chrono::milliseconds timeout) {

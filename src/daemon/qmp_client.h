@@ -33,6 +33,10 @@ class QmpClient {
 
   // Runs one command and returns its "return" value; a QMP error, a closed
   // socket or no answer within `timeout` is an error.
+  // Waits until the VM has closed the socket (all its events delivered);
+  // false if it has not within `timeout`.
+  bool wait_closed(std::chrono::milliseconds timeout);
+
   Result<nlohmann::json> execute(const std::string& command,
                                  const nlohmann::json& arguments = nlohmann::json::object(),
                                  std::chrono::milliseconds timeout = std::chrono::seconds(30));
