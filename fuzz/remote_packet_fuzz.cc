@@ -4,6 +4,8 @@
 // procedure table, argument decoding) against a DomainManager whose state
 // directory is a scratch directory and whose VM program does not exist, so
 // a fuzzed CONNECT_OPEN + DEFINE + CREATE defines domains but starts none.
+// Storage pools are confined to the scratch directory, so fuzzed pool and
+// volume calls touch no other file.
 // Nothing may crash, hang or allocate without bound.
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,14 +21,24 @@
 
 namespace {
 
-vessel::daemon::DomainManager& manager() {
-  static vessel::daemon::DomainManager* instance = [] {
+const vessel::daemon::StateDir& state() {
+  static const vessel::daemon::StateDir* instance = [] {
     char dir[] = "/tmp/vesseld-fuzz-XXXXXX";
     if (mkdtemp(dir) == nullptr) std::abort();
-    auto state = vessel::daemon::StateDir::open(dir);
-    if (!state.ok()) std::abort();
-    return new vessel::daemon::DomainManager(std::move(*state), "/nonexistent/vessel");
+    auto opened = vessel::daemon::StateDir::open(dir);
+    if (!opened.ok()) std::abort();
+    return new vessel::daemon::StateDir(std::move(*opened));
   }();
+  return *instance;
+}
+
+vessel::daemon::DomainManager& manager() {
+  static auto* instance = new vessel::daemon::DomainManager(state(), "/nonexistent/vessel");
+  return *instance;
+}
+
+vessel::daemon::StorageManager& storage() {
+  static auto* instance = new vessel::daemon::StorageManager(state(), state().root());
   return *instance;
 }
 
@@ -51,7 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   vessel::daemon::Session session;
   session.opened = size > 0 && data[0] & 1;  // half the inputs skip CONNECT_OPEN
   static vessel::daemon::EventHub events;
-  static vessel::daemon::DaemonContext daemon{manager(), events};
+  static vessel::daemon::DaemonContext daemon{manager(), events, storage()};
   vessel::daemon::serve_connection(fds[0], daemon, session);
   client.join();
   close(fds[1]);

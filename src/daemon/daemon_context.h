@@ -4,12 +4,14 @@
 
 #include "daemon/domain_manager.h"
 #include "daemon/event_hub.h"
+#include "daemon/storage_manager.h"
 
 namespace vessel::daemon {
 
 struct DaemonContext {
   DomainManager& domains;
   EventHub& events;
+  StorageManager& storage;
 };
 
 }  // namespace vessel::daemon

@@ -59,5 +59,6 @@ inline constexpr uint32_t kListMax = 16384;
 
 const ProcedureTable& connection_procedures();
 const ProcedureTable& domain_procedures();
+const ProcedureTable& storage_procedures();
 
 }  // namespace vessel::daemon

@@ -92,7 +92,7 @@ Result<void> remove_file_durably(const std::string& path) {
 
 Result<StateDir> StateDir::open(const std::string& root) {
   TRY(make_directory(root));
-  for (const char* sub : {"/domains", "/autostart", "/run", "/log"})
+  for (const char* sub : {"/domains", "/autostart", "/run", "/log", "/pools"})
     TRY(make_directory(root + sub));
   return StateDir(root);
 }
@@ -117,6 +117,16 @@ std::string StateDir::console_log(const std::string& name) const {
   return root_ + "/log/" + name + ".console";
 }
 
+std::string StateDir::pool_definition(const std::string& name) const {
+  return root_ + "/pools/" + name + ".xml";
+}
+std::string StateDir::pool_autostart_mark(const std::string& name) const {
+  return root_ + "/pools/" + name + ".autostart";
+}
+std::string StateDir::pool_active_mark(const std::string& name) const {
+  return root_ + "/pools/" + name + ".active";
+}
+
 std::vector<std::string> StateDir::names_in(const std::string& subdir,
                                             const std::string& suffix) const {
   std::vector<std::string> names;
@@ -138,6 +148,9 @@ std::vector<std::string> StateDir::defined_names() const {
 }
 std::vector<std::string> StateDir::running_names() const {
   return names_in("run", ".json");
+}
+std::vector<std::string> StateDir::pool_names() const {
+  return names_in("pools", ".xml");
 }
 
 }  // namespace vessel::daemon

@@ -9,6 +9,9 @@
 //   DIR/run/NAME.qmp         its QMP socket
 //   DIR/log/NAME.log         messages of its VM processes, appended
 //   DIR/log/NAME.console     its serial console's output, appended
+//   DIR/pools/NAME.xml       storage pool definitions
+//   DIR/pools/NAME.autostart present: start pool NAME when the daemon starts
+//   DIR/pools/NAME.active    present: pool NAME was active when the daemon stopped
 #pragma once
 
 #include <string>
@@ -36,10 +39,14 @@ class StateDir {
   std::string control_socket(const std::string& name) const;
   std::string log_file(const std::string& name) const;
   std::string console_log(const std::string& name) const;
+  std::string pool_definition(const std::string& name) const;
+  std::string pool_autostart_mark(const std::string& name) const;
+  std::string pool_active_mark(const std::string& name) const;
 
   // The names of the definitions and of the run records on disk.
   std::vector<std::string> defined_names() const;
   std::vector<std::string> running_names() const;
+  std::vector<std::string> pool_names() const;
 
  private:
   explicit StateDir(std::string root) : root_(std::move(root)) {}

@@ -20,6 +20,7 @@
 #include "daemon/event_hub.h"
 #include "daemon/remote_server.h"
 #include "daemon/state_dir.h"
+#include "daemon/storage_manager.h"
 
 namespace vessel::daemon {
 namespace {
@@ -146,12 +147,13 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "vesseld: error: %s\n", dir.error().message().c_str());
     return 1;
   }
+  StorageManager storage(*dir);
   DomainManager manager(std::move(*dir), options.vessel);
   EventHub events;
   manager.set_event_listener([&events](const DomainRef& domain, LifecycleEvent event, int detail) {
     events.publish(domain, event, detail);
   });
-  DaemonContext daemon{manager, events};
+  DaemonContext daemon{manager, events, storage};
 
   std::vector<ServerOptions> endpoints = {{options.socket, options.ro_socket, options.qemu_alias}};
   if (options.qemu_alias) {
@@ -168,6 +170,7 @@ int run(int argc, char** argv) {
     }
     servers.push_back(std::move(*server));
   }
+  storage.recover();  // before the domains: an autostart domain's disk may be in a pool
   manager.recover();
   std::vector<std::thread> threads;
   for (auto& server : servers) threads.emplace_back([&server] { server->serve(); });
