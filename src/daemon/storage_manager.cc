@@ -247,6 +247,8 @@ Result<void> StorageManager::undefine_pool(const PoolRef& ref) {
   if (pool->active) {
     return make(virt_error::kOperationInvalid, "storage pool '" + ref.name + "' is still active");
   }
+  // The active mark too: one left by a pool that failed to start again.
+  TRY(remove_file_durably(dir_.pool_active_mark(ref.name)));
   TRY(remove_file_durably(dir_.pool_autostart_mark(ref.name)));
   TRY(remove_file_durably(dir_.pool_definition(ref.name)));
   pools_.erase(ref.name);

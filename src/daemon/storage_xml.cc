@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <optional>
 #include <sstream>
 
@@ -17,21 +16,6 @@ Error xml_error(const std::string& detail) {
 }
 Error unsupported(const std::string& detail) {
   return virt_error::make(virt_error::kConfigUnsupported, detail);
-}
-
-// Rejects any child element of `node` not in `allowed`.
-Result<void> only_children(const pugi::xml_node& node, std::initializer_list<const char*> allowed) {
-  for (const pugi::xml_node& child : node.children()) {
-    if (child.type() != pugi::node_element) continue;
-    bool known = std::any_of(allowed.begin(), allowed.end(), [&](const char* name) {
-      return std::strcmp(child.name(), name) == 0;
-    });
-    if (!known) {
-      return unsupported("element <" + std::string(child.name()) + "> in <" + node.name() +
-                         "> is not supported by Vessel");
-    }
-  }
-  return Ok();
 }
 
 // An absolute path as libvirt's virFileSanitizePath leaves it: no repeated

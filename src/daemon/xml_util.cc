@@ -57,6 +57,21 @@ std::string xml_text(const pugi::xml_node& node) {
   return text;
 }
 
+Result<void> only_children(const pugi::xml_node& node, std::initializer_list<const char*> allowed) {
+  for (const pugi::xml_node& child : node.children()) {
+    if (child.type() != pugi::node_element) continue;
+    bool known = std::any_of(allowed.begin(), allowed.end(), [&](const char* name) {
+      return std::strcmp(child.name(), name) == 0;
+    });
+    if (!known) {
+      return virt_error::make(virt_error::kConfigUnsupported,
+                              "element <" + std::string(child.name()) + "> in <" + node.name() +
+                                  "> is not supported by Vessel");
+    }
+  }
+  return Ok();
+}
+
 Result<void> check_object_name(const std::string& name, const char* what) {
   if (name.empty()) return xml_error(std::string("missing ") + what + " name");
   if (name.size() > 200 || name.find('/') != std::string::npos || name[0] == '.' ||

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <pugixml.hpp>
 #include <string>
 
@@ -18,6 +19,10 @@ Result<pugi::xml_node> load_xml_root(pugi::xml_document& doc, const std::string&
 
 // The node's text without leading and trailing white space.
 std::string xml_text(const pugi::xml_node& node);
+
+// Refuses (VIR_ERR_CONFIG_UNSUPPORTED, naming it) any child element of
+// `node` not in `allowed`: what Vessel cannot honour is never dropped silently.
+Result<void> only_children(const pugi::xml_node& node, std::initializer_list<const char*> allowed);
 
 // A name the daemon keeps a file by: not empty, no '/', no leading '.', no
 // control characters. `what` names the object in the error ("pool").
