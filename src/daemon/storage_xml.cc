@@ -98,7 +98,7 @@ Result<void> parse_volume_target(const pugi::xml_node& target, VolumeDef& def) {
     TRY(only_children(features, {"lazy_refcounts"}));
     def.lazy_refcounts = static_cast<bool>(features.child("lazy_refcounts"));
   }
-  if ((def.qcow2_v2 || def.lazy_refcounts) && def.format != VolumeFormat::kQcow2) {
+  if ((target.child("compat") || target.child("features")) && def.format != VolumeFormat::kQcow2) {
     return unsupported("<compat> and <features> are for qcow2 volumes");
   }
   if (def.qcow2_v2 && def.lazy_refcounts) {
