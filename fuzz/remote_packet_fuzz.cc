@@ -4,6 +4,8 @@
 // procedure table, argument decoding) against a DomainManager whose state
 // directory is a scratch directory and whose VM program does not exist, so
 // a fuzzed CONNECT_OPEN + DEFINE + CREATE defines domains but starts none.
+// Storage pools are confined to the scratch directory, so fuzzed pool and
+// volume calls touch no other file.
 // Nothing may crash, hang or allocate without bound.
 #include <sys/socket.h>
 #include <unistd.h>
@@ -25,10 +27,14 @@ vessel::daemon::DaemonContext& daemon() {
     if (mkdtemp(dir) == nullptr) std::abort();
     auto state = vessel::daemon::StateDir::open(dir);
     if (!state.ok()) std::abort();
+    // Pools only inside the scratch directory: fuzzed calls create and
+    // delete volumes nowhere else.
+    auto* storage = new vessel::daemon::StorageManager(*state, state->root());
     auto* networks = new vessel::daemon::NetworkManager(*state);
     auto* domains =
         new vessel::daemon::DomainManager(std::move(*state), "/nonexistent/vessel", *networks);
-    return new vessel::daemon::DaemonContext{*domains, *networks, *new vessel::daemon::EventHub};
+    return new vessel::daemon::DaemonContext{*domains, *networks, *new vessel::daemon::EventHub,
+                                             *storage};
   }();
   return *context;
 }

@@ -145,14 +145,16 @@ Result<DiskDef> parse_disk(const pugi::xml_node& node) {
     return xml_error("a disk needs <source file='...'/> with an absolute path");
   }
   pugi::xml_node target = node.child("target");
+  // The bus first: a client that picked IDE or SATA (virt-install does on a
+  // URI it does not know as qemu's) learns what to change.
+  std::string bus = target.attribute("bus").as_string("virtio");
+  if (bus != "virtio") return unsupported("disk bus '" + bus + "' (only 'virtio')");
   disk.target = target.attribute("dev").as_string();
   if (disk.target.size() < 3 || disk.target.compare(0, 2, "vd") != 0 ||
       !std::all_of(disk.target.begin() + 2, disk.target.end(), ::islower)) {
     return xml_error("disk <target dev='" + disk.target +
                      "'> must name a virtio disk (vda, vdb...)");
   }
-  std::string bus = target.attribute("bus").as_string("virtio");
-  if (bus != "virtio") return unsupported("disk bus '" + bus + "' (only 'virtio')");
   disk.readonly = static_cast<bool>(node.child("readonly"));
   return disk;
 }

@@ -61,5 +61,6 @@ const ProcedureTable& connection_procedures();
 const ProcedureTable& domain_procedures();
 const ProcedureTable& network_procedures();
 const ProcedureTable& migration_procedures();
+const ProcedureTable& storage_procedures();
 
 }  // namespace vessel::daemon

@@ -93,7 +93,7 @@ Result<void> remove_file_durably(const std::string& path) {
 Result<StateDir> StateDir::open(const std::string& root) {
   TRY(make_directory(root));
   for (const char* sub : {"/domains", "/autostart", "/run", "/log", "/networks",
-                          "/networks/autostart", "/run/networks", "/save"}) {
+                          "/networks/autostart", "/run/networks", "/save", "/pools"}) {
     TRY(make_directory(root + sub));
   }
   return StateDir(root);
@@ -135,6 +135,15 @@ std::string StateDir::active_network(const std::string& name) const {
 std::string StateDir::managed_save(const std::string& name) const {
   return root_ + "/save/" + name + ".save";
 }
+std::string StateDir::pool_definition(const std::string& name) const {
+  return root_ + "/pools/" + name + ".xml";
+}
+std::string StateDir::pool_autostart_mark(const std::string& name) const {
+  return root_ + "/pools/" + name + ".autostart";
+}
+std::string StateDir::pool_active_mark(const std::string& name) const {
+  return root_ + "/pools/" + name + ".active";
+}
 
 std::vector<std::string> StateDir::names_in(const std::string& subdir,
                                             const std::string& suffix) const {
@@ -163,6 +172,9 @@ std::vector<std::string> StateDir::network_names() const {
 }
 std::vector<std::string> StateDir::active_network_names() const {
   return names_in("run/networks", ".xml");
+}
+std::vector<std::string> StateDir::pool_names() const {
+  return names_in("pools", ".xml");
 }
 
 }  // namespace vessel::daemon

@@ -12,6 +12,9 @@
 //   DIR/networks/NAME.xml    persistent networks; networks/autostart/NAME
 //   DIR/run/networks/NAME    an active network (its definition)
 //   DIR/save/NAME.save       a managed save image (`virsh managedsave`)
+//   DIR/pools/NAME.xml       storage pool definitions
+//   DIR/pools/NAME.autostart present: start pool NAME when the daemon starts
+//   DIR/pools/NAME.active    present: pool NAME was active when the daemon stopped
 #pragma once
 
 #include <string>
@@ -44,12 +47,16 @@ class StateDir {
   std::string network_autostart_mark(const std::string& name) const;
   std::string active_network(const std::string& name) const;
   std::string managed_save(const std::string& name) const;
+  std::string pool_definition(const std::string& name) const;
+  std::string pool_autostart_mark(const std::string& name) const;
+  std::string pool_active_mark(const std::string& name) const;
 
   // The names of the definitions and of the run records on disk.
   std::vector<std::string> defined_names() const;
   std::vector<std::string> running_names() const;
   std::vector<std::string> network_names() const;
   std::vector<std::string> active_network_names() const;
+  std::vector<std::string> pool_names() const;
 
  private:
   explicit StateDir(std::string root) : root_(std::move(root)) {}

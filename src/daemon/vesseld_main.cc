@@ -20,6 +20,7 @@
 #include "daemon/event_hub.h"
 #include "daemon/remote_server.h"
 #include "daemon/state_dir.h"
+#include "daemon/storage_manager.h"
 
 namespace vessel::daemon {
 namespace {
@@ -146,13 +147,14 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "vesseld: error: %s\n", dir.error().message().c_str());
     return 1;
   }
+  StorageManager storage(*dir);
   NetworkManager networks(*dir);
   DomainManager manager(std::move(*dir), options.vessel, networks);
   EventHub events;
   manager.set_event_listener([&events](const DomainRef& domain, LifecycleEvent event, int detail) {
     events.publish(domain, event, detail);
   });
-  DaemonContext daemon{manager, networks, events};
+  DaemonContext daemon{manager, networks, events, storage};
 
   std::vector<ServerOptions> endpoints = {{options.socket, options.ro_socket, options.qemu_alias}};
   if (options.qemu_alias) {
@@ -169,7 +171,8 @@ int run(int argc, char** argv) {
     }
     servers.push_back(std::move(*server));
   }
-  networks.recover();  // before the domains: autostarted ones may need a network
+  storage.recover();   // before the domains: an autostart domain's disk may be in a pool
+  networks.recover();  // and its network
   manager.recover();
   std::vector<std::thread> threads;
   for (auto& server : servers) threads.emplace_back([&server] { server->serve(); });

@@ -26,6 +26,7 @@ inline constexpr int kNoStorageVolume = 50;
 inline constexpr int kOperationInvalid = 55;
 inline constexpr int kConfigUnsupported = 67;
 inline constexpr int kOperationUnsupported = 84;
+inline constexpr int kStorageVolumeExists = 90;
 
 // Error sources (virErrorDomain).
 inline constexpr int kFromQemu = 10;
@@ -60,6 +61,12 @@ inline Error make(int code, const std::string& detail) {
       break;
     case kNoNetwork:
       prefix = "Network not found: ";
+      break;
+    case kNoStoragePool:
+      prefix = "Storage pool not found: ";
+      break;
+    case kNoStorageVolume:
+      prefix = "Storage volume not found: ";
       break;
     case kOperationInvalid:
       prefix = "Requested operation is not valid: ";
