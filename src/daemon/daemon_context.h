@@ -5,6 +5,7 @@
 #include "daemon/domain_manager.h"
 #include "daemon/event_hub.h"
 #include "daemon/network_manager.h"
+#include "daemon/snapshot_manager.h"
 
 namespace vessel::daemon {
 
@@ -12,6 +13,7 @@ struct DaemonContext {
   DomainManager& domains;
   NetworkManager& networks;
   EventHub& events;
+  SnapshotManager& snapshots;
 };
 
 }  // namespace vessel::daemon

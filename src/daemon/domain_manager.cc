@@ -171,9 +171,9 @@ Result<void> DomainManager::undefine(const DomainRef& ref) {
 }
 
 Result<void> DomainManager::start_locked(Domain& domain, const DomainDef& def,
-                                         const std::string& incoming) {
+                                         const std::string& incoming, const std::string& loadvm) {
   const std::string name = domain.config.name;
-  VmPaths paths{vessel_path_, dir_.control_socket(name), incoming};
+  VmPaths paths{vessel_path_, dir_.control_socket(name), incoming, loadvm};
   auto network_nic = [this](const std::string& network, const std::string& mac) {
     return networks_.nic_for(network, mac);
   };

@@ -7,8 +7,8 @@ namespace vessel::daemon {
 Result<void> call_remote(DaemonContext& daemon, Session& session, int32_t procedure,
                          XdrReader& args, XdrWriter& reply) {
   const Procedure* found = nullptr;
-  for (const ProcedureTable* table :
-       {&connection_procedures(), &domain_procedures(), &network_procedures()}) {
+  for (const ProcedureTable* table : {&connection_procedures(), &domain_procedures(),
+                                      &network_procedures(), &snapshot_procedures()}) {
     auto it = table->find(procedure);
     if (it != table->end()) found = &it->second;
   }

@@ -60,5 +60,6 @@ inline constexpr uint32_t kListMax = 16384;
 const ProcedureTable& connection_procedures();
 const ProcedureTable& domain_procedures();
 const ProcedureTable& network_procedures();
+const ProcedureTable& snapshot_procedures();
 
 }  // namespace vessel::daemon

@@ -12,6 +12,7 @@
 //   DIR/networks/NAME.xml    persistent networks; networks/autostart/NAME
 //   DIR/run/networks/NAME    an active network (its definition)
 //   DIR/save/NAME.save       a managed save image (`virsh managedsave`)
+//   DIR/snapshots/NAME/      snapshot metadata (snapshot_store.h)
 #pragma once
 
 #include <string>
@@ -25,6 +26,8 @@ Result<void> write_file_atomically(const std::string& path, const std::string& c
 Result<std::string> read_whole_file(const std::string& path);
 // Removes `path` (a missing file is fine) and makes the removal durable.
 Result<void> remove_file_durably(const std::string& path);
+// Creates the directory `path` (mode 0700) unless it exists.
+Result<void> ensure_directory(const std::string& path);
 
 class StateDir {
  public:
@@ -43,12 +46,14 @@ class StateDir {
   std::string network_autostart_mark(const std::string& name) const;
   std::string active_network(const std::string& name) const;
   std::string managed_save(const std::string& name) const;
+  std::string snapshot_dir(const std::string& name) const;
 
   // The names of the definitions and of the run records on disk.
   std::vector<std::string> defined_names() const;
   std::vector<std::string> running_names() const;
   std::vector<std::string> network_names() const;
   std::vector<std::string> active_network_names() const;
+  std::vector<std::string> snapshot_names(const std::string& name) const;
 
  private:
   explicit StateDir(std::string root) : root_(std::move(root)) {}

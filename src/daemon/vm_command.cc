@@ -37,6 +37,7 @@ Result<std::vector<std::string>> vm_command(const DomainDef& def, const VmPaths&
   // A guest's reboot resets the VM in place; on_reboot=destroy ends it.
   if (def.on_reboot == LifecycleAction::kDestroy) argv.push_back("--no-reboot");
   if (!paths.incoming.empty()) add("--incoming", paths.incoming);
+  if (!paths.loadvm.empty()) add("--loadvm", paths.loadvm);
   add("--qmp", "unix:" + paths.control_socket + ",server,wait=off");
   return argv;
 }

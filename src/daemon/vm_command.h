@@ -14,6 +14,7 @@ struct VmPaths {
   std::string vessel;          // the `vessel` executable
   std::string control_socket;  // its QMP socket
   std::string incoming;        // a saved state to continue from (--incoming), or empty
+  std::string loadvm;          // a VM snapshot in its disks to start from (--loadvm), or empty
 };
 
 // The --nic value for a NIC (its MAC) on a virtual network (its name), or
