@@ -127,7 +127,7 @@ def main():
         live = virsh("dumpxml", "vm").stdout
         config = virsh("dumpxml", "--inactive", "vm").stdout
         check("the domain now runs on the overlay",
-              f"<source file='{overlay}'/>" in live and f"<source file='{overlay}'/>" in config,
+              f"file='{overlay}'" in live and f"file='{overlay}'" in config,
               live)
         chain = run("qemu-img", "info", "-U", "--backing-chain", overlay).stdout
         check("qemu-img sees the chain", f"backing file: {disk}" in chain, chain)
