@@ -33,8 +33,9 @@ vessel::daemon::DaemonContext& daemon() {
     auto* networks = new vessel::daemon::NetworkManager(*state);
     auto* domains =
         new vessel::daemon::DomainManager(std::move(*state), "/nonexistent/vessel", *networks);
+    auto* snapshots = new vessel::daemon::SnapshotManager(*domains);
     return new vessel::daemon::DaemonContext{*domains, *networks, *new vessel::daemon::EventHub,
-                                             *storage};
+                                             *storage, *snapshots};
   }();
   return *context;
 }

@@ -5,6 +5,7 @@
 #include "daemon/domain_manager.h"
 #include "daemon/event_hub.h"
 #include "daemon/network_manager.h"
+#include "daemon/snapshot_manager.h"
 #include "daemon/storage_manager.h"
 
 namespace vessel::daemon {
@@ -14,6 +15,7 @@ struct DaemonContext {
   NetworkManager& networks;
   EventHub& events;
   StorageManager& storage;
+  SnapshotManager& snapshots;
 };
 
 }  // namespace vessel::daemon

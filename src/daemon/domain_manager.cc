@@ -178,9 +178,14 @@ Result<void> DomainManager::undefine(const DomainRef& ref) {
 }
 
 Result<std::vector<std::string>> DomainManager::command_for(const DomainDef& def,
-                                                            const std::string& incoming) {
-  VmPaths paths{vessel_path_, dir_.control_socket(def.name), dir_.serial_socket(def.name),
-                dir_.console_log(def.name), incoming};
+                                                            const std::string& incoming,
+                                                            const std::string& loadvm) {
+  VmPaths paths{vessel_path_,
+                dir_.control_socket(def.name),
+                dir_.serial_socket(def.name),
+                dir_.console_log(def.name),
+                incoming,
+                loadvm};
   auto network_nic = [this](const std::string& network, const std::string& mac) {
     return networks_.nic_for(network, mac);
   };
@@ -214,9 +219,9 @@ void DomainManager::adopt_started(Domain& domain, const DomainDef& def,
 }
 
 Result<void> DomainManager::start_locked(Domain& domain, const DomainDef& def,
-                                         const std::string& incoming) {
+                                         const std::string& incoming, const std::string& loadvm) {
   const std::string name = domain.config.name;
-  TRY_ASSIGN(std::vector<std::string> argv, command_for(def, incoming));
+  TRY_ASSIGN(std::vector<std::string> argv, command_for(def, incoming, loadvm));
   uint64_t generation = next_generation_++;
   auto process = VmProcess::start(argv, dir_.control_socket(name), dir_.log_file(name),
                                   event_handler(name, generation), exit_handler(name, generation));

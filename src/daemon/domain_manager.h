@@ -40,6 +40,7 @@ inline constexpr int kRunningBooted = 1;
 inline constexpr int kRunningMigrated = 2;
 inline constexpr int kRunningRestored = 3;
 inline constexpr int kRunningUnpaused = 5;
+inline constexpr int kRunningFromSnapshot = 8;
 inline constexpr int kPausedUser = 1;
 inline constexpr int kShutdownUser = 1;
 inline constexpr int kShutoffShutdown = 1;
@@ -139,6 +140,26 @@ class DomainManager {
   Result<void> change_device(const DomainRef& ref, const std::string& xml, unsigned flags,
                              bool detach);
 
+  // What the snapshots (snapshot_manager.h) need of a domain, in
+  // domain_snapshot_hooks.cc. A copy, taken under the lock: the caller talks
+  // to `process` without holding it.
+  struct SnapshotView {
+    DomainRef ref;
+    DomainDef def;  // the running VM's definition, else the next start's
+    bool persistent = false;
+    DomainState state = DomainState::kShutoff;
+    std::shared_ptr<VmProcess> process;  // null when shut off
+  };
+  Result<SnapshotView> snapshot_view(const DomainRef& ref);
+  // Points the disks named by the targets of `images` at their new image
+  // (path and format) in both the next start's definition and the running
+  // VM's: after an external snapshot they run on its overlays.
+  Result<void> replace_disk_images(const DomainRef& ref, const std::vector<DiskDef>& images);
+  // Starts a shut-off domain from the VM snapshot `snapshot` in its disks.
+  Result<DomainRef> start_from_snapshot(const DomainRef& ref, const std::string& snapshot);
+  const StateDir& state_dir() const { return dir_; }
+  const std::string& vessel_path() const { return vessel_path_; }
+
  private:
   struct Domain {
     DomainDef config;               // what the next start uses
@@ -163,8 +184,10 @@ class DomainManager {
   Result<Domain*> find(const DomainRef& ref);
   Result<Domain*> find_active(const DomainRef& ref);
   DomainRef ref_of(const Domain& domain) const;
-  Result<void> start_locked(Domain& domain, const DomainDef& def, const std::string& incoming = "");
-  Result<std::vector<std::string>> command_for(const DomainDef& def, const std::string& incoming);
+  Result<void> start_locked(Domain& domain, const DomainDef& def, const std::string& incoming = "",
+                            const std::string& loadvm = "");
+  Result<std::vector<std::string>> command_for(const DomainDef& def, const std::string& incoming,
+                                               const std::string& loadvm = "");
   // Takes `process` (connected) as the domain's running VM.
   void adopt_started(Domain& domain, const DomainDef& def, std::shared_ptr<VmProcess> process,
                      uint64_t generation);

@@ -257,16 +257,6 @@ const ProcedureTable& domain_procedures() {
           return Ok();
         },
         true}},
-      {187,  // SNAPSHOT_NUM
-       {[](Call& c) -> Result<void> {
-          DomainRef ref = c.domain();
-          c.args.u32();
-          TRY(c.end_args());
-          TRY(c.daemon.domains.state(ref));
-          c.reply.i32(0);
-          return Ok();
-        },
-        true}},
       {426,  // GET_MESSAGES: none
        {[](Call& c) -> Result<void> {
           DomainRef ref = c.domain();
@@ -281,8 +271,6 @@ const ProcedureTable& domain_procedures() {
       // Changes.
       {11, {define_domain(false)}},
       {350, {define_domain(true)}},
-      {35, {domain_action(&DomainManager::undefine, false)}},
-      {231, {domain_action(&DomainManager::undefine, true)}},
       {9, {start_domain(false)}},
       {196, {start_domain(true)}},
       {10,  // CREATE_XML: a transient domain, started

@@ -62,5 +62,6 @@ const ProcedureTable& domain_procedures();
 const ProcedureTable& network_procedures();
 const ProcedureTable& migration_procedures();
 const ProcedureTable& storage_procedures();
+const ProcedureTable& snapshot_procedures();
 
 }  // namespace vessel::daemon

@@ -90,6 +90,10 @@ Result<void> remove_file_durably(const std::string& path) {
   return sync_directory(parent_of(path));
 }
 
+Result<void> ensure_directory(const std::string& path) {
+  return make_directory(path);
+}
+
 Result<StateDir> StateDir::open(const std::string& root) {
   TRY(make_directory(root));
   for (const char* sub : {"/domains", "/autostart", "/run", "/log", "/networks",
@@ -145,6 +149,10 @@ std::string StateDir::pool_active_mark(const std::string& name) const {
   return root_ + "/pools/" + name + ".active";
 }
 
+std::string StateDir::snapshot_dir(const std::string& name) const {
+  return root_ + "/snapshots/" + name;
+}
+
 std::vector<std::string> StateDir::names_in(const std::string& subdir,
                                             const std::string& suffix) const {
   std::vector<std::string> names;
@@ -175,6 +183,9 @@ std::vector<std::string> StateDir::active_network_names() const {
 }
 std::vector<std::string> StateDir::pool_names() const {
   return names_in("pools", ".xml");
+}
+std::vector<std::string> StateDir::snapshot_names(const std::string& name) const {
+  return names_in("snapshots/" + name, ".xml");
 }
 
 }  // namespace vessel::daemon

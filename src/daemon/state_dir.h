@@ -15,6 +15,7 @@
 //   DIR/pools/NAME.xml       storage pool definitions
 //   DIR/pools/NAME.autostart present: start pool NAME when the daemon starts
 //   DIR/pools/NAME.active    present: pool NAME was active when the daemon stopped
+//   DIR/snapshots/NAME/      snapshot metadata (snapshot_store.h)
 #pragma once
 
 #include <string>
@@ -28,6 +29,8 @@ Result<void> write_file_atomically(const std::string& path, const std::string& c
 Result<std::string> read_whole_file(const std::string& path);
 // Removes `path` (a missing file is fine) and makes the removal durable.
 Result<void> remove_file_durably(const std::string& path);
+// Creates the directory `path` (mode 0700) unless it exists.
+Result<void> ensure_directory(const std::string& path);
 
 class StateDir {
  public:
@@ -50,6 +53,7 @@ class StateDir {
   std::string pool_definition(const std::string& name) const;
   std::string pool_autostart_mark(const std::string& name) const;
   std::string pool_active_mark(const std::string& name) const;
+  std::string snapshot_dir(const std::string& name) const;
 
   // The names of the definitions and of the run records on disk.
   std::vector<std::string> defined_names() const;
@@ -57,6 +61,7 @@ class StateDir {
   std::vector<std::string> network_names() const;
   std::vector<std::string> active_network_names() const;
   std::vector<std::string> pool_names() const;
+  std::vector<std::string> snapshot_names(const std::string& name) const;
 
  private:
   explicit StateDir(std::string root) : root_(std::move(root)) {}

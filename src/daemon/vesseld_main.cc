@@ -154,7 +154,8 @@ int run(int argc, char** argv) {
   manager.set_event_listener([&events](const DomainRef& domain, LifecycleEvent event, int detail) {
     events.publish(domain, event, detail);
   });
-  DaemonContext daemon{manager, networks, events, storage};
+  SnapshotManager snapshots(manager);
+  DaemonContext daemon{manager, networks, events, storage, snapshots};
 
   std::vector<ServerOptions> endpoints = {{options.socket, options.ro_socket, options.qemu_alias}};
   if (options.qemu_alias) {

@@ -15,6 +15,7 @@ inline constexpr int kNoSupport = 3;
 inline constexpr int kInvalidArg = 8;
 inline constexpr int kOperationFailed = 9;
 inline constexpr int kXmlError = 27;
+inline constexpr int kXmlDetail = 35;
 inline constexpr int kDomainExists = 28;
 inline constexpr int kOperationDenied = 29;
 inline constexpr int kSystemError = 38;
@@ -25,6 +26,7 @@ inline constexpr int kNoStoragePool = 49;
 inline constexpr int kNoStorageVolume = 50;
 inline constexpr int kOperationInvalid = 55;
 inline constexpr int kConfigUnsupported = 67;
+inline constexpr int kNoDomainSnapshot = 72;
 inline constexpr int kOperationUnsupported = 84;
 inline constexpr int kStorageVolumeExists = 90;
 
@@ -76,6 +78,9 @@ inline Error make(int code, const std::string& detail) {
       break;
     case kOperationUnsupported:
       prefix = "Operation not supported: ";
+      break;
+    case kNoDomainSnapshot:
+      prefix = "Domain snapshot not found: ";
       break;
     default:
       break;

@@ -39,6 +39,7 @@ Result<std::vector<std::string>> vm_command(const DomainDef& def, const VmPaths&
   add("--serial", "unix:" + paths.serial_socket +
                       ",server=on,wait=off,logfile=" + paths.console_log + ",logappend=on");
   if (!paths.incoming.empty()) add("--incoming", paths.incoming);
+  if (!paths.loadvm.empty()) add("--loadvm", paths.loadvm);
   add("--qmp", "unix:" + paths.control_socket + ",server,wait=off");
   return argv;
 }

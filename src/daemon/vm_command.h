@@ -16,6 +16,7 @@ struct VmPaths {
   std::string serial_socket;   // its serial console, for `virsh console`
   std::string console_log;     // everything the guest writes there, appended
   std::string incoming;        // a saved state to continue from (--incoming), or empty
+  std::string loadvm;          // a VM snapshot in its disks to start from (--loadvm), or empty
 };
 
 // The --nic value for a NIC (its MAC) on a virtual network (its name), or
