@@ -337,7 +337,7 @@ Result<void> DomainManager::resume(const DomainRef& ref) {
   return Ok();
 }
 
-void DomainManager::wait_until_stopped(Lock& lock, const std::string& name, uint64_t generation) {
+void DomainManager::wait_until_stopped(Lock& lock, std::string name, uint64_t generation) {
   auto ended = [&] {
     auto it = domains_.find(name);
     return it == domains_.end() || it->second.generation != generation || !it->second.process;

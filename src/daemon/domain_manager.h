@@ -198,7 +198,8 @@ class DomainManager {
                               uint64_t state_offset);
   Result<void> check_identity(const DomainDef& def);
   Result<Domain*> add_for_start(const DomainDef& def, bool* is_new);
-  void wait_until_stopped(Lock& lock, const std::string& name, uint64_t generation);
+  // `name` is a copy: the entry may go (a transient domain) while waiting.
+  void wait_until_stopped(Lock& lock, std::string name, uint64_t generation);
   Result<void> save_run_record(const Domain& domain);
   Result<void> save_definition(const DomainDef& def);
   void on_qmp_event(const std::string& name, uint64_t generation, const std::string& event);

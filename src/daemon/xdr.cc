@@ -54,6 +54,7 @@ void XdrWriter::patch_u32(size_t offset, uint32_t value) {
 }
 
 bool XdrReader::take(void* out, size_t length) {
+  if (length == 0) return !failed_;  // `out` may be the null data() of an empty vector
   if (failed_ || data_.size() - offset_ < length) {
     failed_ = true;
     std::memset(out, 0, length);

@@ -61,6 +61,16 @@ TEST(Xdr, HostileLengthsFailBeforeAllocating) {
   EXPECT_FALSE(limited.ok());
 }
 
+TEST(Xdr, EmptyOpaqueDataDecodes) {
+  XdrWriter w;
+  w.opaque({});
+  w.u32(5);
+  XdrReader r(w.bytes());
+  EXPECT_TRUE(r.opaque(16).empty());
+  EXPECT_EQ(r.u32(), 5u);
+  EXPECT_TRUE(r.done());
+}
+
 TEST(Xdr, BooleansAreZeroOrOne) {
   const std::vector<uint8_t> two = {0, 0, 0, 2};
   XdrReader r(two);
