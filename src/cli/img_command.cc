@@ -24,8 +24,8 @@ constexpr Verb kVerbs[] = {
      "[-U] filename",
      img::info_verb},
     {"convert",
-     "convert [--object objectdef] [--image-opts] [-q] [-p] [-c] [-n] [-U] [-f fmt] [-O "
-     "output_fmt] [-t cache] [-T src_cache]\n"
+     "convert [--object objectdef] [--image-opts] [--target-image-opts] [-q] [-p] [-c] [-n]\n"
+     "              [-U] [-f fmt] [-O output_fmt] [-t cache] [-T src_cache]\n"
      "              [-B backing_file [-F backing_fmt]] [-S sparse_size] filename\n"
      "              output_filename",
      img::convert_verb},
