@@ -18,8 +18,8 @@
 // qcow2_repair.cc, qcow2_create.cc, qcow2_snapshot_ops.cc, qcow2_resize.cc
 // (resize, make_empty), qcow2_amend.cc (header rewrites) and
 // qcow2_data_file.cc (the external data file: opening, creating, where guest
-// clusters go) and qcow2_bitmap.* (persistent dirty bitmaps, read and marked
-// in use, not maintained).
+// clusters go) and qcow2_bitmap*.{h,cc} (persistent dirty bitmaps: read,
+// marked in use, stored anew by `vessel img bitmap`; not updated on write).
 #pragma once
 
 #include <cstdint>
@@ -265,6 +265,18 @@ class Qcow2Image : public BlockBackend {
   const std::vector<Qcow2Snapshot>& snapshots() const { return snapshots_.snapshots; }
   // The persistent dirty bitmaps (qcow2_bitmap.h), as the image has them.
   const std::vector<Qcow2Bitmap>& bitmaps() const { return bitmaps_; }
+  // Persistent dirty bitmaps (qcow2_bitmap_store.cc). The bits of
+  // bitmaps()[index], read through its table.
+  Result<Qcow2BitmapBits> read_bitmap(size_t index);
+  // Makes `bitmaps` the image's bitmap directory, in that order (none: the
+  // bitmaps extension goes). Entries with keep_table keep the table of the
+  // bitmap of bitmaps() they came from; the others get their bits written to
+  // new clusters. Ordering as for every qcow2 change: the new data, tables and
+  // directory, and their refcounts, are synced before the header points at
+  // them (with the autoclear bitmaps bit set); only then are the old
+  // directory and the tables no entry keeps (with their data) freed. The
+  // image must be open read-write, version 3.
+  Result<void> store_bitmaps(const std::vector<Qcow2BitmapEdit>& bitmaps);
   // The next image of the chain (nullptr when there is none).
   const BlockBackend* backing() const { return backing_.get(); }
 
@@ -366,6 +378,12 @@ class Qcow2Image : public BlockBackend {
   // "inconsistent"), synced before the change.
   Result<void> mark_bitmaps_in_use();
   Result<void> repair_refcounts();
+  // store_bitmaps()'s pieces: `bits` written to new clusters (all-zero
+  // clusters left out, as "Bitmap table" allows) and a new table for them,
+  // whose offset and size go into `entry`; the clusters a bitmap's table
+  // and data use, released.
+  Result<void> write_bitmap_data(const Qcow2BitmapBits& bits, Qcow2Bitmap& entry);
+  Result<void> release_bitmap(const Qcow2Bitmap& bitmap);
   // References to every host cluster of the file from the header, L1/L2
   // tables (active and snapshots) and the snapshot table; with
   // `refcount_structure` also from the refcount table and blocks.

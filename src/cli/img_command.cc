@@ -69,6 +69,11 @@ constexpr Verb kVerbs[] = {
      "[count=blocks] [skip=blocks]\n"
      "              if=input of=output",
      img::dd_verb},
+    {"bitmap",
+     "bitmap (--merge SOURCE | --add | --remove | --clear | --enable | --disable)...\n"
+     "              [-b source_file [-F source_fmt]] [-g granularity] [--object objectdef]\n"
+     "              [--image-opts | -f fmt] filename bitmap",
+     img::bitmap_verb},
 };
 
 void print_help() {
