@@ -22,6 +22,7 @@
 // marked in use, stored anew by `vessel img bitmap`; not updated on write).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -421,6 +422,20 @@ class Qcow2Image : public BlockBackend {
   Result<void> check_request(uint64_t offset, uint64_t length, bool for_write) const;
 
   // Writing (qcow2_write.cc).
+  // Where a write of `length` bytes at `offset` goes when it can go there in
+  // place, without mu_: inside one cluster of the image's own (refcount 1,
+  // in an L2 table of its own), no subclusters. 0: it cannot.
+  Result<uint64_t> in_place_target(uint64_t offset, uint64_t length);
+  // Writes `data` at host offset `host` (from in_place_target) with `lock`
+  // (on mu_) let go meanwhile, so that writes to different clusters reach the
+  // file together: with O_DIRECT each waits for the device, and one at a time
+  // they would be as slow as a queue depth of 1.
+  Result<void> write_in_place(uint64_t host, std::span<const uint8_t> data,
+                              std::unique_lock<std::mutex>& lock);
+  // With mu_ held: waits until no write_in_place() is running, for changes
+  // that may share, move or free the clusters such writes go to (snapshots,
+  // resizing, header rewrites, repairs, closing).
+  void wait_for_unlocked_writes();
   // write() without the checks, at any guest offset the L1 table covers.
   Result<void> write_locked(uint64_t offset, std::span<const uint8_t> data);
   // Where the guest area holding `offset` ends: the disk's size inside the
@@ -461,6 +476,11 @@ class Qcow2Image : public BlockBackend {
   Result<void> set_incompatible_bit(uint64_t bit, bool on);
 
   std::mutex mu_;
+  // write_in_place() calls running without mu_ (guarded by mu_), and their
+  // end. While there are any, freed clusters are not released (flush_locked),
+  // so that none is handed out again under a write still on its way to it.
+  uint32_t unlocked_writes_ = 0;
+  std::condition_variable_any unlocked_writes_done_;
   std::unique_ptr<HostFile> file_;
   Qcow2Header header_;
   qcow2::Geometry geometry_;

@@ -74,6 +74,7 @@ Result<void> Qcow2Image::release_bitmap(const Qcow2Bitmap& bitmap) {
 
 Result<void> Qcow2Image::store_bitmaps(const std::vector<Qcow2BitmapEdit>& bitmaps) {
   std::lock_guard<std::mutex> lock(mu_);
+  wait_for_unlocked_writes();
   TRY(check_request(0, 0, true));
   if (header_.version < 3 && !bitmaps.empty()) {
     return Error(file_->path() + ": Cannot store dirty bitmaps in qcow2 v2 files");
