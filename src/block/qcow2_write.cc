@@ -143,6 +143,11 @@ Result<void> Qcow2Image::write_chunk(uint64_t guest_offset, std::span<const uint
         m.kind == ClusterKind::kZero ||
         (m.kind == ClusterKind::kUnallocated && (!backing_ || cluster_start >= backing_size_));
     if (reads_zero && fresh) {
+      // With O_DIRECT, file systems (ext4, XFS) serialize the writes that
+      // allocate blocks: give the whole cluster its blocks now, as qemu does
+      // (handle_alloc_space's write_zeroes), so that the guest's later
+      // writes into the rest of it are plain overwrites that run together.
+      if (guest_data().direct()) TRY(guest_data().zero_range(target, cs, false));
       TRY(guest_data().write(target + in_cluster, data));  // the new cluster reads as zeros already
     } else {
       std::vector<uint8_t> buffer(cs);
