@@ -18,10 +18,11 @@
 // qcow2_repair.cc, qcow2_create.cc, qcow2_snapshot_ops.cc, qcow2_resize.cc
 // (resize, make_empty), qcow2_amend.cc (header rewrites) and
 // qcow2_data_file.cc (the external data file: opening, creating, where guest
-// clusters go) and qcow2_bitmap.* (persistent dirty bitmaps, read and marked
-// in use, not maintained).
+// clusters go) and qcow2_bitmap*.{h,cc} (persistent dirty bitmaps: read,
+// marked in use, stored anew by `vessel img bitmap`; not updated on write).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -265,6 +266,18 @@ class Qcow2Image : public BlockBackend {
   const std::vector<Qcow2Snapshot>& snapshots() const { return snapshots_.snapshots; }
   // The persistent dirty bitmaps (qcow2_bitmap.h), as the image has them.
   const std::vector<Qcow2Bitmap>& bitmaps() const { return bitmaps_; }
+  // Persistent dirty bitmaps (qcow2_bitmap_store.cc). The bits of
+  // bitmaps()[index], read through its table.
+  Result<Qcow2BitmapBits> read_bitmap(size_t index);
+  // Makes `bitmaps` the image's bitmap directory, in that order (none: the
+  // bitmaps extension goes). Entries with keep_table keep the table of the
+  // bitmap of bitmaps() they came from; the others get their bits written to
+  // new clusters. Ordering as for every qcow2 change: the new data, tables and
+  // directory, and their refcounts, are synced before the header points at
+  // them (with the autoclear bitmaps bit set); only then are the old
+  // directory and the tables no entry keeps (with their data) freed. The
+  // image must be open read-write, version 3.
+  Result<void> store_bitmaps(const std::vector<Qcow2BitmapEdit>& bitmaps);
   // The next image of the chain (nullptr when there is none).
   const BlockBackend* backing() const { return backing_.get(); }
 
@@ -366,6 +379,12 @@ class Qcow2Image : public BlockBackend {
   // "inconsistent"), synced before the change.
   Result<void> mark_bitmaps_in_use();
   Result<void> repair_refcounts();
+  // store_bitmaps()'s pieces: `bits` written to new clusters (all-zero
+  // clusters left out, as "Bitmap table" allows) and a new table for them,
+  // whose offset and size go into `entry`; the clusters a bitmap's table
+  // and data use, released.
+  Result<void> write_bitmap_data(const Qcow2BitmapBits& bits, Qcow2Bitmap& entry);
+  Result<void> release_bitmap(const Qcow2Bitmap& bitmap);
   // References to every host cluster of the file from the header, L1/L2
   // tables (active and snapshots) and the snapshot table; with
   // `refcount_structure` also from the refcount table and blocks.
@@ -403,6 +422,20 @@ class Qcow2Image : public BlockBackend {
   Result<void> check_request(uint64_t offset, uint64_t length, bool for_write) const;
 
   // Writing (qcow2_write.cc).
+  // Where a write of `length` bytes at `offset` goes when it can go there in
+  // place, without mu_: inside one cluster of the image's own (refcount 1,
+  // in an L2 table of its own), no subclusters. 0: it cannot.
+  Result<uint64_t> in_place_target(uint64_t offset, uint64_t length);
+  // Writes `data` at host offset `host` (from in_place_target) with `lock`
+  // (on mu_) let go meanwhile, so that writes to different clusters reach the
+  // file together: with O_DIRECT each waits for the device, and one at a time
+  // they would be as slow as a queue depth of 1.
+  Result<void> write_in_place(uint64_t host, std::span<const uint8_t> data,
+                              std::unique_lock<std::mutex>& lock);
+  // With mu_ held: waits until no write_in_place() is running, for changes
+  // that may share, move or free the clusters such writes go to (snapshots,
+  // resizing, header rewrites, repairs, closing).
+  void wait_for_unlocked_writes();
   // write() without the checks, at any guest offset the L1 table covers.
   Result<void> write_locked(uint64_t offset, std::span<const uint8_t> data);
   // Where the guest area holding `offset` ends: the disk's size inside the
@@ -443,6 +476,11 @@ class Qcow2Image : public BlockBackend {
   Result<void> set_incompatible_bit(uint64_t bit, bool on);
 
   std::mutex mu_;
+  // write_in_place() calls running without mu_ (guarded by mu_), and their
+  // end. While there are any, freed clusters are not released (flush_locked),
+  // so that none is handed out again under a write still on its way to it.
+  uint32_t unlocked_writes_ = 0;
+  std::condition_variable_any unlocked_writes_done_;
   std::unique_ptr<HostFile> file_;
   Qcow2Header header_;
   qcow2::Geometry geometry_;

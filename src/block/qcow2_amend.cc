@@ -89,6 +89,7 @@ Result<void> Qcow2Image::downgrade_zero_clusters() {
 
 Result<void> Qcow2Image::amend(const Qcow2AmendOptions& options) {
   std::lock_guard<std::mutex> lock(mu_);
+  wait_for_unlocked_writes();
   const std::string& path = file_->path();
   TRY(check_request(0, 0, true));
   TRY(check_rewritable(path, header_));
@@ -169,6 +170,7 @@ Result<void> Qcow2Image::amend(const Qcow2AmendOptions& options) {
 Result<void> Qcow2Image::set_backing(const std::string& backing_file,
                                      const std::string& backing_format) {
   std::lock_guard<std::mutex> lock(mu_);
+  wait_for_unlocked_writes();
   TRY(check_request(0, 0, true));
   TRY(mark_bitmaps_in_use());
   TRY(check_rewritable(file_->path(), header_));

@@ -37,6 +37,8 @@ Result<std::vector<Qcow2Bitmap>> read_qcow2_bitmaps(const HostFile& file,
     if (name_size == 0 || name_size > kMaxBitmapNameLength || entry_size > dir.size() - pos) {
       return bad("entry " + std::to_string(i) + " is malformed");
     }
+    b.extra_data.assign(e + kBitmapDirectoryEntryFixedSize,
+                        e + kBitmapDirectoryEntryFixedSize + extra);
     b.name.assign(reinterpret_cast<const char*>(e + kBitmapDirectoryEntryFixedSize + extra),
                   name_size);
     if ((b.flags & kBitmapReservedFlags) != 0 || b.type != 1 || b.granularity_bits < 9 ||

@@ -245,6 +245,7 @@ Result<void> Qcow2Image::create(const std::string& path, CreateOptions options) 
 
 Result<void> Qcow2Image::preallocate() {
   std::lock_guard<std::mutex> lock(mu_);
+  wait_for_unlocked_writes();
   return preallocate_locked(0);
 }
 

@@ -364,6 +364,15 @@ Result<std::vector<uint8_t>> build_qcow2_header(Qcow2Header& h) {
       append_extension(ext::kFeatureTable, table);
     }
   }
+  // After the feature name table, where QEMU puts it; only a valid one
+  // (an extension the autoclear bit disowned is dropped, as QEMU drops it).
+  if (h.bitmaps_valid() && h.bitmaps.nb_bitmaps > 0) {
+    std::vector<uint8_t> data(24, 0);  // nb_bitmaps, reserved, size, offset
+    store_be32(&data[0], h.bitmaps.nb_bitmaps);
+    store_be64(&data[8], h.bitmaps.directory_size);
+    store_be64(&data[16], h.bitmaps.directory_offset);
+    append_extension(ext::kBitmaps, data);
+  }
   for (const Qcow2UnknownExtension& e : h.unknown_extensions) append_extension(e.type, e.data);
   out.resize(out.size() + 8, 0);  // end of the header extension area
   h.backing_file_offset = 0;

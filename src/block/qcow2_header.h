@@ -98,8 +98,9 @@ Result<Qcow2Header> parse_qcow2_header(const HostFile& file);
 
 // The header cluster for a new image: header, backing-format extension,
 // external data file name (with the external data file bit), feature name
-// table (left out of clusters of 4 KiB or less, as QEMU does), unknown
-// extensions, end marker, then the backing file name. Sets
+// table (left out of clusters of 4 KiB or less, as QEMU does), a valid
+// bitmaps extension, unknown extensions, end marker, then the backing file
+// name. Sets
 // backing_file_offset/size and header_length in `header`.
 Result<std::vector<uint8_t>> build_qcow2_header(Qcow2Header& header);
 

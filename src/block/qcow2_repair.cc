@@ -150,6 +150,7 @@ Result<void> Qcow2Image::repair_refcounts() {
 
 Result<Qcow2Image::RepairReport> Qcow2Image::repair(RepairMode mode) {
   std::lock_guard<std::mutex> lock(mu_);
+  wait_for_unlocked_writes();
   TRY(check_request(0, 0, true));
   const bool fix_errors = mode == RepairMode::kAll;
   RepairReport report;

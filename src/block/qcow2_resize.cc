@@ -39,6 +39,7 @@ Result<void> store_disk_size(HostFile& file, Qcow2Header& header, Qcow2Info& inf
 
 Result<void> Qcow2Image::resize(uint64_t new_size, bool allow_shrink) {
   std::lock_guard<std::mutex> lock(mu_);
+  wait_for_unlocked_writes();
   const std::string& path = file_->path();
   TRY(check_request(0, 0, true));
   if (!bitmaps_.empty()) {
@@ -201,6 +202,7 @@ Result<void> Qcow2Image::shrink_to(uint64_t new_size) {
 
 Result<void> Qcow2Image::make_empty() {
   std::lock_guard<std::mutex> lock(mu_);
+  wait_for_unlocked_writes();
   TRY(check_request(0, 0, true));
   TRY(mark_bitmaps_in_use());
   TRY(drop_l2_tables(0));

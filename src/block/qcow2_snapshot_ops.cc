@@ -468,6 +468,7 @@ Result<std::string> Qcow2Image::create_snapshot(std::string_view name) {
 
 Result<std::string> Qcow2Image::create_snapshot(const Qcow2NewSnapshot& snapshot) {
   std::lock_guard<std::mutex> lock(mu_);
+  wait_for_unlocked_writes();
   TRY(check_request(0, 0, true));
   // "neither compressed clusters nor internal snapshots are supported"
   TRY(check_no_external_data("internal snapshots are"));
@@ -476,6 +477,7 @@ Result<std::string> Qcow2Image::create_snapshot(const Qcow2NewSnapshot& snapshot
 
 Result<void> Qcow2Image::apply_snapshot(size_t index) {
   std::lock_guard<std::mutex> lock(mu_);
+  wait_for_unlocked_writes();
   TRY(check_request(0, 0, true));
   TRY(mark_bitmaps_in_use());
   return Qcow2SnapshotOps::apply(*this, index);
@@ -498,6 +500,7 @@ Result<void> Qcow2Image::complete_snapshot_entries() {
 
 Result<void> Qcow2Image::delete_snapshot(size_t index) {
   std::lock_guard<std::mutex> lock(mu_);
+  wait_for_unlocked_writes();
   TRY(check_request(0, 0, true));
   return Qcow2SnapshotOps::remove(*this, index);
 }

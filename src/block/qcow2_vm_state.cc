@@ -54,6 +54,7 @@ Result<void> Qcow2Image::read_vm_state(uint64_t pos, std::span<uint8_t> out) {
 
 Result<void> Qcow2Image::discard_vm_state() {
   std::lock_guard<std::mutex> lock(mu_);
+  wait_for_unlocked_writes();
   TRY(check_request(0, 0, true));
   const uint64_t first = vm_state_offset() / geometry_.l1_entry_span();
   if (first >= l1_.size()) return Ok();

@@ -143,6 +143,11 @@ Result<void> Qcow2Image::write_chunk(uint64_t guest_offset, std::span<const uint
         m.kind == ClusterKind::kZero ||
         (m.kind == ClusterKind::kUnallocated && (!backing_ || cluster_start >= backing_size_));
     if (reads_zero && fresh) {
+      // With O_DIRECT, file systems (ext4, XFS) serialize the writes that
+      // allocate blocks: give the whole cluster its blocks now, as qemu does
+      // (handle_alloc_space's write_zeroes), so that the guest's later
+      // writes into the rest of it are plain overwrites that run together.
+      if (guest_data().direct()) TRY(guest_data().zero_range(target, cs, false));
       TRY(guest_data().write(target + in_cluster, data));  // the new cluster reads as zeros already
     } else {
       std::vector<uint8_t> buffer(cs);
@@ -195,10 +200,43 @@ Result<void> Qcow2Image::zero_cluster(uint64_t guest_offset, ZeroMode mode) {
 }
 
 Result<void> Qcow2Image::write(uint64_t offset, std::span<const uint8_t> data) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   TRY(check_request(offset, data.size(), true));
   TRY(mark_bitmaps_in_use());
+  TRY_ASSIGN(uint64_t host, in_place_target(offset, data.size()));
+  if (host != 0) return write_in_place(host, data, lock);
   return write_locked(offset, data);
+}
+
+Result<uint64_t> Qcow2Image::in_place_target(uint64_t offset, uint64_t length) {
+  const uint64_t cs = geometry_.cluster_size();
+  const uint64_t in_cluster = offset & (cs - 1);
+  if (geometry_.extended_l2 || length == 0 || length > cs - in_cluster) return uint64_t{0};
+  const uint64_t l1_index = geometry_.cluster_index(offset) / geometry_.l2_entries();
+  if (l1_index >= l1_.size() || (l1_[l1_index] & kOflagCopied) == 0) return uint64_t{0};
+  TRY_ASSIGN(Mapping m, lookup(offset));
+  // (A cluster at host offset 0 of an external data file takes the locked way.)
+  if (m.kind != ClusterKind::kNormal || (m.entry & kOflagCopied) == 0 || m.host == 0) {
+    return uint64_t{0};
+  }
+  return m.host + in_cluster;
+}
+
+Result<void> Qcow2Image::write_in_place(uint64_t host, std::span<const uint8_t> data,
+                                        std::unique_lock<std::mutex>& lock) {
+  ++unlocked_writes_;
+  lock.unlock();
+  auto written = guest_data().write(host, data);
+  lock.lock();
+  // Set after the write, so that a flush that ran meanwhile (and cleared it)
+  // does not leave this write out of the next one.
+  unsynced_ = true;
+  if (--unlocked_writes_ == 0) unlocked_writes_done_.notify_all();
+  return written;
+}
+
+void Qcow2Image::wait_for_unlocked_writes() {
+  unlocked_writes_done_.wait(mu_, [this] { return unlocked_writes_ == 0; });
 }
 
 Result<void> Qcow2Image::write_locked(uint64_t offset, std::span<const uint8_t> data) {
@@ -215,7 +253,9 @@ Result<void> Qcow2Image::write_locked(uint64_t offset, std::span<const uint8_t> 
     TRY(write_chunk(pos, data.subspan(done, chunk)));
     done += chunk;
   }
-  if (pending_releases_.size() > kMaxPendingReleases) TRY(flush_locked());
+  if (pending_releases_.size() > kMaxPendingReleases && unlocked_writes_ == 0) {
+    TRY(flush_locked());
+  }
   return Ok();
 }
 
@@ -251,7 +291,9 @@ Result<void> Qcow2Image::discard(uint64_t offset, uint64_t length) {
       TRY(deallocate_cluster(pos));
     }
   }
-  if (pending_releases_.size() > kMaxPendingReleases) TRY(flush_locked());
+  if (pending_releases_.size() > kMaxPendingReleases && unlocked_writes_ == 0) {
+    TRY(flush_locked());
+  }
   return Ok();
 }
 
@@ -267,7 +309,9 @@ Result<void> Qcow2Image::write_zeroes_locked(uint64_t offset, uint64_t length, Z
   TRY(zero_raw_data(offset, length));
   if (geometry_.extended_l2) {
     TRY(write_zeroes_subclusters(offset, length, mode));
-    if (pending_releases_.size() > kMaxPendingReleases) TRY(flush_locked());
+    if (pending_releases_.size() > kMaxPendingReleases && unlocked_writes_ == 0) {
+      TRY(flush_locked());
+    }
     return Ok();
   }
   const uint64_t cs = geometry_.cluster_size();
@@ -293,7 +337,9 @@ Result<void> Qcow2Image::write_zeroes_locked(uint64_t offset, uint64_t length, Z
     }
     done += chunk;
   }
-  if (pending_releases_.size() > kMaxPendingReleases) TRY(flush_locked());
+  if (pending_releases_.size() > kMaxPendingReleases && unlocked_writes_ == 0) {
+    TRY(flush_locked());
+  }
   return Ok();
 }
 
@@ -323,8 +369,10 @@ Result<void> Qcow2Image::flush_locked() {
     unsynced_ = true;
   }
   TRY(sync_if_needed());
-  // Step 5: nothing on disk refers to these clusters any more.
-  if (!pending_releases_.empty()) {
+  // Step 5: nothing on disk refers to these clusters any more. (Nor will a
+  // write still running without mu_ land in one after it was handed out
+  // again: with such writes the releases wait for a later flush.)
+  if (!pending_releases_.empty() && unlocked_writes_ == 0) {
     std::vector<Release> releases;
     releases.swap(pending_releases_);
     for (const Release& r : releases) {
@@ -376,6 +424,7 @@ Result<void> Qcow2Image::flush() {
 
 Result<void> Qcow2Image::close_locked() {
   if (closed_) return Ok();
+  wait_for_unlocked_writes();
   closed_ = true;
   if (file_->read_only() || corrupt_) return Ok();
   return settle_all();

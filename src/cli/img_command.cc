@@ -24,8 +24,8 @@ constexpr Verb kVerbs[] = {
      "[-U] filename",
      img::info_verb},
     {"convert",
-     "convert [--object objectdef] [--image-opts] [-q] [-p] [-c] [-n] [-U] [-f fmt] [-O "
-     "output_fmt] [-t cache] [-T src_cache]\n"
+     "convert [--object objectdef] [--image-opts] [--target-image-opts] [-q] [-p] [-c] [-n]\n"
+     "              [-U] [-f fmt] [-O output_fmt] [-t cache] [-T src_cache]\n"
      "              [-B backing_file [-F backing_fmt]] [-S sparse_size] filename\n"
      "              output_filename",
      img::convert_verb},
@@ -69,6 +69,11 @@ constexpr Verb kVerbs[] = {
      "[count=blocks] [skip=blocks]\n"
      "              if=input of=output",
      img::dd_verb},
+    {"bitmap",
+     "bitmap (--merge SOURCE | --add | --remove | --clear | --enable | --disable)...\n"
+     "              [-b source_file [-F source_fmt]] [-g granularity] [--object objectdef]\n"
+     "              [--image-opts | -f fmt] filename bitmap",
+     img::bitmap_verb},
 };
 
 void print_help() {

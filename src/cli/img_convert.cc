@@ -19,7 +19,8 @@ namespace {
 
 void print_help() {
   std::printf(
-      "Usage: vessel img convert [-q] [-p] [-c] [-n] [-U] [-f fmt] [-O output_fmt]\n"
+      "Usage: vessel img convert [-q] [-p] [-c] [-n [--target-image-opts]] [-U] [-f fmt]\n"
+      "                          [-O output_fmt]\n"
       "                          [-t cache] [-T src_cache] [-B backing_file [-F backing_fmt]]\n"
       "                          [-S sparse_size] [-l snapshot_param] filename output_filename\n"
       "\n"
@@ -41,6 +42,9 @@ void print_help() {
       "  -n               do not create the output: write into the existing image;\n"
       "                   where the source reads as zeros the output is zeroed (qcow2\n"
       "                   zero clusters, holes in a raw file)\n"
+      "  --target-image-opts\n"
+      "                   with -n (and without -O): output_filename is an option list\n"
+      "                   as --image-opts takes ('driver=qcow2,file.filename=out.qcow2')\n"
       "  -t cache         output cache mode, as in qemu-img:\n"
       "                     unsafe (default)  page cache, never fdatasync: after a host\n"
       "                                       crash the output may be damaged\n"
@@ -119,6 +123,7 @@ int convert_verb(std::span<const std::string_view> args) {
     kOptions,
     kShare,
     kSnapshot,
+    kTargetImageOpts,
     kHelp,
     kHelpLong
   };
@@ -136,6 +141,7 @@ int convert_verb(std::span<const std::string_view> args) {
                              {'o', "", true, Repeat::kAddsUp},
                              {'U', "force-share", false},
                              {'l', "", true},
+                             {0, "target-image-opts", false},
                              {'h', "", false},
                              {0, "help", false}};
   auto parsed = parse_img_args(args, specs, "convert", kImageArgs);
@@ -143,6 +149,7 @@ int convert_verb(std::span<const std::string_view> args) {
   std::string src_format;
   block::ImageFormat out_format = block::ImageFormat::kRaw;
   bool compress = false, no_create = false, progress = false;
+  bool out_format_given = false, target_image_opts = false;
   uint64_t sparse = 4096;
   // qemu-img convert writes its output with cache=unsafe unless told
   // otherwise: no fdatasync at all, not even at the end. The output is a new
@@ -167,6 +174,7 @@ int convert_verb(std::span<const std::string_view> args) {
         auto f = parse_format_option(value);
         if (!f) return fail(f.error().message());
         out_format = *f;
+        out_format_given = true;
         break;
       }
       case kCompress:
@@ -206,6 +214,9 @@ int convert_verb(std::span<const std::string_view> args) {
       case kSnapshot:
         snapshot_param = value;
         break;
+      case kTargetImageOpts:
+        target_image_opts = true;
+        break;
       case kHelp:
       case kHelpLong:
         print_help();
@@ -227,6 +238,8 @@ int convert_verb(std::span<const std::string_view> args) {
     backing = create_options->backing_file;
     if (backing_format.empty()) backing_format = create_options->backing_format;
   }
+  // (qemu-img could not create an image from an option list.)
+  if (target_image_opts && !no_create) return fail("--target-image-opts requires use of -n flag");
   const auto& pos = parsed->positional;
   if (pos.size() < 2)
     return fail("expecting a source and an output file name (see 'vessel img convert --help')");
@@ -237,8 +250,19 @@ int convert_verb(std::span<const std::string_view> args) {
   auto src_spec = image_args->spec(pos[0]);
   if (!src_spec) return fail(src_spec.error().message());
   const std::string& src_path = src_spec->path;
-  const std::string& dst_path = pos[1];
-  if (compress && out_format != block::ImageFormat::kQcow2) {
+  // The output: a file name, or with --target-image-opts an option list
+  // whose format, unless it names one, is probed (so -c and -B, which need
+  // qcow2, are checked once it is open).
+  ImageSpec dst_spec{
+      .name = pos[1], .path = pos[1], .format = std::string(block::image_format_name(out_format))};
+  if (target_image_opts) {
+    auto spec = image_args->spec(pos[1], out_format_given ? dst_spec.format : std::string(),
+                                 ImageNameSyntax::kImageOpts);
+    if (!spec) return fail(spec.error().message());
+    dst_spec = std::move(*spec);
+  }
+  const std::string& dst_path = dst_spec.path;
+  if (compress && !target_image_opts && out_format != block::ImageFormat::kQcow2) {
     return fail(dst_path + ": compression (-c) needs -O qcow2");
   }
   if (!backing.empty() && out_format != block::ImageFormat::kQcow2) {
@@ -284,9 +308,9 @@ int convert_verb(std::span<const std::string_view> args) {
       if (!r) return fail(r.error().message());
     }
   }
-  auto dst =
-      open_image(dst_path, std::string(block::image_format_name(out_format)), true, dst_cache);
+  auto dst = open_image(dst_spec, true, dst_cache);
   if (!dst) return fail(dst.error().message());
+  if (compress && dst->qcow2 == nullptr) return fail(dst_path + ": compression (-c) needs qcow2");
   if (dst->qcow2 != nullptr) cluster = dst->qcow2->info().cluster_size;
   if (no_create && dst->backend->size() < size) {
     return fail(dst_path + ": output image is smaller than the source (" +

@@ -502,10 +502,15 @@ std::optional<ImageArgs> take_image_args(const ParsedArgs& parsed, const std::st
 }
 
 Result<ImageSpec> ImageArgs::spec(const std::string& name, const std::string& format) const {
+  return spec(name, format, image_opts_ ? ImageNameSyntax::kImageOpts : ImageNameSyntax::kName);
+}
+
+Result<ImageSpec> ImageArgs::spec(const std::string& name, const std::string& format,
+                                  ImageNameSyntax syntax) const {
   auto failed = [&](const Error& e) {
     return Error("Could not open '" + name + "': " + e.message());
   };
-  if (image_opts_) {
+  if (syntax == ImageNameSyntax::kImageOpts) {
     if (!format.empty()) return Error("--image-opts and --format are mutually exclusive");
     Options options;
     for (auto& [key, value] : parse_opts_list(name, "file")) options[key] = std::move(value);

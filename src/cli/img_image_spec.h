@@ -40,6 +40,10 @@ struct ImageSecret {
   std::string value;  // decoded
 };
 
+// How a name on the command line is read: a file name (or "file:", "json:"
+// name), or an --image-opts list.
+enum class ImageNameSyntax : uint8_t { kName, kImageOpts };
+
 // The image arguments of one command line: --image-opts, the --object
 // definitions, -f.
 class ImageArgs {
@@ -53,6 +57,11 @@ class ImageArgs {
   // -f for this image (compare has two), empty when none.
   Result<ImageSpec> spec(const std::string& name, const std::string& format) const;
   Result<ImageSpec> spec(const std::string& name) const { return spec(name, format_); }
+  // The same, read in `syntax` whatever --image-opts says: for names that
+  // qemu-img reads apart from it (convert's --target-image-opts output,
+  // bitmap's -b source, which is always a file name).
+  Result<ImageSpec> spec(const std::string& name, const std::string& format,
+                         ImageNameSyntax syntax) const;
 
   bool image_opts() const { return image_opts_; }
   bool help_printed() const { return help_printed_; }

@@ -20,5 +20,6 @@ int rebase_verb(std::span<const std::string_view> args);    // img_rebase.cc
 int snapshot_verb(std::span<const std::string_view> args);  // img_snapshot.cc
 int bench_verb(std::span<const std::string_view> args);     // img_bench.cc
 int dd_verb(std::span<const std::string_view> args);        // img_dd.cc
+int bitmap_verb(std::span<const std::string_view> args);    // img_bitmap.cc
 
 }  // namespace vessel::cli::img

@@ -108,6 +108,9 @@ vessel_error "Could not open 'json:{': Could not parse the JSON options: " info 
 for tool in vessel qemu; do
   mkdir "$tool"
   cp a.qcow2 base.qcow2 top.qcow2 "$tool/"
+  cp base.qcow2 "$tool/into.qcow2"
+  qemu-img create -q -f qcow2 "$tool/top-into.qcow2" 4M
+  qemu-img convert -O raw base.qcow2 "$tool/into.raw"
 done
 run() {  # run TOOL ARGS...: qemu-img or vessel img, in the tool's directory
   local tool=$1
@@ -122,6 +125,10 @@ for tool in vessel qemu; do
   run $tool convert -O qcow2 'json:{"file.filename":"a.qcow2"}' conv.qcow2
   run $tool convert -O raw --image-opts 'driver=qcow2,file.filename=a.qcow2' conv.raw
   run $tool dd --image-opts if='driver=qcow2,file.filename=a.qcow2' of=dd.raw bs=64k count=3
+  run $tool convert -n --target-image-opts a.qcow2 'driver=qcow2,file.filename=into.qcow2'
+  run $tool convert -n --target-image-opts --image-opts 'driver=qcow2,file.filename=a.qcow2' \
+    'driver=raw,file.filename=into.raw,cache.no-flush=on'
+  run $tool convert -n -c --target-image-opts top.qcow2 'file.filename=top-into.qcow2'  # probed
   run $tool snapshot -c snap 'file:a.qcow2'
   run $tool resize --image-opts 'driver=qcow2,file.filename=a.qcow2' 8M
   run $tool amend -o lazy_refcounts=on 'json:{"file.filename":"a.qcow2"}'
@@ -129,7 +136,12 @@ for tool in vessel qemu; do
   run $tool rebase -u -b '' 'file:top.qcow2'
 done
 cmp -s vessel/conv.qcow2 qemu/conv.qcow2 || fail "convert from json: differs from qemu-img's"
-for f in conv.raw dd.raw; do cmp -s "vessel/$f" "qemu/$f" || fail "$f differs from qemu-img's"; done
+for f in conv.raw dd.raw into.raw; do cmp -s "vessel/$f" "qemu/$f" || fail "$f differs from qemu-img's"; done
+for f in into.qcow2 top-into.qcow2; do
+  same "vessel/$f" "qemu/$f"
+  qcheck "vessel/$f"
+done
+same vessel/into.qcow2 a.qcow2
 for f in a.qcow2 base.qcow2 top.qcow2; do
   same "vessel/$f" "qemu/$f"
   qcheck "vessel/$f"
@@ -138,6 +150,14 @@ for f in a.qcow2 base.qcow2 top.qcow2; do
     "$(cd qemu && qemu-img info "$f" | grep -v '^disk size\|^[0-9]')" ] ||
     fail "$f: info differs from qemu-img's"
 done
+# convert --target-image-opts: only into an existing image (-n), whose
+# format the option list gives (not -O).
+both convert --target-image-opts a.qcow2 'driver=qcow2,file.filename=x.qcow2'
+both convert -n --target-image-opts -O qcow2 a.qcow2 'driver=qcow2,file.filename=base.qcow2'
+both convert -n --target-image-opts a.qcow2 'driver=qcow2,file.filename=base.qcow2,read-only=on'
+both convert -n --target-image-opts a.qcow2 'driver=qcow2,file.filename=base.qcow2,bogus=1'
+vessel_error "Could not open 'driver=qcow2,file.filename=nope.qcow2'" \
+  convert -n --target-image-opts a.qcow2 'driver=qcow2,file.filename=nope.qcow2'
 # (bench prints timings: only its first line and status are compared)
 expect 0 "$VESSEL" img bench -c 100 --image-opts 'driver=qcow2,file.filename=a.qcow2'
 [ "$(head -1 out.txt)" = "$(qemu-img bench -c 100 --image-opts 'driver=qcow2,file.filename=a.qcow2' | head -1)" ] ||
