@@ -1,6 +1,7 @@
 """A private vesseld for one test: its own socket and state directory under
 the test's scratch directory, driven with Debian's virsh. The daemon and
 every VM it started are gone when the test ends."""
+import json
 import os
 import shutil
 import signal
@@ -99,6 +100,18 @@ class Daemon:
         time.sleep(1)
         return ok
 
+    def shutdown(self, name, timeout=120):
+        """virsh shutdown, pressed again every 20 s as a user would if the
+        guest missed it (a press while the guest resumes from a snapshot or a
+        save can land before its input device is read); the final state."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            self.virsh("shutdown", name, check=False)
+            state = self.wait_state(name, "shut off", min(20, max(1, deadline - time.time())))
+            if state.startswith("shut off"):
+                return state
+        return self.state_of(name)
+
     def close(self):
         """Destroys every running domain, then stops the daemon."""
         if self.proc.poll() is None:
@@ -106,6 +119,15 @@ class Daemon:
             for name in running:
                 self.virsh("destroy", name, check=False)
             self.kill(signal.SIGTERM)
+        # VMs a crashed daemon left behind: their run records name them.
+        run = os.path.join(self.state, "run")
+        for record in os.listdir(run) if os.path.isdir(run) else []:
+            if record.endswith(".json"):
+                try:
+                    with open(os.path.join(run, record)) as f:
+                        os.kill(json.load(f)["pid"], signal.SIGKILL)
+                except (OSError, ValueError, KeyError):
+                    pass
         self.log.close()
 
 

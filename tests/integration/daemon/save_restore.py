@@ -36,9 +36,8 @@ def main():
         daemon.virsh("restore", image)
         check("restore: running (restored)", daemon.state_of("vm") == "running (restored)",
               daemon.state_of("vm"))
-        daemon.virsh("shutdown", "vm")
         check("the restored guest answers its power button",
-              daemon.wait_state("vm", "shut off") == "shut off (shutdown)"
+              daemon.shutdown("vm") == "shut off (shutdown)"
               and daemon.wait_console("vm", POWERED_OFF, 5))
 
         daemon.virsh("start", "vm")
@@ -50,9 +49,8 @@ def main():
         info = daemon.virsh("dominfo", "vm").stdout
         check("start continues the managed save and uses it up",
               daemon.state_of("vm") == "running (restored)" and "Managed save:   no" in info, info)
-        daemon.virsh("shutdown", "vm")
         check("and that guest powers off cleanly too",
-              daemon.wait_state("vm", "shut off") == "shut off (shutdown)"
+              daemon.shutdown("vm") == "shut off (shutdown)"
               and daemon.wait_console("vm", POWERED_OFF, 5, count=2))
 
         daemon.virsh("start", "vm")

@@ -86,9 +86,8 @@ def main():
         virsh("snapshot-revert", "vm", "s1")
         check("revert: still running", daemon.state_of("vm").startswith("running"),
               daemon.state_of("vm"))
-        virsh("shutdown", "vm")
         check("the reverted guest powers off cleanly",
-              daemon.wait_state("vm", "shut off") == "shut off (shutdown)"
+              daemon.shutdown("vm") == "shut off (shutdown)"
               and daemon.wait_console("vm", POWERED_OFF, 5))
 
         # A shut-off domain: disk snapshots; reverting to s1 starts it.
@@ -100,9 +99,8 @@ def main():
         virsh("snapshot-revert", "vm", "s1")
         check("reverting a shut-off domain to s1 runs it",
               daemon.state_of("vm").startswith("running"), daemon.state_of("vm"))
-        virsh("shutdown", "vm")
         check("and that guest powers off cleanly too",
-              daemon.wait_state("vm", "shut off") == "shut off (shutdown)"
+              daemon.shutdown("vm") == "shut off (shutdown)"
               and daemon.wait_console("vm", POWERED_OFF, 5, count=2))
         virsh("start", "vm")
         virsh("snapshot-revert", "vm", "s2")
@@ -139,8 +137,7 @@ def main():
         virsh("snapshot-delete", "vm", "s3", "--metadata")
         check("--metadata drops only the metadata",
               "s3" not in virsh("snapshot-list", "--name", "vm").stdout and os.path.exists(overlay))
-        virsh("shutdown", "vm")
-        daemon.wait_state("vm", "shut off")
+        daemon.shutdown("vm")
         for image in (overlay, disk):
             r = run("qemu-img", "check", image)
             check(f"qemu-img check {os.path.basename(image)}", r.returncode == 0,
