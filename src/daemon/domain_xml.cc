@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "daemon/virt_error.h"
+#include "daemon/xml_util.h"
 
 namespace vessel::daemon {
 namespace {
@@ -29,14 +30,6 @@ Error unsupported(const std::string& detail) {
   return virt_error::make(kConfigUnsupported, detail);
 }
 
-std::string text_of(const pugi::xml_node& node) {
-  std::string text = node.child_value();
-  auto not_space = [](unsigned char c) { return !std::isspace(c); };
-  text.erase(text.begin(), std::find_if(text.begin(), text.end(), not_space));
-  text.erase(std::find_if(text.rbegin(), text.rend(), not_space).base(), text.end());
-  return text;
-}
-
 std::string serialize(const pugi::xml_node& node) {
   std::ostringstream out;
   node.print(out, "", pugi::format_raw | pugi::format_attribute_single_quote);
@@ -50,29 +43,15 @@ Result<uint64_t> parse_number(const std::string& text, const std::string& what) 
   return std::stoull(text);
 }
 
-// <memory unit='...'>N</memory>, in KiB; libvirt's units, KiB by default.
+// <memory unit='...'>N</memory>, in KiB (rounded up); libvirt's units, KiB
+// by default.
 Result<uint64_t> parse_memory(const pugi::xml_node& node) {
-  const std::string element = node.name();
-  TRY_ASSIGN(uint64_t value, parse_number(text_of(node), "<" + element + ">"));
-  std::string unit = node.attribute("unit").as_string("KiB");
-  static const struct {
-    const char* name;
-    uint64_t bytes;
-  } kUnits[] = {{"b", 1},          {"bytes", 1},       {"KB", 1000},
-                {"k", 1024},       {"KiB", 1024},      {"MB", 1000 * 1000},
-                {"M", 1 << 20},    {"MiB", 1 << 20},   {"GB", 1000 * 1000 * 1000},
-                {"G", 1 << 30},    {"GiB", 1 << 30},   {"TB", 1000ull * 1000 * 1000 * 1000},
-                {"T", 1ull << 40}, {"TiB", 1ull << 40}};
-  for (const auto& u : kUnits) {
-    if (unit != u.name) continue;
-    if (value > UINT64_MAX / u.bytes) return xml_error("<" + element + "> is too large");
-    return (value * u.bytes + 1023) / 1024;
-  }
-  return xml_error("unknown unit '" + unit + "' in <" + element + ">");
+  TRY_ASSIGN(uint64_t bytes, parse_scaled_bytes(node, "KiB"));
+  return bytes / 1024 + (bytes % 1024 != 0);
 }
 
 Result<LifecycleAction> parse_action(const pugi::xml_node& node) {
-  const std::string value = text_of(node);
+  const std::string value = xml_text(node);
   if (value == "destroy") return LifecycleAction::kDestroy;
   if (value == "restart") return LifecycleAction::kRestart;
   if (value == "preserve") return LifecycleAction::kPreserve;
@@ -107,21 +86,6 @@ bool valid_mac(const std::string& mac) {
          std::sscanf(mac.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &bytes[0], &bytes[1], &bytes[2],
                      &bytes[3], &bytes[4], &bytes[5], &end) == 6 &&
          (bytes[0] & 1) == 0;  // not a multicast address
-}
-
-// Rejects any child element of `node` not in `allowed`.
-Result<void> only_children(const pugi::xml_node& node, std::initializer_list<const char*> allowed) {
-  for (const pugi::xml_node& child : node.children()) {
-    if (child.type() != pugi::node_element) continue;
-    bool known = std::any_of(allowed.begin(), allowed.end(), [&](const char* name) {
-      return std::strcmp(child.name(), name) == 0;
-    });
-    if (!known) {
-      return unsupported("element <" + std::string(child.name()) + "> in <" + node.name() +
-                         "> is not supported by Vessel");
-    }
-  }
-  return Ok();
 }
 
 Result<DiskDef> parse_disk(const pugi::xml_node& node) {
@@ -244,15 +208,15 @@ Result<void> add_device(DomainDef& def, const pugi::xml_node& node) {
 Result<void> parse_os(const pugi::xml_node& os, DomainDef& def) {
   TRY(only_children(os, {"type", "kernel", "initrd", "cmdline", "loader", "boot", "nvram"}));
   pugi::xml_node type = os.child("type");
-  if (text_of(type) != "hvm") return unsupported("os type '" + text_of(type) + "' (only 'hvm')");
+  if (xml_text(type) != "hvm") return unsupported("os type '" + xml_text(type) + "' (only 'hvm')");
   std::string arch = type.attribute("arch").as_string("riscv64");
   if (arch != "riscv64") return unsupported("architecture '" + arch + "' (only 'riscv64')");
   std::string machine = type.attribute("machine").as_string("virt");
   if (machine != "virt") return unsupported("machine type '" + machine + "' (only 'virt')");
-  def.kernel = text_of(os.child("kernel"));
-  def.initrd = text_of(os.child("initrd"));
-  def.cmdline = text_of(os.child("cmdline"));
-  def.loader = text_of(os.child("loader"));
+  def.kernel = xml_text(os.child("kernel"));
+  def.initrd = xml_text(os.child("initrd"));
+  def.cmdline = xml_text(os.child("cmdline"));
+  def.loader = xml_text(os.child("loader"));
   for (const auto& [element, path] :
        {std::pair{"kernel", def.kernel}, {"initrd", def.initrd}, {"loader", def.loader}}) {
     if (!path.empty() && path[0] != '/') {
@@ -263,17 +227,6 @@ Result<void> parse_os(const pugi::xml_node& os, DomainDef& def) {
     return unsupported("a domain needs <kernel> or <loader> in <os>: Vessel has no boot from disk");
   }
   if (!def.initrd.empty() && def.kernel.empty()) return xml_error("<initrd> needs <kernel>");
-  return Ok();
-}
-
-Result<void> check_name(const std::string& name) {
-  if (name.empty()) return xml_error("missing domain name");
-  if (name.size() > 200 || name.find('/') != std::string::npos || name[0] == '.' ||
-      std::any_of(name.begin(), name.end(),
-                  [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
-    return xml_error("name '" + name +
-                     "' cannot be used (no '/', control characters or leading '.')");
-  }
   return Ok();
 }
 
@@ -290,9 +243,9 @@ Result<void> parse_domain_node(const pugi::xml_node& root, DomainDef& def) {
     if (child.type() != pugi::node_element) continue;
     const std::string name = child.name();
     if (name == "name") {
-      def.name = text_of(child);
+      def.name = xml_text(child);
     } else if (name == "uuid") {
-      auto uuid = parse_uuid(text_of(child));
+      auto uuid = parse_uuid(xml_text(child));
       if (!uuid) return xml_error("malformed uuid element");
       def.uuid = *uuid;
     } else if (name == "memory") {
@@ -301,7 +254,7 @@ Result<void> parse_domain_node(const pugi::xml_node& root, DomainDef& def) {
     } else if (name == "currentMemory") {
       TRY_ASSIGN(def.current_memory_kib, parse_memory(child));
     } else if (name == "vcpu") {
-      TRY_ASSIGN(uint64_t vcpus, parse_number(text_of(child), "<vcpu>"));
+      TRY_ASSIGN(uint64_t vcpus, parse_number(xml_text(child), "<vcpu>"));
       if (vcpus < 1 || vcpus > kMaxVcpus) {
         return unsupported("<vcpu>" + std::to_string(vcpus) + "</vcpu>: Vessel runs 1 to " +
                            std::to_string(kMaxVcpus));
@@ -332,7 +285,7 @@ Result<void> parse_domain_node(const pugi::xml_node& root, DomainDef& def) {
       return unsupported("element <" + name + "> in <domain> is not supported by Vessel");
     }
   }
-  TRY(check_name(def.name));
+  TRY(check_object_name(def.name, "domain"));
   if (!have_memory) return xml_error("missing <memory> element");
   if (def.memory_kib < kMinMemoryKib || def.memory_kib > kMaxMemoryKib) {
     return unsupported("memory of " + std::to_string(def.memory_kib) +
@@ -344,21 +297,6 @@ Result<void> parse_domain_node(const pugi::xml_node& root, DomainDef& def) {
   if (!root.child("os")) return xml_error("missing <os> element");
   if (def.uuid == Uuid{}) def.uuid = random_uuid();
   return Ok();
-}
-
-Result<pugi::xml_node> parse_document(pugi::xml_document& doc, const std::string& xml,
-                                      const char* root_name) {
-  pugi::xml_parse_result parsed = doc.load_buffer(xml.data(), xml.size(), pugi::parse_default);
-  if (!parsed) {
-    return xml_error(std::string("malformed XML at offset ") + std::to_string(parsed.offset) +
-                     ": " + parsed.description());
-  }
-  pugi::xml_node root = doc.document_element();
-  if (std::strcmp(root.name(), root_name) != 0) {
-    return xml_error(std::string("expected root element <") + root_name + ">, not <" + root.name() +
-                     ">");
-  }
-  return root;
 }
 
 void append_kept(pugi::xml_node parent, const std::vector<std::string>& kept) {
@@ -376,7 +314,7 @@ void append_text(pugi::xml_node parent, const char* name, const std::string& tex
 
 Result<DomainDef> parse_domain_xml(const std::string& xml) {
   pugi::xml_document doc;
-  TRY_ASSIGN(pugi::xml_node root, parse_document(doc, xml, "domain"));
+  TRY_ASSIGN(pugi::xml_node root, load_xml_root(doc, xml, "domain"));
   DomainDef def;
   TRY(parse_domain_node(root, def));
   return def;
