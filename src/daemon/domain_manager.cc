@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "daemon/domain_xml.h"
+#include "daemon/object_identity.h"
 #include "daemon/save_image.h"
 #include "daemon/virt_error.h"
 #include "daemon/vm_command.h"
@@ -43,7 +44,8 @@ void DomainManager::set_event_listener(EventListener listener) {
 }
 
 void DomainManager::emit(const Domain& domain, LifecycleEvent event, int detail) {
-  if (listener_) listener_(ref_of(domain), event, detail);
+  if (listener_)
+    listener_(ref_of(domain), DomainEventId::kLifecycle, static_cast<int>(event), detail);
 }
 
 DomainRef DomainManager::ref_of(const Domain& domain) const {
@@ -129,18 +131,8 @@ Result<void> DomainManager::save_run_record(const Domain& domain) {
 
 // A name stands for one UUID and a UUID for one name, as in libvirt.
 Result<void> DomainManager::check_identity(const DomainDef& def) {
-  for (const auto& [name, domain] : domains_) {
-    if (name == def.name && domain.config.uuid != def.uuid) {
-      return make(
-          virt_error::kOperationFailed,
-          "domain '" + name + "' is already defined with uuid " + format_uuid(domain.config.uuid));
-    }
-    if (name != def.name && domain.config.uuid == def.uuid) {
-      return make(virt_error::kOperationFailed,
-                  "domain '" + name + "' already exists with uuid " + format_uuid(def.uuid));
-    }
-  }
-  return Ok();
+  return daemon::check_identity("domain", def.name, def.uuid, domains_,
+                                [](const Domain& domain) { return domain.config.uuid; });
 }
 
 Result<DomainRef> DomainManager::define(const std::string& xml) {
@@ -319,6 +311,10 @@ Result<void> DomainManager::reboot(const DomainRef& ref) {
   return run_on_vm(ref, "system_powerdown");
 }
 
+Result<void> DomainManager::reset(const DomainRef& ref) {
+  return run_on_vm(ref, "system_reset");
+}
+
 Result<void> DomainManager::suspend(const DomainRef& ref) {
   TRY(run_on_vm(ref, "stop"));
   Lock lock(mutex_);
@@ -377,6 +373,8 @@ void DomainManager::on_qmp_event(const std::string& name, uint64_t generation,
     // A destroy's SIGTERM makes the VM report a shutdown too; libvirt's
     // clients see only the destroy.
     if (!domain.destroy_requested) emit(domain, LifecycleEvent::kShutdown, kShutdownFinished);
+  } else if (event == "RESET") {
+    if (listener_) listener_(ref_of(domain), DomainEventId::kReboot, 0, 0);
   }
 }
 

@@ -61,6 +61,10 @@ enum class LifecycleEvent {
   kShutdown = 6
 };
 
+// libvirt's domain event IDs (virDomainEventID) that Vessel sends: the
+// lifecycle events above, and a guest's reset (its reboot in place).
+enum class DomainEventId { kLifecycle = 0, kReboot = 1 };
+
 struct DomainInfo {
   DomainState state;
   uint64_t max_memory_kib;
@@ -78,7 +82,8 @@ inline constexpr unsigned kActive = 1, kInactive = 2, kPersistent = 4, kTransien
 
 class DomainManager {
  public:
-  using EventListener = std::function<void(const DomainRef&, LifecycleEvent, int detail)>;
+  // `event` and `detail` are a lifecycle event's (0 for the others).
+  using EventListener = std::function<void(const DomainRef&, DomainEventId, int event, int detail)>;
 
   DomainManager(StateDir dir, std::string vessel_path, NetworkManager& networks);
 
@@ -99,6 +104,8 @@ class DomainManager {
   Result<void> shutdown(const DomainRef& ref);
   Result<void> destroy(const DomainRef& ref);
   Result<void> reboot(const DomainRef& ref);
+  // A reset of the machine in place (the guest sees a reboot, no power-off).
+  Result<void> reset(const DomainRef& ref);
   Result<void> suspend(const DomainRef& ref);
   Result<void> resume(const DomainRef& ref);
 

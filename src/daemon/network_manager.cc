@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "daemon/object_identity.h"
 #include "daemon/virt_error.h"
 
 namespace vessel::daemon {
@@ -15,6 +16,15 @@ using virt_error::make;
 constexpr const char* kSeededMark = "/networks/autostart/.default-seeded";
 
 }  // namespace
+
+void NetworkManager::set_event_listener(EventListener listener) {
+  std::lock_guard lock(mutex_);
+  listener_ = std::move(listener);
+}
+
+void NetworkManager::emit(const Network& network, NetworkEvent event) {
+  if (listener_) listener_(ref_of(network), event);
+}
 
 Result<NetworkManager::Network*> NetworkManager::find(const NetworkRef& ref) {
   for (auto& [name, network] : networks_) {
@@ -57,19 +67,11 @@ Result<NetworkRef> NetworkManager::lookup_by_uuid(const Uuid& uuid) {
 }
 
 Result<void> NetworkManager::check_unique(const NetworkDef& def, bool may_replace_inactive) {
-  for (const auto& [name, network] : networks_) {
-    if (name == def.name && network.def.uuid != def.uuid) {
-      return make(
-          virt_error::kOperationFailed,
-          "network '" + name + "' is already defined with uuid " + format_uuid(network.def.uuid));
-    }
-    if (name != def.name && network.def.uuid == def.uuid) {
-      return make(virt_error::kOperationFailed,
-                  "network '" + name + "' already exists with uuid " + format_uuid(def.uuid));
-    }
-    if (name == def.name && network.active && !may_replace_inactive) {
-      return make(virt_error::kOperationInvalid, "network '" + name + "' is already active");
-    }
+  TRY(check_identity("network", def.name, def.uuid, networks_,
+                     [](const Network& network) { return network.def.uuid; }));
+  auto same = networks_.find(def.name);
+  if (same != networks_.end() && same->second.active && !may_replace_inactive) {
+    return make(virt_error::kOperationInvalid, "network '" + def.name + "' is already active");
   }
   return Ok();
 }
@@ -82,6 +84,7 @@ Result<NetworkRef> NetworkManager::define(const std::string& xml) {
   Network& network = networks_[def.name];
   network.def = std::move(def);  // an active network takes it at its next start
   network.persistent = true;
+  emit(network, NetworkEvent::kDefined);
   return ref_of(network);
 }
 
@@ -94,6 +97,7 @@ Result<void> NetworkManager::activate(Network& network) {
   TRY(write_file_atomically(dir_.active_network(network.def.name),
                             format_network_xml(network.def)));
   network.active = true;
+  emit(network, NetworkEvent::kStarted);
   return Ok();
 }
 
@@ -128,6 +132,7 @@ Result<void> NetworkManager::destroy(const NetworkRef& ref) {
   // starts on it are refused.
   TRY(remove_file_durably(dir_.active_network(network->def.name)));
   network->active = false;
+  emit(*network, NetworkEvent::kStopped);
   if (!network->persistent) networks_.erase(network->def.name);
   return Ok();
 }
@@ -143,6 +148,7 @@ Result<void> NetworkManager::undefine(const NetworkRef& ref) {
   TRY(remove_file_durably(dir_.network_autostart_mark(name)));
   network->persistent = false;
   network->autostart = false;
+  emit(*network, NetworkEvent::kUndefined);
   if (!network->active) networks_.erase(name);
   return Ok();
 }

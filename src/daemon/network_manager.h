@@ -5,6 +5,7 @@
 // first start, as a libvirt installation provides it.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -26,9 +27,15 @@ inline constexpr unsigned kInactive = 1, kActive = 2, kPersistent = 4, kTransien
                           kAutostart = 16, kNoAutostart = 32;
 }
 
+// libvirt's network lifecycle events (virNetworkEventLifecycleType).
+enum class NetworkEvent { kDefined = 0, kUndefined = 1, kStarted = 2, kStopped = 3 };
+
 class NetworkManager {
  public:
+  using EventListener = std::function<void(const NetworkRef&, NetworkEvent)>;
+
   explicit NetworkManager(const StateDir& dir) : dir_(dir) {}
+  void set_event_listener(EventListener listener);
 
   // Loads the definitions and active networks; on the first start of a
   // state directory, defines and starts "default".
@@ -62,11 +69,13 @@ class NetworkManager {
   Result<Network*> find(const NetworkRef& ref);
   Result<void> check_unique(const NetworkDef& def, bool may_replace_inactive);
   Result<void> activate(Network& network);
+  void emit(const Network& network, NetworkEvent event);
   NetworkRef ref_of(const Network& network) const { return {network.def.name, network.def.uuid}; }
 
   StateDir dir_;
   std::mutex mutex_;
   std::map<std::string, Network> networks_;
+  EventListener listener_;
 };
 
 }  // namespace vessel::daemon

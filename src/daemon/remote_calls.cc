@@ -9,7 +9,8 @@ Result<void> call_remote(DaemonContext& daemon, Session& session, int32_t proced
   const Procedure* found = nullptr;
   for (const ProcedureTable* table :
        {&connection_procedures(), &domain_procedures(), &network_procedures(),
-        &migration_procedures(), &storage_procedures(), &snapshot_procedures()}) {
+        &migration_procedures(), &storage_procedures(), &snapshot_procedures(),
+        &event_procedures()}) {
     auto it = table->find(procedure);
     if (it != table->end()) found = &it->second;
   }

@@ -105,7 +105,7 @@ void serve_connection(int fd, DaemonContext& daemon, Session session) {
     if (session.close_requested) break;
   }
   session.console.reset();
-  daemon.events.unsubscribe(&socket);
+  daemon.events.remove_client(&socket);
   ::close(fd);
 }
 

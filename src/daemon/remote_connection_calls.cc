@@ -1,5 +1,5 @@
 // The connection's own procedures: authentication, opening, features,
-// versions, capabilities, and registering for events.
+// versions, capabilities.
 #include <unistd.h>
 
 #include "base/version.h"
@@ -11,11 +11,12 @@ namespace {
 using virt_error::make;
 
 // Feature numbers of CONNECT_SUPPORTS_FEATURE (libvirt's
-// VIR_DRV_FEATURE_*): Vessel answers keepalive pings and takes part in
+// VIR_DRV_FEATURE_*): Vessel answers keepalive pings, takes part in
 // version 3 migration with typed parameters (the client then begins on the
-// source before it prepares the destination).
+// source before it prepares the destination), and sends events to
+// registered callbacks (remote_event_calls.cc).
 constexpr int32_t kFeatureMigrationV3 = 6, kFeatureMigrateChangeProtection = 7,
-                  kFeatureKeepalive = 10, kFeatureMigrationParams = 13;
+                  kFeatureKeepalive = 10, kFeatureMigrationParams = 13, kFeatureEventCallbacks = 14;
 
 bool uri_is_ours(const std::string& uri, bool accept_qemu) {
   for (const char* prefix : {"vessel:///", "vessel+unix:///"}) {
@@ -61,7 +62,7 @@ const ProcedureTable& connection_procedures() {
           TRY(c.end_args());
           bool supported = feature == kFeatureKeepalive || feature == kFeatureMigrationV3 ||
                            feature == kFeatureMigrateChangeProtection ||
-                           feature == kFeatureMigrationParams;
+                           feature == kFeatureMigrationParams || feature == kFeatureEventCallbacks;
           c.reply.i32(supported ? 1 : 0);
           return Ok();
         },
@@ -141,30 +142,6 @@ const ProcedureTable& connection_procedures() {
           TRY(c.end_args());
           c.reply.char_array(std::string(1, '\0'));
           c.reply.char_array(std::string(1, '\0'));
-          return Ok();
-        },
-        true}},
-
-      // Lifecycle events, pushed as DOMAIN_EVENT_LIFECYCLE messages. Other
-      // event kinds may be registered for; Vessel has none of them to send.
-      {167,  // DOMAIN_EVENT_REGISTER_ANY
-       {[](Call& c) -> Result<void> {
-          int32_t event_id = c.args.i32();
-          TRY(c.end_args());
-          constexpr int32_t kLifecycle = 0;
-          if (event_id == kLifecycle && c.session.socket) {
-            c.daemon.events.subscribe(c.session.socket);
-          }
-          return Ok();
-        },
-        true}},
-      {168,  // DOMAIN_EVENT_DEREGISTER_ANY
-       {[](Call& c) -> Result<void> {
-          int32_t event_id = c.args.i32();
-          TRY(c.end_args());
-          if (event_id == 0 && c.session.socket) {
-            c.daemon.events.unsubscribe(c.session.socket);
-          }
           return Ok();
         },
         true}},

@@ -312,6 +312,7 @@ const ProcedureTable& domain_procedures() {
       {12, {domain_action(&DomainManager::destroy, false)}},
       {234, {domain_action(&DomainManager::destroy, true)}},
       {27, {domain_action(&DomainManager::reboot, true)}},
+      {245, {domain_action(&DomainManager::reset, true)}},  // RESET: in place, no power-off
       {34, {domain_action(&DomainManager::suspend, false)}},
       {28, {domain_action(&DomainManager::resume, false)}},
       {29,  // SET_AUTOSTART

@@ -63,5 +63,6 @@ const ProcedureTable& network_procedures();
 const ProcedureTable& migration_procedures();
 const ProcedureTable& storage_procedures();
 const ProcedureTable& snapshot_procedures();
+const ProcedureTable& event_procedures();
 
 }  // namespace vessel::daemon

@@ -120,6 +120,15 @@ StorageManager::Pool* StorageManager::find_by_name(const std::string& name) {
   return it == pools_.end() ? nullptr : &it->second;
 }
 
+void StorageManager::set_event_listener(EventListener listener) {
+  Lock lock(mutex_);
+  listener_ = std::move(listener);
+}
+
+void StorageManager::emit(const Pool& pool, PoolEvent event) {
+  if (listener_) listener_(ref_of(pool), event);
+}
+
 Result<StorageManager::Pool*> StorageManager::find(const PoolRef& ref) {
   Pool* pool = find_by_name(ref.name);
   if (pool == nullptr) return no_pool("name", ref.name);
@@ -230,6 +239,7 @@ Result<PoolRef> StorageManager::add_pool(const std::string& xml, bool persistent
   Pool& pool = pools_[def.name];
   pool.def = std::move(def);
   pool.persistent = true;
+  emit(pool, PoolEvent::kDefined);
   return ref_of(pool);
 }
 
@@ -251,6 +261,7 @@ Result<void> StorageManager::undefine_pool(const PoolRef& ref) {
   TRY(remove_file_durably(dir_.pool_active_mark(ref.name)));
   TRY(remove_file_durably(dir_.pool_autostart_mark(ref.name)));
   TRY(remove_file_durably(dir_.pool_definition(ref.name)));
+  emit(*pool, PoolEvent::kUndefined);
   pools_.erase(ref.name);
   return Ok();
 }
@@ -259,7 +270,9 @@ Result<void> StorageManager::build_pool(const PoolRef& ref) {
   Lock lock(mutex_);
   TRY_ASSIGN(Pool * pool, find(ref));
   if (pool->active) return still_active(ref.name);
-  return make_directories(pool->def.target_path, pool->def.mode.value_or(kDefaultPoolMode));
+  TRY(make_directories(pool->def.target_path, pool->def.mode.value_or(kDefaultPoolMode)));
+  emit(*pool, PoolEvent::kCreated);
+  return Ok();
 }
 
 Result<void> StorageManager::start_locked(Pool& pool) {
@@ -278,6 +291,7 @@ Result<void> StorageManager::set_active(Pool& pool, bool active) {
     TRY(active ? write_file_atomically(mark, "") : remove_file_durably(mark));
   }
   pool.active = active;
+  emit(pool, active ? PoolEvent::kStarted : PoolEvent::kStopped);
   return Ok();
 }
 
@@ -304,13 +318,15 @@ Result<void> StorageManager::delete_pool(const PoolRef& ref) {
     return make(virt_error::kSystemError,
                 "cannot remove directory '" + pool->def.target_path + "': " + std::strerror(errno));
   }
+  emit(*pool, PoolEvent::kDeleted);
   return Ok();
 }
 
 Result<void> StorageManager::refresh_pool(const PoolRef& ref) {
   // Volumes are read from the directory on every call: nothing to refresh.
   Lock lock(mutex_);
-  TRY(find_active(ref));
+  TRY_ASSIGN(Pool * pool, find_active(ref));
+  emit(*pool, PoolEvent::kRefreshed);
   return Ok();
 }
 

@@ -9,6 +9,7 @@
 // deletion against each other.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -43,8 +44,23 @@ struct PoolInfo {
   PoolSpace space;
 };
 
+// libvirt's storage pool lifecycle events (virStoragePoolEventLifecycleType:
+// kCreated is a pool-build, kDeleted a pool-delete), and kRefreshed for its
+// separate REFRESH event.
+enum class PoolEvent {
+  kDefined = 0,
+  kUndefined = 1,
+  kStarted = 2,
+  kStopped = 3,
+  kCreated = 4,
+  kDeleted = 5,
+  kRefreshed
+};
+
 class StorageManager {
  public:
+  using EventListener = std::function<void(const PoolRef&, PoolEvent)>;
+
   // Pool directories must lie under `pool_root` (the fuzzer's scratch
   // directory; "/" for the daemon).
   explicit StorageManager(StateDir dir, std::string pool_root = "/");
@@ -52,6 +68,7 @@ class StorageManager {
   // Loads the definitions and starts the pools that were active or are
   // marked autostart. Problems are logged.
   void recover();
+  void set_event_listener(EventListener listener);
 
   std::vector<PoolRef> list_pools(unsigned flags);
   Result<PoolRef> lookup_pool_by_name(const std::string& name);
@@ -102,6 +119,7 @@ class StorageManager {
   Result<void> start_locked(Pool& pool);
   Result<void> set_active(Pool& pool, bool active);
   Result<VolumeInfo> volume_locked(const VolumeRef& ref);
+  void emit(const Pool& pool, PoolEvent event);
   static PoolRef ref_of(const Pool& pool);
   static VolumeRef volume_ref(const Pool& pool, const std::string& name);
 
@@ -109,6 +127,7 @@ class StorageManager {
   std::string pool_root_;
   std::mutex mutex_;
   std::map<std::string, Pool> pools_;
+  EventListener listener_;
 };
 
 }  // namespace vessel::daemon

@@ -151,9 +151,15 @@ int run(int argc, char** argv) {
   NetworkManager networks(*dir);
   DomainManager manager(std::move(*dir), options.vessel, networks);
   EventHub events;
-  manager.set_event_listener([&events](const DomainRef& domain, LifecycleEvent event, int detail) {
-    events.publish(domain, event, detail);
+  manager.set_event_listener(
+      [&events](const DomainRef& domain, DomainEventId id, int event, int detail) {
+        events.publish_domain(domain, id, event, detail);
+      });
+  networks.set_event_listener([&events](const NetworkRef& network, NetworkEvent event) {
+    events.publish_network(network, event);
   });
+  storage.set_event_listener(
+      [&events](const PoolRef& pool, PoolEvent event) { events.publish_pool(pool, event); });
   SnapshotManager snapshots(manager);
   DaemonContext daemon{manager, networks, events, storage, snapshots};
 
