@@ -15,17 +15,6 @@
 namespace vessel::daemon {
 namespace {
 
-bool read_exactly(int fd, uint8_t* out, size_t length) {
-  while (length > 0) {
-    ssize_t n = ::read(fd, out, length);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    out += n;
-    length -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
 std::vector<uint8_t> error_reply(rpc::Header header, const Error& error) {
   header.type = rpc::Type::kReply;
   header.status = rpc::Status::kError;
@@ -82,18 +71,15 @@ std::optional<std::vector<uint8_t>> answer(const rpc::Header& header, XdrReader&
 void serve_connection(int fd, DaemonContext& daemon, Session session) {
   ClientSocket socket(fd);
   session.socket = &socket;
-  std::vector<uint8_t> message;
   for (;;) {
-    std::array<uint8_t, rpc::kLengthSize> prefix;
-    if (!read_exactly(fd, prefix.data(), prefix.size())) break;
-    auto length = rpc::parse_length(prefix);
-    if (!length.ok()) {
-      LOG_WARN("client dropped: %s", length.error().message().c_str());
+    auto message = rpc::read_message(fd);
+    if (!message.ok()) {
+      if (message.error().message() != rpc::kConnectionClosed) {
+        LOG_WARN("client dropped: %s", message.error().message().c_str());
+      }
       break;
     }
-    message.resize(*length - rpc::kLengthSize);
-    if (!read_exactly(fd, message.data(), message.size())) break;
-    XdrReader reader(message);
+    XdrReader reader(*message);
     auto header = rpc::parse_header(reader);
     if (!header.ok()) {
       LOG_WARN("client dropped: %s", header.error().message().c_str());

@@ -13,10 +13,12 @@ using virt_error::make;
 // Feature numbers of CONNECT_SUPPORTS_FEATURE (libvirt's
 // VIR_DRV_FEATURE_*): Vessel answers keepalive pings, takes part in
 // version 3 migration with typed parameters (the client then begins on the
-// source before it prepares the destination), and sends events to
+// source before it prepares the destination) and drives one itself
+// (peer-to-peer), and sends events to
 // registered callbacks (remote_event_calls.cc).
-constexpr int32_t kFeatureMigrationV3 = 6, kFeatureMigrateChangeProtection = 7,
-                  kFeatureKeepalive = 10, kFeatureMigrationParams = 13, kFeatureEventCallbacks = 14;
+constexpr int32_t kFeatureMigrationP2P = 4, kFeatureMigrationV3 = 6,
+                  kFeatureMigrateChangeProtection = 7, kFeatureKeepalive = 10,
+                  kFeatureMigrationParams = 13, kFeatureEventCallbacks = 14;
 
 bool uri_is_ours(const std::string& uri, bool accept_qemu) {
   for (const char* prefix : {"vessel:///", "vessel+unix:///"}) {
@@ -60,7 +62,8 @@ const ProcedureTable& connection_procedures() {
        {[](Call& c) -> Result<void> {
           int32_t feature = c.args.i32();
           TRY(c.end_args());
-          bool supported = feature == kFeatureKeepalive || feature == kFeatureMigrationV3 ||
+          bool supported = feature == kFeatureKeepalive || feature == kFeatureMigrationP2P ||
+                           feature == kFeatureMigrationV3 ||
                            feature == kFeatureMigrateChangeProtection ||
                            feature == kFeatureMigrationParams || feature == kFeatureEventCallbacks;
           c.reply.i32(supported ? 1 : 0);

@@ -1,55 +1,20 @@
 // virsh migrate's procedures (libvirt's version 3 migration with typed
 // parameters): BEGIN3 and PERFORM3 and CONFIRM3 on the source daemon,
-// PREPARE3 and FINISH3 on the destination. Cookies are empty: the two ends
-// need nothing from each other beyond the domain XML and the URI.
-#include <map>
-
+// PREPARE3 and FINISH3 on the destination; with --p2p, PERFORM3 alone, the
+// source daemon driving the rest (peer_migration.h). Cookies are empty: the
+// two ends need nothing from each other beyond the domain XML and the URI.
+#include "daemon/peer_migration.h"
 #include "daemon/remote_procedure.h"
+#include "daemon/typed_params.h"
 
 namespace vessel::daemon {
 namespace {
 
 using virt_error::make;
 
-constexpr uint32_t kParamsMax = 64;                         // REMOTE_DOMAIN_MIGRATE_PARAM_LIST_MAX
-constexpr uint32_t kCookieMax = 4194304;                    // REMOTE_MIGRATE_COOKIE_MAX
-constexpr unsigned kPersistDest = 8, kUndefineSource = 16;  // VIR_MIGRATE_*
-
-// libvirt's typed parameters; Vessel reads the string ones and skips others.
-std::map<std::string, std::string> typed_params(Call& c) {
-  std::map<std::string, std::string> params;
-  uint32_t count = c.args.u32();
-  if (count > kParamsMax) {
-    c.args.fail();
-    return params;
-  }
-  for (uint32_t i = 0; i < count && c.args.ok(); ++i) {
-    std::string field = c.args.string(rpc::kStringMax);
-    switch (c.args.i32()) {
-      case 1:  // INT
-      case 2:  // UINT
-      case 6:  // BOOLEAN
-        params[field] = std::to_string(c.args.i32());
-        break;
-      case 3:  // LLONG
-      case 4:  // ULLONG
-      case 5:  // DOUBLE (8 bytes; its value is not needed)
-        params[field] = std::to_string(c.args.i64());
-        break;
-      case 7:  // STRING
-        params[field] = c.args.string(rpc::kStringMax);
-        break;
-      default:
-        c.args.fail();
-    }
-  }
-  return params;
-}
-
-std::string param(const std::map<std::string, std::string>& params, const char* name) {
-  auto it = params.find(name);
-  return it == params.end() ? "" : it->second;
-}
+constexpr uint32_t kCookieMax = 4194304;  // REMOTE_MIGRATE_COOKIE_MAX
+// VIR_MIGRATE_*
+constexpr unsigned kPeerToPeer = 2, kTunnelled = 4, kPersistDest = 8, kUndefineSource = 16;
 
 void empty_cookie(Call& c) {
   c.reply.u32(0);
@@ -62,7 +27,7 @@ const ProcedureTable& migration_procedures() {
       {302,  // DOMAIN_MIGRATE_BEGIN3_PARAMS (source)
        {[](Call& c) -> Result<void> {
          DomainRef ref = c.domain();
-         typed_params(c);
+         read_typed_params(c.args);
          c.args.u32();
          TRY(c.end_args());
          TRY_ASSIGN(std::string xml, c.daemon.domains.migrate_begin(ref));
@@ -72,7 +37,7 @@ const ProcedureTable& migration_procedures() {
        }}},
       {303,  // DOMAIN_MIGRATE_PREPARE3_PARAMS (destination)
        {[](Call& c) -> Result<void> {
-         auto params = typed_params(c);
+         auto params = read_typed_params(c.args);
          c.args.opaque(kCookieMax);
          c.args.u32();
          TRY(c.end_args());
@@ -89,12 +54,20 @@ const ProcedureTable& migration_procedures() {
        {[](Call& c) -> Result<void> {
          DomainRef ref = c.domain();
          std::optional<std::string> dconnuri = c.args.optional_string(rpc::kStringMax);
-         auto params = typed_params(c);
+         auto params = read_typed_params(c.args);
          c.args.opaque(kCookieMax);
-         c.args.u32();
+         unsigned flags = c.args.u32();
          TRY(c.end_args());
-         if (dconnuri) {
-           return make(virt_error::kNoSupport, "peer-to-peer migration (--p2p)");
+         if (flags & kTunnelled) {
+           return make(virt_error::kNoSupport, "tunnelled migration (--tunnelled)");
+         }
+         if (flags & kPeerToPeer) {
+           if (!dconnuri) return make(virt_error::kInvalidArg, "no destination URI");
+           TRY(migrate_to_peer(c.daemon.domains, ref,
+                               {*dconnuri, param(params, "destination_name"),
+                                param(params, "migrate_uri"), flags}));
+           empty_cookie(c);
+           return Ok();
          }
          std::string uri = param(params, "migrate_uri");
          if (uri.empty()) return make(virt_error::kInvalidArg, "no migrate_uri parameter");
@@ -104,7 +77,7 @@ const ProcedureTable& migration_procedures() {
        }}},
       {306,  // DOMAIN_MIGRATE_FINISH3_PARAMS (destination)
        {[](Call& c) -> Result<void> {
-         auto params = typed_params(c);
+         auto params = read_typed_params(c.args);
          c.args.opaque(kCookieMax);
          unsigned flags = c.args.u32();
          int32_t cancelled = c.args.i32();
@@ -120,7 +93,7 @@ const ProcedureTable& migration_procedures() {
       {307,  // DOMAIN_MIGRATE_CONFIRM3_PARAMS (source)
        {[](Call& c) -> Result<void> {
          DomainRef ref = c.domain();
-         typed_params(c);
+         read_typed_params(c.args);
          c.args.opaque(kCookieMax);
          unsigned flags = c.args.u32();
          int32_t cancelled = c.args.i32();

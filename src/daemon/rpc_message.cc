@@ -1,5 +1,12 @@
 #include "daemon/rpc_message.h"
 
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+
+#include "daemon/virt_error.h"
+
 namespace vessel::daemon::rpc {
 
 Result<uint32_t> parse_length(std::span<const uint8_t, kLengthSize> prefix) {
@@ -61,6 +68,33 @@ void write_error(XdrWriter& writer, int code, int source, const std::string& mes
   writer.i32(0);          // int1
   writer.i32(0);          // int2
   writer.boolean(false);  // network
+}
+
+Error read_error(XdrReader& reader) {
+  int code = reader.i32();
+  reader.i32();  // the source
+  std::optional<std::string> message = reader.optional_string(kStringMax);
+  if (!reader.ok()) return Error("a malformed error reply", virt_error::kRpc);
+  return Error(message.value_or("unknown error"), code);
+}
+
+Result<std::vector<uint8_t>> read_message(int fd) {
+  auto read_exactly = [fd](uint8_t* out, size_t length) {
+    while (length > 0) {
+      ssize_t n = ::read(fd, out, length);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      out += n;
+      length -= static_cast<size_t>(n);
+    }
+    return true;
+  };
+  std::array<uint8_t, kLengthSize> prefix;
+  if (!read_exactly(prefix.data(), prefix.size())) return Error(kConnectionClosed);
+  TRY_ASSIGN(uint32_t length, parse_length(prefix));
+  std::vector<uint8_t> message(length - kLengthSize);
+  if (!read_exactly(message.data(), message.size())) return Error(kConnectionClosed);
+  return message;
 }
 
 }  // namespace vessel::daemon::rpc

@@ -61,5 +61,13 @@ std::vector<uint8_t> finish(XdrWriter& writer);
 
 // An error reply's payload (remote_error): code, source, message, level.
 void write_error(XdrWriter& writer, int code, int source, const std::string& message);
+// The error an error reply carries (its code and message), for a client.
+Error read_error(XdrReader& reader);
+
+// Reads one whole message from `fd`: what follows the length prefix. An
+// error at the end of the stream (kConnectionClosed) or for a length out of
+// bounds.
+inline constexpr const char* kConnectionClosed = "the connection was closed";
+Result<std::vector<uint8_t>> read_message(int fd);
 
 }  // namespace vessel::daemon::rpc

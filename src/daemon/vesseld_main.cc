@@ -19,6 +19,7 @@
 #include "daemon/domain_manager.h"
 #include "daemon/event_hub.h"
 #include "daemon/remote_server.h"
+#include "daemon/socket_paths.h"
 #include "daemon/state_dir.h"
 #include "daemon/storage_manager.h"
 
@@ -51,17 +52,6 @@ struct Options {
   bool session = false;
   bool qemu_alias = false;
 };
-
-std::string runtime_dir() {
-  const char* xdg = std::getenv("XDG_RUNTIME_DIR");
-  if (xdg != nullptr && xdg[0] != '\0') return std::string(xdg) + "/libvirt";
-  return "/run/user/" + std::to_string(::geteuid()) + "/libvirt";
-}
-
-std::string socket_path(const Options& options, const char* daemon) {
-  return options.session ? runtime_dir() + "/" + daemon + "-sock"
-                         : std::string("/run/libvirt/") + daemon + "-sock";
-}
 
 std::string executable_dir() {
   char path[PATH_MAX];
@@ -107,7 +97,7 @@ bool parse(int argc, char** argv, Options& options) {
       return false;
     }
   }
-  if (options.socket.empty()) options.socket = socket_path(options, "virtvesseld");
+  if (options.socket.empty()) options.socket = default_socket(options.session, "virtvesseld");
   if (!options.ro_socket_given && !options.session) options.ro_socket = options.socket + "-ro";
   if (options.state_dir.empty()) {
     const char* home = std::getenv("HOME");
@@ -165,7 +155,7 @@ int run(int argc, char** argv) {
 
   std::vector<ServerOptions> endpoints = {{options.socket, options.ro_socket, options.qemu_alias}};
   if (options.qemu_alias) {
-    std::string qemu = socket_path(options, "virtqemud");
+    std::string qemu = default_socket(options.session, "virtqemud");
     endpoints.push_back({qemu, options.session ? "" : qemu + "-ro", true});
   }
   std::vector<std::unique_ptr<RemoteServer>> servers;

@@ -3,7 +3,8 @@ sockets stand for two hosts; the disk is shared, at the same path): the
 domain ends on the source as shut off (migrated) and runs on the
 destination as running (migrated), where its guest answers the power
 button; --persistent and --undefinesource move the definition too; a
-migration the destination refuses leaves the source running.
+migration the destination refuses leaves the source running; --p2p, where
+the source daemon drives the destination itself, moves it back.
 Usage: migrate.py VESSELD GUEST_OUT WORKDIR"""
 import os
 import sys
@@ -63,9 +64,19 @@ def main():
               "Persistent:     yes" in dst.virsh("dominfo", "vm").stdout)
         check("--undefinesource: gone from the source",
               src.virsh("list", "--all", "--name").stdout.split() == [])
-        dst.virsh("shutdown", "vm")
-        check("and it shuts down cleanly there",
-              dst.wait_state("vm", "shut off") == "shut off (shutdown)", dst.state_of("vm"))
+
+        nowhere = f"vessel+unix:///system?socket={os.path.join(work, 'no-daemon')}"
+        r = dst.virsh("migrate", "--live", "--p2p", "vm", nowhere, check=False)
+        check("--p2p to a daemon that is not there fails clearly",
+              r.returncode != 0 and "cannot connect" in r.stderr, r.stderr)
+        check("and the VM runs on", dst.state_of("vm").startswith("running"), dst.state_of("vm"))
+        dst.virsh("migrate", "--live", "--p2p", "vm", src.uri)
+        check("--p2p: shut off (migrated) where it was", dst.state_of("vm") == "shut off (migrated)",
+              dst.state_of("vm"))
+        check("--p2p: running (migrated) on the peer", src.state_of("vm") == "running (migrated)",
+              src.state_of("vm"))
+        src.virsh("shutdown", "vm")
+        check("and it shuts down cleanly there", src.wait_console("vm", b"powering off"))
     finally:
         src.close()
         dst.close()
