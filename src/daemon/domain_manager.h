@@ -40,7 +40,7 @@ inline constexpr int kRunningBooted = 1;
 inline constexpr int kRunningMigrated = 2;
 inline constexpr int kRunningRestored = 3;
 inline constexpr int kRunningUnpaused = 5;
-inline constexpr int kRunningFromSnapshot = 8;
+inline constexpr int kRunningFromSnapshot = 4;
 inline constexpr int kPausedUser = 1;
 inline constexpr int kShutdownUser = 1;
 inline constexpr int kShutoffShutdown = 1;
@@ -162,6 +162,9 @@ class DomainManager {
   // (path and format) in both the next start's definition and the running
   // VM's: after an external snapshot they run on its overlays.
   Result<void> replace_disk_images(const DomainRef& ref, const std::vector<DiskDef>& images);
+  // Makes `def` (a snapshot's: the same name and UUID) what the next start
+  // uses, saved if the domain is persistent.
+  Result<void> restore_definition(const DomainRef& ref, const DomainDef& def);
   // Starts a shut-off domain from the VM snapshot `snapshot` in its disks.
   Result<DomainRef> start_from_snapshot(const DomainRef& ref, const std::string& snapshot);
   const StateDir& state_dir() const { return dir_; }

@@ -1,6 +1,7 @@
 // The small part of the snapshots that must see a domain's insides: a copy
-// of what a snapshot records, the switch of disks to external overlays, and
-// a start from a VM snapshot. Everything else is in snapshot_manager.cc.
+// of what a snapshot records, the switch of disks to external overlays, the
+// definition a revert brings back, and a start from a VM snapshot. Everything else is in
+// snapshot_manager.cc.
 #include "daemon/domain_manager.h"
 #include "daemon/virt_error.h"
 
@@ -35,6 +36,18 @@ Result<void> DomainManager::replace_disk_images(const DomainRef& ref,
     replace(*domain->live);
     TRY(save_run_record(*domain));
   }
+  return Ok();
+}
+
+Result<void> DomainManager::restore_definition(const DomainRef& ref, const DomainDef& def) {
+  Lock lock(mutex_);
+  TRY_ASSIGN(Domain * domain, find(ref));
+  if (def.name != domain->config.name || def.uuid != domain->config.uuid) {
+    return virt_error::make(virt_error::kOperationInvalid,
+                            "the snapshot's definition names another domain");
+  }
+  if (domain->persistent) TRY(save_definition(def));
+  domain->config = def;
   return Ok();
 }
 

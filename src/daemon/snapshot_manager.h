@@ -67,10 +67,11 @@ class SnapshotManager {
   Result<SnapshotDef> create_internal(const DomainManager::SnapshotView& view, SnapshotDef def);
   Result<SnapshotDef> create_external(const DomainManager::SnapshotView& view, SnapshotDef def,
                                       unsigned flags);
+  // `then`: the definition the snapshot recorded, which the domain gets back.
   Result<void> revert_to_memory(const DomainRef& ref, const DomainManager::SnapshotView& view,
-                                const SnapshotDef& snap, unsigned flags);
+                                const SnapshotDef& snap, const DomainDef& then, unsigned flags);
   Result<void> revert_to_disks(const DomainRef& ref, const DomainManager::SnapshotView& view,
-                               const SnapshotDef& snap, unsigned flags);
+                               const SnapshotDef& snap, const DomainDef& then, unsigned flags);
   Result<void> discard(const DomainManager::SnapshotView& view, const SnapshotDef& snap);
   // The images an internal snapshot lives in: its disks as the domain has
   // them now, refused if one was switched to another image since.

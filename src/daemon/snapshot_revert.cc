@@ -1,9 +1,13 @@
 // snapshot-revert: a snapshot with the VM's state (HMP `loadvm` into the
 // running VM, or a start with `--loadvm`), or a shut-off one (the domain is
-// stopped and each disk applies its internal snapshot). External snapshots
-// cannot be reverted to, as in libvirt 9.0.
+// stopped and each disk applies its internal snapshot). The domain's
+// definition becomes the one the snapshot recorded, as in libvirt; a running
+// VM whose machine differs from it is restarted from the snapshot rather
+// than loaded into. External snapshots cannot be reverted to, as in libvirt
+// 9.0.
 #include <nlohmann/json.hpp>
 
+#include "daemon/domain_xml.h"
 #include "daemon/snapshot_manager.h"
 #include "daemon/virt_error.h"
 
@@ -31,20 +35,38 @@ Result<void> SnapshotManager::revert(const DomainRef& ref, const std::string& na
     return make(virt_error::kOperationInvalid,
                 "transient domain needs to request run or pause to revert to inactive snapshot");
   }
+  // Metadata written before snapshots recorded their definition: the
+  // current one stands in.
+  DomainDef then = view.def;
+  if (!snap.domain_xml.empty()) {
+    TRY_ASSIGN(then, parse_domain_xml(snap.domain_xml));
+  }
   if (has_memory) {
-    TRY(revert_to_memory(ref, view, snap, flags));
+    TRY(revert_to_memory(ref, view, snap, then, flags));
   } else {
-    TRY(revert_to_disks(ref, view, snap, flags));
+    TRY(revert_to_disks(ref, view, snap, then, flags));
   }
   return store_.set_current(view.ref.name, name);
 }
 
 Result<void> SnapshotManager::revert_to_memory(const DomainRef& ref,
                                                const DomainManager::SnapshotView& view,
-                                               const SnapshotDef& snap, unsigned flags) {
-  TRY(internal_disks(snap, view.def));
+                                               const SnapshotDef& snap, const DomainDef& then,
+                                               unsigned flags) {
+  TRY(internal_disks(snap, then));
   DomainRef target = view.ref;
   std::shared_ptr<VmProcess> process = view.process;
+  bool same_machine = format_domain_xml(then, -1) == format_domain_xml(view.def, -1);
+  if (process && !same_machine && !view.persistent) {
+    return make(virt_error::kOperationInvalid,
+                "the snapshot's machine differs from the running one: a transient domain "
+                "cannot be restarted from it");
+  }
+  TRY(domains_.restore_definition(ref, then));
+  if (process && !same_machine) {
+    TRY(domains_.destroy(ref));
+    process = nullptr;
+  }
   if (process) {
     TRY(run_hmp(*process, "loadvm " + snap.name, "Failed to revert to snapshot"));
   } else {
@@ -66,10 +88,12 @@ Result<void> SnapshotManager::revert_to_memory(const DomainRef& ref,
 
 Result<void> SnapshotManager::revert_to_disks(const DomainRef& ref,
                                               const DomainManager::SnapshotView& view,
-                                              const SnapshotDef& snap, unsigned flags) {
+                                              const SnapshotDef& snap, const DomainDef& then,
+                                              unsigned flags) {
   TRY_ASSIGN(auto disks, internal_disks(snap, view.def));
   // A shut-off snapshot: the running VM goes first, as with libvirt.
   if (view.process) TRY(domains_.destroy(ref));
+  if (view.persistent) TRY(domains_.restore_definition(ref, then));
   for (const DiskDef& disk : disks) TRY(img({"snapshot", "-a", snap.name, disk.path}));
   if (flags & (kRevertRunning | kRevertPaused)) {
     TRY(domains_.start(ref, flags & kRevertPaused));

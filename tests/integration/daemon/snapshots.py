@@ -1,7 +1,8 @@
 """virsh's snapshot verbs on the default guest with a qcow2 disk: an internal
 snapshot of the running VM (qemu-img sees it with its VM state), listed,
 described and validated; a revert the guest survives (it still answers its
-power button with a clean poweroff); a shut-off snapshot and its revert; a
+power button with a clean poweroff) and that brings the snapshot's
+definition back (restarting a VM whose machine differs); a shut-off snapshot and its revert; a
 disk-only snapshot that moves the running domain onto an overlay; deletes;
 libvirt's refusals; metadata that outlives the daemon; undefine's rule.
 Usage: snapshots.py VESSELD GUEST_OUT WORKDIR"""
@@ -83,9 +84,18 @@ def main():
         check("an unknown snapshot", r.returncode != 0 and "Domain snapshot not found" in r.stderr,
               r.stderr)
 
+        extra = os.path.join(work, "extra.img")
+        with open(extra, "wb") as f:
+            f.truncate(1 << 20)
+        extra_xml = os.path.join(work, "extra.xml")
+        with open(extra_xml, "w") as f:
+            f.write(f"<disk type='file'><source file='{extra}'/><target dev='vdb'/></disk>")
+        virsh("attach-device", "vm", extra_xml, "--config")
         virsh("snapshot-revert", "vm", "s1")
         check("revert: still running", daemon.state_of("vm").startswith("running"),
               daemon.state_of("vm"))
+        check("revert: the definition is the snapshot's again (no vdb)",
+              "vdb" not in virsh("dumpxml", "--inactive", "vm").stdout)
         check("the reverted guest powers off cleanly",
               daemon.shutdown("vm") == "shut off (shutdown)"
               and daemon.wait_console("vm", POWERED_OFF, 5))
@@ -106,6 +116,19 @@ def main():
         virsh("snapshot-revert", "vm", "s2")
         check("reverting to a shutoff snapshot stops the domain",
               daemon.state_of("vm").startswith("shut off"), daemon.state_of("vm"))
+
+        # A VM whose machine differs from the snapshot's is restarted from it.
+        virsh("attach-device", "vm", extra_xml, "--config")
+        virsh("start", "vm")
+        check("started with vdb", "vdb" in virsh("domblklist", "vm").stdout)
+        virsh("snapshot-revert", "vm", "s1")
+        check("revert to another machine: running from the snapshot",
+              daemon.state_of("vm") == "running (from snapshot)", daemon.state_of("vm"))
+        check("without vdb, as the snapshot was", "vdb" not in virsh("domblklist", "vm").stdout)
+        check("and that guest powers off cleanly",
+              daemon.shutdown("vm") == "shut off (shutdown)"
+              and daemon.wait_console("vm", POWERED_OFF, 5, count=3))
+
         tree = virsh("snapshot-list", "vm", "--tree").stdout
         check("snapshot-list --tree", "s1" in tree and "s2" in tree, tree)
         parents = virsh("snapshot-list", "vm", "--parent").stdout
