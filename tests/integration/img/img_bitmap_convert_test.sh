@@ -49,13 +49,13 @@ same() {
 
 # The bitmaps copied, in their order, with -O qcow2, -c, and the options.
 same --bitmaps -O qcow2 s.qcow2 OUT
-$DUMP v.$n.out | grep -q '^x1 ' || fail "x1 not copied: $($DUMP v.$n.out)"
+grep -q '^x1 ' <<<"$($DUMP v.$n.out)" || fail "x1 not copied: $($DUMP v.$n.out)"
 same --bitmaps -c -O qcow2 s.qcow2 OUT
 same --bitmaps -O qcow2 -o cluster_size=4k s.qcow2 OUT
 same --bitmaps -O qcow2 -o extended_l2=on s.qcow2 OUT
 # Without --bitmaps: none.
 same -O qcow2 s.qcow2 OUT
-$DUMP v.$n.out | grep -q 'extension no' || fail "bitmaps without --bitmaps"
+grep -q 'extension no' <<<"$($DUMP v.$n.out)" || fail "bitmaps without --bitmaps"
 
 # Refusals, each at its moment: before the target exists, or after.
 same --skip-broken-bitmaps -O qcow2 s.qcow2 OUT
@@ -74,7 +74,7 @@ qemu-img bitmap --remove broken.qcow2 a2
 qemu-img bitmap --add broken.qcow2 fresh
 same --bitmaps -O qcow2 broken.qcow2 OUT
 same --bitmaps --skip-broken-bitmaps -O qcow2 broken.qcow2 OUT
-$DUMP v.$n.out | grep -q '^fresh ' || fail "fresh not copied: $($DUMP v.$n.out)"
+grep -q '^fresh ' <<<"$($DUMP v.$n.out)" || fail "fresh not copied: $($DUMP v.$n.out)"
 
 # -n into an image with bitmaps: the enabled ones there record the
 # conversion; a name it has already stops the copy there.
@@ -84,6 +84,6 @@ start=t.qcow2 same -n --bitmaps -O qcow2 s.qcow2 OUT
 qemu-img bitmap --add t.qcow2 a2
 start=t.qcow2 same -n --bitmaps -O qcow2 s.qcow2 OUT
 same_bitmaps q.$n.out v.$n.out
-$DUMP v.$n.out | grep -q '^m3 ' || fail "m3, before a2, not copied: $($DUMP v.$n.out)"
+grep -q '^m3 ' <<<"$($DUMP v.$n.out)" || fail "m3, before a2, not copied: $($DUMP v.$n.out)"
 
 finish "all img convert --bitmaps tests passed"

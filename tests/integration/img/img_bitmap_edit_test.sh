@@ -58,7 +58,7 @@ both lazy amend -o lazy_refcounts=on IMG
 base=v-lazy.qcow2 both lazy_off amend -o lazy_refcounts=off IMG
 qemu-img create -q -f qcow2 base.qcow2 4M
 both rebase_unsafe rebase -u -b base.qcow2 -F qcow2 IMG
-qemu-img info v-rebase_unsafe.qcow2 | grep -q '^backing file: base.qcow2' || fail "rebase -u: no backing file"
+grep -q '^backing file: base.qcow2' <<<"$(qemu-img info v-rebase_unsafe.qcow2)" || fail "rebase -u: no backing file"
 
 # An inconsistent bitmap (qemu killed while writing) stops a resize; amend
 # and rebase -u leave it as it is.
@@ -86,7 +86,7 @@ qcheck v-v2.qcow2
 qemu-img info v-v2.qcow2 >info.txt 2>&1
 grep -q 'compat: 0.10' info.txt || fail "not version 2: $(cat info.txt)"
 grep -q -e bitmaps -e warning info.txt && fail "bitmaps left: $(cat info.txt)"
-$DUMP v-v2.qcow2 | grep -q 'extension no' || fail "extension left: $($DUMP v-v2.qcow2)"
+grep -q 'extension no' <<<"$($DUMP v-v2.qcow2)" || fail "extension left: $($DUMP v-v2.qcow2)"
 qemu-img compare q-v2.qcow2 v-v2.qcow2 >/dev/null 2>&1 || fail "compat=0.10: the disks differ"
 
 finish "all img bitmap edit tests passed"

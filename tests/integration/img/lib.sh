@@ -88,7 +88,7 @@ crash_while_writing() {
   "$VESSEL" img bench -w -c 100000000 -d 4 -s 4k -S 1036k "$1" >/dev/null 2>&1 &
   pid=$!
   for _ in $(seq 200); do
-    qemu-img info -U "$1" 2>/dev/null | grep -q 'in-use' && break
+    grep -q 'in-use' <<<"$(qemu-img info -U "$1" 2>/dev/null)" && break
     sleep 0.1
   done
   kill -9 "$pid" || fail "the writer to $1 ended before it was killed"
