@@ -220,8 +220,8 @@ void Qcow2Image::index_metadata() {
 Result<void> Qcow2Image::prepare_for_writing() {
   // "An implementation may only write to an image with unknown auto-clear
   // features if it clears the respective bits from this field first." Raw
-  // external data is maintained here; valid bitmaps are kept, and those a
-  // write would leave wrong get marked in use first (mark_bitmaps_in_use).
+  // external data is maintained here; valid bitmaps are kept, and record
+  // the writes (qcow2_bitmap_track.cc).
   const uint64_t kept =
       header_.autoclear_features &
       (kAutoclearRawExternalData | (header_.bitmaps_valid() ? kAutoclearBitmaps : 0));
@@ -233,22 +233,6 @@ Result<void> Qcow2Image::prepare_for_writing() {
     header_.autoclear_features = kept;
   }
   if (dirty_on_disk_) TRY(repair_refcounts());
-  return Ok();
-}
-
-Result<void> Qcow2Image::mark_bitmaps_in_use() {
-  if (bitmaps_marked_) return Ok();
-  bitmaps_marked_ = true;
-  bool marked = false;
-  for (Qcow2Bitmap& b : bitmaps_) {
-    if (!b.enabled() || b.in_use()) continue;
-    b.flags |= kBitmapInUse;
-    uint8_t raw[4];
-    store_be32(raw, b.flags);
-    TRY(file_->write(b.flags_offset, raw));
-    marked = true;
-  }
-  if (marked) TRY(file_->sync());
   return Ok();
 }
 

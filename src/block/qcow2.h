@@ -19,7 +19,8 @@
 // (resize, make_empty), qcow2_amend.cc (header rewrites) and
 // qcow2_data_file.cc (the external data file: opening, creating, where guest
 // clusters go) and qcow2_bitmap*.{h,cc} (persistent dirty bitmaps: read,
-// marked in use, stored anew by `vessel img bitmap`; not updated on write).
+// stored anew by `vessel img bitmap`, and the enabled ones recording the
+// guest's writes, qcow2_bitmap_track.cc).
 #pragma once
 
 #include <condition_variable>
@@ -220,16 +221,23 @@ class Qcow2Image : public BlockBackend {
   // Editing (qcow2_resize.cc, qcow2_amend.cc). The image must be open
   // read-write.
   // Changes the virtual size (a multiple of 512). Shrinking frees every
-  // cluster past the new end and needs `allow_shrink`.
+  // cluster past the new end and needs `allow_shrink`. Persistent bitmaps
+  // are resized along, as QEMU does (new bits clear); an inconsistent one
+  // (in use when the image was opened) makes it fail.
   Result<void> resize(uint64_t new_size, bool allow_shrink);
   // Changes the version or lazy refcounts, rewriting the header cluster.
+  // Version 2 cannot keep persistent bitmaps: a downgrade removes them
+  // (QEMU leaves them behind as an extension version 2 ignores, leaked).
   Result<void> amend(const Qcow2AmendOptions& options);
   // Records a new backing file name and format (empty name: none) without
   // touching any data; reads then go to the new backing file (which is not
-  // opened with Qcow2BackingPolicy::kIgnore).
+  // opened with Qcow2BackingPolicy::kIgnore). Bitmaps are left as they are,
+  // as qemu-img rebase -u leaves them.
   Result<void> set_backing(const std::string& backing_file, const std::string& backing_format);
   // Makes every cluster of the image unallocated, so that it reads through
-  // to its backing file; internal snapshots keep their clusters.
+  // to its backing file; internal snapshots keep their clusters. For the end
+  // of a commit, where the disk reads the same before and after: as with
+  // QEMU's, no bitmap records it.
   Result<void> make_empty();
 
   // How the cluster holding `guest_offset` is stored in this image itself
@@ -264,10 +272,13 @@ class Qcow2Image : public BlockBackend {
   // The file guest clusters are in: the external data file, or the image.
   const std::string& data_path() const { return data_file_ ? data_file_->path() : file_->path(); }
   const std::vector<Qcow2Snapshot>& snapshots() const { return snapshots_.snapshots; }
-  // The persistent dirty bitmaps (qcow2_bitmap.h), as the image has them.
+  // The persistent dirty bitmaps (qcow2_bitmap.h), as the image had them
+  // when opened or last stored: in use only when found so (inconsistent,
+  // left by a crash), not for being marked while they record writes.
   const std::vector<Qcow2Bitmap>& bitmaps() const { return bitmaps_; }
   // Persistent dirty bitmaps (qcow2_bitmap_store.cc). The bits of
-  // bitmaps()[index], read through its table.
+  // bitmaps()[index]: those recorded in memory while it records writes,
+  // else read through its table.
   Result<Qcow2BitmapBits> read_bitmap(size_t index);
   // Makes `bitmaps` the image's bitmap directory, in that order (none: the
   // bitmaps extension goes). Entries with keep_table keep the table of the
@@ -276,7 +287,9 @@ class Qcow2Image : public BlockBackend {
   // directory, and their refcounts, are synced before the header points at
   // them (with the autoclear bitmaps bit set); only then are the old
   // directory and the tables no entry keeps (with their data) freed. The
-  // image must be open read-write, version 3.
+  // image must be open read-write, version 3. A bitmap recording writes
+  // that an entry keeps is stored with its recorded bits, its in-use flag
+  // clear; recording starts anew at the next write.
   Result<void> store_bitmaps(const std::vector<Qcow2BitmapEdit>& bitmaps);
   // The next image of the chain (nullptr when there is none).
   const BlockBackend* backing() const { return backing_.get(); }
@@ -350,6 +363,7 @@ class Qcow2Image : public BlockBackend {
   // Writes header_ (and its extensions) as a new header cluster, in one write.
   Result<void> rewrite_header();
   Result<void> shrink_to(uint64_t new_size);
+  Result<void> grow_to(uint64_t new_size);
   Result<void> grow_l1(uint64_t new_l1_size);
   // Unmaps every L2 table from L1 index `first` on, releasing what only
   // those tables referred to.
@@ -374,10 +388,24 @@ class Qcow2Image : public BlockBackend {
   Result<void> zero_raw_data(uint64_t offset, uint64_t length);
   Result<void> check_no_external_data(const char* what) const;
   Result<void> prepare_for_writing();
-  // Before the first change of what the guest sees: the enabled bitmaps,
-  // which Vessel does not update, get the in-use flag (qemu's
-  // "inconsistent"), synced before the change.
+  // Recording writes in the enabled bitmaps (qcow2_bitmap_track.cc).
+  // Before the first change of what the guest sees: the bits of the enabled,
+  // consistent bitmaps are loaded, and they get the in-use flag on disk.
   Result<void> mark_bitmaps_in_use();
+  // Every change of what the guest sees at [offset, offset + length)
+  // (write, write_zeroes, discard, compressed write), with mu_ held.
+  Result<void> record_write(uint64_t offset, uint64_t length);
+  // The in-use flag of bitmaps_[i] for each i of `indices`, written in place
+  // and synced.
+  Result<void> write_in_use_flags(const std::vector<size_t>& indices);
+  // At close: the recording bitmaps stored with their bits, flags clear.
+  Result<void> store_recorded_bitmaps();
+  Result<void> store_bitmaps_locked(const std::vector<Qcow2BitmapEdit>& bitmaps);
+  // resize()'s part: every bitmap with its current bits, all marked in use
+  // until store_resized_bitmaps() stores them for the new size (their
+  // tables do not fit it meanwhile); refused when one is inconsistent.
+  Result<std::vector<Qcow2BitmapEdit>> bitmaps_for_resize();
+  Result<void> store_resized_bitmaps(std::vector<Qcow2BitmapEdit> bitmaps, uint64_t new_size);
   Result<void> repair_refcounts();
   // store_bitmaps()'s pieces: `bits` written to new clusters (all-zero
   // clusters left out, as "Bitmap table" allows) and a new table for them,
@@ -488,6 +516,13 @@ class Qcow2Image : public BlockBackend {
   OpenOptions options_;
   Qcow2SnapshotTable snapshots_;
   std::vector<Qcow2Bitmap> bitmaps_;
+  // The bitmaps recording writes: bitmaps_[index] with its bits in memory.
+  // bitmaps_marked_: they are loaded and marked in use on disk.
+  struct RecordingBitmap {
+    size_t index;
+    Qcow2BitmapBits bits;
+  };
+  std::vector<RecordingBitmap> recording_bitmaps_;
   bool bitmaps_marked_ = false;
   std::vector<uint64_t> l1_;
   std::set<uint64_t> l1_dirty_sectors_;

@@ -13,20 +13,9 @@ namespace vessel::block {
 
 using namespace qcow2;
 
-namespace {
-
-// The rewritten header carries only the extensions build_qcow2_header()
-// writes: a bitmap directory would be left unreferenced (leaked clusters).
-Result<void> check_rewritable(const std::string& path, const Qcow2Header& header) {
-  if (header.has_bitmaps_extension) {
-    return Error(path +
-                 ": rewriting the header of an image with persistent bitmaps is not supported");
-  }
-  return Ok();
-}
-
-}  // namespace
-
+// The rewritten header keeps a valid bitmaps extension; one whose autoclear
+// bit is clear goes, as QEMU drops it at its next read-write open (its
+// clusters leak).
 Result<void> Qcow2Image::rewrite_header() {
   Qcow2Header h = header_;
   h.size = info_.size;
@@ -92,7 +81,6 @@ Result<void> Qcow2Image::amend(const Qcow2AmendOptions& options) {
   wait_for_unlocked_writes();
   const std::string& path = file_->path();
   TRY(check_request(0, 0, true));
-  TRY(check_rewritable(path, header_));
   const uint32_t version =
       options.set_version ? static_cast<uint32_t>(options.version) : header_.version;
   bool lazy = options.set_lazy_refcounts
@@ -139,6 +127,9 @@ Result<void> Qcow2Image::amend(const Qcow2AmendOptions& options) {
     // extra data: a crash before the header switch leaves a valid image.
     TRY(complete_snapshot_entries());
   }
+  // Version 2 has no autoclear bits to vouch for bitmaps: they go, their
+  // clusters freed, once nothing else can make the downgrade fail.
+  if (version < 3 && !bitmaps_.empty()) TRY(store_bitmaps_locked({}));
   // Refcounts exact and the dirty bit clear before the flags change: turning
   // lazy refcounts off (or leaving version 3) must not leave a dirty image.
   TRY(settle_all());
@@ -172,8 +163,6 @@ Result<void> Qcow2Image::set_backing(const std::string& backing_file,
   std::lock_guard<std::mutex> lock(mu_);
   wait_for_unlocked_writes();
   TRY(check_request(0, 0, true));
-  TRY(mark_bitmaps_in_use());
-  TRY(check_rewritable(file_->path(), header_));
   // Raw external data "conflicts with backing files": the data file alone
   // would no longer be the disk.
   if (!backing_file.empty() && info_.data_file_raw) {

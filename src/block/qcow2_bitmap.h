@@ -1,9 +1,9 @@
 // Persistent dirty bitmaps of a qcow2 image (qcow2 spec, "Bitmaps
 // extension", "Bitmap directory", "Bitmap table", "Bitmap data"): read so
-// that check counts the clusters they use, info lists them, and a write marks
-// the enabled ones in use (qemu's "inconsistent") rather than leaving them
-// silently wrong; their bits are read and stored for `vessel img bitmap`
-// (Qcow2Image::store_bitmaps). Vessel does not track dirty regions itself.
+// that check counts the clusters they use and info lists them; their bits are
+// read and stored for `vessel img bitmap` (Qcow2Image::store_bitmaps), and
+// the enabled ones record the guest's writes as QEMU's do
+// (qcow2_bitmap_track.cc).
 #pragma once
 
 #include <cstdint>
@@ -67,6 +67,12 @@ struct Qcow2BitmapBits {
   // Sets every bit covering a byte that `other` (of the same disk size, any
   // granularity) has set: qemu's merge.
   void merge(const Qcow2BitmapBits& other);
+  // Sets the bits covering guest bytes [offset, offset + length), which
+  // must lie inside the disk.
+  void set_range(uint64_t offset, uint64_t length);
+  // The bits of a disk of `new_size` bytes, as qemu truncates a bitmap: the
+  // bits that still cover a byte of the disk stay, new ones are clear.
+  void resize(uint64_t new_size);
 };
 
 // Bytes of bitmap data for a disk of `disk_size` bytes.

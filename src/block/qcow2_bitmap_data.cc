@@ -49,6 +49,31 @@ void Qcow2BitmapBits::merge(const Qcow2BitmapBits& other) {
   }
 }
 
+void Qcow2BitmapBits::set_range(uint64_t offset, uint64_t length) {
+  if (length == 0) return;
+  uint64_t k = offset >> granularity_bits;
+  const uint64_t last = (offset + length - 1) >> granularity_bits;
+  // Single bits up to a byte boundary, whole bytes, then the rest.
+  for (; k <= last && k % 8 != 0; ++k)
+    bytes[k / 8] = static_cast<uint8_t>(bytes[k / 8] | (1u << (k % 8)));
+  if (k + 8 <= last + 1) {
+    const uint64_t whole = (last + 1 - k) / 8;
+    std::fill_n(bytes.begin() + static_cast<ptrdiff_t>(k / 8), whole, uint8_t{0xff});
+    k += whole * 8;
+  }
+  for (; k <= last; ++k) bytes[k / 8] = static_cast<uint8_t>(bytes[k / 8] | (1u << (k % 8)));
+}
+
+void Qcow2BitmapBits::resize(uint64_t new_size) {
+  disk_size = new_size;
+  bytes.resize(qcow2_bitmap_data_bytes(new_size, granularity_bits), 0);
+  // "These bits must be zero": those of a shrunk bitmap's last byte past its end.
+  const uint64_t used = bit_count() % 8;
+  if (used != 0 && !bytes.empty()) {
+    bytes.back() = static_cast<uint8_t>(bytes.back() & ((1u << used) - 1));
+  }
+}
+
 std::vector<uint8_t> encode_qcow2_bitmap_directory(const std::vector<Qcow2Bitmap>& bitmaps) {
   std::vector<uint8_t> dir;
   for (const Qcow2Bitmap& b : bitmaps) {
@@ -104,10 +129,7 @@ Result<Qcow2BitmapBits> read_qcow2_bitmap_bits(const HostFile& file, const Qcow2
     }
   }
   // "These bits must be zero": whatever the file says, past the end they are.
-  const uint64_t used = bits.bit_count() % 8;
-  if (used != 0 && !bits.bytes.empty()) {
-    bits.bytes.back() = static_cast<uint8_t>(bits.bytes.back() & ((1u << used) - 1));
-  }
+  bits.resize(disk_size);
   return bits;
 }
 

@@ -25,6 +25,9 @@ Result<Qcow2BitmapBits> Qcow2Image::read_bitmap(size_t index) {
   std::lock_guard<std::mutex> lock(mu_);
   if (index >= bitmaps_.size())
     return Error(file_->path() + ": no bitmap " + std::to_string(index));
+  for (const RecordingBitmap& r : recording_bitmaps_) {
+    if (r.index == index) return r.bits;
+  }
   return read_qcow2_bitmap_bits(*file_, header_, bitmaps_[index], info_.size);
 }
 
@@ -76,6 +79,21 @@ Result<void> Qcow2Image::store_bitmaps(const std::vector<Qcow2BitmapEdit>& bitma
   std::lock_guard<std::mutex> lock(mu_);
   wait_for_unlocked_writes();
   TRY(check_request(0, 0, true));
+  return store_bitmaps_locked(bitmaps);
+}
+
+Result<void> Qcow2Image::store_bitmaps_locked(const std::vector<Qcow2BitmapEdit>& edits) {
+  // A kept table of a bitmap recording writes is stale: its bits in memory
+  // are stored instead.
+  std::vector<Qcow2BitmapEdit> bitmaps = edits;
+  for (Qcow2BitmapEdit& edit : bitmaps) {
+    if (!edit.keep_table) continue;
+    for (const RecordingBitmap& r : recording_bitmaps_) {
+      if (bitmaps_[r.index].table_offset != edit.entry.table_offset) continue;
+      edit.keep_table = false;
+      edit.bits = r.bits;
+    }
+  }
   if (header_.version < 3 && !bitmaps.empty()) {
     return Error(file_->path() + ": Cannot store dirty bitmaps in qcow2 v2 files");
   }
@@ -123,6 +141,9 @@ Result<void> Qcow2Image::store_bitmaps(const std::vector<Qcow2BitmapEdit>& bitma
   }
   TRY_ASSIGN(bitmaps_, read_qcow2_bitmaps(*file_, header_));
   index_metadata();
+  // None is in use any more: the next change marks them again.
+  recording_bitmaps_.clear();
+  bitmaps_marked_ = false;
 
   // Step 4. (Only a directory that was valid was counted: one that the
   // autoclear bit disowned is leaked, as qemu-img check says.)

@@ -24,13 +24,13 @@ Result<void> Qcow2Image::write_compressed(uint64_t offset, std::span<const uint8
   }
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(offset, data.size(), true));
-  TRY(mark_bitmaps_in_use());
   // "neither compressed clusters nor internal snapshots are supported"
   TRY(check_no_external_data("compressed clusters are"));
   if (!geometry_.aligned(offset) ||
       (data.size() != cs && !(data.size() < cs && offset + data.size() == info_.size))) {
     return Error(file_->path() + ": a compressed write must cover exactly one cluster");
   }
+  TRY(record_write(offset, data.size()));
   if (packed.empty()) return write_chunk(offset, data);  // incompressible
 
   const uint64_t guest_cluster = geometry_.cluster_index(offset);

@@ -1,5 +1,9 @@
 // Changing the virtual size of a qcow2 image, and emptying it.
 //
+// Persistent bitmaps are marked in use before the size changes and stored
+// for the new size after it (qcow2_bitmap_track.cc): a crash between leaves
+// them inconsistent, not wrong.
+//
 // Growing: a larger L1 table is needed once the new size needs more entries.
 // When they still fit in the clusters of the current table the new entries
 // (zeros) are written in place before the header counts them; otherwise a new
@@ -42,11 +46,6 @@ Result<void> Qcow2Image::resize(uint64_t new_size, bool allow_shrink) {
   wait_for_unlocked_writes();
   const std::string& path = file_->path();
   TRY(check_request(0, 0, true));
-  if (!bitmaps_.empty()) {
-    // qemu resizes the bitmaps along; Vessel does not write bitmaps.
-    return Error(path +
-                 ": cannot resize an image with persistent dirty bitmaps (remove them first)");
-  }
   if (new_size % 512 != 0) return Error(path + ": the new size must be a multiple of 512");
   // QEMU's rule: version 2 snapshot entries may not record their disk size.
   if (!snapshots_.snapshots.empty() && header_.version < 3) {
@@ -59,17 +58,25 @@ Result<void> Qcow2Image::resize(uint64_t new_size, bool allow_shrink) {
     return Error(path + ": a disk of " + std::to_string(new_size) + " bytes is too large for " +
                  std::to_string(geometry_.cluster_size()) + "-byte clusters");
   }
+  if (new_size < old_size && !allow_shrink) {
+    return Error(path + ": use the --shrink option to make the image smaller (" +
+                 std::to_string(old_size) + " -> " + std::to_string(new_size) +
+                 " bytes); its tail would be lost");
+  }
+  TRY_ASSIGN(std::vector<Qcow2BitmapEdit> bitmaps, bitmaps_for_resize());
   if (new_size < old_size) {
-    if (!allow_shrink) {
-      return Error(path + ": use the --shrink option to make the image smaller (" +
-                   std::to_string(old_size) + " -> " + std::to_string(new_size) +
-                   " bytes); its tail would be lost");
-    }
     TRY(shrink_to(new_size));
     // (QEMU resizes an external data file with the disk.)
     if (data_file_) TRY(data_file_->truncate(new_size));
-    return Ok();
+  } else {
+    TRY(grow_to(new_size));
   }
+  return store_resized_bitmaps(std::move(bitmaps), new_size);
+}
+
+Result<void> Qcow2Image::grow_to(uint64_t new_size) {
+  const uint64_t old_size = info_.size;
+  const uint64_t new_l1_size = div_round_up(new_size, geometry_.l1_entry_span());
   if (new_l1_size > l1_.size()) TRY(grow_l1(new_l1_size));
   TRY(store_disk_size(*file_, header_, info_, new_size));
   if (data_file_) {
@@ -204,7 +211,6 @@ Result<void> Qcow2Image::make_empty() {
   std::lock_guard<std::mutex> lock(mu_);
   wait_for_unlocked_writes();
   TRY(check_request(0, 0, true));
-  TRY(mark_bitmaps_in_use());
   TRY(drop_l2_tables(0));
   return flush_locked();
 }

@@ -479,7 +479,12 @@ Result<void> Qcow2Image::apply_snapshot(size_t index) {
   std::lock_guard<std::mutex> lock(mu_);
   wait_for_unlocked_writes();
   TRY(check_request(0, 0, true));
-  TRY(mark_bitmaps_in_use());
+  // As QEMU (bdrv_snapshot_goto): the whole disk would change under the
+  // bitmaps, which would then say nothing useful.
+  if (!bitmaps_.empty() && index < snapshots_.snapshots.size()) {
+    return Error(file_->path() + ": Could not apply snapshot '" + snapshots_.snapshots[index].name +
+                 "': Device has active dirty bitmaps");
+  }
   return Qcow2SnapshotOps::apply(*this, index);
 }
 

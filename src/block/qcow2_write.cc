@@ -202,7 +202,7 @@ Result<void> Qcow2Image::zero_cluster(uint64_t guest_offset, ZeroMode mode) {
 Result<void> Qcow2Image::write(uint64_t offset, std::span<const uint8_t> data) {
   std::unique_lock<std::mutex> lock(mu_);
   TRY(check_request(offset, data.size(), true));
-  TRY(mark_bitmaps_in_use());
+  TRY(record_write(offset, data.size()));
   TRY_ASSIGN(uint64_t host, in_place_target(offset, data.size()));
   if (host != 0) return write_in_place(host, data, lock);
   return write_locked(offset, data);
@@ -275,7 +275,7 @@ Result<void> Qcow2Image::deallocate_cluster(uint64_t guest_offset) {
 Result<void> Qcow2Image::discard(uint64_t offset, uint64_t length) {
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(offset, length, true));
-  TRY(mark_bitmaps_in_use());
+  TRY(record_write(offset, length));
   const uint64_t cs = geometry_.cluster_size();
   const uint64_t end = offset + length;
   // Partial clusters keep their data; the disk's last cluster may be short.
@@ -300,7 +300,7 @@ Result<void> Qcow2Image::discard(uint64_t offset, uint64_t length) {
 Result<void> Qcow2Image::write_zeroes(uint64_t offset, uint64_t length, ZeroMode mode) {
   std::lock_guard<std::mutex> lock(mu_);
   TRY(check_request(offset, length, true));
-  TRY(mark_bitmaps_in_use());
+  TRY(record_write(offset, length));
   return write_zeroes_locked(offset, length, mode);
 }
 
@@ -427,6 +427,8 @@ Result<void> Qcow2Image::close_locked() {
   wait_for_unlocked_writes();
   closed_ = true;
   if (file_->read_only() || corrupt_) return Ok();
+  // (A bitmap that cannot be stored stays in use: inconsistent, not wrong.)
+  if (!recording_bitmaps_.empty()) return store_recorded_bitmaps();
   return settle_all();
 }
 

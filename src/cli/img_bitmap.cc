@@ -40,8 +40,10 @@ void print_help() {
       "  -f fmt           the image's format (probed when absent)\n"
       "  -h, --help       show this help\n"
       "\n"
-      "Vessel itself does not record writes in enabled bitmaps: its writes mark\n"
-      "them in use (inconsistent), as qemu-img info shows.\n"
+      "Enabled bitmaps record every write Vessel makes to the image (vessel img,\n"
+      "vessel run), as QEMU's do; while the image is open for writing they are\n"
+      "marked in use, and one found so (left by a crash) is inconsistent: only\n"
+      "--remove may touch it.\n"
       "\n"
       "Exit status: 0 on success, 1 on any error.\n");
   print_image_args_help(kImageArgs);

@@ -31,6 +31,9 @@ class BitmapEditor {
   // the -b image's) has set.
   Result<void> merge(const std::string& name, const std::string& source, BitmapEditor& from);
 
+  // Whether there is a bitmap called `name`.
+  bool has(const std::string& name) { return find(name) != nullptr; }
+
   // Whether an operation changed anything; store() writes the result.
   bool changed() const { return changed_; }
   Result<void> store();

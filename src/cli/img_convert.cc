@@ -1,5 +1,6 @@
 // vessel img convert: copies an image into a new one of any format, leaving
-// zero runs unwritten (sparse) and optionally compressing qcow2 clusters.
+// zero runs unwritten (sparse) and optionally compressing qcow2 clusters;
+// --bitmaps copies the persistent dirty bitmaps along.
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
@@ -8,6 +9,7 @@
 
 #include "block/aligned_buffer.h"
 #include "cli/img_common.h"
+#include "cli/img_convert_bitmaps.h"
 #include "cli/img_convert_piece.h"
 #include "cli/img_create_options.h"
 #include "cli/img_image_spec.h"
@@ -22,7 +24,8 @@ void print_help() {
       "Usage: vessel img convert [-q] [-p] [-c] [-n [--target-image-opts]] [-U] [-f fmt]\n"
       "                          [-O output_fmt]\n"
       "                          [-t cache] [-T src_cache] [-B backing_file [-F backing_fmt]]\n"
-      "                          [-S sparse_size] [-l snapshot_param] filename output_filename\n"
+      "                          [-S sparse_size] [-l snapshot_param]\n"
+      "                          [--bitmaps [--skip-broken-bitmaps]] filename output_filename\n"
       "\n"
       "Copies the disk contents of 'filename' (with its backing chain) into a new\n"
       "image 'output_filename'.\n"
@@ -67,6 +70,11 @@ void print_help() {
       "  -l snapshot_param  copy an internal snapshot of a qcow2 source instead of\n"
       "                   its current disk: 'snapshot.id=ID,snapshot.name=NAME' (either\n"
       "                   or both must match), or a bare ID or name\n"
+      "  --bitmaps        also copy the persistent dirty bitmaps of a qcow2 source into\n"
+      "                   the (qcow2, compat=1.1) output, after the data\n"
+      "  --skip-broken-bitmaps\n"
+      "                   with --bitmaps: leave out inconsistent bitmaps (in use, left\n"
+      "                   by a crash) with a warning instead of failing\n"
       "  -p               show progress on stderr\n"
       "  -q               quiet\n"
       "  -h, --help       show this help\n"
@@ -124,6 +132,8 @@ int convert_verb(std::span<const std::string_view> args) {
     kShare,
     kSnapshot,
     kTargetImageOpts,
+    kBitmaps,
+    kSkipBrokenBitmaps,
     kHelp,
     kHelpLong
   };
@@ -142,6 +152,8 @@ int convert_verb(std::span<const std::string_view> args) {
                              {'U', "force-share", false},
                              {'l', "", true},
                              {0, "target-image-opts", false},
+                             {0, "bitmaps", false},
+                             {0, "skip-broken-bitmaps", false},
                              {'h', "", false},
                              {0, "help", false}};
   auto parsed = parse_img_args(args, specs, "convert", kImageArgs);
@@ -150,6 +162,7 @@ int convert_verb(std::span<const std::string_view> args) {
   block::ImageFormat out_format = block::ImageFormat::kRaw;
   bool compress = false, no_create = false, progress = false;
   bool out_format_given = false, target_image_opts = false;
+  bool bitmaps = false, skip_broken_bitmaps = false;
   uint64_t sparse = 4096;
   // qemu-img convert writes its output with cache=unsafe unless told
   // otherwise: no fdatasync at all, not even at the end. The output is a new
@@ -217,6 +230,12 @@ int convert_verb(std::span<const std::string_view> args) {
       case kTargetImageOpts:
         target_image_opts = true;
         break;
+      case kBitmaps:
+        bitmaps = true;
+        break;
+      case kSkipBrokenBitmaps:
+        skip_broken_bitmaps = true;
+        break;
       case kHelp:
       case kHelpLong:
         print_help();
@@ -225,6 +244,8 @@ int convert_verb(std::span<const std::string_view> args) {
         break;  // -q; -U: images are never locked, so they are always shared
     }
   }
+  if (skip_broken_bitmaps && !bitmaps)
+    return fail("Use of --skip-broken-bitmaps requires --bitmaps");
   // The new image's options; "size" is the source's whatever -o says, as
   // with qemu-img.
   auto create_options = parse_img_create_options(out_format, option_lists);
@@ -275,6 +296,11 @@ int convert_verb(std::span<const std::string_view> args) {
   auto src = open_image(*src_spec, false, src_cache, *snapshot);
   if (!src) return fail(src.error().message());
   const uint64_t size = src->backend->size();
+  if (bitmaps) {
+    if (auto checked = check_convert_bitmaps(*src, skip_broken_bitmaps); !checked) {
+      return fail(checked.error().message());
+    }
+  }
 
   std::optional<OpenedImage> base;
   if (!backing.empty()) {
@@ -310,6 +336,11 @@ int convert_verb(std::span<const std::string_view> args) {
   }
   auto dst = open_image(dst_spec, true, dst_cache);
   if (!dst) return fail(dst.error().message());
+  if (bitmaps) {
+    if (auto checked = check_convert_bitmap_target(*dst); !checked) {
+      return fail(checked.error().message());
+    }
+  }
   if (compress && dst->qcow2 == nullptr) return fail(dst_path + ": compression (-c) needs qcow2");
   if (dst->qcow2 != nullptr) cluster = dst->qcow2->info().cluster_size;
   if (no_create && dst->backend->size() < size) {
@@ -451,6 +482,11 @@ int convert_verb(std::span<const std::string_view> args) {
         return Ok();
       });
   if (!copied_all) return fail(copied_all.error().message());
+  if (bitmaps) {
+    auto copied_bitmaps = copy_convert_bitmaps(*src->qcow2, src_spec->name, *dst->qcow2,
+                                               dst_spec.name, skip_broken_bitmaps);
+    if (!copied_bitmaps) return fail(copied_bitmaps.error().message());
+  }
   if (dst->qcow2 != nullptr) {
     if (auto r = dst->qcow2->close(); !r) return fail(r.error().message());
   } else if (auto r = dst->backend->flush(); !r) {

@@ -10,21 +10,8 @@ set -euo pipefail
 VESSEL=$1
 DIR=$2
 TOOLS="qemu-img qemu-io python3"
-DUMP="python3 $(cd "$(dirname "$0")" && pwd)/qcow2_bitmaps.py"
 . "$(dirname "$0")/lib.sh"
 
-# info_of IMAGE: qemu-img info without the lines that depend on the layout.
-info_of() { qemu-img info "$1" | grep -v '^disk size'; }
-# same_bitmaps A B: both images hold the same bitmaps, flags and bits, as
-# qemu-img info and the files say; both are clean.
-same_bitmaps() {
-  qcheck "$1"
-  qcheck "$2"
-  [ "$(info_of "$1" | sed 1d)" = "$(info_of "$2" | sed 1d)" ] ||
-    fail "$1, $2: info differs: $(diff <(info_of "$1") <(info_of "$2"))"
-  [ "$($DUMP "$1")" = "$($DUMP "$2")" ] ||
-    fail "$1, $2: bitmaps differ: $(diff <($DUMP "$1") <($DUMP "$2"))"
-}
 # both BASE ARGS...: qemu-img bitmap ARGS and vessel img bitmap ARGS, each on
 # its own copy of BASE (the image name in ARGS is "img.qcow2"), exit alike
 # with the same messages (vessel's after "vessel: error: " instead of
@@ -142,9 +129,11 @@ vessel_error "Operation add on bitmap x failed: Can't store persistent bitmaps t
 vessel_error "Operation remove on bitmap x failed: Dirty bitmap 'x' not found" --remove -f raw r.raw x
 vessel_error "nope.qcow2" --merge a -b nope.qcow2 base.qcow2 a
 
-# --- bitmaps in use (a vessel write marks the enabled ones): only --remove ---
+# --- bitmaps in use (vessel killed while writing; the enabled ones): only --remove ---
 cp base.qcow2 inuse.qcow2
-expect 0 "$VESSEL" img bench -w -c 1 inuse.qcow2
+crash_while_writing inuse.qcow2
+# (The clusters the killed writer had allocated but not mapped yet leak.)
+qemu-img check -q -r leaks inuse.qcow2 || fail "check -r leaks inuse.qcow2"
 qemu-img info inuse.qcow2 | grep -q 'in-use' || fail "no bitmap in use"
 for op in --clear --enable --disable "--merge c"; do
   # shellcheck disable=SC2086

@@ -17,6 +17,8 @@ step_failed() {
   echo "FAIL: line $1: '$2' exited $3"
   exit 1
 }
+# DUMP IMAGE: the bitmaps of IMAGE, read from the file (qcow2_bitmaps.py).
+DUMP="python3 $(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/qcow2_bitmaps.py"
 for tool in $TOOLS; do
   command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool not installed"; exit 77; }
 done
@@ -66,6 +68,31 @@ as_nobody() {
   else
     "$@"
   fi
+}
+# info_of IMAGE: qemu-img info without the lines that depend on the layout.
+info_of() { qemu-img info "$1" | grep -v '^disk size'; }
+# same_bitmaps A B: both images hold the same bitmaps, flags and bits, as
+# qemu-img info and the files say; both are clean.
+same_bitmaps() {
+  qcheck "$1"
+  qcheck "$2"
+  [ "$(info_of "$1" | sed 1d)" = "$(info_of "$2" | sed 1d)" ] ||
+    fail "$1, $2: info differs: $(diff <(info_of "$1") <(info_of "$2"))"
+  [ "$($DUMP "$1")" = "$($DUMP "$2")" ] ||
+    fail "$1, $2: bitmaps differ: $(diff <($DUMP "$1") <($DUMP "$2"))"
+}
+# crash_while_writing IMAGE: vessel img bench writes to IMAGE until it is
+# killed (SIGKILL), once qemu-img info shows a bitmap in use.
+crash_while_writing() {
+  local pid
+  "$VESSEL" img bench -w -c 100000000 -d 4 -s 4k -S 1036k "$1" >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 200); do
+    grep -q 'in-use' <<<"$(qemu-img info -U "$1" 2>/dev/null)" && break
+    sleep 0.1
+  done
+  kill -9 "$pid" || fail "the writer to $1 ended before it was killed"
+  wait "$pid" 2>/dev/null || true
 }
 finish() {
   if [ "$failures" != 0 ]; then
