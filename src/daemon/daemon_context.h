@@ -18,4 +18,20 @@ struct DaemonContext {
   SnapshotManager& snapshots;
 };
 
+// The manager of a kind of object, for handlers written once for all kinds.
+template <typename Manager>
+Manager& manager_of(DaemonContext& daemon);
+template <>
+inline DomainManager& manager_of(DaemonContext& daemon) {
+  return daemon.domains;
+}
+template <>
+inline NetworkManager& manager_of(DaemonContext& daemon) {
+  return daemon.networks;
+}
+template <>
+inline StorageManager& manager_of(DaemonContext& daemon) {
+  return daemon.storage;
+}
+
 }  // namespace vessel::daemon

@@ -10,15 +10,8 @@ using virt_error::make;
 constexpr unsigned kStartPaused = 1;  // VIR_DOMAIN_START_PAUSED
 constexpr unsigned kXmlInactive = 2;  // VIR_DOMAIN_XML_INACTIVE
 
-// A reply of one int (IS_ACTIVE, GET_AUTOSTART, ...).
-Handler int_of_domain(Result<bool> (DomainManager::*query)(const DomainRef&)) {
-  return [query](Call& c) -> Result<void> {
-    DomainRef ref = c.domain();
-    TRY(c.end_args());
-    TRY_ASSIGN(bool value, (c.daemon.domains.*query)(ref));
-    c.reply.i32(value ? 1 : 0);
-    return Ok();
-  };
+DomainRef domain_arg(Call& c) {
+  return c.domain();
 }
 
 // Domain actions with no reply: SHUTDOWN, DESTROY, SUSPEND, ... `flagged`
@@ -244,9 +237,9 @@ const ProcedureTable& domain_procedures() {
           return Ok();
         },
         true}},
-      {150, {int_of_domain(&DomainManager::is_active), true}},
-      {151, {int_of_domain(&DomainManager::is_persistent), true}},
-      {15, {int_of_domain(&DomainManager::autostart), true}},
+      {150, {int_reply(domain_arg, &DomainManager::is_active), true}},
+      {151, {int_reply(domain_arg, &DomainManager::is_persistent), true}},
+      {15, {int_reply(domain_arg, &DomainManager::autostart), true}},
       {183,  // HAS_MANAGED_SAVE_IMAGE
        {[](Call& c) -> Result<void> {
           DomainRef ref = c.domain();

@@ -17,17 +17,6 @@ void put(Call& c, const NetworkRef& ref) {
   c.reply.fixed_opaque(ref.uuid);
 }
 
-// Calls that name a network and answer one int (IS_ACTIVE, GET_AUTOSTART...).
-Handler int_of_network(Result<bool> (NetworkManager::*query)(const NetworkRef&)) {
-  return [query](Call& c) -> Result<void> {
-    NetworkRef ref = network(c);
-    TRY(c.end_args());
-    TRY_ASSIGN(bool value, (c.daemon.networks.*query)(ref));
-    c.reply.i32(value ? 1 : 0);
-    return Ok();
-  };
-}
-
 Handler network_action(Result<void> (NetworkManager::*action)(const NetworkRef&)) {
   return [action](Call& c) -> Result<void> {
     NetworkRef ref = network(c);
@@ -132,9 +121,9 @@ const ProcedureTable& network_procedures() {
           return Ok();
         },
         true}},
-      {152, {int_of_network(&NetworkManager::is_active), true}},
-      {153, {int_of_network(&NetworkManager::is_persistent), true}},
-      {44, {int_of_network(&NetworkManager::autostart), true}},
+      {152, {int_reply(network, &NetworkManager::is_active), true}},
+      {153, {int_reply(network, &NetworkManager::is_persistent), true}},
+      {44, {int_reply(network, &NetworkManager::autostart), true}},
       {48,  // NETWORK_SET_AUTOSTART
        {[](Call& c) -> Result<void> {
          NetworkRef ref = network(c);

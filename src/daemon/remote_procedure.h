@@ -54,6 +54,19 @@ struct Procedure {
 
 using ProcedureTable = std::unordered_map<int32_t, Procedure>;
 
+// Calls that name an object and answer one int (IS_ACTIVE, IS_PERSISTENT,
+// GET_AUTOSTART): `decode` reads the reference, `query` asks its manager.
+template <typename Manager, typename Ref>
+Handler int_reply(Ref (*decode)(Call&), Result<bool> (Manager::*query)(const Ref&)) {
+  return [decode, query](Call& c) -> Result<void> {
+    Ref ref = decode(c);
+    TRY(c.end_args());
+    TRY_ASSIGN(bool value, (manager_of<Manager>(c.daemon).*query)(ref));
+    c.reply.i32(value ? 1 : 0);
+    return Ok();
+  };
+}
+
 // REMOTE_LIST_MAX-style bound shared by the listing calls.
 inline constexpr uint32_t kListMax = 16384;
 

@@ -65,17 +65,6 @@ Handler pool_action(Result<void> (StorageManager::*action)(const PoolRef&), bool
   };
 }
 
-// A reply of one int (IS_ACTIVE, IS_PERSISTENT, GET_AUTOSTART).
-Handler int_of_pool(Result<bool> (StorageManager::*query)(const PoolRef&)) {
-  return [query](Call& c) -> Result<void> {
-    PoolRef ref = pool_arg(c);
-    TRY(c.end_args());
-    TRY_ASSIGN(bool value, (c.daemon.storage.*query)(ref));
-    c.reply.i32(value ? 1 : 0);
-    return Ok();
-  };
-}
-
 // A pool from XML: POOL_DEFINE_XML and POOL_CREATE_XML.
 Handler pool_from_xml(Result<PoolRef> (StorageManager::*add)(const std::string&)) {
   return [add](Call& c) -> Result<void> {
@@ -193,9 +182,9 @@ const ProcedureTable& storage_procedures() {
           return Ok();
         },
         true}},
-      {89, {int_of_pool(&StorageManager::pool_autostart), true}},
-      {154, {int_of_pool(&StorageManager::pool_is_active), true}},
-      {155, {int_of_pool(&StorageManager::pool_is_persistent), true}},
+      {89, {int_reply(pool_arg, &StorageManager::pool_autostart), true}},
+      {154, {int_reply(pool_arg, &StorageManager::pool_is_active), true}},
+      {155, {int_reply(pool_arg, &StorageManager::pool_is_persistent), true}},
 
       // Pool changes.
       {77, {pool_from_xml(&StorageManager::define_pool)}},

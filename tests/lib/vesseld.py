@@ -79,6 +79,14 @@ class Daemon:
     def console_log(self, name):
         return os.path.join(self.state, "log", name + ".console")
 
+    def boot_count(self, name):
+        """How many boots of the guest reached their shell so far."""
+        try:
+            with open(self.console_log(name), "rb") as f:
+                return f.read().count(default_guest.MARKER)
+        except FileNotFoundError:
+            return 0
+
     def wait_console(self, name, text, timeout=default_guest.TIMEOUT, count=1):
         """Waits until the VM's serial output holds `text` `count` times."""
         deadline = time.time() + timeout
