@@ -104,11 +104,8 @@ Result<std::vector<uint32_t>> Qcow2Image::count_references(bool refcount_structu
 
 Result<void> Qcow2Image::repair_refcounts() {
   const std::string& path = file_->path();
-  if (header_.has_bitmaps_extension) {
-    return Error(path +
-                 ": the image was not closed cleanly and has persistent bitmaps; repairing "
-                 "such images is not supported yet");
-  }
+  // Bitmap clusters are counted like any metadata; the bitmaps themselves
+  // stay as the crash left them (in use: inconsistent), as with QEMU.
   auto counted = count_references(false);
   if (!counted) {
     return Error(path + ": the image was not closed cleanly and cannot be repaired: " +
