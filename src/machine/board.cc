@@ -21,6 +21,7 @@
 #include "devices/virtio/virtio_mmio.h"
 #include "machine/empty_virtio_slot.h"
 #include "machine/memory_map.h"
+#include "memory/ram_scan.h"
 #include "net/open_backend.h"
 
 namespace vessel::machine {
@@ -100,14 +101,6 @@ constexpr uint32_t kBoardStateVersion = 2;
 // Guest RAM in the saved state: only pages holding a non-zero byte, so an
 // idle 512 MiB guest saves in megabytes.
 constexpr uint64_t kEndOfPages = ~uint64_t{0};
-
-bool page_is_zero(const uint8_t* page) {
-  const auto* words = reinterpret_cast<const uint64_t*>(page);
-  for (uint64_t i = 0; i < memory::kPageSize / sizeof(uint64_t); ++i) {
-    if (words[i] != 0) return false;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -347,10 +340,11 @@ void Board::save(StateWriter& out, bool include_ram) const {
   out.u64(bus_.ram_size());
   out.boolean(include_ram);
   const uint8_t* ram = bus_.ram_host();
-  for (uint64_t offset = 0; include_ram && offset < bus_.ram_size(); offset += memory::kPageSize) {
-    if (page_is_zero(ram + offset)) continue;
-    out.u64(offset);
-    out.bytes({ram + offset, memory::kPageSize});
+  memory::RamScan scan(bus_);
+  for (uint64_t page = 0; include_ram && page < bus_.ram_size() / memory::kPageSize; ++page) {
+    if (scan.is_zero(page)) continue;
+    out.u64(page * memory::kPageSize);
+    out.bytes({ram + page * memory::kPageSize, memory::kPageSize});
   }
   out.u64(kEndOfPages);
   out.end_section();
