@@ -60,6 +60,8 @@ class StateReader {
   uint64_t u64() { return fixed<uint64_t>(); }
   bool boolean() { return u8() != 0; }
   std::vector<uint8_t> bytes();
+  // The same field without a copy: a view into the data being read.
+  std::span<const uint8_t> bytes_view();
   std::string str();
   template <typename T, size_t N>
   void array(T (&values)[N]) {

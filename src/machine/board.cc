@@ -393,7 +393,7 @@ Result<void> Board::load(StateReader& in) {
   for (;;) {
     uint64_t offset = in.u64();
     if (in.failed() || offset == kEndOfPages) break;
-    std::vector<uint8_t> page = in.bytes();
+    std::span<const uint8_t> page = in.bytes_view();
     if (offset % memory::kPageSize != 0 || offset >= bus_.ram_size() ||
         page.size() != memory::kPageSize) {
       return Error("saved state: corrupt RAM page record");

@@ -118,6 +118,28 @@ Result<void> send_pages(Writer& w, const uint8_t* ram, const std::vector<uint64_
   return Ok();
 }
 
+// One byte the destination sends back: 'Y' or 'A'.
+Result<void> expect_reply(int fd, uint8_t want, const char* what) {
+  uint8_t got = 0;
+  ssize_t n;
+  do {
+    n = recv(fd, &got, 1, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1 || got != want) return Error(what);
+  return Ok();
+}
+
+// A pass ends with a sync: once the destination's 'Y' is back, everything
+// sent is in its RAM. So a pass takes as long as the whole path does (the
+// destination's page faults too, not just the time to fill socket buffers),
+// which is the speed the downtime estimate needs; and when the VM stops,
+// nothing is left in flight ahead of the last pages.
+Result<void> sync(Writer& w, int fd) {
+  w.u8('Y');
+  TRY(w.flush());
+  return expect_reply(fd, 'Y', "the destination stopped answering");
+}
+
 void set_timeouts(int fd) {
   timeval tv{kIoTimeoutSeconds, 0};
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -146,7 +168,7 @@ Result<void> send_all(Vm& vm, int fd, const MigrationParams& params, MigrationSt
     if (stats.cancel.load()) return Error("migration cancelled");
     TRY(send_page(w, ram, page, scan.is_zero(page), stats));
   }
-  TRY(w.flush());
+  TRY(sync(w, fd));
   stats.passes.store(1);
   // Then the pages dirtied meanwhile, until the rest fits the downtime.
   std::vector<uint64_t> dirty;
@@ -166,7 +188,7 @@ Result<void> send_all(Vm& vm, int fd, const MigrationParams& params, MigrationSt
     pass_start = Clock::now();
     pass_bytes_before = stats.transferred.load();
     TRY(send_pages(w, ram, dirty, stats));
-    TRY(w.flush());
+    TRY(sync(w, fd));
     stats.passes.fetch_add(1);
   }
   // Stop and copy: the last dirty pages and the device state.
@@ -184,14 +206,16 @@ Result<void> send_all(Vm& vm, int fd, const MigrationParams& params, MigrationSt
   w.put(state.data().data(), state.data().size());
   TRY(w.flush());
   stats.remaining.store(0);
-  uint8_t ack = 0;
-  ssize_t n;
-  do {
-    n = recv(fd, &ack, 1, 0);
-  } while (n < 0 && errno == EINTR);
-  if (n != 1 || ack != 'A') return Error("the destination did not take the VM");
+  TRY(expect_reply(fd, 'A', "the destination did not take the VM"));
   stats.downtime_ms.store(static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - stop_start).count()));
+  return Ok();
+}
+
+Result<void> reply(int fd, uint8_t byte) {
+  if (send(fd, &byte, 1, MSG_NOSIGNAL) != 1) {
+    return Error(std::string("incoming migration: ") + strerror(errno));
+  }
   return Ok();
 }
 
@@ -234,9 +258,9 @@ Result<void> receive_vm(Vm& vm, int fd) {
     return Error("incoming migration: not a Vessel migration stream");
   }
   TRY_ASSIGN(uint32_t version, r.value<uint32_t>());
-  if (version != kMigrationVersion) {
+  if (version < 1 || version > kMigrationVersion) {
     return Error("incoming migration: stream version " + std::to_string(version) +
-                 "; this Vessel speaks version " + std::to_string(kMigrationVersion));
+                 "; this Vessel speaks versions 1 to " + std::to_string(kMigrationVersion));
   }
   TRY_ASSIGN(uint64_t ram_size, r.value<uint64_t>());
   if (ram_size != bus.ram_size()) {
@@ -262,6 +286,10 @@ Result<void> receive_vm(Vm& vm, int fd) {
       }
       continue;
     }
+    if (type == 'Y' && version >= 2) {
+      TRY(reply(fd, 'Y'));
+      continue;
+    }
     if (type != 'S') return Error("incoming migration: corrupt stream");
     TRY_ASSIGN(uint64_t length, r.value<uint64_t>());
     if (length > kMaxStateBytes) return Error("incoming migration: corrupt stream");
@@ -269,11 +297,7 @@ Result<void> receive_vm(Vm& vm, int fd) {
     TRY(r.get(state.data(), state.size()));
     StateReader reader(state);
     TRY(vm.restore(reader));
-    uint8_t ack = 'A';
-    if (send(fd, &ack, 1, MSG_NOSIGNAL) != 1) {
-      return Error(std::string("incoming migration: ") + strerror(errno));
-    }
-    return Ok();
+    return reply(fd, 'A');
   }
 }
 
