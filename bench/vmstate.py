@@ -54,6 +54,7 @@ MARKER = rb"Welcome to the Vessel guest"
 PROMPT = rb"[#$] "
 PARTS = ("save", "idle", "dirty")
 TARGET_IDLE_DOWNTIME_MS = 50
+CONNECT_POLL = 0.0002  # s between tries to reach a QMP socket (a failed connect is cheap)
 DIRTY_REGION_MIB = 32
 DIRTY_CHUNK_MIB = 4
 
@@ -83,7 +84,7 @@ class RunFailed(Exception):
 
 # ------------------------------------------------------------------- QMP --
 class Qmp:
-    """A QMP client for timing: connect() retries every millisecond, and
+    """A QMP client for timing: connect() retries every CONNECT_POLL, and
     every reply is stamped with the host time it arrived."""
 
     def __init__(self, path, deadline):
@@ -96,7 +97,7 @@ class Qmp:
                 self.sock.close()
                 if time.monotonic() > deadline:
                     raise RunFailed(f"no QMP socket at {path}") from None
-                time.sleep(0.001)
+                time.sleep(CONNECT_POLL)
         self.sock.settimeout(max(1.0, deadline - time.monotonic()))
         self.buf = b""
         self._message()  # greeting
@@ -248,7 +249,7 @@ def watch(side, vm, poll, seen):
                 vm.qmp = Qmp(vm.qmp_path, time.monotonic())
             except (RunFailed, OSError):
                 vm.left()
-                time.sleep(poll)
+                time.sleep(CONNECT_POLL)
         while vm.qmp.status() != "running":
             vm.left()
             time.sleep(poll)
@@ -445,7 +446,7 @@ def parse_args(argv):
     p.add_argument("--smp", type=int, default=1, metavar="N")
     p.add_argument("--settle", type=float, default=2, metavar="S",
                    help="seconds at the prompt before a save or an idle migration")
-    p.add_argument("--poll-ms", type=float, default=2, metavar="MS",
+    p.add_argument("--poll-ms", type=float, default=1, metavar="MS",
                    help="QMP polling interval while a migration runs")
     p.add_argument("--timeout", type=float, default=300, metavar="S", help="per VMM process")
     p.add_argument("--vessel-arg", action="append", default=[], metavar="ARG")
