@@ -34,6 +34,10 @@ class StateWriter {
     for (const T& v : values) raw(&v, sizeof v);
   }
 
+  // Room for `more` bytes beyond what is written: a large state is then not
+  // copied again each time the buffer grows.
+  void reserve(size_t more) { data_.reserve(data_.size() + more); }
+
   const std::vector<uint8_t>& data() const { return data_; }
 
  private:

@@ -336,13 +336,17 @@ void Board::save(StateWriter& out, bool include_ram) const {
   power_button_->save(out);
   for (const auto& device : virtio_) device->save(out);
 
+  std::vector<uint64_t> data_pages;
+  memory::RamScan scan(bus_);
+  for (uint64_t page = 0; include_ram && page < bus_.ram_size() / memory::kPageSize; ++page) {
+    if (!scan.is_zero(page)) data_pages.push_back(page);
+  }
+  out.reserve(data_pages.size() * (memory::kPageSize + 2 * sizeof(uint64_t)) + 64);
   out.begin_section("ram", 2);
   out.u64(bus_.ram_size());
   out.boolean(include_ram);
   const uint8_t* ram = bus_.ram_host();
-  memory::RamScan scan(bus_);
-  for (uint64_t page = 0; include_ram && page < bus_.ram_size() / memory::kPageSize; ++page) {
-    if (scan.is_zero(page)) continue;
+  for (uint64_t page : data_pages) {
     out.u64(page * memory::kPageSize);
     out.bytes({ram + page * memory::kPageSize, memory::kPageSize});
   }

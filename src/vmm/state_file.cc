@@ -1,6 +1,7 @@
 #include "vmm/state_file.h"
 
 #include <fcntl.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -133,21 +134,28 @@ struct Child {
   int fd = -1;
 };
 
+// posix_spawn, not fork: the child does not copy the page tables of a
+// process that maps the guest's RAM (milliseconds for a large guest). The
+// pipe gets 1 MiB (the default limit, pipe-max-size) instead of 64 KiB:
+// fewer switches between this process and the command per state file.
 Result<Child> spawn(const std::string& command, bool child_reads) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) return Error(std::string("pipe: ") + strerror(errno));
-  pid_t pid = fork();
-  if (pid < 0) {
-    close(fds[0]);
-    close(fds[1]);
-    return Error(std::string("fork: ") + strerror(errno));
+  (void)fcntl(fds[0], F_SETPIPE_SZ, 1 << 20);  // a smaller pipe only costs speed
+  const int child_end = child_reads ? fds[0] : fds[1];
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  // The copy dup2 makes has no O_CLOEXEC: the command keeps it, not the pipe.
+  posix_spawn_file_actions_adddup2(&actions, child_end, child_reads ? STDIN_FILENO : STDOUT_FILENO);
+  const char* argv[] = {"sh", "-c", command.c_str(), nullptr};
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, "/bin/sh", &actions, nullptr, const_cast<char* const*>(argv), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(child_end);
+  if (rc != 0) {
+    close(child_reads ? fds[1] : fds[0]);
+    return Error(std::string("/bin/sh: ") + strerror(rc));
   }
-  if (pid == 0) {
-    dup2(child_reads ? fds[0] : fds[1], child_reads ? STDIN_FILENO : STDOUT_FILENO);
-    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(child_reads ? fds[0] : fds[1]);
   return Child{pid, child_reads ? fds[1] : fds[0]};
 }
 
