@@ -102,6 +102,16 @@ constexpr uint32_t kBoardStateVersion = 2;
 // idle 512 MiB guest saves in megabytes.
 constexpr uint64_t kEndOfPages = ~uint64_t{0};
 
+// Listed first, so that the state buffer is sized once for them.
+std::vector<uint64_t> pages_with_data(const memory::AddressSpace& bus) {
+  std::vector<uint64_t> pages;
+  memory::RamScan scan(bus);
+  for (uint64_t page = 0; page < bus.ram_size() / memory::kPageSize; ++page) {
+    if (!scan.is_zero(page)) pages.push_back(page);
+  }
+  return pages;
+}
+
 }  // namespace
 
 Board::Board(BoardConfig config) : config_(std::move(config)) {}
@@ -337,10 +347,7 @@ void Board::save(StateWriter& out, bool include_ram) const {
   for (const auto& device : virtio_) device->save(out);
 
   std::vector<uint64_t> data_pages;
-  memory::RamScan scan(bus_);
-  for (uint64_t page = 0; include_ram && page < bus_.ram_size() / memory::kPageSize; ++page) {
-    if (!scan.is_zero(page)) data_pages.push_back(page);
-  }
+  if (include_ram) data_pages = pages_with_data(bus_);
   out.reserve(data_pages.size() * (memory::kPageSize + 2 * sizeof(uint64_t)) + 64);
   out.begin_section("ram", 2);
   out.u64(bus_.ram_size());
