@@ -98,7 +98,7 @@ Result<size_t> read_into(int fd, std::span<uint8_t> out, const std::string& name
 // straight into the buffer it is returned in (no copy of a file that holds
 // the guest's RAM). The buffer is sized by the file's size, or for a pipe by
 // the header's length up to kPipeGuess, and grows if more comes.
-Result<std::vector<uint8_t>> read_state_from(int fd, const std::string& name) {
+Result<MappedBuffer> read_state_from(int fd, const std::string& name) {
   constexpr uint64_t kPipeGuess = uint64_t{256} << 20;
   Header header{};
   TRY_ASSIGN(size_t got, read_into(fd, header, name));
@@ -108,16 +108,15 @@ Result<std::vector<uint8_t>> read_state_from(int fd, const std::string& name) {
   if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
     size = static_cast<uint64_t>(std::max<off_t>(st.st_size - static_cast<off_t>(kHeaderSize), 0));
   }
-  std::vector<uint8_t> state(static_cast<size_t>(size) + 1);  // + 1: to see the end
-  size_t have = 0;
+  TRY_ASSIGN(MappedBuffer state,
+             MappedBuffer::create(static_cast<size_t>(size) + 1));  // + 1: to see the end
   for (;;) {
-    TRY_ASSIGN(size_t n, read_into(fd, std::span(state).subspan(have), name));
-    have += n;
-    if (have < state.size()) break;
-    state.resize(state.size() * 2);
+    TRY_ASSIGN(size_t n, read_into(fd, state.spare(), name));
+    state.set_size(state.size() + n);
+    if (state.size() < state.capacity()) break;
+    TRY(state.reserve(state.capacity() * 2));
   }
-  state.resize(have);
-  TRY(check(header, state, name));
+  TRY(check(header, state.bytes(), name));
   return state;
 }
 
@@ -213,18 +212,18 @@ Result<void> write_state(const std::string& uri, std::span<const uint8_t> state)
   return Error("unsupported migration URI '" + uri + "' (file:PATH or exec:COMMAND)");
 }
 
-Result<std::vector<uint8_t>> read_state(const std::string& uri) {
+Result<MappedBuffer> read_state(const std::string& uri) {
   if (uri.starts_with("file:")) {
     std::string path = uri.substr(5);
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Error(path + ": " + strerror(errno));
-    Result<std::vector<uint8_t>> state = read_state_from(fd, path);
+    Result<MappedBuffer> state = read_state_from(fd, path);
     close(fd);
     return state;
   }
   if (uri.starts_with("exec:")) {
     TRY_ASSIGN(Child child, spawn(uri.substr(5), /*child_reads=*/false));
-    Result<std::vector<uint8_t>> state = read_state_from(child.fd, uri);
+    Result<MappedBuffer> state = read_state_from(child.fd, uri);
     close(child.fd);
     TRY(reap(child.pid, uri));
     return state;
