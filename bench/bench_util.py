@@ -1,7 +1,10 @@
 """Helpers the benchmark scripts share."""
+import argparse
 import os
+import re
 import shutil
 import signal
+import statistics
 import subprocess
 
 MIB = 1024 * 1024
@@ -126,3 +129,44 @@ def qemu_version(qemu):
         return out.splitlines()[0] if out else "?"
     except (OSError, subprocess.SubprocessError):
         return "?"
+
+
+# ----------------------------------------------------- options, reports --
+def parse_size(text):
+    """"256M", "1G", "512" (MiB, as both VMMs read a bare number) → bytes."""
+    m = re.fullmatch(r"(\d+)([KMGkmg]?)i?[Bb]?", text.strip())
+    if not m:
+        raise argparse.ArgumentTypeError(f"bad memory size {text!r} (e.g. 256M, 1G)")
+    return int(m.group(1)) * {"K": 1024, "M": MIB, "G": 1024 * MIB}[m.group(2).upper() or "M"]
+
+
+def default_vessel(root):
+    """The vessel binary of the Release build in `root`/build."""
+    for p in (os.path.join(root, "build", "vessel"), os.path.join(root, "build", "src", "vessel")):
+        if os.path.exists(p):
+            return p
+    return os.path.join(root, "build", "vessel")
+
+
+def median(values):
+    """The median of the values that are not None; None if there are none."""
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(value, unit, digits=2):
+    return "n/a" if value is None else f"{value:.{digits}f} {unit}".rstrip()
+
+
+def print_table(head, rows):
+    """Rows of strings under `head`: the first column left-aligned, the
+    numbers right-aligned, a trailing text column (if any) left-aligned."""
+    widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
+
+    def line(r):
+        return "  ".join(str(c).ljust(w) if i == 0 or (i == len(head) - 1 and i > 3)
+                         else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+    print(line(head))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print(line(r))

@@ -58,8 +58,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
-from bench_util import (MIB, balanced_rounds, kill_tree, process_tree,  # noqa: E402
-                        qemu_version, ram_mapping_rss_kib, status_kib, warm_caches)
+from bench_util import (MIB, balanced_rounds, default_vessel, fmt,  # noqa: E402
+                        kill_tree, median, parse_size, process_tree, qemu_version,
+                        ram_mapping_rss_kib, status_kib, warm_caches)
 from serial_console import Console  # noqa: E402
 
 GUEST_OUT = os.path.join(ROOT, "guest", "out")
@@ -571,13 +572,6 @@ def nic_boot(args, vmm, backend, ns, log_path):
 
 
 # ---------------------------------------------------------------- report --
-def median(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-
-def fmt(value, unit, digits=2):
-    return "n/a" if value is None else f"{value:.{digits}f} {unit}".rstrip()
 
 
 # (key, label, unit, digits, ratio kind, test)
@@ -666,18 +660,6 @@ def describe(res):
 
 
 # ------------------------------------------------------------------ main --
-def default_vessel():
-    for p in (os.path.join(ROOT, "build", "vessel"), os.path.join(ROOT, "build", "src", "vessel")):
-        if os.path.exists(p):
-            return p
-    return os.path.join(ROOT, "build", "vessel")
-
-
-def parse_size(text):
-    m = re.fullmatch(r"(\d+)([KMGkmg]?)i?[Bb]?", text.strip())
-    if not m:
-        raise argparse.ArgumentTypeError(f"bad memory size {text!r} (e.g. 256M, 1G)")
-    return int(m.group(1)) * {"K": 1024, "M": MIB, "G": 1024 * MIB}[m.group(2).upper() or "M"]
 
 
 def parse_args(argv):
@@ -704,7 +686,7 @@ def parse_args(argv):
     p.add_argument("--pings", type=int, default=20, metavar="N", help="ICMP echo requests")
     p.add_argument("--settle", type=float, default=3, metavar="S",
                    help="seconds at the prompt before RSS is read")
-    p.add_argument("--vessel", default=default_vessel(), metavar="PATH", help="the vessel binary")
+    p.add_argument("--vessel", default=default_vessel(ROOT), metavar="PATH", help="the vessel binary")
     p.add_argument("--qemu", default="qemu-system-riscv64", metavar="PATH", help="the QEMU binary")
     p.add_argument("--kernel", default=os.path.join(GUEST_OUT, "Image"), metavar="PATH")
     p.add_argument("--initrd", default=os.path.join(GUEST_OUT, "initramfs.cpio.gz"), metavar="PATH",

@@ -37,7 +37,6 @@ import platform
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,8 +45,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
-from bench_util import (balanced_rounds, cpu_ticks, kill_tree, process_tree,  # noqa: E402
-                        qemu_version, ram_mapping_rss_kib, status_kib, warm_caches)
+from bench_util import (balanced_rounds, cpu_ticks, default_vessel, fmt,  # noqa: E402
+                        kill_tree, median, parse_size, process_tree, qemu_version,
+                        ram_mapping_rss_kib, status_kib, warm_caches)
 from serial_console import Console  # noqa: E402
 
 GUEST_OUT = os.path.join(ROOT, "guest", "out")
@@ -86,14 +86,6 @@ def drain(con, seconds):
         if con._read(min(left, 0.5)) is None or con.proc.poll() is not None:
             raise RunFailed(f"the VMM exited (status {con.proc.poll()}) while the guest was idle")
 
-
-def parse_size(text):
-    m = re.fullmatch(r"(\d+)([KMGkmg]?)i?[Bb]?", text.strip())
-    if not m:
-        raise argparse.ArgumentTypeError(f"bad memory size {text!r} (e.g. 256M, 1G)")
-    n = int(m.group(1))
-    unit = m.group(2).upper() or "M"  # bare number: MiB, as both VMMs read it
-    return n * {"K": 1024, "M": MIB, "G": 1024 * MIB}[unit]
 
 
 def vessel_argv(args, append, disk):
@@ -207,15 +199,6 @@ def cpu_boot(args, vmm, disk, log_path):
 
 
 # ---------------------------------------------------------------- report --
-def median(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-
-def fmt(value, unit, digits=2):
-    if value is None:
-        return "n/a"
-    return f"{value:.{digits}f} {unit}".rstrip()
 
 
 def ratio_str(r, kind, qemu=None):
@@ -304,12 +287,6 @@ def print_table(rows):
 
 
 # ------------------------------------------------------------------ main --
-def default_vessel():
-    for p in (os.path.join(ROOT, "build", "vessel"), os.path.join(ROOT, "build", "src", "vessel")):
-        if os.path.exists(p):
-            return p
-    return os.path.join(ROOT, "build", "vessel")
-
 
 def parse_args(argv):
     default_append = "console=ttyS0 earlycon=sbi"
@@ -326,7 +303,7 @@ def parse_args(argv):
                    help="rounds (each: every VMM once per workload); an odd N is rounded up")
     p.add_argument("--only", default="boot,cpu,idle", metavar="LIST",
                    help="comma-separated subset of boot, cpu, idle")
-    p.add_argument("--vessel", default=default_vessel(), metavar="PATH", help="the vessel binary")
+    p.add_argument("--vessel", default=default_vessel(ROOT), metavar="PATH", help="the vessel binary")
     p.add_argument("--qemu", default="qemu-system-riscv64", metavar="PATH", help="the QEMU binary")
     p.add_argument("--kernel", default=os.path.join(GUEST_OUT, "Image"), metavar="PATH",
                    help="kernel Image")

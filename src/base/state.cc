@@ -43,14 +43,18 @@ bool StateReader::take(void* out, size_t n) {
 }
 
 std::vector<uint8_t> StateReader::bytes() {
+  std::span<const uint8_t> view = bytes_view();
+  return {view.begin(), view.end()};
+}
+
+std::span<const uint8_t> StateReader::bytes_view() {
   uint64_t n = u64();
   size_t limit = section_ends_.empty() ? data_.size() : section_ends_.back();
   if (failed_ || n > limit - offset_) {
     failed_ = true;
     return {};
   }
-  std::vector<uint8_t> out(data_.begin() + static_cast<std::ptrdiff_t>(offset_),
-                           data_.begin() + static_cast<std::ptrdiff_t>(offset_ + n));
+  std::span<const uint8_t> out = data_.subspan(offset_, n);
   offset_ += n;
   return out;
 }
@@ -74,7 +78,8 @@ Result<uint32_t> StateReader::begin_section(std::string_view name, uint32_t max_
   size_t limit = section_ends_.empty() ? data_.size() : section_ends_.back();
   if (failed_) return Error("saved state truncated before section '" + std::string(name) + "'");
   if (found != name) {
-    return Error("saved state: expected section '" + std::string(name) + "', found '" + found + "'");
+    return Error("saved state: expected section '" + std::string(name) + "', found '" + found +
+                 "'");
   }
   if (version == 0 || version > max_version) {
     return Error("saved state: section '" + found + "' has unsupported version " +

@@ -34,6 +34,10 @@ class StateWriter {
     for (const T& v : values) raw(&v, sizeof v);
   }
 
+  // Room for `more` bytes beyond what is written: a large state is then not
+  // copied again each time the buffer grows.
+  void reserve(size_t more) { data_.reserve(data_.size() + more); }
+
   const std::vector<uint8_t>& data() const { return data_; }
 
  private:
@@ -60,6 +64,8 @@ class StateReader {
   uint64_t u64() { return fixed<uint64_t>(); }
   bool boolean() { return u8() != 0; }
   std::vector<uint8_t> bytes();
+  // The same field without a copy: a view into the data being read.
+  std::span<const uint8_t> bytes_view();
   std::string str();
   template <typename T, size_t N>
   void array(T (&values)[N]) {

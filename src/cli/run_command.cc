@@ -241,8 +241,8 @@ Result<void> restore_incoming(vmm::Vm& vm, const std::string& uri) {
     close(fd);
     return received;
   }
-  TRY_ASSIGN(std::vector<uint8_t> state, vmm::read_state(uri));
-  StateReader reader(state);
+  TRY_ASSIGN(MappedBuffer state, vmm::read_state(uri));
+  StateReader reader(state.bytes());
   return vm.restore(reader);
 }
 

@@ -21,6 +21,7 @@
 #include "devices/virtio/virtio_mmio.h"
 #include "machine/empty_virtio_slot.h"
 #include "machine/memory_map.h"
+#include "memory/ram_scan.h"
 #include "net/open_backend.h"
 
 namespace vessel::machine {
@@ -101,12 +102,14 @@ constexpr uint32_t kBoardStateVersion = 2;
 // idle 512 MiB guest saves in megabytes.
 constexpr uint64_t kEndOfPages = ~uint64_t{0};
 
-bool page_is_zero(const uint8_t* page) {
-  const auto* words = reinterpret_cast<const uint64_t*>(page);
-  for (uint64_t i = 0; i < memory::kPageSize / sizeof(uint64_t); ++i) {
-    if (words[i] != 0) return false;
+// Listed first, so that the state buffer is sized once for them.
+std::vector<uint64_t> pages_with_data(const memory::AddressSpace& bus) {
+  std::vector<uint64_t> pages;
+  memory::RamScan scan(bus);
+  for (uint64_t page = 0; page < bus.ram_size() / memory::kPageSize; ++page) {
+    if (!scan.is_zero(page)) pages.push_back(page);
   }
-  return true;
+  return pages;
 }
 
 }  // namespace
@@ -343,14 +346,16 @@ void Board::save(StateWriter& out, bool include_ram) const {
   power_button_->save(out);
   for (const auto& device : virtio_) device->save(out);
 
+  std::vector<uint64_t> data_pages;
+  if (include_ram) data_pages = pages_with_data(bus_);
+  out.reserve(data_pages.size() * (memory::kPageSize + 2 * sizeof(uint64_t)) + 64);
   out.begin_section("ram", 2);
   out.u64(bus_.ram_size());
   out.boolean(include_ram);
   const uint8_t* ram = bus_.ram_host();
-  for (uint64_t offset = 0; include_ram && offset < bus_.ram_size(); offset += memory::kPageSize) {
-    if (page_is_zero(ram + offset)) continue;
-    out.u64(offset);
-    out.bytes({ram + offset, memory::kPageSize});
+  for (uint64_t page : data_pages) {
+    out.u64(page * memory::kPageSize);
+    out.bytes({ram + page * memory::kPageSize, memory::kPageSize});
   }
   out.u64(kEndOfPages);
   out.end_section();
@@ -399,7 +404,7 @@ Result<void> Board::load(StateReader& in) {
   for (;;) {
     uint64_t offset = in.u64();
     if (in.failed() || offset == kEndOfPages) break;
-    std::vector<uint8_t> page = in.bytes();
+    std::span<const uint8_t> page = in.bytes_view();
     if (offset % memory::kPageSize != 0 || offset >= bus_.ram_size() ||
         page.size() != memory::kPageSize) {
       return Error("saved state: corrupt RAM page record");

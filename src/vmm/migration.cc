@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -11,6 +12,8 @@
 #include <chrono>
 #include <cstring>
 #include <vector>
+
+#include "memory/ram_scan.h"
 
 namespace vessel::vmm {
 namespace {
@@ -23,15 +26,6 @@ constexpr uint64_t kMaxStateBytes = uint64_t{1} << 30;
 constexpr int kIoTimeoutSeconds = 30;
 
 using Clock = std::chrono::steady_clock;
-
-bool is_zero(const uint8_t* page) {
-  uint64_t words[kPage / 8];
-  std::memcpy(words, page, kPage);
-  for (uint64_t w : words) {
-    if (w) return false;
-  }
-  return true;
-}
 
 class Writer {
  public:
@@ -98,9 +92,11 @@ class Reader {
   size_t pos_ = 0, end_ = 0;
 };
 
-Result<void> send_page(Writer& w, const uint8_t* ram, uint64_t page, MigrationStats& stats) {
+// `zero`: whether the page reads as zeros (the caller knows how to tell).
+Result<void> send_page(Writer& w, const uint8_t* ram, uint64_t page, bool zero,
+                       MigrationStats& stats) {
   const uint8_t* p = ram + page * kPage;
-  if (is_zero(p)) {
+  if (zero) {
     w.u8('Z');
     w.u64(page);
     stats.zero_pages.fetch_add(1);
@@ -111,6 +107,37 @@ Result<void> send_page(Writer& w, const uint8_t* ram, uint64_t page, MigrationSt
     stats.normal_pages.fetch_add(1);
   }
   return w.flush_if_full();
+}
+
+// Pages the guest wrote: present in the host, so their bytes tell.
+Result<void> send_pages(Writer& w, const uint8_t* ram, const std::vector<uint64_t>& pages,
+                        MigrationStats& stats) {
+  for (uint64_t page : pages) {
+    TRY(send_page(w, ram, page, memory::page_is_zero(ram + page * kPage), stats));
+  }
+  return Ok();
+}
+
+// One byte the destination sends back: 'Y' or 'A'.
+Result<void> expect_reply(int fd, uint8_t want, const char* what) {
+  uint8_t got = 0;
+  ssize_t n;
+  do {
+    n = recv(fd, &got, 1, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1 || got != want) return Error(what);
+  return Ok();
+}
+
+// A pass ends with a sync: once the destination's 'Y' is back, everything
+// sent is in its RAM. So a pass takes as long as the whole path does (the
+// destination's page faults too, not just the time to fill socket buffers),
+// which is the speed the downtime estimate needs; and when the VM stops,
+// nothing is left in flight ahead of the last pages.
+Result<void> sync(Writer& w, int fd) {
+  w.u8('Y');
+  TRY(w.flush());
+  return expect_reply(fd, 'Y', "the destination stopped answering");
 }
 
 void set_timeouts(int fd) {
@@ -131,14 +158,17 @@ Result<void> send_all(Vm& vm, int fd, const MigrationParams& params, MigrationSt
 
   bus.dirty_log().enable(true);
   bus.dirty_log().collect_and_clear();
-  // Pass 1: everything, while the guest runs.
+  // Pass 1: everything, while the guest runs. Pages the guest never wrote
+  // go as zeros without being read (ram_scan.h); one it writes meanwhile is
+  // in the dirty log already, and goes again.
   auto pass_start = Clock::now();
   uint64_t pass_bytes_before = stats.transferred.load();
+  memory::RamScan scan(bus);
   for (uint64_t page = 0; page < pages; ++page) {
     if (stats.cancel.load()) return Error("migration cancelled");
-    TRY(send_page(w, ram, page, stats));
+    TRY(send_page(w, ram, page, scan.is_zero(page), stats));
   }
-  TRY(w.flush());
+  TRY(sync(w, fd));
   stats.passes.store(1);
   // Then the pages dirtied meanwhile, until the rest fits the downtime.
   std::vector<uint64_t> dirty;
@@ -157,8 +187,8 @@ Result<void> send_all(Vm& vm, int fd, const MigrationParams& params, MigrationSt
     if (stats.cancel.load()) return Error("migration cancelled");
     pass_start = Clock::now();
     pass_bytes_before = stats.transferred.load();
-    for (uint64_t page : dirty) TRY(send_page(w, ram, page, stats));
-    TRY(w.flush());
+    TRY(send_pages(w, ram, dirty, stats));
+    TRY(sync(w, fd));
     stats.passes.fetch_add(1);
   }
   // Stop and copy: the last dirty pages and the device state.
@@ -167,8 +197,8 @@ Result<void> send_all(Vm& vm, int fd, const MigrationParams& params, MigrationSt
     vm.pause();
     paused_here = true;
   }
-  for (uint64_t page : dirty) TRY(send_page(w, ram, page, stats));
-  for (uint64_t page : bus.dirty_log().collect_and_clear()) TRY(send_page(w, ram, page, stats));
+  TRY(send_pages(w, ram, dirty, stats));
+  TRY(send_pages(w, ram, bus.dirty_log().collect_and_clear(), stats));
   StateWriter state;
   TRY(vm.save(state, /*include_ram=*/false));
   w.u8('S');
@@ -176,14 +206,16 @@ Result<void> send_all(Vm& vm, int fd, const MigrationParams& params, MigrationSt
   w.put(state.data().data(), state.data().size());
   TRY(w.flush());
   stats.remaining.store(0);
-  uint8_t ack = 0;
-  ssize_t n;
-  do {
-    n = recv(fd, &ack, 1, 0);
-  } while (n < 0 && errno == EINTR);
-  if (n != 1 || ack != 'A') return Error("the destination did not take the VM");
+  TRY(expect_reply(fd, 'A', "the destination did not take the VM"));
   stats.downtime_ms.store(static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - stop_start).count()));
+  return Ok();
+}
+
+Result<void> reply(int fd, uint8_t byte) {
+  if (send(fd, &byte, 1, MSG_NOSIGNAL) != 1) {
+    return Error(std::string("incoming migration: ") + strerror(errno));
+  }
   return Ok();
 }
 
@@ -226,15 +258,20 @@ Result<void> receive_vm(Vm& vm, int fd) {
     return Error("incoming migration: not a Vessel migration stream");
   }
   TRY_ASSIGN(uint32_t version, r.value<uint32_t>());
-  if (version != kMigrationVersion) {
+  if (version < 1 || version > kMigrationVersion) {
     return Error("incoming migration: stream version " + std::to_string(version) +
-                 "; this Vessel speaks version " + std::to_string(kMigrationVersion));
+                 "; this Vessel speaks versions 1 to " + std::to_string(kMigrationVersion));
   }
   TRY_ASSIGN(uint64_t ram_size, r.value<uint64_t>());
   if (ram_size != bus.ram_size()) {
     return Error("incoming migration: the source has " + std::to_string(ram_size >> 20) +
                  " MiB of RAM, this VM " + std::to_string(bus.ram_size() >> 20) + " MiB");
   }
+  // Every page comes at least once (pass 1), so what the VM was made with
+  // (firmware, kernel) goes: RAM starts as zeros that take no host memory,
+  // and a zero page the stream never wrote needs no work at all.
+  if (madvise(ram, bus.ram_size(), MADV_DONTNEED) != 0) std::memset(ram, 0, bus.ram_size());
+  std::vector<bool> written(pages);
   for (;;) {
     TRY_ASSIGN(uint8_t type, r.value<uint8_t>());
     if (type == 'P' || type == 'Z') {
@@ -242,9 +279,15 @@ Result<void> receive_vm(Vm& vm, int fd) {
       if (page >= pages) return Error("incoming migration: page beyond RAM");
       if (type == 'P') {
         TRY(r.get(ram + page * kPage, kPage));
-      } else if (!is_zero(ram + page * kPage)) {  // untouched pages stay unallocated
+        written[page] = true;
+      } else if (written[page]) {
         std::memset(ram + page * kPage, 0, kPage);
+        written[page] = false;
       }
+      continue;
+    }
+    if (type == 'Y' && version >= 2) {
+      TRY(reply(fd, 'Y'));
       continue;
     }
     if (type != 'S') return Error("incoming migration: corrupt stream");
@@ -254,11 +297,7 @@ Result<void> receive_vm(Vm& vm, int fd) {
     TRY(r.get(state.data(), state.size()));
     StateReader reader(state);
     TRY(vm.restore(reader));
-    uint8_t ack = 'A';
-    if (send(fd, &ack, 1, MSG_NOSIGNAL) != 1) {
-      return Error(std::string("incoming migration: ") + strerror(errno));
-    }
-    return Ok();
+    return reply(fd, 'A');
   }
 }
 

@@ -8,7 +8,10 @@
 //
 // Stream: "VESSELMG", u32 version, u64 RAM size; then records
 //   'P' u64 page, 4096 bytes | 'Z' u64 page | 'S' u64 length, state (no RAM)
-// and the destination answers 'A' once the VM is restored.
+//   | 'Y' (version 2: the destination answers 'Y' once it has applied
+//   everything before it; each pass ends with one)
+// and the destination answers 'A' once the VM is restored. Every page comes
+// in pass 1. A destination takes versions 1 and 2.
 #pragma once
 
 #include <atomic>
@@ -21,7 +24,7 @@
 
 namespace vessel::vmm {
 
-inline constexpr uint32_t kMigrationVersion = 1;
+inline constexpr uint32_t kMigrationVersion = 2;
 
 struct MigrationParams {
   uint64_t downtime_limit_ms = 300;  // QEMU's default

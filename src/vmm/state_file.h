@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "base/mapped_buffer.h"
 #include "base/result.h"
 
 namespace vessel::vmm {
@@ -26,8 +27,9 @@ inline constexpr uint32_t kStateFileVersion = 1;
 // "file:PATH" (written to PATH.tmp, synced, renamed) or "exec:COMMAND" (piped
 // to `sh -c COMMAND`, which must exit 0).
 Result<void> write_state(const std::string& uri, std::span<const uint8_t> state);
-// "file:PATH" or "exec:COMMAND" (its standard output is read).
-Result<std::vector<uint8_t>> read_state(const std::string& uri);
+// "file:PATH" or "exec:COMMAND" (its standard output is read): the state,
+// checked.
+Result<MappedBuffer> read_state(const std::string& uri);
 
 // The header and checks alone, for tests and fuzzing.
 std::vector<uint8_t> encode_state_file(std::span<const uint8_t> state);
