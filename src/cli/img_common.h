@@ -1,6 +1,7 @@
-// Shared pieces of `vessel img`: qemu-img style argument parsing, sizes,
-// opening images by format, human-readable sizes, JSON strings and the
-// progress bar.
+// Shared pieces of `vessel img`: qemu-img style argument parsing, the
+// checks of its common options, JSON strings and the progress bar. Sizes,
+// option values and the opening of images are the image layer's
+// (storage/image_values.h, storage/image_open.h), named here for the verbs.
 #pragma once
 
 #include <cstdint>
