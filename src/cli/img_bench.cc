@@ -30,8 +30,8 @@
 #include "block/aligned_buffer.h"
 #include "cli/img_common.h"
 #include "cli/img_image_spec.h"
-#include "cli/img_parallel.h"
 #include "cli/img_verbs.h"
+#include "storage/parallel.h"
 
 namespace vessel::cli::img {
 namespace {
@@ -144,19 +144,20 @@ Result<void> run_bench(block::BlockBackend& image, const BenchPlan& plan, unsign
                        block::AlignedBuffer& buffers) {
   if (plan.flush_interval != 0 && !plan.drain) {
     std::atomic<uint64_t> completed{0};
-    return for_each_parallel(plan.count, threads, [&](uint64_t i, size_t worker) -> Result<void> {
-      TRY(run_request(image, plan, i, worker, buffers));
-      if ((completed.fetch_add(1) + 1) % plan.flush_interval == 0) {
-        // Only this thread waits for the flush; the others keep sending.
-        if (auto r = image.flush(); !r) return Error("failed flush: " + r.error().message());
-      }
-      return Ok();
-    });
+    return storage::for_each_parallel(
+        plan.count, threads, [&](uint64_t i, size_t worker) -> Result<void> {
+          TRY(run_request(image, plan, i, worker, buffers));
+          if ((completed.fetch_add(1) + 1) % plan.flush_interval == 0) {
+            // Only this thread waits for the flush; the others keep sending.
+            if (auto r = image.flush(); !r) return Error("failed flush: " + r.error().message());
+          }
+          return Ok();
+        });
   }
   const uint64_t batch = plan.flush_interval != 0 ? plan.flush_interval : plan.count;
   for (uint64_t first = 0; first < plan.count; first += batch) {
     uint64_t last = std::min(plan.count, first + batch);
-    TRY(for_each_parallel(last - first, threads, [&](uint64_t k, size_t worker) {
+    TRY(storage::for_each_parallel(last - first, threads, [&](uint64_t k, size_t worker) {
       return run_request(image, plan, first + k, worker, buffers);
     }));
     // for_each_parallel returned: every request of the batch has completed.

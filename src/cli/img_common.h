@@ -1,6 +1,7 @@
-// Shared pieces of `vessel img`: qemu-img style argument parsing, sizes,
-// opening images by format, human-readable sizes, JSON strings and the
-// progress bar.
+// Shared pieces of `vessel img`: qemu-img style argument parsing, the
+// checks of its common options, JSON strings and the progress bar. Sizes,
+// option values and the opening of images are the image layer's
+// (storage/image_values.h, storage/image_open.h), named here for the verbs.
 #pragma once
 
 #include <cstdint>
@@ -16,8 +17,27 @@
 #include "block/block_backend.h"
 #include "block/image_format.h"
 #include "block/qcow2.h"
+#include "storage/image_open.h"
+#include "storage/image_values.h"
 
 namespace vessel::cli::img {
+
+// The image layer's values and opening, under the names the verbs use.
+using storage::allocated_bytes;
+using storage::CacheMode;
+using storage::img_option_items;
+using storage::is_zero;
+using storage::open_image;
+using storage::OpenedImage;
+using storage::parse_cache_mode;
+using storage::parse_format_option;
+using storage::parse_img_bool;
+using storage::parse_img_size;
+using storage::probe_format;
+using storage::qcow2_open_options;
+using storage::resolve_backing_path;
+using storage::SnapshotRef;
+using storage::split_img_options;
 
 // qemu-img's exit status for every error of its own (bad option, bad file).
 inline constexpr int kExitError = 1;
@@ -68,68 +88,8 @@ Result<ParsedArgs> parse_img_args(std::span<const std::string_view> args,
                                   std::span<const ImgOption> specs, std::string_view verb,
                                   unsigned image_args = kNoImageArgs);
 
-// qemu-img's sizes: a bare number is bytes, decimal or hex ("0x10000");
-// suffixes k/K, M, G, T, P, E (powers of 1024) with an optional fraction
-// ("1.5G"). "B" alone means bytes.
-Result<uint64_t> parse_img_size(std::string_view text);
-
-// The non-empty items of "-o" lists ("key=value,key=value"; each -o adds a
-// list), in order, as written.
-std::vector<std::string> img_option_items(std::span<const std::string> lists);
-
-// The items of "-o" lists split at their '=', in order. An item without '='
-// ("help", "?") comes back with an empty value.
-std::vector<std::pair<std::string, std::string>> split_img_options(
-    std::span<const std::string> lists);
-
-// qemu's booleans: on/off (also yes/no, true/false), with its error text.
-Result<bool> parse_img_bool(std::string_view key, std::string_view value);
-
 // A JSON string literal for `text`.
 std::string json_string(std::string_view text);
-
-// Bytes the file occupies on the host (st_blocks * 512); 0 when unknown.
-uint64_t allocated_bytes(const std::string& path);
-
-// qemu-img's "-t"/"-T" cache modes, as qemu's bdrv_parse_cache_mode() reads
-// them: how the image file meets the host page cache, and whether flushes
-// reach the disk.
-struct CacheMode {
-  block::HostCache host_cache = block::HostCache::kWriteback;
-  bool flush = true;  // false for "unsafe": never fdatasync
-};
-// none (or off), directsync, writeback, writethrough, unsafe.
-Result<CacheMode> parse_cache_mode(std::string_view mode);
-
-struct OpenedImage {
-  block::ImageFormat format = block::ImageFormat::kRaw;
-  std::unique_ptr<block::BlockBackend> backend;
-  block::Qcow2Image* qcow2 = nullptr;  // backend as qcow2, or nullptr for raw
-};
-
-// An internal snapshot to read instead of the active disk (convert -l): the
-// one whose ID and name match those given; an empty one matches any.
-struct SnapshotRef {
-  std::string id;
-  std::string name;
-  bool empty() const { return id.empty() && name.empty(); }
-};
-
-// The format of `path` as its content shows it (qcow2 magic, else raw),
-// without opening it as that format. Errors name the file.
-Result<block::ImageFormat> probe_format(const std::string& path);
-
-// How open_image() opens a qcow2 image with these settings.
-block::Qcow2OpenOptions qcow2_open_options(bool writable, const CacheMode& cache,
-                                           const SnapshotRef& snapshot);
-
-// Opens `path` as `format`, or probes it when `format` is empty. Errors name
-// the file. `cache`: qemu-img's default, writeback, unless given.
-Result<OpenedImage> open_image(const std::string& path, const std::string& format, bool writable,
-                               CacheMode cache = {}, const SnapshotRef& snapshot = {});
-
-// "-f FMT" value check: raw or qcow2, with an error in qemu-img's words.
-Result<block::ImageFormat> parse_format_option(std::string_view name);
 
 // "--output human|json": true for json.
 Result<bool> parse_output_is_json(std::string_view value);
@@ -143,9 +103,6 @@ bool take_output_option(std::string_view value, bool& json);
 // Checks that a verb taking one image file name got exactly one positional
 // argument; the error points to the verb's --help.
 Result<void> expect_one_image(const ParsedArgs& parsed, std::string_view verb);
-
-// A backing file name as qcow2 stores it, made usable from here.
-using block::resolve_backing_path;
 
 // qemu-img's "-p" progress: "    (12.50/100%)" rewritten in place on stderr.
 class Progress {
@@ -162,8 +119,5 @@ class Progress {
 // qemu-img's snapshot listing (snapshot -l, info): "Snapshot list:", the
 // column header, one line per snapshot (dates in local time).
 std::string snapshot_list_text(const std::vector<block::Qcow2Snapshot>& snapshots);
-
-// The whole-zero test used for sparse detection.
-bool is_zero(std::span<const uint8_t> data);
 
 }  // namespace vessel::cli::img

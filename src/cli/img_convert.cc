@@ -2,19 +2,14 @@
 // zero runs unwritten (sparse) and optionally compressing qcow2 clusters;
 // --bitmaps copies the persistent dirty bitmaps along.
 #include <algorithm>
-#include <condition_variable>
 #include <cstdio>
-#include <mutex>
-#include <vector>
 
-#include "block/aligned_buffer.h"
 #include "cli/img_common.h"
 #include "cli/img_convert_bitmaps.h"
-#include "cli/img_convert_piece.h"
-#include "cli/img_create_options.h"
 #include "cli/img_image_spec.h"
-#include "cli/img_parallel.h"
 #include "cli/img_verbs.h"
+#include "storage/convert.h"
+#include "storage/create_options.h"
 
 namespace vessel::cli::img {
 namespace {
@@ -248,9 +243,12 @@ int convert_verb(std::span<const std::string_view> args) {
     return fail("Use of --skip-broken-bitmaps requires --bitmaps");
   // The new image's options; "size" is the source's whatever -o says, as
   // with qemu-img.
-  auto create_options = parse_img_create_options(out_format, option_lists);
+  auto create_options = storage::parse_img_create_options(out_format, option_lists);
   if (!create_options) return fail(create_options.error().message());
-  if (create_options->help) return 0;
+  if (create_options->help) {
+    std::fputs(storage::create_options_help(out_format).c_str(), stdout);
+    return 0;
+  }
   if (!option_lists.empty() && no_create) {
     return fail("-o has no effect when skipping image creation (-n)");
   }
@@ -317,10 +315,10 @@ int convert_verb(std::span<const std::string_view> args) {
   if (!no_create) {
     if (out_format == block::ImageFormat::kQcow2) {
       if (size % 512 != 0) return fail(src_path + ": size is not a multiple of 512 bytes");
-      if (auto checked = check_img_create_options(dst_path, *create_options); !checked) {
+      if (auto checked = storage::check_img_create_options(dst_path, *create_options); !checked) {
         return fail(checked.error().message());
       }
-      block::Qcow2CreateOptions q = qcow2_create_options(*create_options);
+      block::Qcow2CreateOptions q = storage::qcow2_create_options(*create_options, warn);
       q.size = size;
       q.sync = dst_cache.flush;
       if (!backing.empty()) {
@@ -330,7 +328,7 @@ int convert_verb(std::span<const std::string_view> args) {
       auto r = block::Qcow2Image::create(dst_path, q);
       if (!r) return fail(r.error().message());
     } else {
-      auto r = create_raw_image(dst_path, size, *create_options);
+      auto r = storage::create_raw_image(dst_path, size, *create_options, warn);
       if (!r) return fail(r.error().message());
     }
   }
@@ -348,139 +346,18 @@ int convert_verb(std::span<const std::string_view> args) {
                 std::to_string(dst->backend->size()) + " < " + std::to_string(size) + " bytes)");
   }
 
-  // Work in whole output clusters so compression sees one cluster at a time.
-  const uint64_t unit = sparse == 0 ? 4096 : std::min<uint64_t>(sparse, cluster);
-  const uint64_t step = std::max<uint64_t>(cluster, uint64_t{1} << 20) / cluster * cluster;
-  // Steps are copied by several threads (below); without -c their writes
-  // still go out in order, so that the output's clusters follow the guest
-  // order as they do with qemu-img (without -W).
-  std::mutex turn_mu;
-  std::condition_variable turn_cv;
-  uint64_t turn = 0;  // the step whose writes may go out now
-  bool stopped = false;
-  auto wait_turn = [&](uint64_t i) -> bool {
-    std::unique_lock<std::mutex> lock(turn_mu);
-    turn_cv.wait(lock, [&] { return turn == i || stopped; });
-    return !stopped;
-  };
-  auto end_turn = [&](bool ok) {
-    {
-      std::lock_guard<std::mutex> lock(turn_mu);
-      if (ok) {
-        ++turn;
-      } else {
-        stopped = true;
-      }
-    }
-    turn_cv.notify_all();
-  };
-  const PiecePolicy policy{
-      .fresh_target = !no_create, .has_base = base.has_value(), .sparse = sparse != 0};
-  // Carries out `action` for [offset, offset + piece.size()) of the target.
-  auto apply = [&](PieceAction action, uint64_t offset,
-                   std::span<const uint8_t> piece) -> Result<void> {
-    switch (action) {
-      case PieceAction::kSkip:
-        return Ok();
-      case PieceAction::kWriteZeroes:
-        return dst->backend->write_zeroes(offset, piece.size(), block::ZeroMode::kDeallocate);
-      case PieceAction::kWriteData:
-        return compress ? dst->qcow2->write_compressed(offset, piece)
-                        : dst->backend->write(offset, piece);
-    }
-    return Ok();
-  };
-  // Copies step `i` through `buf` (and `base_buf` for -B).
-  auto copy_step = [&](uint64_t i, std::span<uint8_t> buf,
-                       std::span<uint8_t> base_buf) -> Result<void> {
-    const uint64_t offset = i * step;
-    const uint64_t len = std::min(step, size - offset);
-    std::span<uint8_t> data = buf.first(len);
-    // A hole in the source needs no reading; without a base to compare it
-    // to, the whole step is one zero piece.
-    TRY_ASSIGN(bool hole, src->backend->known_zero(offset, len));
-    if (hole && !base) {
-      PieceAction action = piece_action(policy, /*zero=*/true, /*same_as_base=*/false);
-      if (action != PieceAction::kWriteData) {
-        // Without -c the turns keep the writes in step order.
-        if (!compress && !wait_turn(i)) return Ok();
-        return apply(action, offset, data);
-      }
-    }
-    if (hole) {
-      std::fill(data.begin(), data.end(), 0);
-    } else {
-      TRY(src->backend->read(offset, data));
-    }
-    std::span<uint8_t> base_data;
-    if (base) {
-      base_data = base_buf.first(len);
-      std::fill(base_data.begin(), base_data.end(), 0);
-      uint64_t base_size = base->backend->size();
-      if (offset < base_size) {
-        TRY(base->backend->read(offset, base_data.subspan(0, std::min(len, base_size - offset))));
-      }
-    }
-    // -c decides per output cluster (each is compressed on its own), the
-    // plain path per sparse unit; runs of units with the same action go out
-    // as one request.
-    const uint64_t piece_size = compress ? cluster : unit;
-    auto action_at = [&](uint64_t at) {
-      std::span<const uint8_t> piece = data.subspan(at, std::min(piece_size, len - at));
-      bool same_as_base = base && std::equal(piece.begin(), piece.end(),
-                                             base_data.begin() + static_cast<ptrdiff_t>(at));
-      return piece_action(policy, is_zero(piece), same_as_base);
-    };
-    if (compress) {
-      for (uint64_t c = 0; c < len; c += cluster) {
-        TRY(apply(action_at(c), offset + c, data.subspan(c, std::min<uint64_t>(cluster, len - c))));
-      }
-      return Ok();
-    }
-    if (!wait_turn(i)) return Ok();  // an earlier step failed and reports it
-    uint64_t run_start = 0;
-    PieceAction run_action = action_at(0);
-    for (uint64_t u = unit;; u += unit) {
-      const bool end = u >= len;  // the last unit may be short
-      PieceAction next = end ? PieceAction::kSkip : action_at(u);
-      if (!end && next == run_action) continue;
-      uint64_t run_end = std::min(u, len);
-      TRY(apply(run_action, offset + run_start, data.subspan(run_start, run_end - run_start)));
-      if (end) return Ok();
-      run_start = u;
-      run_action = next;
-    }
-  };
-
-  // As many threads as qemu-img's default number of parallel requests
-  // (-m 8) for -c: compression is the costly part, and write_compressed()
-  // compresses outside the image's lock. Without -c, reading the next steps
-  // overlaps writing this one.
-  const uint64_t steps = (size + step - 1) / step;
-  const size_t workers = static_cast<size_t>(std::min<uint64_t>(steps, compress ? 8 : 4));
-  // Aligned, so that with O_DIRECT (-t/-T none, directsync) whole-cluster
-  // requests go straight to the files.
-  std::vector<block::AlignedBuffer> bufs;
-  std::vector<block::AlignedBuffer> base_bufs;
-  for (size_t w = 0; w < workers; ++w) {
-    bufs.emplace_back(step);
-    base_bufs.emplace_back(base ? step : 0);
-  }
+  storage::ConvertCopy copy{
+      .source = *src->backend,
+      .target = *dst,
+      .base = base ? base->backend.get() : nullptr,
+      .size = size,
+      .cluster = cluster,
+      .sparse = sparse,
+      .compress = compress ? storage::Compression::kCompressed : storage::Compression::kNone,
+      .target_state = no_create ? storage::TargetState::kExisting : storage::TargetState::kFresh};
   Progress bar(progress);
-  bar.update(0, size);
-  std::mutex progress_mu;
-  uint64_t copied = 0;
   auto copied_all =
-      for_each_parallel(steps, workers, [&](uint64_t i, size_t worker) -> Result<void> {
-        uint64_t offset = i * step;
-        Result<void> copied_step = copy_step(i, bufs[worker].span(), base_bufs[worker].span());
-        if (!compress) end_turn(copied_step.ok());
-        TRY(copied_step);
-        std::lock_guard<std::mutex> lock(progress_mu);
-        copied += std::min(step, size - offset);
-        bar.update(copied, size);
-        return Ok();
-      });
+      storage::convert_copy(copy, [&](uint64_t done, uint64_t total) { bar.update(done, total); });
   if (!copied_all) return fail(copied_all.error().message());
   if (bitmaps) {
     auto copied_bitmaps = copy_convert_bitmaps(*src->qcow2, src_spec->name, *dst->qcow2,

@@ -2,9 +2,9 @@
 #include <cstdio>
 
 #include "cli/img_common.h"
-#include "cli/img_create_options.h"
 #include "cli/img_image_spec.h"
 #include "cli/img_verbs.h"
+#include "storage/create.h"
 
 namespace vessel::cli::img {
 namespace {
@@ -74,7 +74,6 @@ int create_verb(std::span<const std::string_view> args) {
   if (!take_image_args(*parsed, "", status)) return status;
 
   block::ImageFormat format = block::ImageFormat::kRaw;
-  std::string format_name = "raw";
   std::vector<std::string> option_lists;
   std::string backing, backing_format;
   bool unsafe = false, quiet = false;
@@ -84,7 +83,6 @@ int create_verb(std::span<const std::string_view> args) {
         auto f = parse_format_option(value);
         if (!f) return fail(f.error().message());
         format = *f;
-        format_name = value;
         break;
       }
       case kOptions:
@@ -108,76 +106,36 @@ int create_verb(std::span<const std::string_view> args) {
     }
   }
 
-  auto options = parse_img_create_options(format, option_lists);
+  auto options = storage::parse_img_create_options(format, option_lists);
   if (!options) return fail(options.error().message());
-  if (options->help) return 0;
-  block::Qcow2CreateOptions& q = options->qcow2;
-  std::optional<uint64_t> size = options->size;
-  if (!options->backing_file.empty()) backing = options->backing_file;
-  if (!options->backing_format.empty()) backing_format = options->backing_format;
+  if (options->help) {
+    std::fputs(storage::create_options_help(format).c_str(), stdout);
+    return 0;
+  }
 
   const auto& pos = parsed->positional;
   if (pos.empty()) return fail("expecting image file name (see 'vessel img create --help')");
   if (pos.size() > 2) return fail("unexpected argument '" + pos[2] + "'");
-  const std::string& path = pos[0];
+  storage::CreateRequest request;
+  request.path = pos[0];
+  request.format = format;
+  request.options = std::move(*options);
   if (pos.size() == 2) {
     auto s = parse_img_size(pos[1]);
     if (!s) return fail(s.error().message());
-    size = *s;
+    request.size = *s;
   }
-  // qemu-img's limit, and it rounds a size up to whole 512-byte sectors
-  // (1234 → 1536).
-  if (size && *size > (uint64_t{INT64_MAX} & ~uint64_t{511})) {
-    return fail(path + ": Invalid image size specified. Must be between 0 and " +
-                std::to_string(INT64_MAX) + ".");
-  }
-  if (size) size = (*size + 511) & ~uint64_t{511};
-
-  if (format == block::ImageFormat::kRaw) {
-    if (!backing.empty()) return fail(path + ": the raw format does not support backing files");
-    if (!size)
-      return fail(path + ": image size is required (e.g. 'vessel img create " + path + " 10G')");
-    if (!quiet) std::printf("%s\n", raw_formatting_line(path, *size, *options).c_str());
-    auto r = create_raw_image(path, *size, *options);
-    if (!r) return fail(r.error().message());
-    return 0;
-  }
-
-  if (auto checked = check_img_create_options(path, *options); !checked) {
-    return fail(checked.error().message());
-  }
-  if (!backing.empty()) {
-    std::string resolved = resolve_backing_path(path, backing);
-    if (backing_format.empty()) {
-      if (unsafe) return fail(path + ": Backing file specified without backing format");
-      auto probed = block::probe_image_format(resolved);
-      if (!probed) return fail("could not open backing file: " + probed.error().message());
-      backing_format = block::image_format_name(*probed);
-    } else {
-      auto f = parse_format_option(backing_format);
-      if (!f) return fail(f.error().message());
-    }
-    if (!unsafe) {
-      auto opened = open_image(resolved, backing_format, false);
-      if (!opened) return fail("could not open backing file: " + opened.error().message());
-      if (!size) size = opened->backend->size();
-    }
-    q.backing_file = backing;
-    q.backing_format = backing_format;
-    q.backing_unchecked = unsafe;
-  } else if (!backing_format.empty()) {
-    return fail(path + ": a backing format (-F) needs a backing file (-b)");
-  }
-  if (!size)
-    return fail(path + ": image size is required (e.g. 'vessel img create -f qcow2 " + path +
-                " 10G')");
-  q.size = *size;
+  request.backing_file = backing;
+  request.backing_format = backing_format;
+  request.backing_check = unsafe ? storage::BackingCheck::kUnchecked : storage::BackingCheck::kOpen;
+  auto plan = storage::plan_create(std::move(request));
+  if (!plan) return fail(plan.error().message());
 
   if (!quiet) {
-    std::printf("%s\n", qcow2_formatting_line(path, *options).c_str());
+    std::printf("%s\n", plan->formatting_line().c_str());
     std::fflush(stdout);
   }
-  auto created = block::Qcow2Image::create(path, qcow2_create_options(*options));
+  auto created = storage::create_image(*plan, warn);
   if (!created) return fail(created.error().message());
   return 0;
 }

@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "cli/img_common.h"
-#include "cli/img_create_options.h"
 #include "cli/img_image_spec.h"
 #include "cli/img_verbs.h"
+#include "storage/create_options.h"
 
 namespace vessel::cli::img {
 namespace {
@@ -120,15 +120,15 @@ int dd_verb(std::span<const std::string_view> args) {
   auto format = parse_format_option(out_format);
   if (!format) return fail(format.error().message());
   // A new image with create's defaults (qemu-img dd creates it so too).
-  ImgCreateOptions defaults;
+  storage::ImgCreateOptions defaults;
   const uint64_t create_size = (out_size + 511) / 512 * 512;
   Result<void> made = Ok();
   if (*format == block::ImageFormat::kQcow2) {
-    block::Qcow2CreateOptions qcow2 = qcow2_create_options(defaults);
+    block::Qcow2CreateOptions qcow2 = storage::qcow2_create_options(defaults, warn);
     qcow2.size = create_size;
     made = block::Qcow2Image::create(dd->output, qcow2);
   } else {
-    made = create_raw_image(dd->output, create_size, defaults);
+    made = storage::create_raw_image(dd->output, create_size, defaults, warn);
   }
   if (!made) return fail(made.error().message());
   auto out = open_image(dd->output, out_format, true);

@@ -1,48 +1,22 @@
-// How `vessel img` verbs name their images, in every spelling qemu-img
-// takes: a file name, "file:PATH", "json:{...}" (nested or flattened
-// "file.filename" keys) and, with --image-opts, "driver=qcow2,file.filename=
-// PATH" (",," for a comma in a value); and qemu's --object definitions
-// (only "secret" exists here, for qemu-img's command lines that carry one).
-// Every spelling is read into qemu's flat block options and checked in one
-// place; the errors are qemu-img's, after "Could not open 'NAME': ".
+// The image arguments of a `vessel img` command line: --image-opts, the
+// --object definitions and -f, read into the image layer's specs
+// (storage/image_spec.h) with qemu-img's help and errors.
 #pragma once
 
-#include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "base/result.h"
 #include "cli/img_common.h"
+#include "storage/image_spec.h"
 
 namespace vessel::cli::img {
 
-// One image, as a verb opens it.
-struct ImageSpec {
-  std::string name;    // as the user gave it (qemu-img quotes it in errors)
-  std::string path;    // the image file
-  std::string format;  // "raw" or "qcow2"; empty: probed
-  bool read_only = false;
-  // cache.direct and cache.no-flush, when given: they override the verb's
-  // cache mode.
-  std::optional<bool> cache_direct = std::nullopt;
-  std::optional<bool> cache_no_flush = std::nullopt;
-  uint64_t l2_cache_bytes = 0;  // 0: the default
-  bool no_backing = false;      // "backing": null
-  // The verb's cache mode with the options above applied.
-  CacheMode cache(CacheMode mode) const;
-};
-
-// A secret from --object secret,id=ID,data=DATA|file=PATH[,format=raw|base64].
-struct ImageSecret {
-  std::string id;
-  std::string value;  // decoded
-};
-
-// How a name on the command line is read: a file name (or "file:", "json:"
-// name), or an --image-opts list.
-enum class ImageNameSyntax : uint8_t { kName, kImageOpts };
+using storage::ImageNameSyntax;
+using storage::ImageSecret;
+using storage::ImageSpec;
+using storage::open_image;
 
 // The image arguments of one command line: --image-opts, the --object
 // definitions, -f.
@@ -83,13 +57,5 @@ std::optional<ImageArgs> take_image_args(const ParsedArgs& parsed, const std::st
 // The help paragraph on image names, --image-opts and --object, for the
 // image arguments (ImageArgFlags) a verb takes.
 void print_image_args_help(unsigned flags);
-
-// One --object argument (keyval "TYPE,id=ID,..." or a JSON object), added to
-// `secrets`. Returns false when it asked for help, which was printed.
-Result<bool> add_image_object(std::string_view text, std::vector<ImageSecret>& secrets);
-
-// Opens the image `spec` names (see open_image in img_common.h).
-Result<OpenedImage> open_image(const ImageSpec& spec, bool writable, CacheMode cache = {},
-                               const SnapshotRef& snapshot = {});
 
 }  // namespace vessel::cli::img

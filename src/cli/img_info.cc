@@ -4,6 +4,7 @@
 #include "cli/img_common.h"
 #include "cli/img_image_spec.h"
 #include "cli/img_verbs.h"
+#include "storage/info.h"
 
 namespace vessel::cli::img {
 namespace {
@@ -26,19 +27,6 @@ void print_help() {
   print_image_args_help(kImageArgs);
 }
 
-struct ImageDescription {
-  std::string filename;
-  std::string format;
-  uint64_t virtual_size = 0;
-  uint64_t actual_size = 0;
-  bool dirty = false;
-  bool is_qcow2 = false;
-  block::Qcow2Info q;
-  std::vector<block::Qcow2Snapshot> snapshots;
-  std::vector<block::Qcow2Bitmap> bitmaps;
-  std::string full_backing;
-};
-
 // A bitmap's flags as qemu-img names them, in its order.
 std::vector<const char*> bitmap_flags(const block::Qcow2Bitmap& b) {
   std::vector<const char*> flags;
@@ -47,32 +35,11 @@ std::vector<const char*> bitmap_flags(const block::Qcow2Bitmap& b) {
   return flags;
 }
 
-Result<ImageDescription> describe(const ImageSpec& spec) {
-  const std::string& path = spec.path;
-  TRY_ASSIGN(OpenedImage image, open_image(spec, false));
-  ImageDescription d;
-  d.filename = path;
-  d.format = block::image_format_name(image.format);
-  d.virtual_size = image.backend->size();
-  d.actual_size = allocated_bytes(path);
-  if (image.qcow2 != nullptr) {
-    d.is_qcow2 = true;
-    d.q = image.qcow2->info();
-    d.dirty = d.q.dirty;
-    d.snapshots = image.qcow2->snapshots();
-    d.bitmaps = image.qcow2->bitmaps();
-    if (!d.q.backing_file.empty()) {
-      d.full_backing = resolve_backing_path(path, d.q.backing_file);
-    }
-  }
-  return d;
-}
-
 const char* compression_name(block::qcow2::CompressionType t) {
   return t == block::qcow2::CompressionType::kZstd ? "zstd" : "zlib";
 }
 
-std::string to_json(const ImageDescription& d, const std::string& indent) {
+std::string to_json(const storage::ImageInfo& d, const std::string& indent) {
   const std::string i1 = indent + "    ", i2 = i1 + "    ", i3 = i2 + "    ";
   std::vector<std::string> fields;
   if (d.is_qcow2 && !d.snapshots.empty()) {
@@ -153,7 +120,7 @@ std::string to_json(const ImageDescription& d, const std::string& indent) {
   return out + indent + "}";
 }
 
-void print_human(const ImageDescription& d) {
+void print_human(const storage::ImageInfo& d) {
   std::printf("image: %s\n", d.filename.c_str());
   std::printf("file format: %s\n", d.format.c_str());
   std::printf("virtual size: %s (%llu bytes)\n", human_size(d.virtual_size).c_str(),
@@ -236,20 +203,10 @@ int info_verb(std::span<const std::string_view> args) {
   auto spec = image_args->spec(parsed->positional[0]);
   if (!spec) return fail(spec.error().message());
 
-  std::vector<ImageDescription> list;
-  while (true) {
-    auto d = describe(*spec);
-    if (!d) return fail(d.error().message());
-    list.push_back(std::move(*d));
-    const ImageDescription& last = list.back();
-    // As qemu-img: the chain is listed by name, "backing": null or not.
-    if (!chain || !last.is_qcow2 || last.q.backing_file.empty()) break;
-    if (list.size() > 64) return fail(spec->path + ": backing chain is too deep");
-    ImageSpec next;
-    next.name = next.path = last.full_backing;
-    next.format = last.q.backing_format;
-    spec = std::move(next);
-  }
+  auto described = storage::describe_images(
+      std::move(*spec), chain ? storage::InfoScope::kBackingChain : storage::InfoScope::kImage);
+  if (!described) return fail(described.error().message());
+  const std::vector<storage::ImageInfo>& list = *described;
 
   if (json) {
     if (chain) {

@@ -3,10 +3,10 @@
 #include <cstdio>
 #include <vector>
 
-#include "cli/img_chain.h"
 #include "cli/img_common.h"
 #include "cli/img_image_spec.h"
 #include "cli/img_verbs.h"
+#include "storage/chain.h"
 
 namespace vessel::cli::img {
 namespace {
@@ -27,7 +27,7 @@ void print_help() {
   print_image_args_help(kImageArgs);
 }
 
-bool mergeable(const Extent& a, const Extent& b) {
+bool mergeable(const storage::Extent& a, const storage::Extent& b) {
   return a.depth == b.depth && a.present == b.present && a.zero == b.zero && a.data == b.data &&
          a.has_offset == b.has_offset && a.file == b.file &&
          (!a.has_offset || a.offset + a.length == b.offset);
@@ -63,13 +63,13 @@ int map_verb(std::span<const std::string_view> args) {
   if (!image_args) return status;
   auto spec = image_args->spec(parsed->positional[0]);
   if (!spec) return fail(spec.error().message());
-  auto chain = open_chain(*spec);
+  auto chain = storage::open_chain(*spec);
   if (!chain) return fail(chain.error().message());
 
-  std::vector<Extent> extents;
+  std::vector<storage::Extent> extents;
   const uint64_t size = (*chain)[0]->backend->size();
   for (uint64_t pos = 0; pos < size;) {
-    auto e = extent_at(*chain, 0, pos, size - pos);
+    auto e = storage::extent_at(*chain, 0, pos, size - pos);
     if (!e) return fail(e.error().message());
     if (!extents.empty() && mergeable(extents.back(), *e)) {
       extents.back().length += e->length;
@@ -82,7 +82,7 @@ int map_verb(std::span<const std::string_view> args) {
   if (json) {
     std::printf("[");
     for (size_t i = 0; i < extents.size(); ++i) {
-      const Extent& e = extents[i];
+      const storage::Extent& e = extents[i];
       std::printf(
           "%s{ \"start\": %llu, \"length\": %llu, \"depth\": %u, \"present\": %s, "
           "\"zero\": %s, \"data\": %s",
@@ -97,7 +97,7 @@ int map_verb(std::span<const std::string_view> args) {
     return 0;
   }
   std::printf("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to", "File");
-  for (const Extent& e : extents) {
+  for (const storage::Extent& e : extents) {
     if (!e.data || e.zero || !e.has_offset) continue;  // as qemu-img: data that is not zeros
     std::printf("%#-16llx%#-16llx%#-16llx%s\n", static_cast<unsigned long long>(e.start),
                 static_cast<unsigned long long>(e.length),

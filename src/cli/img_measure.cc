@@ -9,11 +9,11 @@
 #include <cstdio>
 #include <tuple>
 
-#include "cli/img_chain.h"
 #include "cli/img_common.h"
-#include "cli/img_create_options.h"
 #include "cli/img_image_spec.h"
 #include "cli/img_verbs.h"
+#include "storage/chain.h"
+#include "storage/create_options.h"
 
 namespace vessel::cli::img {
 namespace {
@@ -117,7 +117,7 @@ Result<Qcow2Target> parse_qcow2_target(
     } else if (key == "extended_l2") {
       TRY_ASSIGN(t.extended_l2, parse_img_bool(key, value));
     } else if (key == "extent_size_hint") {
-      if (!parse_img_size(value)) return Error(extent_size_hint_error());
+      if (!parse_img_size(value)) return Error(storage::extent_size_hint_error());
     } else if (key == "data_file_raw") {
       // An external data file changes nothing qemu-img measure counts.
       TRY(parse_img_bool(key, value));
@@ -165,7 +165,7 @@ std::pair<bool, uint64_t> host_data_run(int fd, uint64_t offset, uint64_t length
 // Bytes of the input that a qcow2 copy must hold: every target cluster
 // holding data, as qcow2_measure() counts it from block status (zero and
 // unallocated extents cost nothing).
-Result<uint64_t> data_bytes(const Chain& chain, uint64_t cluster_size) {
+Result<uint64_t> data_bytes(const storage::Chain& chain, uint64_t cluster_size) {
   HostFds host;
   for (const auto& layer : chain) {
     host.fds.push_back(layer->qcow2 != nullptr
@@ -175,7 +175,7 @@ Result<uint64_t> data_bytes(const Chain& chain, uint64_t cluster_size) {
   const uint64_t size = chain[0]->backend->size();
   uint64_t required = 0;
   for (uint64_t pos = 0; pos < size;) {
-    TRY_ASSIGN(Extent e, extent_at(chain, 0, pos, size - pos));
+    TRY_ASSIGN(storage::Extent e, storage::extent_at(chain, 0, pos, size - pos));
     uint64_t length = e.length;
     bool data = e.data && !e.zero;
     if (data && e.has_offset && host.fds[e.depth] >= 0) {
@@ -235,11 +235,11 @@ int measure_verb(std::span<const std::string_view> args) {
   int status = 0;
   auto image_args = take_image_args(*parsed, format, status);
   if (!image_args) return status;
-  Chain chain;
+  storage::Chain chain;
   if (!pos.empty()) {
     auto spec = image_args->spec(pos[0]);
     if (!spec) return fail(spec.error().message());
-    auto opened = open_chain(*spec);
+    auto opened = storage::open_chain(*spec);
     if (!opened) return fail(opened.error().message());
     chain = std::move(opened).value();
   }
@@ -253,7 +253,7 @@ int measure_verb(std::span<const std::string_view> args) {
         }
       } else if (key == "extent_size_hint") {
         // Of the file, not of the image's size.
-        if (!parse_img_size(value)) return fail(extent_size_hint_error());
+        if (!parse_img_size(value)) return fail(storage::extent_size_hint_error());
       } else if (key != "size") {
         return fail("Invalid parameter '" + key + "' (invalid options for file format 'raw')");
       }

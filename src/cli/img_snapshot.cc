@@ -6,12 +6,10 @@
 #include "cli/img_common.h"
 #include "cli/img_image_spec.h"
 #include "cli/img_verbs.h"
+#include "storage/snapshot.h"
 
 namespace vessel::cli::img {
 namespace {
-
-// qemu-img keeps at most this much of a new snapshot's name (QEMUSnapshotInfo.name).
-constexpr size_t kMaxNewNameBytes = 255;
 
 void print_help() {
   std::printf(
@@ -38,7 +36,7 @@ void print_help() {
   print_image_args_help(kImageArgs);
 }
 
-enum class Action { kNone, kList, kApply, kCreate, kDelete };
+using Action = storage::SnapshotAction;
 
 }  // namespace
 
@@ -96,58 +94,12 @@ int snapshot_verb(std::span<const std::string_view> args) {
   if (!image_args) return status;
   auto spec = image_args->spec(parsed->positional[0]);
   if (!spec) return fail(spec.error().message());
-  const std::string& path = spec->path;
-  const bool writable = action != Action::kList;
-  if (force_share && writable) {
-    return fail(path + ": force-share=on can only be used with read-only images");
+  if (force_share && action != Action::kList) {
+    return fail(spec->path + ": force-share=on can only be used with read-only images");
   }
-  auto image = open_image(*spec, writable);
-  if (!image) return fail(image.error().message());
-  block::Qcow2Image* q = image->qcow2;
-  auto refuse = [&](const std::string& verb) {
-    return fail(path + ": Could not " + verb + " snapshot '" + snapshot +
-                "': raw images have no snapshots");
-  };
-
-  switch (action) {
-    case Action::kNone:
-      break;
-    case Action::kList:
-      if (q != nullptr && !q->snapshots().empty()) {
-        std::fputs(snapshot_list_text(q->snapshots()).c_str(), stdout);
-      }
-      break;
-    case Action::kCreate: {
-      if (q == nullptr) return refuse("create");
-      std::string name = snapshot.substr(0, kMaxNewNameBytes);
-      auto id = q->create_snapshot(name);
-      if (!id) return fail(id.error().message());
-      break;
-    }
-    case Action::kApply: {
-      if (q == nullptr) return refuse("apply");
-      auto index = q->find_snapshot(snapshot);
-      if (!index) {
-        return fail(path + ": Could not apply snapshot '" + snapshot + "': snapshot not found");
-      }
-      if (auto r = q->apply_snapshot(*index); !r.ok()) return fail(r.error().message());
-      break;
-    }
-    case Action::kDelete: {
-      if (q == nullptr) return refuse("delete");
-      // qemu-img snapshot -d matches names only, the first one that fits.
-      const auto& list = q->snapshots();
-      size_t index = 0;
-      while (index < list.size() && list[index].name != snapshot) ++index;
-      if (index == list.size()) {
-        return fail(path + ": Could not delete snapshot '" + snapshot + "': snapshot not found");
-      }
-      if (auto r = q->delete_snapshot(index); !r.ok()) return fail(r.error().message());
-      break;
-    }
-  }
-  auto closed = q != nullptr ? q->close() : Ok();
-  if (!closed.ok()) return fail(closed.error().message());
+  auto list = storage::run_snapshot({std::move(*spec), action, snapshot});
+  if (!list) return fail(list.error().message());
+  if (!list->empty()) std::fputs(snapshot_list_text(*list).c_str(), stdout);
   return 0;
 }
 

@@ -168,7 +168,6 @@ class DomainManager {
   // Starts a shut-off domain from the VM snapshot `snapshot` in its disks.
   Result<DomainRef> start_from_snapshot(const DomainRef& ref, const std::string& snapshot);
   const StateDir& state_dir() const { return dir_; }
-  const std::string& vessel_path() const { return vessel_path_; }
 
  private:
   struct Domain {

@@ -3,10 +3,13 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <utility>
 
 #include "daemon/domain_xml.h"
 #include "daemon/snapshot_manager.h"
 #include "daemon/virt_error.h"
+#include "storage/create.h"
+#include "storage/snapshot.h"
 
 namespace vessel::daemon {
 namespace {
@@ -23,6 +26,18 @@ std::string default_overlay(const std::string& path, const std::string& name) {
                          ? path.substr(0, dot)
                          : path;
   return stem + "." + name;
+}
+
+// A shut-off disk's external snapshot: a new qcow2 overlay at `file` on top
+// of the disk, as `vessel img create -f qcow2 -b DISK -F FMT FILE` makes it.
+Result<void> create_overlay(const std::string& file, const DiskDef& disk) {
+  storage::CreateRequest request;
+  request.path = file;
+  request.format = block::ImageFormat::kQcow2;
+  request.backing_file = disk.path;
+  request.backing_format = disk.format;
+  TRY_ASSIGN(storage::CreatePlan plan, storage::plan_create(std::move(request)));
+  return storage::create_image(plan);
 }
 
 // Settles each disk's part in the snapshot: every disk of the domain gets an
@@ -125,13 +140,13 @@ Result<SnapshotDef> SnapshotManager::create_internal(const DomainManager::Snapsh
   for (const DiskDef& disk : view.def.disks) {
     if (disk.readonly) continue;
     if (disk.format != "qcow2") {
-      for (const std::string& path : done) (void)img({"snapshot", "-d", def.name, path});
+      for (const std::string& path : done) (void)storage::delete_snapshot(path, def.name);
       return make(virt_error::kConfigUnsupported, "internal snapshot for disk " + disk.target +
                                                       " unsupported for storage type " +
                                                       disk.format);
     }
-    if (auto taken = img({"snapshot", "-c", def.name, disk.path}); !taken.ok()) {
-      for (const std::string& path : done) (void)img({"snapshot", "-d", def.name, path});
+    if (auto taken = on_disk(storage::create_snapshot(disk.path, def.name)); !taken.ok()) {
+      for (const std::string& path : done) (void)storage::delete_snapshot(path, def.name);
       return taken.error();
     }
     done.push_back(disk.path);
@@ -171,7 +186,7 @@ Result<SnapshotDef> SnapshotManager::create_external(const DomainManager::Snapsh
         break;
       }
     } else if (!reuse) {
-      result = img({"create", "-q", "-f", "qcow2", "-b", disk.path, "-F", disk.format, entry.file});
+      result = on_disk(create_overlay(entry.file, disk));
       if (!result.ok()) break;
     }
     switched.push_back({entry.file, "qcow2", disk.target, false});

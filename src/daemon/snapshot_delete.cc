@@ -1,11 +1,12 @@
 // snapshot-delete: the internal snapshot goes from the disks (HMP `delvm` in
-// a running VM, `vessel img snapshot -d` otherwise) and from the metadata;
+// a running VM, the image layer's snapshot delete otherwise) and from the metadata;
 // its children move up to its parent. External snapshots only lose their
 // metadata (--metadata), as merging overlays is not supported.
 #include <algorithm>
 
 #include "daemon/snapshot_manager.h"
 #include "daemon/virt_error.h"
+#include "storage/snapshot.h"
 
 namespace vessel::daemon {
 namespace {
@@ -21,7 +22,7 @@ Result<void> SnapshotManager::discard(const DomainManager::SnapshotView& view,
   if (disks.empty()) return Ok();
   if (view.process)
     return run_hmp(*view.process, "delvm " + snap.name, "Failed to delete snapshot");
-  for (const DiskDef& disk : disks) TRY(img({"snapshot", "-d", snap.name, disk.path}));
+  for (const DiskDef& disk : disks) TRY(on_disk(storage::delete_snapshot(disk.path, snap.name)));
   return Ok();
 }
 

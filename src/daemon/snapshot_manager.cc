@@ -6,7 +6,6 @@
 #include <algorithm>
 
 #include "daemon/domain_xml.h"
-#include "daemon/run_tool.h"
 #include "daemon/virt_error.h"
 
 namespace vessel::daemon {
@@ -73,12 +72,8 @@ Result<void> run_hmp(VmProcess& process, const std::string& command, const std::
 SnapshotManager::SnapshotManager(DomainManager& domains)
     : domains_(domains), store_(domains.state_dir()) {}
 
-Result<void> SnapshotManager::img(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {domains_.vessel_path(), "img"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  if (auto done = run_tool(argv); !done.ok()) {
-    return make(virt_error::kOperationFailed, done.error().message());
-  }
+Result<void> SnapshotManager::on_disk(Result<void> done) {
+  if (!done.ok()) return make(virt_error::kOperationFailed, done.error().message());
   return Ok();
 }
 

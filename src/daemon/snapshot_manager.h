@@ -2,9 +2,9 @@
 // QEMU driver does them:
 //   - internal (the default): a running domain's whole VM through HMP
 //     `savevm` (state running/paused); a shut-off domain's writable qcow2
-//     disks through `vessel img snapshot` (state shutoff)
+//     disks through the image layer's snapshots (state shutoff)
 //   - external (disk-only): each writable disk gets a qcow2 overlay (QMP
-//     `blockdev-snapshot-sync`, or `vessel img create -b` when shut off)
+//     `blockdev-snapshot-sync`, or an overlay made by the image layer when shut off)
 //     and the domain runs on the overlays from then on
 // Metadata lives in a SnapshotStore. One mutex orders the snapshot
 // operations; it is never the DomainManager's, which is not held while the
@@ -76,8 +76,9 @@ class SnapshotManager {
   // The images an internal snapshot lives in: its disks as the domain has
   // them now, refused if one was switched to another image since.
   Result<std::vector<DiskDef>> internal_disks(const SnapshotDef& snap, const DomainDef& now);
-  // `vessel img ARGS…`, its error a libvirt one.
-  Result<void> img(const std::vector<std::string>& args);
+  // The result of an image operation on a shut-off domain's disk
+  // (storage/), its error a libvirt one.
+  static Result<void> on_disk(Result<void> done);
 
   DomainManager& domains_;
   SnapshotStore store_;

@@ -10,6 +10,7 @@
 #include "daemon/domain_xml.h"
 #include "daemon/snapshot_manager.h"
 #include "daemon/virt_error.h"
+#include "storage/snapshot.h"
 
 namespace vessel::daemon {
 namespace {
@@ -94,7 +95,7 @@ Result<void> SnapshotManager::revert_to_disks(const DomainRef& ref,
   // A shut-off snapshot: the running VM goes first, as with libvirt.
   if (view.process) TRY(domains_.destroy(ref));
   if (view.persistent) TRY(domains_.restore_definition(ref, then));
-  for (const DiskDef& disk : disks) TRY(img({"snapshot", "-a", snap.name, disk.path}));
+  for (const DiskDef& disk : disks) TRY(on_disk(storage::apply_snapshot(disk.path, snap.name)));
   if (flags & (kRevertRunning | kRevertPaused)) {
     TRY(domains_.start(ref, flags & kRevertPaused));
   }

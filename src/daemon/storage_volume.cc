@@ -6,11 +6,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "block/host_file.h"
-#include "block/qcow2.h"
 #include "block/qcow2_header.h"
 #include "daemon/virt_error.h"
+#include "storage/create.h"
 
 namespace vessel::daemon {
 namespace {
@@ -47,9 +48,14 @@ Result<void> create_raw(int fd, const std::string& path, const VolumeDef& def) {
   return Ok();
 }
 
+// As libvirt makes one with qemu-img create (which rounds the size up to
+// whole sectors).
 Result<void> create_qcow2(const std::string& path, const VolumeDef& def, bool preallocate) {
-  block::Qcow2CreateOptions options;
-  options.size = (def.capacity + 511) / 512 * 512;  // qemu-img rounds up to sectors
+  storage::CreateRequest request;
+  request.path = path;
+  request.format = block::ImageFormat::kQcow2;
+  request.size = def.capacity;
+  block::Qcow2CreateOptions& options = request.options.qcow2;
   options.version = def.qcow2_v2 ? block::Qcow2Version::kV2 : block::Qcow2Version::kV3;
   options.lazy_refcounts = def.lazy_refcounts;
   // As libvirt asks of qemu-img: metadata preallocation on request, or for
@@ -57,7 +63,8 @@ Result<void> create_qcow2(const std::string& path, const VolumeDef& def, bool pr
   if (preallocate || def.allocation > 0) {
     options.preallocation = block::Qcow2Preallocation::kMetadata;
   }
-  auto created = block::Qcow2Image::create(path, options);
+  auto plan = storage::plan_create(std::move(request));
+  Result<void> created = plan.ok() ? storage::create_image(*plan) : Result<void>(plan.error());
   if (!created.ok()) {
     return virt_error::make(virt_error::kInternalError, created.error().message());
   }

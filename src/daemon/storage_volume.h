@@ -1,5 +1,8 @@
 // The files behind a directory pool's volumes: what one holds (inspect) and
-// how a new one is made (create), with the block layer's qcow2 code.
+// how a new one is made (create): a qcow2 volume by the image layer's create,
+// a raw one here (its allocation may be part of its capacity, which qemu-img
+// create cannot ask for). Inspecting reads the qcow2 header only, never the
+// image layer's info, which would open the backing files the image names.
 #pragma once
 
 #include <string>

@@ -4,7 +4,7 @@
 // function, so that they cannot disagree on what the target ends up holding.
 #pragma once
 
-namespace vessel::cli::img {
+namespace vessel::storage {
 
 enum class PieceAction {
   kSkip,         // leave the target as it is: it already reads as this piece
@@ -35,4 +35,4 @@ constexpr PieceAction piece_action(const PiecePolicy& policy, bool zero, bool sa
   return PieceAction::kWriteZeroes;
 }
 
-}  // namespace vessel::cli::img
+}  // namespace vessel::storage

@@ -1,42 +1,15 @@
-#include "cli/img_create_options.h"
+#include "storage/create_options.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 
-#include "cli/img_common.h"
+#include "storage/image_values.h"
 
-namespace vessel::cli::img {
+namespace vessel::storage {
 namespace {
-
-void print_option_help(block::ImageFormat format) {
-  if (format == block::ImageFormat::kQcow2) {
-    std::printf(
-        "Supported qcow2 options:\n"
-        "  backing_file=<str>     - File name of a base image\n"
-        "  backing_fmt=<str>      - Image format of the base image\n"
-        "  cluster_size=<size>    - qcow2 cluster size\n"
-        "  compat=<str>           - Compatibility level (0.10 or 1.1)\n"
-        "  compression_type=<str> - Compression method used for image cluster compression\n"
-        "  data_file=<str>        - File name of an external data file\n"
-        "  data_file_raw=<bool (on/off)> - The external data file must stay valid as a raw image\n"
-        "  extended_l2=<bool (on/off)> - Extended L2 tables\n"
-        "  extent_size_hint=<size> - Extent size hint for the image file, 0 to disable\n"
-        "  lazy_refcounts=<bool (on/off)> - Postpone refcount updates\n"
-        "  preallocation=<str>    - Preallocation mode (allowed values: off, metadata)\n"
-        "  refcount_bits=<num>    - Width of a reference count entry in bits\n"
-        "  size=<size>            - Virtual disk size\n");
-  } else {
-    std::printf(
-        "Supported raw options:\n"
-        "  extent_size_hint=<size> - Extent size hint for the image file, 0 to disable\n"
-        "  preallocation=<str>    - Preallocation mode (allowed values: off, falloc, full)\n"
-        "  size=<size>            - Virtual disk size\n");
-  }
-}
 
 // One qcow2 option; false when `key` is not one.
 Result<bool> parse_qcow2_option(const std::string& key, const std::string& value,
@@ -90,6 +63,31 @@ Result<bool> parse_qcow2_option(const std::string& key, const std::string& value
 
 }  // namespace
 
+std::string create_options_help(block::ImageFormat format) {
+  if (format == block::ImageFormat::kQcow2) {
+    return "Supported qcow2 options:\n"
+           "  backing_file=<str>     - File name of a base image\n"
+           "  backing_fmt=<str>      - Image format of the base image\n"
+           "  cluster_size=<size>    - qcow2 cluster size\n"
+           "  compat=<str>           - Compatibility level (0.10 or 1.1)\n"
+           "  compression_type=<str> - Compression method used for image cluster compression\n"
+           "  data_file=<str>        - File name of an external data file\n"
+           "  data_file_raw=<bool (on/off)> - The external data file must stay valid as a raw "
+           "image\n"
+           "  extended_l2=<bool (on/off)> - Extended L2 tables\n"
+           "  extent_size_hint=<size> - Extent size hint for the image file, 0 to disable\n"
+           "  lazy_refcounts=<bool (on/off)> - Postpone refcount updates\n"
+           "  preallocation=<str>    - Preallocation mode (allowed values: off, metadata)\n"
+           "  refcount_bits=<num>    - Width of a reference count entry in bits\n"
+           "  size=<size>            - Virtual disk size\n";
+  } else {
+    return "Supported raw options:\n"
+           "  extent_size_hint=<size> - Extent size hint for the image file, 0 to disable\n"
+           "  preallocation=<str>    - Preallocation mode (allowed values: off, falloc, full)\n"
+           "  size=<size>            - Virtual disk size\n";
+  }
+}
+
 std::string extent_size_hint_error() {
   return "Parameter 'extent_size_hint' expects a non-negative number below 2^64 (optional "
          "suffix k, M, G, T, P or E)";
@@ -101,7 +99,6 @@ Result<ImgCreateOptions> parse_img_create_options(block::ImageFormat format,
   const bool qcow2 = format == block::ImageFormat::kQcow2;
   for (const std::string& item : img_option_items(lists)) {
     if (item == "help" || item == "?") {
-      print_option_help(format);
       o.help = true;
       return o;
     }
@@ -196,7 +193,7 @@ std::string raw_formatting_line(const std::string& path, uint64_t size, const Im
   return line;
 }
 
-block::Qcow2CreateOptions qcow2_create_options(const ImgCreateOptions& o) {
+block::Qcow2CreateOptions qcow2_create_options(const ImgCreateOptions& o, const Warn& warn) {
   block::Qcow2CreateOptions q = o.qcow2;
   q.extent_size_hint = o.extent_size_hint;
   // qemu-img warns only about a hint it was given.
@@ -204,7 +201,8 @@ block::Qcow2CreateOptions qcow2_create_options(const ImgCreateOptions& o) {
   return q;
 }
 
-Result<void> create_raw_image(const std::string& path, uint64_t size, const ImgCreateOptions& o) {
+Result<void> create_raw_image(const std::string& path, uint64_t size, const ImgCreateOptions& o,
+                              const Warn& warn) {
   if (o.extent_size_hint > block::kMaxExtentSizeHint) {
     return Error(path + ": Extent size hint is too large");
   }
@@ -212,7 +210,7 @@ Result<void> create_raw_image(const std::string& path, uint64_t size, const ImgC
   if (fd < 0) return Error(path + ": " + std::strerror(errno));
   // While the file is still empty, as XFS requires.
   auto hinted = block::set_extent_size_hint(fd, static_cast<uint32_t>(o.extent_size_hint));
-  if (!hinted && o.extent_size_hint_given && o.extent_size_hint != 0) {
+  if (!hinted && o.extent_size_hint_given && o.extent_size_hint != 0 && warn) {
     warn("Failed to set extent size hint: " + hinted.error().message());
   }
   std::string error;
@@ -227,4 +225,4 @@ Result<void> create_raw_image(const std::string& path, uint64_t size, const ImgC
   return Ok();
 }
 
-}  // namespace vessel::cli::img
+}  // namespace vessel::storage

@@ -1,4 +1,4 @@
-#include "cli/img_chain.h"
+#include "storage/chain.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace vessel::cli::img {
+namespace vessel::storage {
 
 Layer::~Layer() {
   if (host_fd >= 0) ::close(host_fd);
@@ -139,4 +139,4 @@ Result<Extent> extent_at(const Chain& chain, unsigned depth, uint64_t start, uin
   return Extent{start, length, depth, false, true, false, false, 0, layer.path};
 }
 
-}  // namespace vessel::cli::img
+}  // namespace vessel::storage

@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "base/result.h"
-#include "cli/img_common.h"
-#include "cli/img_image_spec.h"
+#include "storage/image_open.h"
+#include "storage/image_spec.h"
 
-namespace vessel::cli::img {
+namespace vessel::storage {
 
 struct Extent {
   uint64_t start = 0;
@@ -56,4 +56,4 @@ Result<Chain> open_chain(const ImageSpec& top, bool writable = false);
 // `depth` of the chain.
 Result<Extent> extent_at(const Chain& chain, unsigned depth, uint64_t start, uint64_t length);
 
-}  // namespace vessel::cli::img
+}  // namespace vessel::storage

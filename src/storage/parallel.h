@@ -11,7 +11,7 @@
 
 #include "base/result.h"
 
-namespace vessel::cli::img {
+namespace vessel::storage {
 
 // Runs fn(i, worker) for i in [0, count) on `threads` threads (worker: the
 // thread's number, for per-thread buffers). After an error no new i is
@@ -42,4 +42,4 @@ Result<void> for_each_parallel(uint64_t count, size_t threads, Fn fn) {
   return Ok();
 }
 
-}  // namespace vessel::cli::img
+}  // namespace vessel::storage
