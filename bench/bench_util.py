@@ -6,6 +6,7 @@ import shutil
 import signal
 import statistics
 import subprocess
+import time
 
 MIB = 1024 * 1024
 
@@ -170,3 +171,31 @@ def print_table(head, rows):
     print("  ".join("-" * w for w in widths))
     for r in rows:
         print(line(r))
+
+
+class Interrupted(Exception):
+    """A signal asked the benchmark to stop."""
+
+
+class RunFailed(Exception):
+    """One VMM run went wrong; the benchmark reports it and goes on."""
+
+
+class GuestRun:
+    """What the benchmarks' runs of a guest share: a deadline
+    (self.deadline, from self.args.timeout) and a console (self.con) to
+    wait on."""
+
+    def left(self):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise RunFailed(f"run timed out after {self.args.timeout:g} s")
+        return left
+
+    def expect(self, pattern, what):
+        try:
+            return self.con.expect(pattern, self.left())
+        except TimeoutError:
+            raise RunFailed(f"run timed out after {self.args.timeout:g} s waiting for {what}") from None
+        except EOFError:
+            raise RunFailed(f"the VMM exited (status {self.con.proc.poll()}) before {what}") from None

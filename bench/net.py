@@ -58,7 +58,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
-from bench_util import (MIB, balanced_rounds, default_vessel, fmt,  # noqa: E402
+from bench_util import (MIB, GuestRun, Interrupted, RunFailed,  # noqa: E402
+                        balanced_rounds, default_vessel, fmt,
                         kill_tree, median, parse_size, process_tree, qemu_version,
                         ram_mapping_rss_kib, status_kib, warm_caches)
 from serial_console import Console  # noqa: E402
@@ -84,14 +85,6 @@ GUEST_MAC = "52:54:00:12:34:56"  # both VMMs' default for the first NIC
 # Guest ports: the h2g receiver and the ping-pong echo; httpd is on 80.
 RX_PORT, ECHO_PORT, HTTP_PORT = 5001, 5002, 80
 CHUNK = 1 << 20
-
-
-class Interrupted(Exception):
-    pass
-
-
-class RunFailed(Exception):
-    pass
 
 
 # --------------------------------------------------------- host helpers --
@@ -367,7 +360,7 @@ VMMS = {"vessel": vessel_argv, "qemu": qemu_argv}
 LIVE = []  # consoles to clean up on any exit
 
 
-class Run:
+class Run(GuestRun):
     """One boot of one VMM, with a deadline for the whole run."""
 
     def __init__(self, args, vmm, append, nic, log_path, prefix=()):
@@ -376,20 +369,6 @@ class Run:
         self.log = open(log_path, "wb")
         self.con = Console(list(prefix) + VMMS[vmm](args, append, nic), self.log)
         LIVE.append(self.con)
-
-    def left(self):
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise RunFailed(f"run timed out after {self.args.timeout:g} s")
-        return left
-
-    def expect(self, pattern, what):
-        try:
-            return self.con.expect(pattern, self.left())
-        except TimeoutError:
-            raise RunFailed(f"run timed out after {self.args.timeout:g} s waiting for {what}") from None
-        except EOFError:
-            raise RunFailed(f"the VMM exited (status {self.con.proc.poll()}) before {what}") from None
 
     def shell(self, command, what):
         """Runs a command at the guest's shell; returns its output."""

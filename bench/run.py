@@ -45,7 +45,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
-from bench_util import (balanced_rounds, cpu_ticks, default_vessel, fmt,  # noqa: E402
+from bench_util import (GuestRun, Interrupted, RunFailed, balanced_rounds,  # noqa: E402
+                        cpu_ticks, default_vessel, fmt,
                         kill_tree, median, parse_size, process_tree, qemu_version,
                         ram_mapping_rss_kib, status_kib, warm_caches)
 from serial_console import Console  # noqa: E402
@@ -65,14 +66,6 @@ TARGET_BOOT_RATIO = 2.0      # Vessel boot time <= 2x QEMU's
 TARGET_CPU_SPEED = 0.33      # Vessel speed >= 0.33x QEMU's
 TARGET_IDLE_PCT = 2.0        # Vessel idle < 2 % of a host core
 TARGET_EXTRA_RSS_MIB = 20.0  # Vessel RSS outside guest RAM < 20 MiB
-
-
-class Interrupted(Exception):
-    pass
-
-
-class RunFailed(Exception):
-    pass
 
 
 # ------------------------------------------------------------------ VMMs --
@@ -117,7 +110,7 @@ VMMS = {"vessel": vessel_argv, "qemu": qemu_argv}
 LIVE = []  # consoles to clean up on any exit
 
 
-class Run:
+class Run(GuestRun):
     """One boot of one VMM, with a deadline for the whole run."""
 
     def __init__(self, args, vmm, append, disk, log_path):
@@ -127,20 +120,6 @@ class Run:
         self.log_path = log_path
         self.con = Console(VMMS[vmm](args, append, disk), self.log)
         LIVE.append(self.con)
-
-    def left(self):
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise RunFailed(f"run timed out after {self.args.timeout:g} s")
-        return left
-
-    def expect(self, pattern, what):
-        try:
-            return self.con.expect(pattern, self.left())
-        except TimeoutError:
-            raise RunFailed(f"run timed out after {self.args.timeout:g} s waiting for {what}") from None
-        except EOFError:
-            raise RunFailed(f"the VMM exited (status {self.con.proc.poll()}) before {what}") from None
 
     def close(self):
         kill_tree(self.con)

@@ -44,7 +44,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
-from bench_util import (MIB, balanced_rounds, default_vessel, fmt, kill_tree,  # noqa: E402
+from bench_util import (MIB, GuestRun, Interrupted, RunFailed,  # noqa: E402
+                        balanced_rounds, default_vessel, fmt, kill_tree,
                         median, parse_size, print_table, qemu_version, warm_caches)
 from serial_console import Console  # noqa: E402
 
@@ -72,14 +73,6 @@ DIRTY_LOOP = ("(read u _ </proc/uptime; t0=${u%.*}${u#*.}; n=0; while :; do "
               "read u _ </proc/uptime; t=${u%.*}${u#*.}; "
               f"a=$((n*{DIRTY_CHUNK_MIB * 100}/RATE-(t-t0))); "
               "[ $a -gt 0 ] && usleep $((a*10000)); done) >/dev/null 2>&1 & true")
-
-
-class Interrupted(Exception):
-    pass
-
-
-class RunFailed(Exception):
-    pass
 
 
 # ------------------------------------------------------------------- QMP --
@@ -158,7 +151,7 @@ VMMS = {"vessel": vessel_argv, "qemu": qemu_argv}
 LIVE = []  # VMMs to kill on any exit
 
 
-class Vmm:
+class Vmm(GuestRun):
     """One VMM process: its console (a pseudo-terminal) and its QMP socket."""
 
     def __init__(self, args, vmm, name, incoming=None):
@@ -171,20 +164,6 @@ class Vmm:
         self.con = Console(VMMS[vmm](args, self.qmp_path, incoming), self.log)
         self.qmp = None
         LIVE.append(self)
-
-    def left(self):
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise RunFailed(f"timed out after {self.args.timeout:g} s")
-        return left
-
-    def expect(self, pattern, what):
-        try:
-            return self.con.expect(pattern, self.left())
-        except TimeoutError:
-            raise RunFailed(f"timed out waiting for {what}") from None
-        except EOFError:
-            raise RunFailed(f"the VMM exited (status {self.con.proc.poll()}) before {what}") from None
 
     def shell(self, command):
         try:
