@@ -173,6 +173,16 @@ def print_table(head, rows):
         print(line(r))
 
 
+def guest_cmdline(guest_out):
+    """The default guest's kernel command line (its build writes it next to
+    the kernel), or a serial console's where there is none."""
+    try:
+        with open(os.path.join(guest_out, "cmdline")) as f:
+            return f.read().strip() or "console=ttyS0 earlycon=sbi"
+    except OSError:
+        return "console=ttyS0 earlycon=sbi"
+
+
 class Interrupted(Exception):
     """A signal asked the benchmark to stop."""
 

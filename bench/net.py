@@ -58,7 +58,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
-from bench_util import (MIB, GuestRun, Interrupted, RunFailed,  # noqa: E402
+from bench_util import (guest_cmdline, MIB, GuestRun, Interrupted, RunFailed,  # noqa: E402
                         balanced_rounds, default_vessel, fmt,
                         kill_tree, median, parse_size, process_tree, qemu_version,
                         ram_mapping_rss_kib, status_kib, warm_caches)
@@ -642,12 +642,7 @@ def describe(res):
 
 
 def parse_args(argv):
-    default_append = "console=ttyS0 earlycon=sbi"
-    try:
-        with open(os.path.join(GUEST_OUT, "cmdline")) as f:
-            default_append = f.read().strip() or default_append
-    except OSError:
-        pass
+    default_append = guest_cmdline(GUEST_OUT)
     p = argparse.ArgumentParser(
         description="Boots the default guest with a virtio-net NIC on Vessel and QEMU (TCG), "
                     "alternately, and compares TCP throughput both ways, small-request rates, "

@@ -45,7 +45,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
-from bench_util import (GuestRun, Interrupted, RunFailed, balanced_rounds,  # noqa: E402
+from bench_util import (guest_cmdline, GuestRun, Interrupted, RunFailed, balanced_rounds,  # noqa: E402
                         cpu_ticks, default_vessel, fmt,
                         kill_tree, median, parse_size, process_tree, qemu_version,
                         ram_mapping_rss_kib, status_kib, warm_caches)
@@ -268,12 +268,7 @@ def print_table(rows):
 # ------------------------------------------------------------------ main --
 
 def parse_args(argv):
-    default_append = "console=ttyS0 earlycon=sbi"
-    try:
-        with open(os.path.join(GUEST_OUT, "cmdline")) as f:
-            default_append = f.read().strip() or default_append
-    except OSError:
-        pass
+    default_append = guest_cmdline(GUEST_OUT)
     p = argparse.ArgumentParser(
         description="Boots the same guest on Vessel and QEMU (TCG), alternately, and compares "
                     "boot time, in-guest CPU speed, idle host CPU and memory.",

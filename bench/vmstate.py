@@ -44,7 +44,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
-from bench_util import (MIB, GuestRun, Interrupted, RunFailed,  # noqa: E402
+from bench_util import (guest_cmdline, MIB, GuestRun, Interrupted, RunFailed,  # noqa: E402
                         balanced_rounds, default_vessel, fmt, kill_tree,
                         median, parse_size, print_table, qemu_version, warm_caches)
 from serial_console import Console  # noqa: E402
@@ -398,12 +398,7 @@ def describe(res):
 
 # ------------------------------------------------------------------ main --
 def parse_args(argv):
-    default_append = "console=ttyS0 earlycon=sbi"
-    try:
-        with open(os.path.join(GUEST_OUT, "cmdline")) as f:
-            default_append = f.read().strip() or default_append
-    except OSError:
-        pass
+    default_append = guest_cmdline(GUEST_OUT)
     p = argparse.ArgumentParser(
         description="Saves, restores and live-migrates the same guest on Vessel and QEMU (TCG), "
                     "alternately, over QMP, and compares the times, file sizes and downtimes.",
