@@ -49,6 +49,8 @@ void print_help() {
       "  --memory SIZE             guest RAM with a K, M or G suffix; a bare number\n"
       "                            is MiB (default 512M; 2M to 16G)\n"
       "  --smp N                   number of harts, 1 to %u (default 1)\n"
+      "  --cpu interp|jit          run guest code in the interpreter, or translated\n"
+      "                            to x86-64 code (default interp)\n"
       "  --disk PATH[,format=raw|qcow2][,readonly]\n"
       "                            disk image as a virtio-blk disk (default format\n"
       "                            raw; never guessed); repeatable, the first is\n"
@@ -157,6 +159,17 @@ Result<RunOptions> parse(std::span<const std::string_view> args) {
                         std::to_string(machine::kMaxHarts) + " (got " + std::string(v) + ")");
          }
          board.harts = static_cast<unsigned>(n);
+         return Ok();
+       }},
+      {"--cpu", true,
+       [&](std::string_view v) -> Result<void> {
+         if (v == "interp") {
+           board.cpu = machine::CpuEngine::kInterpreter;
+         } else if (v == "jit") {
+           board.cpu = machine::CpuEngine::kJit;
+         } else {
+           return Error("'" + std::string(v) + "' is not interp or jit");
+         }
          return Ok();
        }},
       {"--disk", true,

@@ -19,6 +19,7 @@
 #include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
 #include "devices/virtio/virtio_mmio.h"
+#include "jit/x86_compiler.h"
 #include "machine/empty_virtio_slot.h"
 #include "machine/memory_map.h"
 #include "memory/ram_scan.h"
@@ -135,6 +136,10 @@ Result<void> Board::build() {
 
   for (unsigned h = 0; h < config_.harts; ++h) {
     harts_.push_back(std::make_unique<Hart>(bus_, clock_, h));
+    if (config_.cpu == CpuEngine::kJit) {
+      TRY_ASSIGN(auto compiler, jit::make_x86_compiler(harts_.back()->jit_layout()));
+      harts_.back()->set_compiler(std::move(compiler));
+    }
   }
   auto pin = [this](unsigned hart, unsigned bit) -> devices::IrqLine {
     return [this, hart, bit](bool level) { harts_[hart]->set_interrupt_pending(bit, level); };

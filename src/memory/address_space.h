@@ -26,6 +26,8 @@ class DirtyLog {
   void resize(uint64_t pages);
   void enable(bool on) { enabled_.store(on, std::memory_order_relaxed); }
   bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
+  // The flag enabled() reads, for translated code that tests it inline.
+  const std::atomic<bool>* enabled_flag() const { return &enabled_; }
   void mark(uint64_t page_index) {
     if (!enabled()) return;
     bits_[page_index / 64].fetch_or(uint64_t{1} << (page_index % 64), std::memory_order_relaxed);

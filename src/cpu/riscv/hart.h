@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "base/state.h"
+#include "cpu/riscv/block_compiler.h"
 #include "cpu/riscv/csr_numbers.h"
 #include "cpu/riscv/decoded_insn.h"
 #include "memory/address_space.h"
@@ -60,6 +61,12 @@ class Hart {
   // Executes up to `budget` instructions on the calling (vCPU) thread.
   RunExit run(uint64_t budget);
 
+  // Runs translated blocks from now on (the interpreter remains for what
+  // the translator leaves out). Only while run() is not running.
+  void set_compiler(std::unique_ptr<BlockCompiler> compiler);
+  // What a BlockCompiler for this hart generates code against.
+  HartLayout jit_layout();
+
   // Thread-safe interrupt pins driven by the interrupt controllers.
   void set_interrupt_pending(unsigned bit, bool level);
   // Thread-safe: make run() and wait_for_interrupt() return promptly.
@@ -102,6 +109,16 @@ class Hart {
     uint32_t count = 0;
     DecodedInsn insns[kBlockInsns];
   };
+  // Translated blocks, direct-mapped by guest pc. An entry is valid for one
+  // guest pc and physical address, fetch privilege and data TLB view.
+  static constexpr unsigned kCompiledBlocks = 4096;
+  struct CompiledEntry {
+    uint64_t pc = ~uint64_t{0};
+    uint64_t paddr = 0;
+    CompiledBlock code = nullptr;
+    uint32_t count = 0;
+    uint8_t mode = 0;  // fetch privilege and data view, see compiled_mode()
+  };
   static constexpr unsigned kPmpEntries = 16;
   static constexpr unsigned kTriggers = 2;
 
@@ -115,6 +132,17 @@ class Hart {
   const Block* cached_block();
   void flush_blocks();
   bool fetch_uncached(DecodedInsn& out);
+
+  // ---- translated blocks (compiled_blocks.cc) ----
+  // The block at pc_ as host code, translated now if need be; nullptr when
+  // it must be interpreted (not translatable, or longer than `budget`).
+  CompiledBlock compiled_block(uint64_t budget);
+  void flush_compiled();
+  // The helpers generated code calls (see HartLayout).
+  static bool jit_load(Hart* hart, uint64_t vaddr, uint32_t size, uint32_t sign, uint32_t rd);
+  static bool jit_store(Hart* hart, uint64_t vaddr, uint64_t value, uint32_t size);
+  static bool jit_execute(Hart* hart, uint64_t insn_low, uint64_t insn_high);
+  static void jit_take_trap(Hart* hart);
 
   // ---- memory access (mmu.cc) ----
   template <typename T>
@@ -220,6 +248,11 @@ class Hart {
   // TLBs indexed [view (tlb_view())][access][vpn % kTlbSize].
   TlbEntry tlb_[4][3][kTlbSize];
   std::unique_ptr<Block[]> blocks_{new Block[kBlocks]};
+  std::unique_ptr<BlockCompiler> compiler_;
+  std::unique_ptr<CompiledEntry[]> compiled_;
+  // FENCE.I asked for fresh translations: flushed before the next block
+  // (never while generated code is running, which is what asked for it).
+  bool compiled_stale_ = false;
   // Handler addresses for execute_block(), by Op (filled on first use).
   void* dispatch_[static_cast<unsigned>(Op::kIllegal) + 1] = {};
   bool dispatch_ready_ = false;

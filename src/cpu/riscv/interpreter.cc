@@ -8,6 +8,7 @@
 #include "cpu/riscv/csr_numbers.h"
 #include "cpu/riscv/fpu.h"
 #include "cpu/riscv/hart.h"
+#include "cpu/riscv/int_arith.h"
 #include "cpu/riscv/memory_access.h"
 
 namespace vessel::cpu::riscv {
@@ -26,38 +27,6 @@ uint64_t u(int64_t v) {
 }
 int64_t s(uint64_t v) {
   return static_cast<int64_t>(v);
-}
-
-uint64_t mulh(int64_t a, int64_t b) {
-  return static_cast<uint64_t>((static_cast<__int128>(a) * b) >> 64);
-}
-uint64_t mulhu(uint64_t a, uint64_t b) {
-  return static_cast<uint64_t>((static_cast<unsigned __int128>(a) * b) >> 64);
-}
-uint64_t mulhsu(int64_t a, uint64_t b) {
-  return static_cast<uint64_t>((static_cast<__int128>(a) * static_cast<__int128>(b)) >> 64);
-}
-
-// Division results for the corner cases (unprivileged spec table 8.1).
-int64_t div_signed(int64_t a, int64_t b) {
-  if (b == 0) return -1;
-  if (a == INT64_MIN && b == -1) return a;
-  return a / b;
-}
-int64_t rem_signed(int64_t a, int64_t b) {
-  if (b == 0) return a;
-  if (a == INT64_MIN && b == -1) return 0;
-  return a % b;
-}
-int32_t div_signed32(int32_t a, int32_t b) {
-  if (b == 0) return -1;
-  if (a == INT32_MIN && b == -1) return a;
-  return a / b;
-}
-int32_t rem_signed32(int32_t a, int32_t b) {
-  if (b == 0) return a;
-  if (a == INT32_MIN && b == -1) return 0;
-  return a % b;
 }
 
 }  // namespace
@@ -132,6 +101,7 @@ const Hart::Block* Hart::cached_block() {
 
 void Hart::flush_blocks() {
   for (unsigned i = 0; i < kBlocks; ++i) blocks_[i].paddr = ~uint64_t{0};
+  compiled_stale_ = true;
 }
 
 bool Hart::fetch_uncached(DecodedInsn& out) {
@@ -150,6 +120,16 @@ RunExit Hart::run(uint64_t budget) {
       attention_.store(false, std::memory_order_relaxed);
       if (kicked_.exchange(false, std::memory_order_acq_rel)) return RunExit::kBudgetSpent;
       check_interrupts();
+    }
+    if (compiler_ && !triggers_armed_) [[likely]] {
+      if (CompiledBlock code = compiled_block(budget - executed)) [[likely]] {
+        executed += code(this, budget - executed);
+        if (waiting_) [[unlikely]] {
+          waiting_ = false;
+          return RunExit::kWaitForInterrupt;
+        }
+        continue;
+      }
     }
     const Block* block = triggers_armed_ ? nullptr : cached_block();
     if (block) [[likely]] {

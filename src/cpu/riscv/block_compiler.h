@@ -1,0 +1,70 @@
+// The seam between a hart and a translator of its code (the JIT layer, see
+// jit/x86_compiler.h). The hart decodes blocks as it does for the
+// interpreter and hands them over; the translator returns host code that
+// runs the block on the hart's state with the same semantics as
+// Hart::execute_block(). Without a compiler the hart only interprets.
+#pragma once
+
+#include <cstdint>
+
+#include "cpu/riscv/decoded_insn.h"
+
+namespace vessel::cpu::riscv {
+
+class Hart;
+
+// Runs a translated block on `hart`: at most `budget` instructions, of which
+// the block runs its whole length at least once (the caller guarantees the
+// budget allows it). Returns the instructions attempted, as execute_block().
+using CompiledBlock = uint64_t (*)(Hart* hart, uint64_t budget);
+
+// Where generated code finds the hart's state (byte offsets from the Hart)
+// and the out-of-line work it calls. Every helper takes the Hart first;
+// those returning bool return false when the instruction trapped (the trap
+// is recorded, not taken: `take_trap` takes it).
+struct HartLayout {
+  int32_t x = 0;          // uint64_t[33]: x0..x31 and the sink for x0
+  int32_t pc = 0;         // uint64_t
+  int32_t instret = 0;    // uint64_t
+  int32_t attention = 0;  // std::atomic<bool>: leave at the next chance
+  // Set while RAM writes are logged: stores then take the slow path.
+  const void* dirty_log_enabled = nullptr;
+  // Loads `size` bytes (sign-extended when `sign`) into x[rd] when rd < 32.
+  bool (*load)(Hart*, uint64_t vaddr, uint32_t size, uint32_t sign, uint32_t rd) = nullptr;
+  bool (*store)(Hart*, uint64_t vaddr, uint64_t value, uint32_t size) = nullptr;
+  // Runs one instruction the translator does not handle itself, passed as
+  // the two halves of its DecodedInsn; pc must be stored first.
+  bool (*execute)(Hart*, uint64_t insn_low, uint64_t insn_high) = nullptr;
+  void (*take_trap)(Hart*) = nullptr;
+};
+
+// One block to translate: `count` instructions at guest virtual `pc`, whose
+// loads and stores hit the TLBs at these offsets from the Hart (the
+// privilege they run with is fixed for the block: only instructions that end
+// blocks change it).
+struct BlockSource {
+  const DecodedInsn* insns = nullptr;
+  unsigned count = 0;
+  uint64_t pc = 0;
+  int32_t load_tlb = 0;   // TlbEntry[256] for loads
+  int32_t store_tlb = 0;  // TlbEntry[256] for stores
+};
+
+// A TLB entry as generated code reads it (Hart::TlbEntry has this layout).
+struct TlbEntryLayout {
+  static constexpr int32_t kVpn = 0, kAddend = 8, kSize = 24;
+  static constexpr unsigned kEntries = 256;
+};
+
+class BlockCompiler {
+ public:
+  virtual ~BlockCompiler() = default;
+  // Host code for `source`, or nullptr when the code cache is full (the
+  // hart then calls flush() and asks again) or the block cannot be translated.
+  virtual CompiledBlock compile(const BlockSource& source) = 0;
+  // Forgets every block: none of them runs again. Never called while
+  // generated code is on the stack.
+  virtual void flush() = 0;
+};
+
+}  // namespace vessel::cpu::riscv

@@ -1,0 +1,622 @@
+// One guest block as x86-64 code.
+//
+// The generated function is a CompiledBlock: (Hart* rdi, budget rsi) →
+// instructions attempted (rax). Its registers are all callee-saved, so the
+// helpers it calls keep them:
+//   r12  the Hart              rbx  &x[0]: guest register n at [rbx + 8n]
+//   r13  the budget            r14  instructions run by earlier passes of a loop
+//   r15  the dirty log's "enabled" flag
+// Guest registers live in the hart, at fixed offsets from rbx: every
+// instruction reads its sources from there and writes its result back, so
+// the helpers (and a trap at any instruction) always see the whole state.
+//
+// The code mirrors Hart::execute_block(): straight-line code with the
+// likely paths inline (ALU, TLB hits) and the rare ones after the block
+// (TLB misses, traps, taken branches). pc and instret are written only where
+// the block is left or a helper needs them: pc is a constant at every
+// instruction, and the instructions retired are counted at translation time.
+#include "jit/block_emitter.h"
+
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include "cpu/riscv/int_arith.h"
+
+namespace vessel::jit {
+
+using namespace asmjit;
+using cpu::riscv::BlockEnd;
+using cpu::riscv::BlockSource;
+using cpu::riscv::DecodedInsn;
+using cpu::riscv::HartLayout;
+using cpu::riscv::kZeroSink;
+using cpu::riscv::Op;
+using cpu::riscv::TlbEntryLayout;
+
+namespace {
+
+const x86::Gp kHart = x86::r12;
+const x86::Gp kRegs = x86::rbx;
+const x86::Gp kBudget = x86::r13;
+const x86::Gp kEarlier = x86::r14;
+const x86::Gp kDirtyFlag = x86::r15;
+
+// The M instructions left to C++ (rare in hot code; a call is cheaper than
+// the corner-case branches inline).
+uint64_t op_mulhsu(uint64_t a, uint64_t b) {
+  return cpu::riscv::mulhsu(static_cast<int64_t>(a), b);
+}
+uint64_t op_div(uint64_t a, uint64_t b) {
+  return static_cast<uint64_t>(
+      cpu::riscv::div_signed(static_cast<int64_t>(a), static_cast<int64_t>(b)));
+}
+uint64_t op_divu(uint64_t a, uint64_t b) {
+  return b == 0 ? ~uint64_t{0} : a / b;
+}
+uint64_t op_rem(uint64_t a, uint64_t b) {
+  return static_cast<uint64_t>(
+      cpu::riscv::rem_signed(static_cast<int64_t>(a), static_cast<int64_t>(b)));
+}
+uint64_t op_remu(uint64_t a, uint64_t b) {
+  return b == 0 ? a : a % b;
+}
+uint64_t op_divw(uint64_t a, uint64_t b) {
+  return static_cast<uint64_t>(static_cast<int64_t>(
+      cpu::riscv::div_signed32(static_cast<int32_t>(a), static_cast<int32_t>(b))));
+}
+uint64_t op_divuw(uint64_t a, uint64_t b) {
+  const auto x = static_cast<uint32_t>(a), y = static_cast<uint32_t>(b);
+  return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(y == 0 ? ~0u : x / y)));
+}
+uint64_t op_remw(uint64_t a, uint64_t b) {
+  return static_cast<uint64_t>(static_cast<int64_t>(
+      cpu::riscv::rem_signed32(static_cast<int32_t>(a), static_cast<int32_t>(b))));
+}
+uint64_t op_remuw(uint64_t a, uint64_t b) {
+  const auto x = static_cast<uint32_t>(a), y = static_cast<uint32_t>(b);
+  return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(y == 0 ? x : x % y)));
+}
+
+uint64_t (*two_operand_helper(Op op))(uint64_t, uint64_t) {
+  switch (op) {
+    case Op::kMulhsu:
+      return op_mulhsu;
+    case Op::kDiv:
+      return op_div;
+    case Op::kDivu:
+      return op_divu;
+    case Op::kRem:
+      return op_rem;
+    case Op::kRemu:
+      return op_remu;
+    case Op::kDivw:
+      return op_divw;
+    case Op::kDivuw:
+      return op_divuw;
+    case Op::kRemw:
+      return op_remw;
+    case Op::kRemuw:
+      return op_remuw;
+    default:
+      return nullptr;
+  }
+}
+
+template <typename F>
+Imm address_of(F* function) {
+  return imm(reinterpret_cast<uint64_t>(function));
+}
+
+class Emitter {
+ public:
+  Emitter(x86::Assembler& a, const HartLayout& layout, const BlockSource& source)
+      : a_(a), layout_(layout), source_(source) {}
+
+  void emit() {
+    top_ = a_.newLabel();
+    epilogue_ = a_.newLabel();
+    a_.push(x86::rbx);
+    a_.push(x86::r12);
+    a_.push(x86::r13);
+    a_.push(x86::r14);
+    a_.push(x86::r15);  // five pushes and the return address: rsp stays 16-aligned for calls
+    a_.mov(kHart, x86::rdi);
+    a_.lea(kRegs, x86::ptr(x86::rdi, layout_.x));
+    a_.mov(kBudget, x86::rsi);
+    a_.xor_(kEarlier.r32(), kEarlier.r32());
+    a_.mov(kDirtyFlag, imm(reinterpret_cast<uint64_t>(layout_.dirty_log_enabled)));
+    a_.bind(top_);
+    bool ended = false;
+    for (unsigned i = 0; i < source_.count && !ended; ++i) ended = instruction(i);
+    if (!ended) {  // ran off the end of the block
+      const DecodedInsn& last = source_.insns[source_.count - 1];
+      set_pc(pc_of(source_.count - 1) + last.length);
+      leave(source_.count);
+    }
+    for (auto& path : cold_) path();
+    a_.bind(epilogue_);
+    a_.pop(x86::r15);
+    a_.pop(x86::r14);
+    a_.pop(x86::r13);
+    a_.pop(x86::r12);
+    a_.pop(x86::rbx);
+    a_.ret();
+  }
+
+ private:
+  x86::Mem reg(unsigned r) const { return x86::qword_ptr(kRegs, static_cast<int32_t>(8 * r)); }
+  x86::Mem reg32(unsigned r) const { return x86::dword_ptr(kRegs, static_cast<int32_t>(8 * r)); }
+  x86::Mem field(int32_t offset) const { return x86::qword_ptr(kHart, offset); }
+  uint64_t pc_of(unsigned i) const { return source_.pc + source_.insns[i].offset; }
+
+  void set_pc(uint64_t pc) {
+    a_.mov(x86::rax, imm(pc));
+    a_.mov(field(layout_.pc), x86::rax);
+  }
+  // Adds the instructions retired since the last count to instret.
+  void retire(unsigned up_to) {
+    if (up_to > counted_) a_.add(field(layout_.instret), imm(up_to - counted_));
+    counted_ = up_to;
+  }
+  // Retires up to `attempted` and returns it (plus earlier passes).
+  void leave(unsigned attempted) {
+    retire(attempted);
+    a_.lea(x86::rax, x86::ptr(kEarlier, static_cast<int32_t>(attempted)));
+    a_.jmp(epilogue_);
+  }
+  // A cold path, emitted after the block; it sees the count of retired
+  // instructions as it was when it was created.
+  void cold(std::function<void()> path) {
+    const unsigned counted = counted_;
+    cold_.push_back([this, counted, path = std::move(path)] {
+      counted_ = counted;
+      path();
+    });
+  }
+  // Where instruction i goes when it traps: pc and instret exact, the trap
+  // taken, the block left.
+  Label trap_exit(unsigned i) {
+    Label label = a_.newLabel();
+    cold([this, i, label] {
+      a_.bind(label);
+      set_pc(pc_of(i));
+      retire(i);
+      a_.mov(x86::rdi, kHart);
+      a_.call(address_of(layout_.take_trap));
+      leave(i + 1);
+    });
+    return label;
+  }
+  // Jumps to `miss` unless the TLB at `tlb` maps the `size`-byte access at
+  // rax within one page; on a hit rdx indexes the entry (times 3).
+  void tlb_lookup(int32_t tlb, unsigned size, Label miss) {
+    a_.mov(x86::rcx, x86::rax);
+    a_.shr(x86::rcx, 12);
+    a_.movzx(x86::edx, x86::cl);
+    a_.lea(x86::rdx, x86::ptr(x86::rdx, x86::rdx, 1));
+    a_.cmp(x86::rcx, x86::qword_ptr(kHart, x86::rdx, 3, tlb + TlbEntryLayout::kVpn));
+    a_.jne(miss);
+    if (size > 1) {
+      a_.mov(x86::ecx, x86::eax);
+      a_.and_(x86::ecx, 0xfff);
+      a_.cmp(x86::ecx, 0x1000 - size);
+      a_.ja(miss);
+    }
+    a_.add(x86::rax, x86::qword_ptr(kHart, x86::rdx, 3, tlb + TlbEntryLayout::kAddend));
+  }
+  void effective_address(const DecodedInsn& d) {
+    a_.mov(x86::rax, reg(d.rs1));
+    if (d.imm != 0) a_.add(x86::rax, imm(d.imm));
+  }
+
+  void load(unsigned i, unsigned size, bool sign) {
+    const DecodedInsn& d = source_.insns[i];
+    Label miss = a_.newLabel(), done = a_.newLabel(), trap = trap_exit(i);
+    effective_address(d);
+    tlb_lookup(source_.load_tlb, size, miss);
+    switch (size) {
+      case 1:
+        sign ? a_.movsx(x86::rax, x86::byte_ptr(x86::rax))
+             : a_.movzx(x86::eax, x86::byte_ptr(x86::rax));
+        break;
+      case 2:
+        sign ? a_.movsx(x86::rax, x86::word_ptr(x86::rax))
+             : a_.movzx(x86::eax, x86::word_ptr(x86::rax));
+        break;
+      case 4:
+        sign ? a_.movsxd(x86::rax, x86::dword_ptr(x86::rax))
+             : a_.mov(x86::eax, x86::dword_ptr(x86::rax));
+        break;
+      default:
+        a_.mov(x86::rax, x86::qword_ptr(x86::rax));
+        break;
+    }
+    if (d.rd != kZeroSink) a_.mov(reg(d.rd), x86::rax);
+    a_.bind(done);
+    cold([this, d, size, sign, miss, done, trap] {
+      a_.bind(miss);
+      a_.mov(x86::rdi, kHart);
+      a_.mov(x86::rsi, x86::rax);
+      a_.mov(x86::edx, size);
+      a_.mov(x86::ecx, sign ? 1 : 0);
+      a_.mov(x86::r8d, d.rd);
+      a_.call(address_of(layout_.load));
+      a_.test(x86::al, x86::al);
+      a_.jz(trap);
+      a_.jmp(done);
+    });
+  }
+
+  void store(unsigned i, unsigned size) {
+    const DecodedInsn& d = source_.insns[i];
+    Label miss = a_.newLabel(), done = a_.newLabel(), trap = trap_exit(i);
+    effective_address(d);
+    // While migration logs dirty pages, the slow path marks them.
+    a_.cmp(x86::byte_ptr(kDirtyFlag), 0);
+    a_.jne(miss);
+    tlb_lookup(source_.store_tlb, size, miss);
+    a_.mov(x86::rcx, reg(d.rs2));
+    switch (size) {
+      case 1:
+        a_.mov(x86::byte_ptr(x86::rax), x86::cl);
+        break;
+      case 2:
+        a_.mov(x86::word_ptr(x86::rax), x86::cx);
+        break;
+      case 4:
+        a_.mov(x86::dword_ptr(x86::rax), x86::ecx);
+        break;
+      default:
+        a_.mov(x86::qword_ptr(x86::rax), x86::rcx);
+        break;
+    }
+    a_.bind(done);
+    cold([this, d, size, miss, done, trap] {
+      a_.bind(miss);
+      a_.mov(x86::rdi, kHart);
+      a_.mov(x86::rsi, x86::rax);
+      a_.mov(x86::rdx, reg(d.rs2));
+      a_.mov(x86::ecx, size);
+      a_.call(address_of(layout_.store));
+      a_.test(x86::al, x86::al);
+      a_.jz(trap);
+      a_.jmp(done);
+    });
+  }
+
+  void branch(unsigned i) {
+    const DecodedInsn& d = source_.insns[i];
+    Label taken = a_.newLabel();
+    a_.mov(x86::rax, reg(d.rs1));
+    if (d.rs2 == 0) {
+      a_.test(x86::rax, x86::rax);  // flags as cmp with 0, for signed and unsigned
+    } else {
+      a_.cmp(x86::rax, reg(d.rs2));
+    }
+    switch (d.op) {
+      case Op::kBeq:
+        a_.je(taken);
+        break;
+      case Op::kBne:
+        a_.jne(taken);
+        break;
+      case Op::kBlt:
+        a_.jl(taken);
+        break;
+      case Op::kBge:
+        a_.jge(taken);
+        break;
+      case Op::kBltu:
+        a_.jb(taken);
+        break;
+      default:  // kBgeu
+        a_.jae(taken);
+        break;
+    }
+    const uint64_t target = pc_of(i) + static_cast<uint64_t>(static_cast<int64_t>(d.imm));
+    cold([this, i, target, taken] {
+      a_.bind(taken);
+      if (target == source_.pc) {
+        // A loop whose body is this block runs again without leaving it,
+        // while the budget allows a whole pass and nobody asks for attention.
+        Label out = a_.newLabel();
+        retire(i + 1);
+        a_.lea(x86::rax, x86::ptr(kEarlier, static_cast<int32_t>(i + 1)));
+        a_.lea(x86::rcx, x86::ptr(x86::rax, static_cast<int32_t>(source_.count)));
+        a_.cmp(x86::rcx, kBudget);
+        a_.ja(out);
+        a_.cmp(x86::byte_ptr(kHart, layout_.attention), 0);
+        a_.jne(out);
+        a_.mov(kEarlier, x86::rax);
+        a_.jmp(top_);
+        a_.bind(out);
+      }
+      set_pc(target);
+      leave(i + 1);
+    });
+  }
+
+  // Runs instruction i through the interpreter's execute(). Returns true if
+  // it ends the block.
+  bool generic(unsigned i) {
+    const DecodedInsn& d = source_.insns[i];
+    uint64_t halves[2];
+    std::memcpy(halves, &d, sizeof(halves));
+    retire(i);
+    set_pc(pc_of(i));
+    Label trap = trap_exit(i);
+    a_.mov(x86::rdi, kHart);
+    a_.mov(x86::rsi, imm(halves[0]));
+    a_.mov(x86::rdx, imm(halves[1]));
+    a_.call(address_of(layout_.execute));
+    a_.test(x86::al, x86::al);
+    a_.jz(trap);
+    if (cpu::riscv::op_block_end(d.op) == BlockEnd::kEndsBlock) {
+      leave(i + 1);  // execute() has set pc
+      return true;
+    }
+    return false;
+  }
+
+  // x[rd] = x[rs1] OP x[rs2] (or OP imm), 64-bit.
+  template <typename Emit>
+  void alu(const DecodedInsn& d, Emit op) {
+    a_.mov(x86::rax, reg(d.rs1));
+    op();
+    a_.mov(reg(d.rd), x86::rax);
+  }
+  // The W forms: a 32-bit operation, its result sign-extended.
+  template <typename Emit>
+  void alu32(const DecodedInsn& d, Emit op) {
+    a_.mov(x86::eax, reg32(d.rs1));
+    op();
+    a_.movsxd(x86::rax, x86::eax);
+    a_.mov(reg(d.rd), x86::rax);
+  }
+  void set_if(const DecodedInsn& d, x86::CondCode condition, const Operand& rhs) {
+    a_.xor_(x86::ecx, x86::ecx);
+    a_.mov(x86::rax, reg(d.rs1));
+    if (rhs.isImm()) {
+      a_.cmp(x86::rax, rhs.as<Imm>());
+    } else {
+      a_.cmp(x86::rax, rhs.as<x86::Mem>());
+    }
+    a_.set(condition, x86::cl);
+    a_.mov(reg(d.rd), x86::rcx);
+  }
+
+  // Emits instruction i; returns true if it ends the block.
+  bool instruction(unsigned i) {
+    const DecodedInsn& d = source_.insns[i];
+    const Imm k = imm(d.imm);
+    const unsigned shamt = static_cast<unsigned>(d.imm) & 63;
+    // ALU instructions writing x0 do nothing at all.
+    if (d.rd == kZeroSink && writes_only_rd(d.op)) return false;
+    switch (d.op) {
+      case Op::kLui:
+        a_.mov(reg(d.rd), k);
+        return false;
+      case Op::kAuipc:
+        a_.mov(x86::rax, imm(pc_of(i) + static_cast<uint64_t>(static_cast<int64_t>(d.imm))));
+        a_.mov(reg(d.rd), x86::rax);
+        return false;
+      case Op::kAddi:
+        alu(d, [&] { a_.add(x86::rax, k); });
+        return false;
+      case Op::kSlti:
+        set_if(d, x86::CondCode::kL, k);
+        return false;
+      case Op::kSltiu:
+        set_if(d, x86::CondCode::kB, k);
+        return false;
+      case Op::kXori:
+        alu(d, [&] { a_.xor_(x86::rax, k); });
+        return false;
+      case Op::kOri:
+        alu(d, [&] { a_.or_(x86::rax, k); });
+        return false;
+      case Op::kAndi:
+        alu(d, [&] { a_.and_(x86::rax, k); });
+        return false;
+      case Op::kSlli:
+        alu(d, [&] { a_.shl(x86::rax, shamt); });
+        return false;
+      case Op::kSrli:
+        alu(d, [&] { a_.shr(x86::rax, shamt); });
+        return false;
+      case Op::kSrai:
+        alu(d, [&] { a_.sar(x86::rax, shamt); });
+        return false;
+      case Op::kAdd:
+        alu(d, [&] { a_.add(x86::rax, reg(d.rs2)); });
+        return false;
+      case Op::kSub:
+        alu(d, [&] { a_.sub(x86::rax, reg(d.rs2)); });
+        return false;
+      case Op::kXor:
+        alu(d, [&] { a_.xor_(x86::rax, reg(d.rs2)); });
+        return false;
+      case Op::kOr:
+        alu(d, [&] { a_.or_(x86::rax, reg(d.rs2)); });
+        return false;
+      case Op::kAnd:
+        alu(d, [&] { a_.and_(x86::rax, reg(d.rs2)); });
+        return false;
+      case Op::kSll:  // x86 masks 64-bit shift counts to 6 bits, as RV64 does
+        alu(d, [&] {
+          a_.mov(x86::rcx, reg(d.rs2));
+          a_.shl(x86::rax, x86::cl);
+        });
+        return false;
+      case Op::kSrl:
+        alu(d, [&] {
+          a_.mov(x86::rcx, reg(d.rs2));
+          a_.shr(x86::rax, x86::cl);
+        });
+        return false;
+      case Op::kSra:
+        alu(d, [&] {
+          a_.mov(x86::rcx, reg(d.rs2));
+          a_.sar(x86::rax, x86::cl);
+        });
+        return false;
+      case Op::kSlt:
+        set_if(d, x86::CondCode::kL, reg(d.rs2));
+        return false;
+      case Op::kSltu:
+        set_if(d, x86::CondCode::kB, reg(d.rs2));
+        return false;
+      case Op::kAddiw:
+        alu32(d, [&] { a_.add(x86::eax, k); });
+        return false;
+      case Op::kSlliw:
+        alu32(d, [&] { a_.shl(x86::eax, shamt & 31); });
+        return false;
+      case Op::kSrliw:
+        alu32(d, [&] { a_.shr(x86::eax, shamt & 31); });
+        return false;
+      case Op::kSraiw:
+        alu32(d, [&] { a_.sar(x86::eax, shamt & 31); });
+        return false;
+      case Op::kAddw:
+        alu32(d, [&] { a_.add(x86::eax, reg32(d.rs2)); });
+        return false;
+      case Op::kSubw:
+        alu32(d, [&] { a_.sub(x86::eax, reg32(d.rs2)); });
+        return false;
+      case Op::kSllw:  // 32-bit shift counts are masked to 5 bits, as RV64's W forms
+        alu32(d, [&] {
+          a_.mov(x86::ecx, reg32(d.rs2));
+          a_.shl(x86::eax, x86::cl);
+        });
+        return false;
+      case Op::kSrlw:
+        alu32(d, [&] {
+          a_.mov(x86::ecx, reg32(d.rs2));
+          a_.shr(x86::eax, x86::cl);
+        });
+        return false;
+      case Op::kSraw:
+        alu32(d, [&] {
+          a_.mov(x86::ecx, reg32(d.rs2));
+          a_.sar(x86::eax, x86::cl);
+        });
+        return false;
+      case Op::kMul:
+        alu(d, [&] { a_.imul(x86::rax, reg(d.rs2)); });
+        return false;
+      case Op::kMulw:
+        alu32(d, [&] { a_.imul(x86::eax, reg32(d.rs2)); });
+        return false;
+      case Op::kMulh:  // rdx:rax = rax * operand
+        a_.mov(x86::rax, reg(d.rs1));
+        a_.imul(reg(d.rs2));
+        a_.mov(reg(d.rd), x86::rdx);
+        return false;
+      case Op::kMulhu:
+        a_.mov(x86::rax, reg(d.rs1));
+        a_.mul(reg(d.rs2));
+        a_.mov(reg(d.rd), x86::rdx);
+        return false;
+      case Op::kMulhsu:
+      case Op::kDiv:
+      case Op::kDivu:
+      case Op::kRem:
+      case Op::kRemu:
+      case Op::kDivw:
+      case Op::kDivuw:
+      case Op::kRemw:
+      case Op::kRemuw:
+        a_.mov(x86::rdi, reg(d.rs1));
+        a_.mov(x86::rsi, reg(d.rs2));
+        a_.call(address_of(two_operand_helper(d.op)));
+        a_.mov(reg(d.rd), x86::rax);
+        return false;
+      case Op::kLb:
+        load(i, 1, true);
+        return false;
+      case Op::kLh:
+        load(i, 2, true);
+        return false;
+      case Op::kLw:
+        load(i, 4, true);
+        return false;
+      case Op::kLd:
+        load(i, 8, false);
+        return false;
+      case Op::kLbu:
+        load(i, 1, false);
+        return false;
+      case Op::kLhu:
+        load(i, 2, false);
+        return false;
+      case Op::kLwu:
+        load(i, 4, false);
+        return false;
+      case Op::kSb:
+        store(i, 1);
+        return false;
+      case Op::kSh:
+        store(i, 2);
+        return false;
+      case Op::kSw:
+        store(i, 4);
+        return false;
+      case Op::kSd:
+        store(i, 8);
+        return false;
+      case Op::kBeq:
+      case Op::kBne:
+      case Op::kBlt:
+      case Op::kBge:
+      case Op::kBltu:
+      case Op::kBgeu:
+        branch(i);
+        return false;
+      case Op::kJal:
+        if (d.rd != kZeroSink) {
+          a_.mov(x86::rax, imm(pc_of(i) + d.length));
+          a_.mov(reg(d.rd), x86::rax);
+        }
+        set_pc(pc_of(i) + static_cast<uint64_t>(static_cast<int64_t>(d.imm)));
+        leave(i + 1);
+        return true;
+      case Op::kJalr:  // the target first: rd may be rs1
+        effective_address(d);
+        a_.and_(x86::rax, -2);
+        a_.mov(field(layout_.pc), x86::rax);
+        if (d.rd != kZeroSink) {
+          a_.mov(x86::rax, imm(pc_of(i) + d.length));
+          a_.mov(reg(d.rd), x86::rax);
+        }
+        leave(i + 1);
+        return true;
+      default:
+        return generic(i);
+    }
+  }
+
+  // Whether an instruction's only effect is its result in rd.
+  static bool writes_only_rd(Op op) {
+    return op == Op::kLui || op == Op::kAuipc || (op >= Op::kAddi && op <= Op::kSraw) ||
+           (op >= Op::kMul && op <= Op::kRemuw);
+  }
+
+  x86::Assembler& a_;
+  const HartLayout& layout_;
+  const BlockSource& source_;
+  unsigned counted_ = 0;  // instructions of this pass already added to instret
+  Label top_, epilogue_;
+  std::vector<std::function<void()>> cold_;
+};
+
+}  // namespace
+
+bool emit_block(x86::Assembler& assembler, const HartLayout& layout, const BlockSource& source) {
+  if (source.count == 0) return false;
+  Emitter(assembler, layout, source).emit();
+  return true;
+}
+
+}  // namespace vessel::jit
