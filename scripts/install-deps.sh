@@ -27,6 +27,8 @@ packages=(
   qemu-utils zlib1g-dev libzstd-dev
   # user-mode networking (NAT, DHCP, port forwards)
   libslirp-dev
+  # the JIT: an x86-64 assembler library
+  libasmjit-dev
   # network tests: namespaces, bridges (iproute2) and the host side pinging guests
   iproute2 iputils-ping
   # img tests: open flags, syncs and ioctls of vessel img and qemu-img, side by side
