@@ -159,11 +159,15 @@ class Emitter {
     if (up_to > counted_) a_.add(field(layout_.instret), imm(up_to - counted_));
     counted_ = up_to;
   }
-  // Retires up to `attempted` and returns it (plus earlier passes).
-  void leave(unsigned attempted) {
-    retire(attempted);
+  // Returns `attempted` (plus earlier passes) from the block.
+  void return_attempted(unsigned attempted) {
     a_.lea(x86::rax, x86::ptr(kEarlier, static_cast<int32_t>(attempted)));
     a_.jmp(epilogue_);
+  }
+  // Leaves the block after instruction attempted - 1 retired.
+  void leave(unsigned attempted) {
+    retire(attempted);
+    return_attempted(attempted);
   }
   // A cold path, emitted after the block; it sees the count of retired
   // instructions as it was when it was created.
@@ -184,7 +188,7 @@ class Emitter {
       retire(i);
       a_.mov(x86::rdi, kHart);
       a_.call(address_of(layout_.take_trap));
-      leave(i + 1);
+      return_attempted(i + 1);  // attempted, but not retired
     });
     return label;
   }

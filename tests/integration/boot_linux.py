@@ -15,7 +15,9 @@ checks it from the serial console, as a user would:
     trimmed in the guest leaves no data clusters behind, and the overlay
     passes `qemu-img check` (when qemu-img is installed)
 
-    boot_linux.py VESSEL GUEST_OUT_DIR SCRATCH_DIR
+    boot_linux.py VESSEL GUEST_OUT_DIR SCRATCH_DIR [VESSEL RUN OPTION...]
+
+The options (e.g. --cpu jit) are added to every `vessel run`.
 """
 import hashlib
 import json
@@ -54,6 +56,7 @@ def sha256(path):
 
 def main():
     vessel, out, scratch = sys.argv[1:4]
+    run_options = sys.argv[4:]
     for name in ("Image", "initramfs.cpio.gz", "disk.ext4", "cmdline"):
         if not os.path.exists(os.path.join(out, name)):
             print(f"missing {out}/{name}: build the default guest with `make -C guest`")
@@ -64,7 +67,7 @@ def main():
     cmdline = open(os.path.join(out, "cmdline")).read().strip()
     argv = [vessel, "run", "--kernel", os.path.join(out, "Image"),
             "--initrd", os.path.join(out, "initramfs.cpio.gz"), "--append", cmdline,
-            "--memory", "256M", "--smp", "2", "--disk", disk]
+            "--memory", "256M", "--smp", "2", "--disk", disk] + run_options
     failures = []
 
     def check(name, ok, detail=""):

@@ -23,8 +23,7 @@ static_assert(sizeof(DecodedInsn) == 2 * sizeof(uint64_t));
 
 void Hart::set_compiler(std::unique_ptr<BlockCompiler> compiler) {
   compiler_ = std::move(compiler);
-  if (compiler_ && !compiled_) compiled_.reset(new CompiledEntry[kCompiledBlocks]);
-  flush_compiled();
+  translations_ = compiler_ ? std::make_unique<TranslationCache>() : nullptr;
 }
 
 HartLayout Hart::jit_layout() {
@@ -45,16 +44,7 @@ HartLayout Hart::jit_layout() {
   return layout;
 }
 
-void Hart::flush_compiled() {
-  compiled_stale_ = false;
-  if (!compiled_) return;
-  for (unsigned i = 0; i < kCompiledBlocks; ++i) compiled_[i] = CompiledEntry{};
-  if (compiler_) compiler_->flush();
-}
-
 CompiledBlock Hart::compiled_block(uint64_t budget) {
-  if (compiled_stale_) [[unlikely]]
-    flush_compiled();
   const uint64_t pc = pc_;
   const uint64_t vpn = pc >> memory::kPageShift;
   const TlbEntry& e =
@@ -63,28 +53,36 @@ CompiledBlock Hart::compiled_block(uint64_t budget) {
   const uint64_t paddr = (e.ppn << memory::kPageShift) | (pc & 0xfff);
   // Loads and stores index the same view (tlb_view() only sets fetches apart).
   const unsigned data_view = tlb_view(data_privilege(), Access::kLoad);
-  const auto mode = static_cast<uint8_t>(static_cast<unsigned>(priv_) << 2 | data_view);
-  CompiledEntry& entry = compiled_[((pc >> 1) ^ (pc >> 13)) % kCompiledBlocks];
-  if (entry.pc == pc && entry.paddr == paddr && entry.mode == mode) [[likely]] {
-    return entry.count <= budget ? entry.code : nullptr;
-  }
+  const TranslationCache::Key key{
+      pc, paddr, static_cast<uint8_t>(static_cast<unsigned>(priv_) << 2 | data_view)};
+  const auto* guest_code = reinterpret_cast<const uint8_t*>(pc + e.addend);
+  TranslationCache::Found found = translations_->find(key, guest_code);
+  if (!found.code) [[unlikely]]
+    found = translate(key, data_view, guest_code);
+  return found.count <= budget ? found.code : nullptr;
+}
 
+TranslationCache::Found Hart::translate(const TranslationCache::Key& key, unsigned data_view,
+                                        const uint8_t* guest_code) {
   const Block* block = cached_block();
-  if (!block) return nullptr;
+  if (!block) return {};
   BlockSource source;
   source.insns = block->insns;
   source.count = block->count;
-  source.pc = pc;
+  source.pc = key.pc;
   source.load_tlb = offset_in(this, &tlb_[data_view][static_cast<unsigned>(Access::kLoad)][0]);
   source.store_tlb = offset_in(this, &tlb_[data_view][static_cast<unsigned>(Access::kStore)][0]);
   CompiledBlock code = compiler_->compile(source);
   if (!code) {  // the code cache is full: start over
-    flush_compiled();
+    compiler_->flush();
+    translations_->clear();
     code = compiler_->compile(source);
-    if (!code) return nullptr;
+    if (!code) return {};
   }
-  entry = CompiledEntry{pc, paddr, code, block->count, mode};
-  return block->count <= budget ? code : nullptr;
+  const DecodedInsn& last = block->insns[block->count - 1];
+  const TranslationCache::Found found{code, block->count};
+  translations_->insert(key, found, guest_code, last.offset + last.length);
+  return found;
 }
 
 bool Hart::jit_load(Hart* hart, uint64_t vaddr, uint32_t size, uint32_t sign, uint32_t rd) {

@@ -17,6 +17,7 @@
 #include "cpu/riscv/block_compiler.h"
 #include "cpu/riscv/csr_numbers.h"
 #include "cpu/riscv/decoded_insn.h"
+#include "cpu/riscv/translation_cache.h"
 #include "memory/address_space.h"
 
 namespace vessel::cpu::riscv {
@@ -109,16 +110,6 @@ class Hart {
     uint32_t count = 0;
     DecodedInsn insns[kBlockInsns];
   };
-  // Translated blocks, direct-mapped by guest pc. An entry is valid for one
-  // guest pc and physical address, fetch privilege and data TLB view.
-  static constexpr unsigned kCompiledBlocks = 4096;
-  struct CompiledEntry {
-    uint64_t pc = ~uint64_t{0};
-    uint64_t paddr = 0;
-    CompiledBlock code = nullptr;
-    uint32_t count = 0;
-    uint8_t mode = 0;  // fetch privilege and data view, see compiled_mode()
-  };
   static constexpr unsigned kPmpEntries = 16;
   static constexpr unsigned kTriggers = 2;
 
@@ -137,7 +128,8 @@ class Hart {
   // The block at pc_ as host code, translated now if need be; nullptr when
   // it must be interpreted (not translatable, or longer than `budget`).
   CompiledBlock compiled_block(uint64_t budget);
-  void flush_compiled();
+  TranslationCache::Found translate(const TranslationCache::Key& key, unsigned data_view,
+                                    const uint8_t* guest_code);
   // The helpers generated code calls (see HartLayout).
   static bool jit_load(Hart* hart, uint64_t vaddr, uint32_t size, uint32_t sign, uint32_t rd);
   static bool jit_store(Hart* hart, uint64_t vaddr, uint64_t value, uint32_t size);
@@ -249,10 +241,7 @@ class Hart {
   TlbEntry tlb_[4][3][kTlbSize];
   std::unique_ptr<Block[]> blocks_{new Block[kBlocks]};
   std::unique_ptr<BlockCompiler> compiler_;
-  std::unique_ptr<CompiledEntry[]> compiled_;
-  // FENCE.I asked for fresh translations: flushed before the next block
-  // (never while generated code is running, which is what asked for it).
-  bool compiled_stale_ = false;
+  std::unique_ptr<TranslationCache> translations_;
   // Handler addresses for execute_block(), by Op (filled on first use).
   void* dispatch_[static_cast<unsigned>(Op::kIllegal) + 1] = {};
   bool dispatch_ready_ = false;

@@ -101,7 +101,7 @@ const Hart::Block* Hart::cached_block() {
 
 void Hart::flush_blocks() {
   for (unsigned i = 0; i < kBlocks; ++i) blocks_[i].paddr = ~uint64_t{0};
-  compiled_stale_ = true;
+  if (translations_) translations_->code_may_have_changed();
 }
 
 bool Hart::fetch_uncached(DecodedInsn& out) {

@@ -1,0 +1,77 @@
+// Which translated block runs at a guest pc: every translation in the code
+// cache, found by guest pc, physical address and mode (fetch privilege and
+// data TLB view), with a copy of the guest code it was made from. A small
+// direct-mapped table in front finds recent ones without hashing.
+//
+// FENCE.I (guest code may have changed) only empties that table: a
+// translation is used again once its guest code is found unchanged, so the
+// fences Linux issues after every page of code it maps cost a compare per
+// block instead of a new translation.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "cpu/riscv/block_compiler.h"
+
+namespace vessel::cpu::riscv {
+
+class TranslationCache {
+ public:
+  struct Key {
+    uint64_t pc = ~uint64_t{0};
+    uint64_t paddr = 0;
+    uint8_t mode = 0;
+    bool operator==(const Key&) const = default;
+  };
+  struct Found {
+    CompiledBlock code = nullptr;
+    uint32_t count = 0;  // guest instructions in the block
+  };
+
+  TranslationCache();
+
+  // The translation for `key`, whose guest code is now at `guest_code`
+  // (host memory, to the end of the page), or {} if there is none or its
+  // code changed.
+  Found find(const Key& key, const uint8_t* guest_code) {
+    const Direct& direct = direct_[slot(key)];
+    if (direct.key == key) [[likely]]
+      return direct.found;
+    return find_slow(key, guest_code);
+  }
+  // Records a new translation of `code_size` bytes of guest code.
+  void insert(const Key& key, Found found, const uint8_t* guest_code, size_t code_size);
+  // Guest code may have changed (FENCE.I): verify before the next use.
+  void code_may_have_changed();
+  // The code cache was emptied: forget every translation.
+  void clear();
+
+ private:
+  static constexpr unsigned kDirect = 4096;
+  struct Direct {
+    Key key;
+    Found found;
+  };
+  struct Translation {
+    Found found;
+    std::vector<uint8_t> guest_code;
+    uint64_t checked = 0;  // the epoch it was last found unchanged in
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const { return k.pc * 0x9e3779b97f4a7c15 ^ k.paddr ^ k.mode; }
+  };
+  static unsigned slot(const Key& key) {
+    return static_cast<unsigned>((key.pc >> 1) ^ (key.pc >> 13)) % kDirect;
+  }
+  Found find_slow(const Key& key, const uint8_t* guest_code);
+
+  std::unique_ptr<Direct[]> direct_;
+  std::unordered_map<Key, Translation, KeyHash> translations_;
+  uint64_t epoch_ = 0;
+};
+
+}  // namespace vessel::cpu::riscv
