@@ -19,6 +19,7 @@
 
 #include <cstring>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "cpu/riscv/int_arith.h"
@@ -29,6 +30,7 @@ using namespace asmjit;
 using cpu::riscv::BlockEnd;
 using cpu::riscv::BlockSource;
 using cpu::riscv::DecodedInsn;
+using cpu::riscv::ExitLinkLayout;
 using cpu::riscv::HartLayout;
 using cpu::riscv::kZeroSink;
 using cpu::riscv::Op;
@@ -131,8 +133,7 @@ class Emitter {
     for (unsigned i = 0; i < source_.count && !ended; ++i) ended = instruction(i);
     if (!ended) {  // ran off the end of the block
       const DecodedInsn& last = source_.insns[source_.count - 1];
-      set_pc(pc_of(source_.count - 1) + last.length);
-      leave(source_.count);
+      exit_to(pc_of(source_.count - 1) + last.length, source_.count);
     }
     for (auto& path : cold_) path();
     a_.bind(epilogue_);
@@ -142,7 +143,17 @@ class Emitter {
     a_.pop(x86::r12);
     a_.pop(x86::rbx);
     a_.ret();
+    // The exits' links, unlinked: data the block reads, in the code cache.
+    a_.align(AlignMode::kData, 8);
+    for (const auto& [label, target] : links_) {
+      a_.bind(label);
+      a_.embedUInt64(~uint64_t{0});  // epoch
+      a_.embedUInt64(0);             // chain entry
+      a_.embedUInt64(0);             // count
+      a_.embedUInt64(target);
+    }
   }
+  Label chain_entry() const { return top_; }
 
  private:
   x86::Mem reg(unsigned r) const { return x86::qword_ptr(kRegs, static_cast<int32_t>(8 * r)); }
@@ -167,6 +178,33 @@ class Emitter {
   // Leaves the block after instruction attempted - 1 retired.
   void leave(unsigned attempted) {
     retire(attempted);
+    return_attempted(attempted);
+  }
+  // Leaves for a fixed guest pc, after instruction attempted - 1 retired.
+  // Targets in the block's page get a link (see ExitLink): taken, it jumps
+  // into the next block with the hart, budget and count in their registers.
+  void exit_to(uint64_t target, unsigned attempted) {
+    retire(attempted);
+    if ((target >> 12) == (source_.pc >> 12)) {
+      Label link = a_.newLabel(), unlinked = a_.newLabel();
+      links_.emplace_back(link, target);
+      a_.lea(x86::rcx, x86::ptr(link));
+      a_.mov(x86::rax, x86::qword_ptr(x86::rcx, ExitLinkLayout::kEpoch));
+      a_.cmp(x86::rax, field(layout_.epoch));
+      a_.jne(unlinked);
+      a_.lea(x86::rax, x86::ptr(kEarlier, static_cast<int32_t>(attempted)));
+      a_.mov(x86::rdx, x86::qword_ptr(x86::rcx, ExitLinkLayout::kCount));
+      a_.add(x86::rdx, x86::rax);
+      a_.cmp(x86::rdx, kBudget);
+      a_.ja(unlinked);
+      a_.cmp(x86::byte_ptr(kHart, layout_.attention), 0);
+      a_.jne(unlinked);
+      a_.mov(kEarlier, x86::rax);
+      a_.jmp(x86::qword_ptr(x86::rcx, ExitLinkLayout::kChainEntry));
+      a_.bind(unlinked);
+      a_.mov(field(layout_.last_exit), x86::rcx);
+    }
+    set_pc(target);
     return_attempted(attempted);
   }
   // A cold path, emitted after the block; it sees the count of retired
@@ -336,8 +374,7 @@ class Emitter {
         a_.jmp(top_);
         a_.bind(out);
       }
-      set_pc(target);
-      leave(i + 1);
+      exit_to(target, i + 1);
     });
   }
 
@@ -583,8 +620,7 @@ class Emitter {
           a_.mov(x86::rax, imm(pc_of(i) + d.length));
           a_.mov(reg(d.rd), x86::rax);
         }
-        set_pc(pc_of(i) + static_cast<uint64_t>(static_cast<int64_t>(d.imm)));
-        leave(i + 1);
+        exit_to(pc_of(i) + static_cast<uint64_t>(static_cast<int64_t>(d.imm)), i + 1);
         return true;
       case Op::kJalr:  // the target first: rd may be rs1
         effective_address(d);
@@ -613,13 +649,17 @@ class Emitter {
   unsigned counted_ = 0;  // instructions of this pass already added to instret
   Label top_, epilogue_;
   std::vector<std::function<void()>> cold_;
+  std::vector<std::pair<Label, uint64_t>> links_;  // exit links and their targets
 };
 
 }  // namespace
 
-bool emit_block(x86::Assembler& assembler, const HartLayout& layout, const BlockSource& source) {
+bool emit_block(x86::Assembler& assembler, const HartLayout& layout, const BlockSource& source,
+                Label& chain_entry) {
   if (source.count == 0) return false;
-  Emitter(assembler, layout, source).emit();
+  Emitter emitter(assembler, layout, source);
+  emitter.emit();
+  chain_entry = emitter.chain_entry();
   return true;
 }
 

@@ -8,9 +8,10 @@
 
 namespace vessel::jit {
 
-// Emits `source` into `assembler` as a CompiledBlock. Returns false if some
+// Emits `source` into `assembler` as a CompiledBlock and binds
+// `chain_entry` where linked exits enter it. Returns false if some
 // instruction cannot be emitted (the block is then interpreted).
 bool emit_block(asmjit::x86::Assembler& assembler, const cpu::riscv::HartLayout& layout,
-                const cpu::riscv::BlockSource& source);
+                const cpu::riscv::BlockSource& source, asmjit::Label& chain_entry);
 
 }  // namespace vessel::jit

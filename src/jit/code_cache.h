@@ -25,6 +25,11 @@ class CodeCache {
   // Places the assembled `code` (relocated to where it will run) and returns
   // its executable address, or nullptr when the cache is full.
   void* add(asmjit::CodeHolder& code);
+  // The writable view of `executable`, an address in the cache (for data
+  // the blocks read, such as their exits' links).
+  void* writable(const void* executable) const {
+    return writable_ + (static_cast<const uint8_t*>(executable) - executable_);
+  }
   // Forgets every block: their memory is reused.
   void clear() { used_ = 0; }
   size_t used() const { return used_; }

@@ -2,6 +2,8 @@
 
 #include <asmjit/x86.h>
 
+#include <cstring>
+
 #include "jit/block_emitter.h"
 #include "jit/code_cache.h"
 
@@ -11,6 +13,8 @@ namespace {
 
 using cpu::riscv::BlockSource;
 using cpu::riscv::CompiledBlock;
+using cpu::riscv::ExitLink;
+using cpu::riscv::Translation;
 
 // Assembler errors (an operand combination the encoder refuses) are
 // recorded, and the block is then left to the interpreter.
@@ -25,14 +29,21 @@ class X86Compiler final : public cpu::riscv::BlockCompiler {
   X86Compiler(const cpu::riscv::HartLayout& layout, CodeCache cache)
       : layout_(layout), cache_(std::move(cache)) {}
 
-  CompiledBlock compile(const BlockSource& source) override {
+  Translation compile(const BlockSource& source) override {
     asmjit::CodeHolder code;
     code.init(asmjit::Environment::host());
     ErrorFlag errors;
     code.setErrorHandler(&errors);
     asmjit::x86::Assembler assembler(&code);
-    if (!emit_block(assembler, layout_, source) || errors.failed) return nullptr;
-    return reinterpret_cast<CompiledBlock>(cache_.add(code));
+    asmjit::Label chain_entry;
+    if (!emit_block(assembler, layout_, source, chain_entry) || errors.failed) return {};
+    auto* start = static_cast<uint8_t*>(cache_.add(code));
+    if (!start) return {};
+    return {reinterpret_cast<CompiledBlock>(start), start + code.labelOffsetFromBase(chain_entry)};
+  }
+
+  void link(const ExitLink* exit, const ExitLink& value) override {
+    std::memcpy(cache_.writable(exit), &value, sizeof(value));
   }
 
   void flush() override { cache_.clear(); }

@@ -5,6 +5,7 @@
 // Hart::execute_block(). Without a compiler the hart only interprets.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "cpu/riscv/decoded_insn.h"
@@ -18,6 +19,32 @@ class Hart;
 // budget allows it). Returns the instructions attempted, as execute_block().
 using CompiledBlock = uint64_t (*)(Hart* hart, uint64_t budget);
 
+// A block exit to a fixed guest pc in the same page: once linked, the block
+// jumps straight into the next block's chain entry, without returning, while
+// the link's epoch is the hart's (any FENCE.I unlinks every exit until the
+// next block is found unchanged) and the budget allows the whole next block.
+struct ExitLink {
+  uint64_t epoch = ~uint64_t{0};
+  const void* chain_entry = nullptr;
+  uint64_t count = 0;      // the next block's instructions
+  uint64_t target_pc = 0;  // fixed when the exit is emitted
+};
+struct ExitLinkLayout {
+  static constexpr int32_t kEpoch = 0, kChainEntry = 8, kCount = 16, kTargetPc = 24, kSize = 32;
+};
+static_assert(offsetof(ExitLink, epoch) == ExitLinkLayout::kEpoch &&
+              offsetof(ExitLink, chain_entry) == ExitLinkLayout::kChainEntry &&
+              offsetof(ExitLink, count) == ExitLinkLayout::kCount &&
+              offsetof(ExitLink, target_pc) == ExitLinkLayout::kTargetPc &&
+              sizeof(ExitLink) == ExitLinkLayout::kSize);
+
+struct Translation {
+  CompiledBlock code = nullptr;
+  // Where linked exits enter (after the prologue; the caller's registers hold
+  // the hart, budget and count so far).
+  const void* chain_entry = nullptr;
+};
+
 // Where generated code finds the hart's state (byte offsets from the Hart)
 // and the out-of-line work it calls. Every helper takes the Hart first;
 // those returning bool return false when the instruction trapped (the trap
@@ -27,6 +54,8 @@ struct HartLayout {
   int32_t pc = 0;         // uint64_t
   int32_t instret = 0;    // uint64_t
   int32_t attention = 0;  // std::atomic<bool>: leave at the next chance
+  int32_t epoch = 0;      // uint64_t: see ExitLink
+  int32_t last_exit = 0;  // const ExitLink*: the unlinked exit the block left by, or null
   // Set while RAM writes are logged: stores then take the slow path.
   const void* dirty_log_enabled = nullptr;
   // Loads `size` bytes (sign-extended when `sign`) into x[rd] when rd < 32.
@@ -59,9 +88,12 @@ struct TlbEntryLayout {
 class BlockCompiler {
  public:
   virtual ~BlockCompiler() = default;
-  // Host code for `source`, or nullptr when the code cache is full (the
+  // Host code for `source`, or no code when the code cache is full (the
   // hart then calls flush() and asks again) or the block cannot be translated.
-  virtual CompiledBlock compile(const BlockSource& source) = 0;
+  virtual Translation compile(const BlockSource& source) = 0;
+  // Sets an exit's link (exits live in the code cache, written through its
+  // writable view).
+  virtual void link(const ExitLink* exit, const ExitLink& value) = 0;
   // Forgets every block: none of them runs again. Never called while
   // generated code is on the stack.
   virtual void flush() = 0;

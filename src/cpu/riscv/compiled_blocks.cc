@@ -3,6 +3,7 @@
 // left to the interpreter, traps).
 #include <cstddef>
 #include <cstring>
+#include <utility>
 
 #include "cpu/riscv/hart.h"
 #include "cpu/riscv/memory_access.h"
@@ -36,6 +37,8 @@ HartLayout Hart::jit_layout() {
   layout.pc = offset_in(this, &pc_);
   layout.instret = offset_in(this, &instret_);
   layout.attention = offset_in(this, &attention_);
+  layout.epoch = offset_in(this, &translation_epoch_);
+  layout.last_exit = offset_in(this, &last_exit_);
   layout.dirty_log_enabled = bus_.dirty_log().enabled_flag();
   layout.load = &Hart::jit_load;
   layout.store = &Hart::jit_store;
@@ -45,6 +48,7 @@ HartLayout Hart::jit_layout() {
 }
 
 CompiledBlock Hart::compiled_block(uint64_t budget) {
+  const ExitLink* exit = std::exchange(last_exit_, nullptr);
   const uint64_t pc = pc_;
   const uint64_t vpn = pc >> memory::kPageShift;
   const TlbEntry& e =
@@ -57,30 +61,42 @@ CompiledBlock Hart::compiled_block(uint64_t budget) {
       pc, paddr, static_cast<uint8_t>(static_cast<unsigned>(priv_) << 2 | data_view)};
   const auto* guest_code = reinterpret_cast<const uint8_t*>(pc + e.addend);
   TranslationCache::Found found = translations_->find(key, guest_code);
-  if (!found.code) [[unlikely]]
-    found = translate(key, data_view, guest_code);
+  if (!found.code && !found.interpret) [[unlikely]]
+    found = translate(key, data_view, guest_code, exit);
+  // The block before left by an exit to here, in the same page and mode:
+  // next time it jumps here directly.
+  if (exit && found.code && exit->target_pc == pc) {
+    compiler_->link(exit, ExitLink{translation_epoch_, found.chain_entry, found.count, pc});
+  }
   return found.count <= budget ? found.code : nullptr;
 }
 
 TranslationCache::Found Hart::translate(const TranslationCache::Key& key, unsigned data_view,
-                                        const uint8_t* guest_code) {
+                                        const uint8_t* guest_code, const ExitLink*& exit) {
   const Block* block = cached_block();
-  if (!block) return {};
+  if (!block) {
+    // Its first instruction straddles two pages: the interpreter fetches it
+    // each time. Remembered, with the parcel that says so, to go there at once.
+    const TranslationCache::Found interpret{nullptr, nullptr, 0, true};
+    translations_->insert(key, interpret, guest_code, 2);
+    return interpret;
+  }
   BlockSource source;
   source.insns = block->insns;
   source.count = block->count;
   source.pc = key.pc;
   source.load_tlb = offset_in(this, &tlb_[data_view][static_cast<unsigned>(Access::kLoad)][0]);
   source.store_tlb = offset_in(this, &tlb_[data_view][static_cast<unsigned>(Access::kStore)][0]);
-  CompiledBlock code = compiler_->compile(source);
-  if (!code) {  // the code cache is full: start over
+  Translation code = compiler_->compile(source);
+  if (!code.code) {  // the code cache is full: start over
     compiler_->flush();
     translations_->clear();
+    exit = nullptr;  // it was in the cache
     code = compiler_->compile(source);
-    if (!code) return {};
+    if (!code.code) return {};
   }
   const DecodedInsn& last = block->insns[block->count - 1];
-  const TranslationCache::Found found{code, block->count};
+  const TranslationCache::Found found{code.code, code.chain_entry, block->count};
   translations_->insert(key, found, guest_code, last.offset + last.length);
   return found;
 }

@@ -129,7 +129,7 @@ class Hart {
   // it must be interpreted (not translatable, or longer than `budget`).
   CompiledBlock compiled_block(uint64_t budget);
   TranslationCache::Found translate(const TranslationCache::Key& key, unsigned data_view,
-                                    const uint8_t* guest_code);
+                                    const uint8_t* guest_code, const ExitLink*& exit);
   // The helpers generated code calls (see HartLayout).
   static bool jit_load(Hart* hart, uint64_t vaddr, uint32_t size, uint32_t sign, uint32_t rd);
   static bool jit_store(Hart* hart, uint64_t vaddr, uint64_t value, uint32_t size);
@@ -242,6 +242,8 @@ class Hart {
   std::unique_ptr<Block[]> blocks_{new Block[kBlocks]};
   std::unique_ptr<BlockCompiler> compiler_;
   std::unique_ptr<TranslationCache> translations_;
+  uint64_t translation_epoch_ = 0;       // ExitLink::epoch, moved by FENCE.I
+  const ExitLink* last_exit_ = nullptr;  // written by translated code
   // Handler addresses for execute_block(), by Op (filled on first use).
   void* dispatch_[static_cast<unsigned>(Op::kIllegal) + 1] = {};
   bool dispatch_ready_ = false;

@@ -101,7 +101,10 @@ const Hart::Block* Hart::cached_block() {
 
 void Hart::flush_blocks() {
   for (unsigned i = 0; i < kBlocks; ++i) blocks_[i].paddr = ~uint64_t{0};
-  if (translations_) translations_->code_may_have_changed();
+  if (translations_) {
+    translations_->code_may_have_changed();
+    ++translation_epoch_;
+  }
 }
 
 bool Hart::fetch_uncached(DecodedInsn& out) {
@@ -115,9 +118,11 @@ bool Hart::fetch_uncached(DecodedInsn& out) {
 
 RunExit Hart::run(uint64_t budget) {
   uint64_t executed = 0;
+  last_exit_ = nullptr;  // links only blocks that follow each other in one run
   while (executed < budget) {
     if (attention_.load(std::memory_order_relaxed)) [[unlikely]] {
       attention_.store(false, std::memory_order_relaxed);
+      last_exit_ = nullptr;  // an interrupt may come between the blocks
       if (kicked_.exchange(false, std::memory_order_acq_rel)) return RunExit::kBudgetSpent;
       check_interrupts();
     }

@@ -29,7 +29,9 @@ class TranslationCache {
   };
   struct Found {
     CompiledBlock code = nullptr;
-    uint32_t count = 0;  // guest instructions in the block
+    const void* chain_entry = nullptr;
+    uint32_t count = 0;      // guest instructions in the block
+    bool interpret = false;  // known untranslatable: no code, not worth asking again
   };
 
   TranslationCache();
