@@ -50,7 +50,7 @@ void print_help() {
       "                            is MiB (default 512M; 2M to 16G)\n"
       "  --smp N                   number of harts, 1 to %u (default 1)\n"
       "  --cpu interp|jit          run guest code in the interpreter, or translated\n"
-      "                            to x86-64 code (default interp)\n"
+      "                            to x86-64 code (default jit)\n"
       "  --disk PATH[,format=raw|qcow2][,readonly]\n"
       "                            disk image as a virtio-blk disk (default format\n"
       "                            raw; never guessed); repeatable, the first is\n"

@@ -33,7 +33,7 @@ enum class CpuEngine : uint8_t { kInterpreter, kJit };
 struct BoardConfig {
   uint64_t memory_size = uint64_t{512} << 20;
   unsigned harts = 1;
-  CpuEngine cpu = CpuEngine::kInterpreter;
+  CpuEngine cpu = CpuEngine::kJit;
   std::string firmware;           // ELF (PT_LOAD at physical addresses) or raw binary at RAM base
   std::string kernel;             // optional: ELF, U-Boot image or raw (Linux Image), S-mode
   std::string initrd;             // optional, needs a kernel
