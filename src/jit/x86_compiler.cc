@@ -57,6 +57,9 @@ class X86Compiler final : public cpu::riscv::BlockCompiler {
 
 Result<std::unique_ptr<cpu::riscv::BlockCompiler>> make_x86_compiler(
     const cpu::riscv::HartLayout& layout, size_t code_cache_size) {
+#if !defined(__x86_64__)
+  return Error("the JIT makes x86-64 code: use --cpu interp on this host");
+#endif
   TRY_ASSIGN(CodeCache cache, CodeCache::create(code_cache_size));
   return std::unique_ptr<cpu::riscv::BlockCompiler>(
       std::make_unique<X86Compiler>(layout, std::move(cache)));

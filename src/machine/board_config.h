@@ -29,11 +29,16 @@ struct PowerEvent {
 // How the harts run guest code: the interpreter (the reference, on any
 // host) or translated to host code (x86-64 hosts).
 enum class CpuEngine : uint8_t { kInterpreter, kJit };
+#if defined(__x86_64__)
+constexpr CpuEngine kDefaultCpuEngine = CpuEngine::kJit;
+#else
+constexpr CpuEngine kDefaultCpuEngine = CpuEngine::kInterpreter;
+#endif
 
 struct BoardConfig {
   uint64_t memory_size = uint64_t{512} << 20;
   unsigned harts = 1;
-  CpuEngine cpu = CpuEngine::kJit;
+  CpuEngine cpu = kDefaultCpuEngine;
   std::string firmware;           // ELF (PT_LOAD at physical addresses) or raw binary at RAM base
   std::string kernel;             // optional: ELF, U-Boot image or raw (Linux Image), S-mode
   std::string initrd;             // optional, needs a kernel
