@@ -30,18 +30,20 @@ AddressSpace::~AddressSpace() {
 
 Result<void> AddressSpace::map_ram(uint64_t base, uint64_t size) {
   if (ram_) return Error("guest RAM is already mapped");
-  if (size == 0 || size % kPageSize != 0) return Error("guest RAM size must be a multiple of 4 KiB");
+  if (size == 0 || size % kPageSize != 0)
+    return Error("guest RAM size must be a multiple of 4 KiB");
   // MAP_NORESERVE: untouched guest pages cost no host memory.
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                  -1, 0);
   if (p == MAP_FAILED) {
-    return Error("cannot allocate " + std::to_string(size >> 20) + " MiB of guest RAM: " +
-                 strerror(errno));
+    return Error("cannot allocate " + std::to_string(size >> 20) +
+                 " MiB of guest RAM: " + strerror(errno));
   }
   ram_ = static_cast<uint8_t*>(p);
   ram_base_ = base;
   ram_size_ = size;
   dirty_.resize(size / kPageSize);
+  code_.resize(size / kPageSize);
   return Ok();
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "memory/code_pages.h"
 #include "memory/mmio.h"
 
 namespace vessel::memory {
@@ -71,8 +72,17 @@ class AddressSpace {
   bool read_bytes(uint64_t paddr, void* out, uint64_t len) const;
   bool write_bytes(uint64_t paddr, const void* in, uint64_t len);
   void mark_dirty(uint64_t paddr, uint64_t len);
+  // A CPU store wrote [paddr, paddr+len) of RAM (within one page): logged
+  // for migration and checked against decoded code.
+  void cpu_wrote(uint64_t paddr, uint64_t len) {
+    mark_dirty(paddr, len);
+    code_.written(ram_page(paddr));
+  }
 
   DirtyLog& dirty_log() { return dirty_; }
+  // Pages of RAM, counted from ram_base().
+  CodePages& code_pages() { return code_; }
+  uint64_t ram_page(uint64_t paddr) const { return (paddr - ram_base_) >> kPageShift; }
 
   struct MmioRegion {
     uint64_t base;
@@ -88,6 +98,7 @@ class AddressSpace {
   uint8_t* ram_ = nullptr;
   std::vector<MmioRegion> mmio_;  // sorted by base
   DirtyLog dirty_;
+  CodePages code_;
 };
 
 }  // namespace vessel::memory

@@ -60,9 +60,13 @@ CompiledBlock Hart::compiled_block(uint64_t budget) {
   const TranslationCache::Key key{
       pc, paddr, static_cast<uint8_t>(static_cast<unsigned>(priv_) << 2 | data_view)};
   const auto* guest_code = reinterpret_cast<const uint8_t*>(pc + e.addend);
-  TranslationCache::Found found = translations_->find(key, guest_code);
-  if (!found.code && !found.interpret) [[unlikely]]
-    found = translate(key, data_view, guest_code, exit);
+  TranslationCache::Found found = translations_->find_recent(key);
+  if (!found.code && !found.interpret) [[unlikely]] {
+    // Marked before the code is compared, so that a store after that is noticed.
+    if (bus_.code_pages().mark(bus_.ram_page(paddr))) flush_store_tlb();
+    found = translations_->find(key, guest_code);
+    if (!found.code && !found.interpret) found = translate(key, data_view, guest_code, exit);
+  }
   // The block before left by an exit to here, in the same page and mode:
   // next time it jumps here directly.
   if (exit && found.code && exit->target_pc == pc) {

@@ -7,9 +7,12 @@ namespace vessel::cpu::riscv {
 Hart::Hart(memory::AddressSpace& bus, const GuestClock& clock, unsigned hart_id)
     : bus_(bus), clock_(clock), hart_id_(hart_id) {
   reset(0);
+  bus_.code_pages().watch(&attention_);
 }
 
-Hart::~Hart() = default;
+Hart::~Hart() {
+  bus_.code_pages().unwatch(&attention_);
+}
 
 void Hart::reset(uint64_t pc) {
   std::fill(std::begin(x_), std::end(x_), 0);

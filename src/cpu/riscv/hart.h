@@ -122,6 +122,8 @@ class Hart {
   bool fetch(uint32_t& insn, unsigned& length);
   const Block* cached_block();
   void flush_blocks();
+  // Acts on stores into code and new code pages (memory::CodePages) of any hart.
+  void notice_code_changes();
   bool fetch_uncached(DecodedInsn& out);
 
   // ---- translated blocks (compiled_blocks.cc) ----
@@ -161,6 +163,8 @@ class Hart {
     return sum ? 2 : static_cast<unsigned>(mode);
   }
   void flush_tlb();
+  // Drops every store entry: a page became code (see memory::CodePages).
+  void flush_store_tlb();
   Priv data_privilege() const;
 
   // ---- CSRs (csr.cc) ----
@@ -240,6 +244,9 @@ class Hart {
   // TLBs indexed [view (tlb_view())][access][vpn % kTlbSize].
   TlbEntry tlb_[4][3][kTlbSize];
   std::unique_ptr<Block[]> blocks_{new Block[kBlocks]};
+  // What this hart last saw of the RAM's code pages (memory::CodePages).
+  uint64_t code_generation_seen_ = 0;
+  uint64_t code_marks_seen_ = 0;
   std::unique_ptr<BlockCompiler> compiler_;
   std::unique_ptr<TranslationCache> translations_;
   uint64_t translation_epoch_ = 0;       // ExitLink::epoch, moved by FENCE.I

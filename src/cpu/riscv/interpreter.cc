@@ -75,6 +75,8 @@ const Hart::Block* Hart::cached_block() {
   Block& block = blocks_[((paddr >> 1) ^ (paddr >> 13)) % kBlocks];
   if (block.paddr == paddr) [[likely]]
     return &block;
+  // Code is decoded from this page: its stores must be noticed from now on.
+  if (bus_.code_pages().mark(bus_.ram_page(paddr))) flush_store_tlb();
 
   // Decode a new block: straight-line code up to an instruction that ends
   // blocks, the block size, or the end of the page.
@@ -97,6 +99,18 @@ const Hart::Block* Hart::cached_block() {
   block.paddr = paddr;
   block.count = count;
   return &block;
+}
+
+void Hart::notice_code_changes() {
+  const memory::CodePages& code = bus_.code_pages();
+  if (const uint64_t generation = code.generation(); generation != code_generation_seen_) {
+    code_generation_seen_ = generation;
+    flush_blocks();  // some hart stored into code: decode and verify again
+  }
+  if (const uint64_t marks = code.marks(); marks != code_marks_seen_) {
+    code_marks_seen_ = marks;
+    flush_store_tlb();  // some hart decoded code from a new page
+  }
 }
 
 void Hart::flush_blocks() {
@@ -123,6 +137,7 @@ RunExit Hart::run(uint64_t budget) {
     if (attention_.load(std::memory_order_relaxed)) [[unlikely]] {
       attention_.store(false, std::memory_order_relaxed);
       last_exit_ = nullptr;  // an interrupt may come between the blocks
+      notice_code_changes();
       if (kicked_.exchange(false, std::memory_order_acq_rel)) return RunExit::kBudgetSpent;
       check_interrupts();
     }

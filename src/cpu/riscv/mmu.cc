@@ -28,6 +28,12 @@ uint64_t access_fault_cause(unsigned access) {
 
 }  // namespace
 
+void Hart::flush_store_tlb() {
+  for (auto& per_view : tlb_) {
+    for (TlbEntry& e : per_view[static_cast<unsigned>(Access::kStore)]) e.vpn = ~uint64_t{0};
+  }
+}
+
 void Hart::flush_tlb() {
   for (auto& per_priv : tlb_) {
     for (auto& per_access : per_priv) {
@@ -157,6 +163,8 @@ void Hart::fill_tlb(uint64_t vaddr, uint64_t paddr, Access access, Priv mode) {
   uint8_t* host = bus_.ram_ptr(page, memory::kPageSize);
   if (!host || !pmp_allows(page, memory::kPageSize, access, mode)) return;
   uint64_t vpn = vaddr >> memory::kPageShift;
+  // Stores into code go the slow way, which notices them.
+  if (access == Access::kStore && bus_.code_pages().marked(bus_.ram_page(page))) return;
   TlbEntry& e = tlb_[tlb_view(mode, access)][static_cast<unsigned>(access)][vpn % kTlbSize];
   e.vpn = vpn;
   e.addend = reinterpret_cast<uintptr_t>(host) - (vaddr & ~uint64_t{0xfff});
@@ -207,7 +215,7 @@ bool Hart::store_slow(uint64_t vaddr, unsigned size, uint64_t value) {
   if (!pmp_allows(paddr, size, Access::kStore, mode)) return raise(kStoreAccessFault, vaddr);
   if (uint8_t* p = bus_.ram_ptr(paddr, size)) {
     std::memcpy(p, &value, size);
-    bus_.mark_dirty(paddr, size);
+    bus_.cpu_wrote(paddr, size);
     fill_tlb(vaddr, paddr, Access::kStore, mode);
     return true;
   }
@@ -231,7 +239,7 @@ uint8_t* Hart::atomic_address(uint64_t vaddr, unsigned size, Access access) {
     raise(access == Access::kLoad ? kLoadAccessFault : kStoreAccessFault, vaddr);
     return nullptr;
   }
-  if (access == Access::kStore) bus_.mark_dirty(paddr, size);
+  if (access == Access::kStore) bus_.cpu_wrote(paddr, size);
   return p;
 }
 

@@ -7,7 +7,7 @@ namespace vessel::cpu::riscv {
 
 TranslationCache::TranslationCache() : direct_(new Direct[kDirect]) {}
 
-TranslationCache::Found TranslationCache::find_slow(const Key& key, const uint8_t* guest_code) {
+TranslationCache::Found TranslationCache::find(const Key& key, const uint8_t* guest_code) {
   auto it = translations_.find(key);
   if (it == translations_.end()) return {};
   Translation& t = it->second;

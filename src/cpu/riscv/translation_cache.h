@@ -36,15 +36,15 @@ class TranslationCache {
 
   TranslationCache();
 
+  // The translation for `key` if it is among the recent ones, else {}.
+  Found find_recent(const Key& key) const {
+    const Direct& direct = direct_[slot(key)];
+    return direct.key == key ? direct.found : Found{};
+  }
   // The translation for `key`, whose guest code is now at `guest_code`
   // (host memory, to the end of the page), or {} if there is none or its
   // code changed.
-  Found find(const Key& key, const uint8_t* guest_code) {
-    const Direct& direct = direct_[slot(key)];
-    if (direct.key == key) [[likely]]
-      return direct.found;
-    return find_slow(key, guest_code);
-  }
+  Found find(const Key& key, const uint8_t* guest_code);
   // Records a new translation of `code_size` bytes of guest code.
   void insert(const Key& key, Found found, const uint8_t* guest_code, size_t code_size);
   // Guest code may have changed (FENCE.I): verify before the next use.
@@ -69,7 +69,6 @@ class TranslationCache {
   static unsigned slot(const Key& key) {
     return static_cast<unsigned>((key.pc >> 1) ^ (key.pc >> 13)) % kDirect;
   }
-  Found find_slow(const Key& key, const uint8_t* guest_code);
 
   std::unique_ptr<Direct[]> direct_;
   std::unordered_map<Key, Translation, KeyHash> translations_;

@@ -15,15 +15,13 @@
 #include "../cpu/rv_asm.h"
 #include "cpu/riscv/csr_numbers.h"
 #include "cpu/riscv/hart.h"
-#include "jit/x86_compiler.h"
+#include "jit_machine.h"
 
 namespace vessel::cpu::riscv {
 namespace {
 
 using namespace test_asm;
 
-constexpr uint64_t kRamBase = 0x80000000;
-constexpr uint64_t kRamSize = 4 << 20;
 constexpr uint64_t kHandler = kRamBase + 0x1000;
 constexpr uint64_t kCode = kRamBase + 0x2000;
 constexpr unsigned kCodeInsns = 512;
@@ -102,33 +100,6 @@ class Generator {
     return 4 * (low + static_cast<int>(pick(static_cast<uint64_t>(high - low + 1))));
   }
   std::mt19937_64 rng_;
-};
-
-// lui+addi+shifts for a 32-bit unsigned constant (lui alone sign-extends).
-std::vector<uint32_t> load_address(unsigned rd, uint64_t address) {
-  return {lui(rd, static_cast<uint32_t>(address >> 12)), slli(rd, rd, 32),
-          i(0x13, 5, rd, rd, 32)};  // srli rd, rd, 32
-}
-
-class Machine {
- public:
-  explicit Machine(bool jit) {
-    EXPECT_TRUE(bus.map_ram(kRamBase, kRamSize).ok());
-    if (jit) {
-      auto compiler = jit::make_x86_compiler(hart.jit_layout());
-      EXPECT_TRUE(compiler.ok());
-      hart.set_compiler(std::move(compiler).value());
-    }
-    hart.reset(kRamBase);
-  }
-  void write(uint64_t address, const void* bytes, size_t size) {
-    std::memcpy(bus.ram_ptr(address, size), bytes, size);
-  }
-  const uint8_t* memory(uint64_t address, size_t size) { return bus.ram_ptr(address, size); }
-
-  memory::AddressSpace bus;
-  GuestClock clock;
-  Hart hart{bus, clock, 0};
 };
 
 std::vector<uint32_t> harness() {
