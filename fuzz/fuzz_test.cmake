@@ -1,5 +1,5 @@
-# ctest fuzz.qcow2_open, fuzz.virtio_net, fuzz.remote_packet and
-# fuzz.domain_xml: fuzz/run_fuzz.sh builds the
+# ctest fuzz.qcow2_open, fuzz.virtio_net, fuzz.remote_packet,
+# fuzz.domain_xml and fuzz.jit_lockstep: fuzz/run_fuzz.sh builds the
 # target in fuzz/ with clang in its own tree and fuzzes it for a minute or
 # half a minute. Registered only where clang can link a libFuzzer target
 # (Debian: clang, libclang-rt-14-dev). They share that build tree, so
@@ -24,7 +24,11 @@ if(VESSEL_FUZZ_CLANGXX)
     add_test(NAME fuzz.domain_xml
              COMMAND sh ${CMAKE_SOURCE_DIR}/fuzz/run_fuzz.sh ${VESSEL_FUZZ_CLANGXX}
                      ${CMAKE_BINARY_DIR}/fuzz 30 domain_xml_fuzz)
+    add_test(NAME fuzz.jit_lockstep
+             COMMAND sh ${CMAKE_SOURCE_DIR}/fuzz/run_fuzz.sh ${VESSEL_FUZZ_CLANGXX}
+                     ${CMAKE_BINARY_DIR}/fuzz 30 jit_lockstep_fuzz)
     set_tests_properties(fuzz.qcow2_open fuzz.virtio_net fuzz.remote_packet fuzz.domain_xml
+                         fuzz.jit_lockstep
                          PROPERTIES
                          TIMEOUT 1200 SKIP_RETURN_CODE 77 RESOURCE_LOCK vessel_fuzz_build)
   endif()

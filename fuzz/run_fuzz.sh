@@ -4,8 +4,8 @@
 # non-zero when the fuzzer finds a crash, leak, timeout or oversized
 # allocation (the input is kept in the target's artifacts directory).
 # Usage: run_fuzz.sh CLANGXX BUILD_DIR SECONDS [TARGET]
-#   TARGET: qcow2_open_fuzz (the default), virtio_net_fuzz, remote_packet_fuzz
-#   or domain_xml_fuzz
+#   TARGET: qcow2_open_fuzz (the default), virtio_net_fuzz, remote_packet_fuzz,
+#   domain_xml_fuzz or jit_lockstep_fuzz
 set -u
 CLANGXX=$1
 BUILD=$2
@@ -18,6 +18,7 @@ case $TARGET in
   virtio_net_fuzz) work=$BUILD/virtio_net; max_len=65792 ;;
   remote_packet_fuzz) work=$BUILD/remote_packet; max_len=4096 ;;
   domain_xml_fuzz) work=$BUILD/domain_xml; max_len=8192 ;;
+  jit_lockstep_fuzz) work=$BUILD/jit_lockstep; max_len=4096 ;;
   *) echo "unknown fuzz target $TARGET" >&2; exit 2 ;;
 esac
 launcher=""

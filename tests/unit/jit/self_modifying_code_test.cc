@@ -4,12 +4,15 @@
 #include <gtest/gtest.h>
 
 #include "../cpu/rv_asm.h"
-#include "jit_machine.h"
+#include "lockstep_harness.h"
 
 namespace vessel::cpu::riscv {
 namespace {
 
 using namespace test_asm;
+using lockstep::kRamBase;
+using lockstep::load_address;
+using lockstep::Machine;
 
 constexpr uint64_t kMain = kRamBase;
 constexpr uint64_t kNewInsn = kRamBase + 0x3000;  // a data word: the replacement instruction
