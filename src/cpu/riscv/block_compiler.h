@@ -54,6 +54,10 @@ struct HartLayout {
   int32_t pc = 0;         // uint64_t
   int32_t instret = 0;    // uint64_t
   int32_t attention = 0;  // std::atomic<bool>: leave at the next chance
+  int32_t f = 0;          // uint64_t[32]: f0..f31, singles NaN-boxed
+  int32_t fflags = 0;     // uint8_t: NX NV... (unprivileged spec 13.2)
+  int32_t frm = 0;        // uint8_t
+  int32_t mstatus = 0;    // uint64_t: FS must not be off; FP writes set it dirty
   int32_t epoch = 0;      // uint64_t: see ExitLink
   int32_t last_exit = 0;  // const ExitLink*: the unlinked exit the block left by, or null
   // Set while RAM writes are logged: stores then take the slow path.

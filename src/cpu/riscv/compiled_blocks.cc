@@ -37,6 +37,10 @@ HartLayout Hart::jit_layout() {
   layout.pc = offset_in(this, &pc_);
   layout.instret = offset_in(this, &instret_);
   layout.attention = offset_in(this, &attention_);
+  layout.f = offset_in(this, &f_[0]);
+  layout.fflags = offset_in(this, &fflags_);
+  layout.frm = offset_in(this, &frm_);
+  layout.mstatus = offset_in(this, &mstatus_);
   layout.epoch = offset_in(this, &translation_epoch_);
   layout.last_exit = offset_in(this, &last_exit_);
   layout.dirty_log_enabled = bus_.dirty_log().enabled_flag();

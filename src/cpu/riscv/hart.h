@@ -56,6 +56,7 @@ class Hart {
   void set_reg(unsigned index, uint64_t value) {
     if ((index & 31) != 0) x_[index & 31] = value;
   }
+  uint64_t freg(unsigned index) const { return f_[index & 31]; }
   Priv privilege() const { return priv_; }
   uint64_t instret() const { return instret_; }
 

@@ -200,6 +200,11 @@ class Lockstep {
       if (a.reg(r) != b.reg(r))
         return differ(("x" + std::to_string(r)).c_str(), a.reg(r), b.reg(r));
     }
+    for (unsigned r = 0; r < 32; ++r) {
+      if (a.freg(r) != b.freg(r)) {
+        return differ(("f" + std::to_string(r)).c_str(), a.freg(r), b.freg(r));
+      }
+    }
     if (std::memcmp(interp_.memory(kData, kDataSize), jit_.memory(kData, kDataSize), kDataSize)) {
       return "the data areas differ";
     }

@@ -8,6 +8,7 @@
 // area, some fault on purpose), and a trap handler that skips whatever trapped.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -44,6 +45,70 @@ TEST(JitLockstep, RandomProgramsMatchTheInterpreter) {
 
 // A loop long enough to run many passes inside one translated block, with
 // instret read back: the counts must stay exact across passes and exits.
+// Floating point where the JIT has fast paths: inexact accrued (their
+// precondition), operands from a data area of special and ordinary values
+// (zeros, denormals, the smallest normals, infinities, quiet and signaling
+// NaNs, boxed and unboxed singles, random bits), every rounding mode.
+TEST(JitLockstep, FloatingPointMatchesTheInterpreter) {
+  const uint32_t fp_ops[] = {
+      0x02000053, 0x00000053, 0x0a000053, 0x08000053, 0x12000053, 0x10000053,  // add, sub .d/.s
+      0x1a000053, 0x18000053, 0x5a000053, 0x58000053,  // div, sqrt (rs2 = 0 below)
+      0x22000053, 0x22001053, 0x22002053,              // fsgnj, fsgnjn, fsgnjx .d
+      0xa2002053, 0xa2001053, 0xa2000053,              // feq, flt, fle .d
+      0xd2000053, 0xe2000053, 0xf2000053,              // fcvt.d.w, fmv.x.d, fmv.d.x
+      0x02000043, 0x02000047, 0x0200004b, 0x0200004f,  // fmadd.. fnmadd .d
+      0x00000043, 0x0000004f};                         // fmadd.s, fnmadd.s
+  const uint64_t specials[] = {0,
+                               uint64_t{1} << 63,
+                               1,                    // the smallest denormal
+                               uint64_t{1} << 52,    // the smallest normal
+                               uint64_t{3} << 52,    // in the second binade
+                               0x7ff0000000000000,   // +inf
+                               0x7ff8000000000000,   // quiet NaN
+                               0x7ff0000000000001,   // signaling NaN
+                               0x3ff8000000000000,   // 1.5
+                               0xc00a000000000000,   // -3.25
+                               0x7fefffffffffffff,   // the largest double
+                               0xffffffff3fc00000,   // 1.5f, boxed
+                               0xffffffff00800000,   // the smallest normal float, boxed
+                               0x000000003fc00000};  // 1.5f, not boxed
+  for (uint32_t seed = 1; seed <= 200; ++seed) {
+    std::mt19937_64 rng(seed);
+    std::vector<uint64_t> data(kDataSize / 8);
+    for (uint64_t& v : data) {
+      const uint64_t pick = rng() % 3;
+      v = pick == 0   ? specials[rng() % std::size(specials)]
+          : pick == 1 ? rng()
+                      : std::bit_cast<uint64_t>(static_cast<double>(rng() % 100000) / 7.0);
+    }
+    std::vector<uint32_t> program;
+    program.push_back(i(0x73, 6, 0, 1, 0x001));  // csrrsi fflags, NX
+    for (unsigned r = 0; r < 32; ++r) program.push_back(i(0x07, 3, r, kDataBase, 8 * r));  // fld
+    while (program.size() < kCodeInsns - 1) {
+      uint32_t insn = fp_ops[rng() % std::size(fp_ops)];
+      const unsigned opcode = insn & 0x7f;
+      const bool no_rs2 = insn == 0x5a000053 || insn == 0x58000053 || (insn >> 25) >= 0x69;
+      insn |= static_cast<uint32_t>(rng() % 32) << 7 | static_cast<uint32_t>(rng() % 32) << 15;
+      if (!no_rs2) insn |= static_cast<uint32_t>(rng() % 32) << 20;
+      if (opcode != 0x53) insn |= static_cast<uint32_t>(rng() % 32) << 27;  // rs3
+      // rm: nearest, dynamic (frm 0) or toward zero, on the arithmetic.
+      const uint32_t f7 = insn >> 25;
+      if (opcode != 0x53 || f7 < 0x10 || f7 == 0x2c || f7 == 0x2d || f7 == 0x69) {
+        const uint32_t modes[] = {0, 7, 1};
+        insn |= modes[rng() % 3] << 12;
+      }
+      // fmv.x.d / feq.. write x registers: keep x28 and x29.
+      if ((f7 == 0x71 || f7 == 0x51) && ((insn >> 7) & 31) >= 28) insn &= ~(31u << 7);
+      program.push_back(insn);
+    }
+    program.push_back(jal(0, 0));
+    Lockstep pair(program, data.data());
+    for (unsigned step = 0; step < 40; ++step) {
+      ASSERT_EQ(pair.step(1 + rng() % 100, false), "") << "seed " << seed << ", step " << step;
+    }
+  }
+}
+
 TEST(JitLockstep, CountedLoopKeepsInstretExact) {
   const std::vector<uint32_t> loop = {
       addi(5, 0, 1000),             // t0 = 1000
