@@ -430,6 +430,49 @@ class Emitter {
     a_.mov(reg(d.rd), x86::rcx);
   }
 
+  // The host's div and idiv, inline; their faults (a zero divisor, and the
+  // most negative dividend over -1) are RISC-V's corner cases, which the
+  // C++ helpers compute out of line.
+  void divide(const DecodedInsn& d) {
+    const bool word = d.op >= Op::kDivw;
+    const bool is_signed =
+        d.op == Op::kDiv || d.op == Op::kRem || d.op == Op::kDivw || d.op == Op::kRemw;
+    const bool remainder =
+        d.op == Op::kRem || d.op == Op::kRemu || d.op == Op::kRemw || d.op == Op::kRemuw;
+    Label corner = a_.newLabel(), done = a_.newLabel();
+    const x86::Gp dividend = word ? x86::Gp(x86::eax) : x86::Gp(x86::rax);
+    const x86::Gp divisor = word ? x86::Gp(x86::ecx) : x86::Gp(x86::rcx);
+    a_.mov(dividend, word ? reg32(d.rs1) : reg(d.rs1));
+    a_.mov(divisor, word ? reg32(d.rs2) : reg(d.rs2));
+    a_.test(divisor, divisor);
+    a_.jz(corner);
+    if (is_signed) {
+      a_.cmp(divisor, -1);
+      a_.je(corner);
+      word ? a_.cdq() : a_.cqo();
+      a_.idiv(divisor);
+    } else {
+      a_.xor_(x86::edx, x86::edx);
+      a_.div(divisor);
+    }
+    const x86::Gp result = remainder ? (word ? x86::Gp(x86::edx) : x86::Gp(x86::rdx)) : dividend;
+    if (word) {
+      a_.movsxd(x86::rax, result);
+    } else if (remainder) {
+      a_.mov(x86::rax, x86::rdx);
+    }
+    a_.bind(done);
+    a_.mov(reg(d.rd), x86::rax);
+    const auto helper = two_operand_helper(d.op);
+    cold([this, d, helper, corner, done] {
+      a_.bind(corner);
+      a_.mov(x86::rdi, reg(d.rs1));
+      a_.mov(x86::rsi, reg(d.rs2));
+      a_.call(address_of(helper));
+      a_.jmp(done);
+    });
+  }
+
   // Emits instruction i; returns true if it ends the block.
   bool instruction(unsigned i) {
     const DecodedInsn& d = source_.insns[i];
@@ -563,7 +606,6 @@ class Emitter {
         a_.mul(reg(d.rs2));
         a_.mov(reg(d.rd), x86::rdx);
         return false;
-      case Op::kMulhsu:
       case Op::kDiv:
       case Op::kDivu:
       case Op::kRem:
@@ -572,6 +614,9 @@ class Emitter {
       case Op::kDivuw:
       case Op::kRemw:
       case Op::kRemuw:
+        divide(d);
+        return false;
+      case Op::kMulhsu:
         a_.mov(x86::rdi, reg(d.rs1));
         a_.mov(x86::rsi, reg(d.rs2));
         a_.call(address_of(two_operand_helper(d.op)));
