@@ -238,7 +238,8 @@ class Emitter {
   void tlb_lookup(int32_t tlb, unsigned size, Label miss) {
     a_.mov(x86::rcx, x86::rax);
     a_.shr(x86::rcx, 12);
-    a_.movzx(x86::edx, x86::cl);
+    a_.mov(x86::edx, x86::ecx);
+    a_.and_(x86::edx, TlbEntryLayout::kEntries - 1);
     a_.lea(x86::rdx, x86::ptr(x86::rdx, x86::rdx, 1));
     a_.cmp(x86::rcx, x86::qword_ptr(kHart, x86::rdx, 3, tlb + TlbEntryLayout::kVpn));
     a_.jne(miss);

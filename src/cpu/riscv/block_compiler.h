@@ -79,14 +79,14 @@ struct BlockSource {
   const DecodedInsn* insns = nullptr;
   unsigned count = 0;
   uint64_t pc = 0;
-  int32_t load_tlb = 0;   // TlbEntry[256] for loads
-  int32_t store_tlb = 0;  // TlbEntry[256] for stores
+  int32_t load_tlb = 0;   // TlbEntry[TlbEntryLayout::kEntries] for loads
+  int32_t store_tlb = 0;  // TlbEntry[TlbEntryLayout::kEntries] for stores
 };
 
 // A TLB entry as generated code reads it (Hart::TlbEntry has this layout).
 struct TlbEntryLayout {
   static constexpr int32_t kVpn = 0, kAddend = 8, kSize = 24;
-  static constexpr unsigned kEntries = 256;
+  static constexpr unsigned kEntries = 1024;
 };
 
 class BlockCompiler {

@@ -100,7 +100,7 @@ class Hart {
     uintptr_t addend = 0;
     uint64_t ppn = 0;
   };
-  static constexpr unsigned kTlbSize = 256;
+  static constexpr unsigned kTlbSize = 1024;
   // Pre-decoded straight-line code, keyed by physical address. Like an
   // instruction cache it is refreshed by FENCE.I (unprivileged spec ch. 5),
   // which Linux and OpenSBI issue after writing code.
