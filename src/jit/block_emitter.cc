@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "cpu/riscv/int_arith.h"
+#include "cpu/riscv/translation_cache.h"
 
 namespace vessel::jit {
 
@@ -206,8 +207,63 @@ class Emitter {
       a_.jmp(x86::qword_ptr(x86::rcx, ExitLinkLayout::kChainEntry));
       a_.bind(unlinked);
       a_.mov(field(layout_.last_exit), x86::rcx);
+      set_pc(target);
+      return_attempted(attempted);
+      return;
     }
-    set_pc(target);
+    set_pc(target);  // another page: found as an indirect jump's target is
+    exit_indirect(attempted);
+  }
+  // Leaves for the guest pc in rax (already in the hart's pc): straight
+  // into its translation when the recent table has it for this mode, its
+  // page is in the fetch TLB, and the budget and attention allow, as for a
+  // linked exit; else back to the hart.
+  void exit_indirect(unsigned attempted) {
+    using cpu::riscv::RecentLayout;
+    retire(attempted);
+    Label back = a_.newLabel();
+    // rsi = physical address, through the fetch TLB.
+    a_.mov(x86::rcx, x86::rax);
+    a_.shr(x86::rcx, 12);
+    a_.mov(x86::edx, x86::ecx);
+    a_.and_(x86::edx, TlbEntryLayout::kEntries - 1);
+    a_.lea(x86::rdx, x86::ptr(x86::rdx, x86::rdx, 1));
+    a_.cmp(x86::rcx, x86::qword_ptr(kHart, x86::rdx, 3, source_.fetch_tlb + TlbEntryLayout::kVpn));
+    a_.jne(back);
+    a_.mov(x86::rsi, x86::qword_ptr(kHart, x86::rdx, 3, source_.fetch_tlb + TlbEntryLayout::kPpn));
+    a_.shl(x86::rsi, 12);
+    a_.mov(x86::edi, x86::eax);
+    a_.and_(x86::edi, 0xfff);
+    a_.or_(x86::rsi, x86::rdi);
+    // rcx = the recent table's entry for the pc.
+    a_.mov(x86::rcx, x86::rax);
+    a_.shr(x86::rcx, 1);
+    a_.mov(x86::rdx, x86::rax);
+    a_.shr(x86::rdx, 13);
+    a_.xor_(x86::ecx, x86::edx);
+    a_.and_(x86::ecx, RecentLayout::kSlots - 1);
+    a_.imul(x86::ecx, x86::ecx, RecentLayout::kSize);
+    a_.mov(x86::rdx, imm(reinterpret_cast<uint64_t>(source_.recent)));
+    a_.add(x86::rcx, x86::rdx);
+    a_.cmp(x86::rax, x86::qword_ptr(x86::rcx, RecentLayout::kPc));
+    a_.jne(back);
+    a_.cmp(x86::rsi, x86::qword_ptr(x86::rcx, RecentLayout::kPaddr));
+    a_.jne(back);
+    a_.cmp(x86::byte_ptr(x86::rcx, RecentLayout::kMode), source_.mode);
+    a_.jne(back);
+    a_.mov(x86::rdx, x86::qword_ptr(x86::rcx, RecentLayout::kChainEntry));
+    a_.test(x86::rdx, x86::rdx);  // an entry that says "interpret"
+    a_.jz(back);
+    a_.lea(x86::rax, x86::ptr(kEarlier, static_cast<int32_t>(attempted)));
+    a_.mov(x86::edi, x86::dword_ptr(x86::rcx, RecentLayout::kCount));
+    a_.add(x86::rdi, x86::rax);
+    a_.cmp(x86::rdi, kBudget);
+    a_.ja(back);
+    a_.cmp(x86::byte_ptr(kHart, layout_.attention), 0);
+    a_.jne(back);
+    a_.mov(kEarlier, x86::rax);
+    a_.jmp(x86::rdx);
+    a_.bind(back);
     return_attempted(attempted);
   }
   // A cold path, emitted after the block; it sees the count of retired
@@ -676,10 +732,10 @@ class Emitter {
         a_.and_(x86::rax, -2);
         a_.mov(field(layout_.pc), x86::rax);
         if (d.rd != kZeroSink) {
-          a_.mov(x86::rax, imm(pc_of(i) + d.length));
-          a_.mov(reg(d.rd), x86::rax);
+          a_.mov(x86::rcx, imm(pc_of(i) + d.length));
+          a_.mov(reg(d.rd), x86::rcx);
         }
-        leave(i + 1);
+        exit_indirect(i + 1);
         return true;
       case Op::kFld:
       case Op::kFsd:

@@ -81,11 +81,17 @@ struct BlockSource {
   uint64_t pc = 0;
   int32_t load_tlb = 0;   // TlbEntry[TlbEntryLayout::kEntries] for loads
   int32_t store_tlb = 0;  // TlbEntry[TlbEntryLayout::kEntries] for stores
+  // Indirect jumps find their target themselves, if it ran recently: the
+  // fetch TLB gives its physical address, the hart's table of recent
+  // translations (RecentLayout) its code, for this mode.
+  int32_t fetch_tlb = 0;
+  const void* recent = nullptr;
+  uint8_t mode = 0;
 };
 
 // A TLB entry as generated code reads it (Hart::TlbEntry has this layout).
 struct TlbEntryLayout {
-  static constexpr int32_t kVpn = 0, kAddend = 8, kSize = 24;
+  static constexpr int32_t kVpn = 0, kAddend = 8, kPpn = 16, kSize = 24;
   static constexpr unsigned kEntries = 1024;
 };
 

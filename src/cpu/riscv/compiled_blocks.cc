@@ -30,6 +30,7 @@ void Hart::set_compiler(std::unique_ptr<BlockCompiler> compiler) {
 HartLayout Hart::jit_layout() {
   static_assert(offsetof(TlbEntry, vpn) == TlbEntryLayout::kVpn);
   static_assert(offsetof(TlbEntry, addend) == TlbEntryLayout::kAddend);
+  static_assert(offsetof(TlbEntry, ppn) == TlbEntryLayout::kPpn);
   static_assert(sizeof(TlbEntry) == TlbEntryLayout::kSize);
   static_assert(kTlbSize == TlbEntryLayout::kEntries);
   HartLayout layout;
@@ -95,6 +96,10 @@ TranslationCache::Found Hart::translate(const TranslationCache::Key& key, unsign
   source.pc = key.pc;
   source.load_tlb = offset_in(this, &tlb_[data_view][static_cast<unsigned>(Access::kLoad)][0]);
   source.store_tlb = offset_in(this, &tlb_[data_view][static_cast<unsigned>(Access::kStore)][0]);
+  source.fetch_tlb = offset_in(
+      this, &tlb_[static_cast<unsigned>(priv_)][static_cast<unsigned>(Access::kFetch)][0]);
+  source.recent = translations_->recent_table();
+  source.mode = key.mode;
   Translation code = compiler_->compile(source);
   if (!code.code) {  // the code cache is full: start over
     compiler_->flush();

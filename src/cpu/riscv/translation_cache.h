@@ -45,6 +45,10 @@ class TranslationCache {
   // (host memory, to the end of the page), or {} if there is none or its
   // code changed.
   Found find(const Key& key, const uint8_t* guest_code);
+  // The recent translations' table, which translated code also probes for
+  // the targets of indirect jumps (see RecentLayout).
+  const void* recent_table() const { return direct_.get(); }
+
   // Records a new translation of `code_size` bytes of guest code.
   void insert(const Key& key, Found found, const uint8_t* guest_code, size_t code_size);
   // Guest code may have changed (FENCE.I): verify before the next use.
@@ -69,10 +73,27 @@ class TranslationCache {
   static unsigned slot(const Key& key) {
     return static_cast<unsigned>((key.pc >> 1) ^ (key.pc >> 13)) % kDirect;
   }
+  friend struct RecentLayout;
 
   std::unique_ptr<Direct[]> direct_;
   std::unordered_map<Key, Translation, KeyHash> translations_;
   uint64_t epoch_ = 0;
+};
+
+// The recent table as translated code reads it: kSlots entries of kSize
+// bytes, entry ((pc >> 1) ^ (pc >> 13)) % kSlots for a guest pc.
+struct RecentLayout {
+  using Direct = TranslationCache::Direct;
+  static constexpr unsigned kSlots = TranslationCache::kDirect;
+  static constexpr int32_t kPc = 0, kPaddr = 8, kMode = 16, kChainEntry = 32, kCount = 40;
+  static constexpr int32_t kSize = 48;
+  static_assert(offsetof(Direct, key) + offsetof(TranslationCache::Key, pc) == kPc);
+  static_assert(offsetof(Direct, key) + offsetof(TranslationCache::Key, paddr) == kPaddr);
+  static_assert(offsetof(Direct, key) + offsetof(TranslationCache::Key, mode) == kMode);
+  static_assert(offsetof(Direct, found) + offsetof(TranslationCache::Found, chain_entry) ==
+                kChainEntry);
+  static_assert(offsetof(Direct, found) + offsetof(TranslationCache::Found, count) == kCount);
+  static_assert(sizeof(Direct) == kSize);
 };
 
 }  // namespace vessel::cpu::riscv
