@@ -44,6 +44,9 @@ const x86::Gp kRegs = x86::rbx;
 const x86::Gp kBudget = x86::r13;
 const x86::Gp kEarlier = x86::r14;
 const x86::Gp kDirtyFlag = x86::r15;
+// Host registers that hold guest registers within a block (caller-saved:
+// reloaded after every call).
+const x86::Gp kCacheRegs[] = {x86::r8, x86::r9, x86::r10, x86::r11};
 
 // The M instructions left to C++ (rare in hot code; a call is cheaper than
 // the corner-case branches inline).
@@ -132,7 +135,9 @@ class Emitter {
     a_.mov(kBudget, x86::rsi);
     a_.xor_(kEarlier.r32(), kEarlier.r32());
     a_.mov(kDirtyFlag, imm(reinterpret_cast<uint64_t>(layout_.dirty_log_enabled)));
+    choose_cached();
     a_.bind(top_);
+    load_cached();
     bool ended = false;
     for (unsigned i = 0; i < source_.count && !ended; ++i) ended = instruction(i);
     if (!ended) {  // ran off the end of the block
@@ -160,8 +165,50 @@ class Emitter {
   Label chain_entry() const { return top_; }
 
  private:
-  x86::Mem reg(unsigned r) const { return x86::qword_ptr(kRegs, static_cast<int32_t>(8 * r)); }
-  x86::Mem reg32(unsigned r) const { return x86::dword_ptr(kRegs, static_cast<int32_t>(8 * r)); }
+  // Guest register r in the hart (always current: cached registers are
+  // written through).
+  x86::Mem mem(unsigned r) const { return x86::qword_ptr(kRegs, static_cast<int32_t>(8 * r)); }
+  x86::Mem mem32(unsigned r) const { return x86::dword_ptr(kRegs, static_cast<int32_t>(8 * r)); }
+  // Guest register r as a source operand: its host register if cached.
+  Operand src(unsigned r) const {
+    return cache_[r] >= 0 ? Operand(kCacheRegs[cache_[r]]) : Operand(mem(r));
+  }
+  Operand src32(unsigned r) const {
+    return cache_[r] >= 0 ? Operand(kCacheRegs[cache_[r]].r32()) : Operand(mem32(r));
+  }
+  // x[rd] = value (x0 and its sink ignore it).
+  void set_reg(unsigned rd, const x86::Gp& value) {
+    if (rd == 0 || rd == kZeroSink) return;
+    a_.mov(mem(rd), value);
+    if (cache_[rd] >= 0) a_.mov(kCacheRegs[cache_[rd]], value);
+  }
+  // The block's most used guest registers live in host registers too, read
+  // there and written through to the hart. Calls clobber them: reloaded after.
+  void choose_cached() {
+    unsigned uses[33] = {};
+    for (unsigned i = 0; i < source_.count; ++i) {
+      const DecodedInsn& d = source_.insns[i];
+      for (unsigned r : {unsigned{d.rs1}, unsigned{d.rs2}, unsigned{d.rd}}) ++uses[r];
+    }
+    uses[0] = uses[kZeroSink] = 0;
+    for (unsigned slot = 0; slot < std::size(kCacheRegs); ++slot) {
+      unsigned best = 0;
+      for (unsigned r = 1; r < 32; ++r) {
+        if (cache_[r] < 0 && uses[r] > uses[best]) best = r;
+      }
+      if (uses[best] < 2) break;
+      cache_[best] = static_cast<int8_t>(slot);
+    }
+  }
+  void load_cached() {
+    for (unsigned r = 1; r < 32; ++r) {
+      if (cache_[r] >= 0) a_.mov(kCacheRegs[cache_[r]], mem(r));
+    }
+  }
+  // mov/op with a guest register source.
+  void emit(InstId id, const Operand& destination, const Operand& source) {
+    a_.emit(id, destination, source);
+  }
   x86::Mem field(int32_t offset) const { return x86::qword_ptr(kHart, offset); }
   uint64_t pc_of(unsigned i) const { return source_.pc + source_.insns[i].offset; }
 
@@ -308,7 +355,7 @@ class Emitter {
     a_.add(x86::rax, x86::qword_ptr(kHart, x86::rdx, 3, tlb + TlbEntryLayout::kAddend));
   }
   void effective_address(const DecodedInsn& d) {
-    a_.mov(x86::rax, reg(d.rs1));
+    emit(x86::Inst::kIdMov, x86::rax, src(d.rs1));
     if (d.imm != 0) a_.add(x86::rax, imm(d.imm));
   }
 
@@ -334,7 +381,7 @@ class Emitter {
         a_.mov(x86::rax, x86::qword_ptr(x86::rax));
         break;
     }
-    if (d.rd != kZeroSink) a_.mov(reg(d.rd), x86::rax);
+    set_reg(d.rd, x86::rax);
     a_.bind(done);
     cold([this, d, size, sign, miss, done, trap] {
       a_.bind(miss);
@@ -346,6 +393,7 @@ class Emitter {
       a_.call(address_of(layout_.load));
       a_.test(x86::al, x86::al);
       a_.jz(trap);
+      load_cached();  // x[rd] was written in the hart
       a_.jmp(done);
     });
   }
@@ -358,7 +406,7 @@ class Emitter {
     a_.cmp(x86::byte_ptr(kDirtyFlag), 0);
     a_.jne(miss);
     tlb_lookup(source_.store_tlb, size, miss);
-    a_.mov(x86::rcx, reg(d.rs2));
+    emit(x86::Inst::kIdMov, x86::rcx, src(d.rs2));
     switch (size) {
       case 1:
         a_.mov(x86::byte_ptr(x86::rax), x86::cl);
@@ -378,11 +426,12 @@ class Emitter {
       a_.bind(miss);
       a_.mov(x86::rdi, kHart);
       a_.mov(x86::rsi, x86::rax);
-      a_.mov(x86::rdx, reg(d.rs2));
+      a_.mov(x86::rdx, mem(d.rs2));
       a_.mov(x86::ecx, size);
       a_.call(address_of(layout_.store));
       a_.test(x86::al, x86::al);
       a_.jz(trap);
+      load_cached();
       a_.jmp(done);
     });
   }
@@ -390,11 +439,11 @@ class Emitter {
   void branch(unsigned i) {
     const DecodedInsn& d = source_.insns[i];
     Label taken = a_.newLabel();
-    a_.mov(x86::rax, reg(d.rs1));
+    emit(x86::Inst::kIdMov, x86::rax, src(d.rs1));
     if (d.rs2 == 0) {
       a_.test(x86::rax, x86::rax);  // flags as cmp with 0, for signed and unsigned
     } else {
-      a_.cmp(x86::rax, reg(d.rs2));
+      emit(x86::Inst::kIdCmp, x86::rax, src(d.rs2));
     }
     switch (d.op) {
       case Op::kBeq:
@@ -457,34 +506,31 @@ class Emitter {
       leave(i + 1);  // execute() has set pc
       return true;
     }
+    load_cached();  // execute() may have written any register
     return false;
   }
 
   // x[rd] = x[rs1] OP x[rs2] (or OP imm), 64-bit.
   template <typename Emit>
   void alu(const DecodedInsn& d, Emit op) {
-    a_.mov(x86::rax, reg(d.rs1));
+    emit(x86::Inst::kIdMov, x86::rax, src(d.rs1));
     op();
-    a_.mov(reg(d.rd), x86::rax);
+    set_reg(d.rd, x86::rax);
   }
   // The W forms: a 32-bit operation, its result sign-extended.
   template <typename Emit>
   void alu32(const DecodedInsn& d, Emit op) {
-    a_.mov(x86::eax, reg32(d.rs1));
+    emit(x86::Inst::kIdMov, x86::eax, src32(d.rs1));
     op();
     a_.movsxd(x86::rax, x86::eax);
-    a_.mov(reg(d.rd), x86::rax);
+    set_reg(d.rd, x86::rax);
   }
   void set_if(const DecodedInsn& d, x86::CondCode condition, const Operand& rhs) {
     a_.xor_(x86::ecx, x86::ecx);
-    a_.mov(x86::rax, reg(d.rs1));
-    if (rhs.isImm()) {
-      a_.cmp(x86::rax, rhs.as<Imm>());
-    } else {
-      a_.cmp(x86::rax, rhs.as<x86::Mem>());
-    }
+    emit(x86::Inst::kIdMov, x86::rax, src(d.rs1));
+    emit(x86::Inst::kIdCmp, x86::rax, rhs);
     a_.set(condition, x86::cl);
-    a_.mov(reg(d.rd), x86::rcx);
+    set_reg(d.rd, x86::rcx);
   }
 
   // The host's div and idiv, inline; their faults (a zero divisor, and the
@@ -499,8 +545,8 @@ class Emitter {
     Label corner = a_.newLabel(), done = a_.newLabel();
     const x86::Gp dividend = word ? x86::Gp(x86::eax) : x86::Gp(x86::rax);
     const x86::Gp divisor = word ? x86::Gp(x86::ecx) : x86::Gp(x86::rcx);
-    a_.mov(dividend, word ? reg32(d.rs1) : reg(d.rs1));
-    a_.mov(divisor, word ? reg32(d.rs2) : reg(d.rs2));
+    emit(x86::Inst::kIdMov, dividend, word ? src32(d.rs1) : src(d.rs1));
+    emit(x86::Inst::kIdMov, divisor, word ? src32(d.rs2) : src(d.rs2));
     a_.test(divisor, divisor);
     a_.jz(corner);
     if (is_signed) {
@@ -519,13 +565,14 @@ class Emitter {
       a_.mov(x86::rax, x86::rdx);
     }
     a_.bind(done);
-    a_.mov(reg(d.rd), x86::rax);
+    set_reg(d.rd, x86::rax);
     const auto helper = two_operand_helper(d.op);
     cold([this, d, helper, corner, done] {
       a_.bind(corner);
-      a_.mov(x86::rdi, reg(d.rs1));
-      a_.mov(x86::rsi, reg(d.rs2));
+      a_.mov(x86::rdi, mem(d.rs1));
+      a_.mov(x86::rsi, mem(d.rs2));
       a_.call(address_of(helper));
+      load_cached();
       a_.jmp(done);
     });
   }
@@ -539,11 +586,12 @@ class Emitter {
     if (d.rd == kZeroSink && writes_only_rd(d.op)) return false;
     switch (d.op) {
       case Op::kLui:
-        a_.mov(reg(d.rd), k);
+        a_.mov(x86::rax, k);
+        set_reg(d.rd, x86::rax);
         return false;
       case Op::kAuipc:
         a_.mov(x86::rax, imm(pc_of(i) + static_cast<uint64_t>(static_cast<int64_t>(d.imm))));
-        a_.mov(reg(d.rd), x86::rax);
+        set_reg(d.rd, x86::rax);
         return false;
       case Op::kAddi:
         alu(d, [&] { a_.add(x86::rax, k); });
@@ -573,43 +621,43 @@ class Emitter {
         alu(d, [&] { a_.sar(x86::rax, shamt); });
         return false;
       case Op::kAdd:
-        alu(d, [&] { a_.add(x86::rax, reg(d.rs2)); });
+        alu(d, [&] { emit(x86::Inst::kIdAdd, x86::rax, src(d.rs2)); });
         return false;
       case Op::kSub:
-        alu(d, [&] { a_.sub(x86::rax, reg(d.rs2)); });
+        alu(d, [&] { emit(x86::Inst::kIdSub, x86::rax, src(d.rs2)); });
         return false;
       case Op::kXor:
-        alu(d, [&] { a_.xor_(x86::rax, reg(d.rs2)); });
+        alu(d, [&] { emit(x86::Inst::kIdXor, x86::rax, src(d.rs2)); });
         return false;
       case Op::kOr:
-        alu(d, [&] { a_.or_(x86::rax, reg(d.rs2)); });
+        alu(d, [&] { emit(x86::Inst::kIdOr, x86::rax, src(d.rs2)); });
         return false;
       case Op::kAnd:
-        alu(d, [&] { a_.and_(x86::rax, reg(d.rs2)); });
+        alu(d, [&] { emit(x86::Inst::kIdAnd, x86::rax, src(d.rs2)); });
         return false;
       case Op::kSll:  // x86 masks 64-bit shift counts to 6 bits, as RV64 does
         alu(d, [&] {
-          a_.mov(x86::rcx, reg(d.rs2));
+          emit(x86::Inst::kIdMov, x86::rcx, src(d.rs2));
           a_.shl(x86::rax, x86::cl);
         });
         return false;
       case Op::kSrl:
         alu(d, [&] {
-          a_.mov(x86::rcx, reg(d.rs2));
+          emit(x86::Inst::kIdMov, x86::rcx, src(d.rs2));
           a_.shr(x86::rax, x86::cl);
         });
         return false;
       case Op::kSra:
         alu(d, [&] {
-          a_.mov(x86::rcx, reg(d.rs2));
+          emit(x86::Inst::kIdMov, x86::rcx, src(d.rs2));
           a_.sar(x86::rax, x86::cl);
         });
         return false;
       case Op::kSlt:
-        set_if(d, x86::CondCode::kL, reg(d.rs2));
+        set_if(d, x86::CondCode::kL, src(d.rs2));
         return false;
       case Op::kSltu:
-        set_if(d, x86::CondCode::kB, reg(d.rs2));
+        set_if(d, x86::CondCode::kB, src(d.rs2));
         return false;
       case Op::kAddiw:
         alu32(d, [&] { a_.add(x86::eax, k); });
@@ -624,44 +672,46 @@ class Emitter {
         alu32(d, [&] { a_.sar(x86::eax, shamt & 31); });
         return false;
       case Op::kAddw:
-        alu32(d, [&] { a_.add(x86::eax, reg32(d.rs2)); });
+        alu32(d, [&] { emit(x86::Inst::kIdAdd, x86::eax, src32(d.rs2)); });
         return false;
       case Op::kSubw:
-        alu32(d, [&] { a_.sub(x86::eax, reg32(d.rs2)); });
+        alu32(d, [&] { emit(x86::Inst::kIdSub, x86::eax, src32(d.rs2)); });
         return false;
       case Op::kSllw:  // 32-bit shift counts are masked to 5 bits, as RV64's W forms
         alu32(d, [&] {
-          a_.mov(x86::ecx, reg32(d.rs2));
+          emit(x86::Inst::kIdMov, x86::ecx, src32(d.rs2));
           a_.shl(x86::eax, x86::cl);
         });
         return false;
       case Op::kSrlw:
         alu32(d, [&] {
-          a_.mov(x86::ecx, reg32(d.rs2));
+          emit(x86::Inst::kIdMov, x86::ecx, src32(d.rs2));
           a_.shr(x86::eax, x86::cl);
         });
         return false;
       case Op::kSraw:
         alu32(d, [&] {
-          a_.mov(x86::ecx, reg32(d.rs2));
+          emit(x86::Inst::kIdMov, x86::ecx, src32(d.rs2));
           a_.sar(x86::eax, x86::cl);
         });
         return false;
       case Op::kMul:
-        alu(d, [&] { a_.imul(x86::rax, reg(d.rs2)); });
+        alu(d, [&] { emit(x86::Inst::kIdImul, x86::rax, src(d.rs2)); });
         return false;
       case Op::kMulw:
-        alu32(d, [&] { a_.imul(x86::eax, reg32(d.rs2)); });
+        alu32(d, [&] { emit(x86::Inst::kIdImul, x86::eax, src32(d.rs2)); });
         return false;
       case Op::kMulh:  // rdx:rax = rax * operand
-        a_.mov(x86::rax, reg(d.rs1));
-        a_.imul(reg(d.rs2));
-        a_.mov(reg(d.rd), x86::rdx);
+        emit(x86::Inst::kIdMov, x86::rax, src(d.rs1));
+        emit(x86::Inst::kIdMov, x86::rcx, src(d.rs2));
+        a_.imul(x86::rcx);
+        set_reg(d.rd, x86::rdx);
         return false;
       case Op::kMulhu:
-        a_.mov(x86::rax, reg(d.rs1));
-        a_.mul(reg(d.rs2));
-        a_.mov(reg(d.rd), x86::rdx);
+        emit(x86::Inst::kIdMov, x86::rax, src(d.rs1));
+        emit(x86::Inst::kIdMov, x86::rcx, src(d.rs2));
+        a_.mul(x86::rcx);
+        set_reg(d.rd, x86::rdx);
         return false;
       case Op::kDiv:
       case Op::kDivu:
@@ -674,10 +724,11 @@ class Emitter {
         divide(d);
         return false;
       case Op::kMulhsu:
-        a_.mov(x86::rdi, reg(d.rs1));
-        a_.mov(x86::rsi, reg(d.rs2));
+        a_.mov(x86::rdi, mem(d.rs1));
+        a_.mov(x86::rsi, mem(d.rs2));
         a_.call(address_of(two_operand_helper(d.op)));
-        a_.mov(reg(d.rd), x86::rax);
+        load_cached();
+        set_reg(d.rd, x86::rax);
         return false;
       case Op::kLb:
         load(i, 1, true);
@@ -723,7 +774,7 @@ class Emitter {
       case Op::kJal:
         if (d.rd != kZeroSink) {
           a_.mov(x86::rax, imm(pc_of(i) + d.length));
-          a_.mov(reg(d.rd), x86::rax);
+          set_reg(d.rd, x86::rax);
         }
         exit_to(pc_of(i) + static_cast<uint64_t>(static_cast<int64_t>(d.imm)), i + 1);
         return true;
@@ -733,7 +784,7 @@ class Emitter {
         a_.mov(field(layout_.pc), x86::rax);
         if (d.rd != kZeroSink) {
           a_.mov(x86::rcx, imm(pc_of(i) + d.length));
-          a_.mov(reg(d.rd), x86::rcx);
+          set_reg(d.rd, x86::rcx);
         }
         exit_indirect(i + 1);
         return true;
@@ -817,6 +868,7 @@ class Emitter {
       a_.call(address_of(layout_.execute));
       a_.test(x86::al, x86::al);
       a_.jz(trap);
+      load_cached();
       a_.jmp(done);
     });
   }
@@ -982,28 +1034,26 @@ class Emitter {
                : rm == 1 ? x86::CondCode::kB
                          : x86::CondCode::kBE,
                x86::cl);
-        if (rd != 0) a_.mov(reg(rd), x86::rcx);
+        set_reg(rd, x86::rcx);
         break;
       }
       case 26:  // fcvt.d.w (exact): the integer to double
         if (single || rs2 != 0) return false;
         require_fs(slow);
-        a_.cvtsi2sd(x86::xmm0, reg32(rs1));
+        emit(x86::Inst::kIdCvtsi2sd, x86::xmm0, src32(rs1));
         a_.movq(freg(rd), x86::xmm0);
         mark_fs_dirty();
         break;
       case 28:  // fmv.x.d (rm 0): raw bits to an integer register
         if (single || rm != 0 || rs2 != 0) return false;
         require_fs(slow);
-        if (rd != 0) {
-          a_.mov(x86::rax, freg(rs1));
-          a_.mov(reg(rd), x86::rax);
-        }
+        a_.mov(x86::rax, freg(rs1));
+        set_reg(rd, x86::rax);
         break;
       case 30:  // fmv.d.x
         if (single || rm != 0 || rs2 != 0) return false;
         require_fs(slow);
-        a_.mov(x86::rax, reg(rs1));
+        emit(x86::Inst::kIdMov, x86::rax, src(rs1));
         a_.mov(freg(rd), x86::rax);
         mark_fs_dirty();
         break;
@@ -1083,6 +1133,8 @@ class Emitter {
   const HartLayout& layout_;
   const BlockSource& source_;
   const bool host_fma_;
+  int8_t cache_[33] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                       -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
   unsigned counted_ = 0;  // instructions of this pass already added to instret
   Label top_, epilogue_;
   std::vector<std::function<void()>> cold_;
