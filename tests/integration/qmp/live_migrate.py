@@ -68,6 +68,8 @@ def main():
         src.run("dmesg -n 1", TIMEOUT)
         src.run("(i=0; while :; do i=$((i+1)); echo $i > /tmp/c.new; mv /tmp/c.new /tmp/counter; done) & true",
                 TIMEOUT)
+        # The loop's first file, before anything reads it.
+        src.run("until [ -e /tmp/counter ]; do :; done", TIMEOUT)
         q = connect(src_sock)
 
         r = q.cmd("migrate", {"uri": f"tcp:127.0.0.1:{free_port()}"})
