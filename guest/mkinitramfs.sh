@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# mkinitramfs.sh OUT.cpio.gz SCRATCH_DIR GEN_INIT_CPIO INIT BUSYBOX BUSYBOX_LINKS CPUBENCH UDHCPC_SCRIPT ACPI_DIR
+# mkinitramfs.sh OUT.cpio.gz SCRATCH_DIR GEN_INIT_CPIO INIT BUSYBOX BUSYBOX_LINKS CPUBENCH UDHCPC_SCRIPT ACPI_DIR PROGBENCH
+#
+# CPUBENCH and PROGBENCH (a script) are the guest's CPU benchmarks, /bin/cpubench
+# and /bin/progbench.
 #
 # ACPI_DIR holds acpid's configuration (acpid.conf, acpi.map) and the power
 # button's action (power-button, installed as /etc/acpi/PWRF/00000080).
@@ -10,9 +13,10 @@
 # only directories, nodes and links), so the archive is reproducible.
 set -euo pipefail
 
-usage="usage: mkinitramfs.sh OUT SCRATCH GEN_INIT_CPIO INIT BUSYBOX BUSYBOX_LINKS CPUBENCH UDHCPC_SCRIPT ACPI_DIR"
-[ $# -eq 9 ] || { echo "$usage" >&2; exit 2; }
+usage="usage: mkinitramfs.sh OUT SCRATCH GEN_INIT_CPIO INIT BUSYBOX BUSYBOX_LINKS CPUBENCH UDHCPC_SCRIPT ACPI_DIR PROGBENCH"
+[ $# -eq 10 ] || { echo "$usage" >&2; exit 2; }
 out=$1 scratch=$2 gen=$3 init=$4 busybox=$5 links=$6 cpubench=$7 udhcpc_script=$8 acpi=$9
+progbench=${10}
 epoch=${SOURCE_DATE_EPOCH:-1700000000}
 
 stage=$scratch/initramfs-files
@@ -22,6 +26,7 @@ mkdir -p "$stage/etc/acpi" "$stage/www"
 cp "$init" "$stage/init"
 cp "$busybox" "$stage/busybox"
 cp "$cpubench" "$stage/cpubench"
+cp "$progbench" "$stage/progbench"
 cp "$udhcpc_script" "$stage/udhcpc.script"
 cp "$acpi/acpid.conf" "$acpi/acpi.map" "$stage/etc/"
 cp "$acpi/power-button" "$stage/etc/acpi/power-button"
@@ -56,6 +61,7 @@ find "$stage" -exec touch -h -d "@$epoch" {} +
   echo "file /init $stage/init 0755 0 0"
   echo "file /bin/busybox $stage/busybox 0755 0 0"
   echo "file /bin/cpubench $stage/cpubench 0755 0 0"
+  echo "file /bin/progbench $stage/progbench 0755 0 0"
   echo "file /usr/share/udhcpc/default.script $stage/udhcpc.script 0755 0 0"
   for f in passwd group hostname profile hosts nsswitch.conf acpid.conf acpi.map; do
     echo "file /etc/$f $stage/etc/$f 0644 0 0"

@@ -49,8 +49,11 @@ void print_help() {
       "  --memory SIZE             guest RAM with a K, M or G suffix; a bare number\n"
       "                            is MiB (default 512M; 2M to 16G)\n"
       "  --smp N                   number of harts, 1 to %u (default 1)\n"
-      "  --cpu interp|jit          run guest code in the interpreter, or translated\n"
-      "                            to x86-64 code (default jit)\n"
+      "  --cpu interp|jit[,cache=SIZE]\n"
+      "                            run guest code translated to x86-64 code (jit, the\n"
+      "                            default; a code cache of SIZE per hart, default\n"
+      "                            32M, flushed whole when full) or interpreted\n"
+      "                            (interp, the reference engine)\n"
       "  --disk PATH[,format=raw|qcow2][,readonly]\n"
       "                            disk image as a virtio-blk disk (default format\n"
       "                            raw; never guessed); repeatable, the first is\n"
@@ -163,12 +166,26 @@ Result<RunOptions> parse(std::span<const std::string_view> args) {
        }},
       {"--cpu", true,
        [&](std::string_view v) -> Result<void> {
-         if (v == "interp") {
+         // interp | jit[,cache=SIZE]
+         OptionList list = split_option_list(v);
+         if (list.head == "interp" && list.items.empty()) {
            board.cpu = machine::CpuEngine::kInterpreter;
-         } else if (v == "jit") {
-           board.cpu = machine::CpuEngine::kJit;
-         } else {
-           return Error("'" + std::string(v) + "' is not interp or jit");
+           return Ok();
+         }
+         if (list.head != "jit") {
+           return Error("'" + std::string(v) + "' is not interp or jit[,cache=SIZE]");
+         }
+         board.cpu = machine::CpuEngine::kJit;
+         for (const SubOption& option : list.items) {
+           if (option.key != "cache" || !option.value) {
+             return Error("unknown option '" + option.text + "' (expected cache=SIZE)");
+           }
+           TRY_ASSIGN(board.code_cache_size, parse_size(*option.value));
+           if (board.code_cache_size < (uint64_t{1} << 20) ||
+               board.code_cache_size > (uint64_t{1} << 30)) {
+             return Error("the code cache must be between 1 MiB and 1 GiB (got " +
+                          std::string(*option.value) + ")");
+           }
          }
          return Ok();
        }},

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "block/image_format.h"
+#include "jit/x86_compiler.h"
 #include "net/nic_config.h"
 
 namespace vessel::machine {
@@ -39,6 +40,7 @@ struct BoardConfig {
   uint64_t memory_size = uint64_t{512} << 20;
   unsigned harts = 1;
   CpuEngine cpu = kDefaultCpuEngine;
+  uint64_t code_cache_size = jit::kDefaultCodeCacheSize;  // per hart, for kJit
   std::string firmware;           // ELF (PT_LOAD at physical addresses) or raw binary at RAM base
   std::string kernel;             // optional: ELF, U-Boot image or raw (Linux Image), S-mode
   std::string initrd;             // optional, needs a kernel

@@ -109,6 +109,35 @@ TEST(JitLockstep, FloatingPointMatchesTheInterpreter) {
   }
 }
 
+// A block of loads, stores and ALU instructions where one instruction
+// faults, at every position in turn: pc, instret and every register must be
+// exact at the trap (the handler skips the faulting instruction).
+TEST(JitLockstep, FaultAtEveryPositionOfABlock) {
+  constexpr unsigned kLength = 24;
+  const std::vector<uint8_t> data(kDataSize, 0x5a);
+  for (unsigned fault = 0; fault < kLength; ++fault) {
+    std::vector<uint32_t> program;
+    for (unsigned n = 0; n < kLength; ++n) {
+      const unsigned rd = 1 + n % 20;
+      if (n == fault) {
+        // x0 + 8 is not RAM: a load or store access fault.
+        program.push_back(n % 2 ? ld(rd, 0, 8) : sd(rd, 0, 8));
+      } else if (n % 3 == 0) {
+        program.push_back(ld(rd, kDataBase, static_cast<int32_t>(8 * n)));
+      } else if (n % 3 == 1) {
+        program.push_back(sd(rd, kDataBase, static_cast<int32_t>(8 * n + 256)));
+      } else {
+        program.push_back(addi(rd, rd, static_cast<int32_t>(n)));
+      }
+    }
+    program.push_back(jal(0, 0));
+    Lockstep pair(program, data.data());
+    for (unsigned step = 0; step < 12; ++step) {
+      ASSERT_EQ(pair.step(1 + step * 7, false), "") << "fault at " << fault << ", step " << step;
+    }
+  }
+}
+
 TEST(JitLockstep, CountedLoopKeepsInstretExact) {
   const std::vector<uint32_t> loop = {
       addi(5, 0, 1000),             // t0 = 1000
