@@ -74,7 +74,8 @@ CompiledBlock Hart::compiled_block(uint64_t budget) {
   }
   // The block before left by an exit to here, in the same page and mode:
   // next time it jumps here directly.
-  if (exit && found.code && exit->target_pc == pc) {
+  if (exit && found.code && exit->target_pc == pc &&
+      (exit->epoch != translation_epoch_ || exit->chain_entry != found.chain_entry)) {
     compiler_->link(exit, ExitLink{translation_epoch_, found.chain_entry, found.count, pc});
   }
   return found.count <= budget ? found.code : nullptr;
