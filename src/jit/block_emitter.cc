@@ -32,20 +32,22 @@ using cpu::riscv::TlbEntryLayout;
 
 void Emitter::emit() {
   top_ = a_.newLabel();
-  epilogue_ = a_.newLabel();
-  a_.push(x86::rbx);
-  a_.push(x86::r12);
-  a_.push(x86::r13);
-  a_.push(x86::r14);
-  a_.push(x86::r15);  // five pushes and the return address: rsp stays 16-aligned for calls
-  a_.mov(kHart, x86::rdi);
-  a_.lea(kRegs, x86::ptr(x86::rdi, layout_.x));
-  a_.mov(kBudget, x86::rsi);
-  a_.xor_(kEarlier.r32(), kEarlier.r32());
-  a_.mov(kDirtyFlag, imm(reinterpret_cast<uint64_t>(layout_.dirty_log_enabled)));
   choose_cached();
+  // The block's start, where every entry, link and loop comes in: a whole
+  // pass must fit in the budget, and nobody may be waiting for the hart.
+  Label bail = a_.newLabel();
   a_.bind(top_);
+  a_.lea(x86::rax, x86::ptr(kEarlier, static_cast<int32_t>(source_.count)));
+  a_.cmp(x86::rax, kBudget);
+  a_.ja(bail);
+  a_.cmp(x86::byte_ptr(kHart, layout_.attention), 0);
+  a_.jne(bail);
   load_cached();
+  cold([this, bail] {
+    a_.bind(bail);
+    set_pc(source_.pc);
+    return_attempted(0);
+  });
   bool ended = false;
   for (unsigned i = 0; i < source_.count && !ended; ++i) ended = instruction(i);
   if (!ended) {  // ran off the end of the block
@@ -53,20 +55,12 @@ void Emitter::emit() {
     exit_to(pc_of(source_.count - 1) + last.length, source_.count);
   }
   for (auto& path : cold_) path();
-  a_.bind(epilogue_);
-  a_.pop(x86::r15);
-  a_.pop(x86::r14);
-  a_.pop(x86::r13);
-  a_.pop(x86::r12);
-  a_.pop(x86::rbx);
-  a_.ret();
   // The exits' links, unlinked: data the block reads, in the code cache.
   a_.align(AlignMode::kData, 8);
   for (const auto& [label, target] : links_) {
     a_.bind(label);
     a_.embedUInt64(~uint64_t{0});  // epoch
-    a_.embedUInt64(0);             // chain entry
-    a_.embedUInt64(0);             // count
+    a_.embedUInt64(0);             // block
     a_.embedUInt64(target);
   }
 }
@@ -99,76 +93,32 @@ void Emitter::exit_to(uint64_t target, unsigned attempted) {
   if ((target >> 12) == (source_.pc >> 12)) {
     Label link = a_.newLabel(), unlinked = a_.newLabel();
     links_.emplace_back(link, target);
-    a_.lea(x86::rcx, x86::ptr(link));
-    a_.mov(x86::rax, x86::qword_ptr(x86::rcx, ExitLinkLayout::kEpoch));
-    a_.cmp(x86::rax, field(layout_.epoch));
+    a_.mov(x86::rdx, x86::qword_ptr(link, ExitLinkLayout::kEpoch));
+    a_.cmp(x86::rdx, field(layout_.epoch));
     a_.jne(unlinked);
-    a_.lea(x86::rax, x86::ptr(kEarlier, static_cast<int32_t>(attempted)));
-    a_.mov(x86::rdx, x86::qword_ptr(x86::rcx, ExitLinkLayout::kCount));
-    a_.add(x86::rdx, x86::rax);
-    a_.cmp(x86::rdx, kBudget);
-    a_.ja(unlinked);
-    a_.cmp(x86::byte_ptr(kHart, layout_.attention), 0);
-    a_.jne(unlinked);
-    a_.mov(kEarlier, x86::rax);
-    a_.jmp(x86::qword_ptr(x86::rcx, ExitLinkLayout::kChainEntry));
+    a_.add(kEarlier, attempted);
+    a_.jmp(x86::qword_ptr(link, ExitLinkLayout::kBlock));
     a_.bind(unlinked);
-    a_.mov(field(layout_.last_exit), x86::rcx);
-    set_pc(target);
-    return_attempted(attempted);
+    a_.lea(x86::rcx, x86::ptr(link));
+    a_.mov(x86::eax, attempted);
+    a_.jmp(imm(stubs_.link));
     return;
   }
-  set_pc(target);  // another page: found as an indirect jump's target is
-  exit_indirect(attempted);
+  a_.mov(x86::rsi, imm(target));  // another page: found as an indirect jump's target is
+  jump_indirect(attempted);
 }
 
 void Emitter::exit_indirect(unsigned attempted) {
-  using cpu::riscv::RecentLayout;
   retire(attempted);
-  Label back = a_.newLabel();
-  // rsi = physical address, through the fetch TLB.
-  a_.mov(x86::rcx, x86::rax);
-  a_.shr(x86::rcx, 12);
-  a_.mov(x86::edx, x86::ecx);
-  a_.and_(x86::edx, TlbEntryLayout::kEntries - 1);
-  a_.lea(x86::rdx, x86::ptr(x86::rdx, x86::rdx, 1));
-  a_.cmp(x86::rcx, x86::qword_ptr(kHart, x86::rdx, 3, source_.fetch_tlb + TlbEntryLayout::kVpn));
-  a_.jne(back);
-  a_.mov(x86::rsi, x86::qword_ptr(kHart, x86::rdx, 3, source_.fetch_tlb + TlbEntryLayout::kPpn));
-  a_.shl(x86::rsi, 12);
-  a_.mov(x86::edi, x86::eax);
-  a_.and_(x86::edi, 0xfff);
-  a_.or_(x86::rsi, x86::rdi);
-  // rcx = the recent table's entry for the pc.
-  a_.mov(x86::rcx, x86::rax);
-  a_.shr(x86::rcx, 1);
-  a_.mov(x86::rdx, x86::rax);
-  a_.shr(x86::rdx, 13);
-  a_.xor_(x86::ecx, x86::edx);
-  a_.and_(x86::ecx, RecentLayout::kSlots - 1);
-  a_.imul(x86::ecx, x86::ecx, RecentLayout::kSize);
-  a_.mov(x86::rdx, imm(reinterpret_cast<uint64_t>(source_.recent)));
-  a_.add(x86::rcx, x86::rdx);
-  a_.cmp(x86::rax, x86::qword_ptr(x86::rcx, RecentLayout::kPc));
-  a_.jne(back);
-  a_.cmp(x86::rsi, x86::qword_ptr(x86::rcx, RecentLayout::kPaddr));
-  a_.jne(back);
-  a_.cmp(x86::byte_ptr(x86::rcx, RecentLayout::kMode), source_.mode);
-  a_.jne(back);
-  a_.mov(x86::rdx, x86::qword_ptr(x86::rcx, RecentLayout::kChainEntry));
-  a_.test(x86::rdx, x86::rdx);  // an entry that says "interpret"
-  a_.jz(back);
-  a_.lea(x86::rax, x86::ptr(kEarlier, static_cast<int32_t>(attempted)));
-  a_.mov(x86::edi, x86::dword_ptr(x86::rcx, RecentLayout::kCount));
-  a_.add(x86::rdi, x86::rax);
-  a_.cmp(x86::rdi, kBudget);
-  a_.ja(back);
-  a_.cmp(x86::byte_ptr(kHart, layout_.attention), 0);
-  a_.jne(back);
-  a_.mov(kEarlier, x86::rax);
-  a_.jmp(x86::rdx);
-  a_.bind(back);
-  return_attempted(attempted);
+  a_.mov(x86::rsi, x86::rax);
+  jump_indirect(attempted);
+}
+
+void Emitter::jump_indirect(unsigned attempted) {
+  a_.mov(x86::edx, source_.fetch_tlb);
+  a_.mov(x86::ecx, source_.mode);
+  a_.mov(x86::eax, attempted);
+  a_.jmp(imm(stubs_.indirect));
 }
 
 void Emitter::cold(std::function<void()> path) {
@@ -183,11 +133,10 @@ Label Emitter::trap_exit(unsigned i) {
   Label label = a_.newLabel();
   cold([this, i, label] {
     a_.bind(label);
-    set_pc(pc_of(i));
-    retire(i);
-    a_.mov(x86::rdi, kHart);
-    a_.call(address_of(layout_.take_trap));
-    return_attempted(i + 1);  // attempted, but not retired
+    a_.mov(x86::ecx, i - counted_);  // retired before it
+    a_.mov(x86::rsi, imm(pc_of(i)));
+    a_.mov(x86::eax, i + 1);  // attempted, but not retired
+    a_.jmp(imm(stubs_.trap));
   });
   return label;
 }
@@ -240,15 +189,11 @@ void Emitter::load(unsigned i, unsigned size, bool sign) {
   a_.bind(done);
   cold([this, d, size, sign, miss, done, trap] {
     a_.bind(miss);
-    a_.mov(x86::rdi, kHart);
-    a_.mov(x86::rsi, x86::rax);
-    a_.mov(x86::edx, size);
-    a_.mov(x86::ecx, sign ? 1 : 0);
-    a_.mov(x86::r8d, d.rd);
-    a_.call(address_of(layout_.load));
+    a_.mov(x86::edx, size | (sign ? 1u : 0u) << 8 | unsigned{d.rd} << 16);
+    a_.call(imm(stubs_.load));
     a_.test(x86::al, x86::al);
     a_.jz(trap);
-    load_cached();  // x[rd] was written in the hart
+    if (d.rd < 32 && cache_[d.rd] >= 0) a_.mov(kCacheRegs[cache_[d.rd]], mem(d.rd));
     a_.jmp(done);
   });
 }
@@ -279,14 +224,11 @@ void Emitter::store(unsigned i, unsigned size) {
   a_.bind(done);
   cold([this, d, size, miss, done, trap] {
     a_.bind(miss);
-    a_.mov(x86::rdi, kHart);
-    a_.mov(x86::rsi, x86::rax);
     a_.mov(x86::rdx, mem(d.rs2));
     a_.mov(x86::ecx, size);
-    a_.call(address_of(layout_.store));
+    a_.call(imm(stubs_.store));
     a_.test(x86::al, x86::al);
     a_.jz(trap);
-    load_cached();
     a_.jmp(done);
   });
 }
@@ -323,20 +265,11 @@ void Emitter::branch(unsigned i) {
   const uint64_t target = pc_of(i) + static_cast<uint64_t>(static_cast<int64_t>(d.imm));
   cold([this, i, target, taken] {
     a_.bind(taken);
-    if (target == source_.pc) {
-      // A loop whose body is this block runs again without leaving it,
-      // while the budget allows a whole pass and nobody asks for attention.
-      Label out = a_.newLabel();
+    if (target == source_.pc) {  // a loop whose body is this block: again, from the start
       retire(i + 1);
-      a_.lea(x86::rax, x86::ptr(kEarlier, static_cast<int32_t>(i + 1)));
-      a_.lea(x86::rcx, x86::ptr(x86::rax, static_cast<int32_t>(source_.count)));
-      a_.cmp(x86::rcx, kBudget);
-      a_.ja(out);
-      a_.cmp(x86::byte_ptr(kHart, layout_.attention), 0);
-      a_.jne(out);
-      a_.mov(kEarlier, x86::rax);
+      a_.add(kEarlier, i + 1);
       a_.jmp(top_);
-      a_.bind(out);
+      return;
     }
     exit_to(target, i + 1);
   });
@@ -366,11 +299,9 @@ bool Emitter::generic(unsigned i) {
 }  // namespace detail
 
 bool emit_block(asmjit::x86::Assembler& assembler, const cpu::riscv::HartLayout& layout,
-                const cpu::riscv::BlockSource& source, asmjit::Label& chain_entry) {
+                const cpu::riscv::BlockSource& source, const Stubs& stubs) {
   if (source.count == 0) return false;
-  detail::Emitter emitter(assembler, layout, source);
-  emitter.emit();
-  chain_entry = emitter.chain_entry();
+  detail::Emitter(assembler, layout, source, stubs).emit();
   return true;
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cpu/riscv/block_compiler.h"
+#include "jit/stubs.h"
 
 namespace vessel::jit::detail {
 
@@ -38,14 +39,15 @@ inline Imm address_of(F* function) {
 
 class Emitter {
  public:
-  Emitter(x86::Assembler& a, const HartLayout& layout, const BlockSource& source)
+  Emitter(x86::Assembler& a, const HartLayout& layout, const BlockSource& source,
+          const Stubs& stubs)
       : a_(a),
         layout_(layout),
         source_(source),
+        stubs_(stubs),
         host_fma_(CpuInfo::host().hasFeature(CpuFeatures::X86::kFMA)) {}
 
   void emit();
-  Label chain_entry() const { return top_; }
 
  private:
   // Guest register r in the hart (always current: cached registers are
@@ -88,7 +90,7 @@ class Emitter {
   // Returns `attempted` (plus earlier passes) from the block.
   void return_attempted(unsigned attempted) {
     a_.lea(x86::rax, x86::ptr(kEarlier, static_cast<int32_t>(attempted)));
-    a_.jmp(epilogue_);
+    a_.jmp(imm(stubs_.leave));
   }
   // Leaves the block after instruction attempted - 1 retired.
   void leave(unsigned attempted) {
@@ -96,14 +98,13 @@ class Emitter {
     return_attempted(attempted);
   }
   // Leaves for a fixed guest pc, after instruction attempted - 1 retired.
-  // Targets in the block's page get a link (see ExitLink): taken, it jumps
-  // into the next block with the hart, budget and count in their registers.
+  // Targets in the block's page get a link (see ExitLink and the link
+  // stub); others go as indirect jumps do.
   void exit_to(uint64_t target, unsigned attempted);
-  // Leaves for the guest pc in rax (already in the hart's pc): straight
-  // into its translation when the recent table has it for this mode, its
-  // page is in the fetch TLB, and the budget and attention allow, as for a
-  // linked exit; else back to the hart.
+  // Leaves for the guest pc in rax through the indirect stub: straight into
+  // its translation when the recent table has it, else back to the hart.
   void exit_indirect(unsigned attempted);
+  void jump_indirect(unsigned attempted);  // guest pc in rsi
   // A cold path, emitted after the block; it sees the count of retired
   // instructions as it was when it was created.
   void cold(std::function<void()> path);
@@ -195,11 +196,12 @@ class Emitter {
   x86::Assembler& a_;
   const HartLayout& layout_;
   const BlockSource& source_;
+  const Stubs& stubs_;
   const bool host_fma_;
   int8_t cache_[33] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
   unsigned counted_ = 0;  // instructions of this pass already added to instret
-  Label top_, epilogue_;
+  Label top_;
   std::vector<std::function<void()>> cold_;
   std::vector<std::pair<Label, uint64_t>> links_;  // exit links and their targets
 };

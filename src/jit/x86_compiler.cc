@@ -6,15 +6,15 @@
 
 #include "jit/block_emitter.h"
 #include "jit/code_cache.h"
+#include "jit/stubs.h"
 
 namespace vessel::jit {
 
 namespace {
 
 using cpu::riscv::BlockSource;
-using cpu::riscv::CompiledBlock;
+using cpu::riscv::EnterBlock;
 using cpu::riscv::ExitLink;
-using cpu::riscv::Translation;
 
 // Assembler errors (an operand combination the encoder refuses) are
 // recorded, and the block is then left to the interpreter.
@@ -29,28 +29,50 @@ class X86Compiler final : public cpu::riscv::BlockCompiler {
   X86Compiler(const cpu::riscv::HartLayout& layout, CodeCache cache)
       : layout_(layout), cache_(std::move(cache)) {}
 
-  Translation compile(const BlockSource& source) override {
+  // The stubs, at the cache's start; the same code at the same place after
+  // every flush, so entry() never changes.
+  bool install_stubs() {
     asmjit::CodeHolder code;
     code.init(asmjit::Environment::host());
     ErrorFlag errors;
     code.setErrorHandler(&errors);
     asmjit::x86::Assembler assembler(&code);
-    asmjit::Label chain_entry;
-    if (!emit_block(assembler, layout_, source, chain_entry) || errors.failed) return {};
+    const StubLabels labels = emit_stubs(assembler, layout_);
     auto* start = static_cast<uint8_t*>(cache_.add(code));
-    if (!start) return {};
-    return {reinterpret_cast<CompiledBlock>(start), start + code.labelOffsetFromBase(chain_entry)};
+    if (errors.failed || !start) return false;
+    auto at = [&](asmjit::Label label) {
+      return reinterpret_cast<uint64_t>(start + code.labelOffsetFromBase(label));
+    };
+    stubs_ = Stubs{at(labels.enter), at(labels.leave), at(labels.link), at(labels.indirect),
+                   at(labels.trap),  at(labels.load),  at(labels.store)};
+    return true;
   }
+
+  const void* compile(const BlockSource& source) override {
+    asmjit::CodeHolder code;
+    code.init(asmjit::Environment::host());
+    ErrorFlag errors;
+    code.setErrorHandler(&errors);
+    asmjit::x86::Assembler assembler(&code);
+    if (!emit_block(assembler, layout_, source, stubs_) || errors.failed) return nullptr;
+    return cache_.add(code);
+  }
+
+  EnterBlock entry() const override { return reinterpret_cast<EnterBlock>(stubs_.enter); }
 
   void link(const ExitLink* exit, const ExitLink& value) override {
     std::memcpy(cache_.writable(exit), &value, sizeof(value));
   }
 
-  void flush() override { cache_.clear(); }
+  void flush() override {
+    cache_.clear();
+    install_stubs();  // as they were: the cache held them before
+  }
 
  private:
   const cpu::riscv::HartLayout layout_;
   CodeCache cache_;
+  Stubs stubs_;
 };
 
 }  // namespace
@@ -61,8 +83,9 @@ Result<std::unique_ptr<cpu::riscv::BlockCompiler>> make_x86_compiler(
   return Error("the JIT makes x86-64 code: use --cpu interp on this host");
 #endif
   TRY_ASSIGN(CodeCache cache, CodeCache::create(code_cache_size));
-  return std::unique_ptr<cpu::riscv::BlockCompiler>(
-      std::make_unique<X86Compiler>(layout, std::move(cache)));
+  auto compiler = std::make_unique<X86Compiler>(layout, std::move(cache));
+  if (!compiler->install_stubs()) return Error("the JIT cannot assemble its entry code");
+  return std::unique_ptr<cpu::riscv::BlockCompiler>(std::move(compiler));
 }
 
 }  // namespace vessel::jit

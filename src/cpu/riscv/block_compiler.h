@@ -14,36 +14,28 @@ namespace vessel::cpu::riscv {
 
 class Hart;
 
-// Runs a translated block on `hart`: at most `budget` instructions, of which
-// the block runs its whole length at least once (the caller guarantees the
-// budget allows it). Returns the instructions attempted, as execute_block().
-using CompiledBlock = uint64_t (*)(Hart* hart, uint64_t budget);
+// Runs the translated `block` on `hart`, and the blocks it links to, at most
+// `budget` instructions: a block starts only if the budget allows its whole
+// length and nobody asks for the hart's attention. Returns the
+// instructions attempted, as execute_block(). One entry for every block.
+using EnterBlock = uint64_t (*)(Hart* hart, uint64_t budget, const void* block);
 
 // A block exit to a fixed guest pc in the same page: once linked, the block
-// jumps straight into the next block's chain entry, without returning, while
-// the link's epoch is the hart's (any FENCE.I unlinks every exit until the
-// next block is found unchanged) and the budget allows the whole next block.
+// jumps straight into the next block, without returning, while the link's
+// epoch is the hart's (any FENCE.I unlinks every exit until the next block
+// is found unchanged).
 struct ExitLink {
   uint64_t epoch = ~uint64_t{0};
-  const void* chain_entry = nullptr;
-  uint64_t count = 0;      // the next block's instructions
+  const void* block = nullptr;
   uint64_t target_pc = 0;  // fixed when the exit is emitted
 };
 struct ExitLinkLayout {
-  static constexpr int32_t kEpoch = 0, kChainEntry = 8, kCount = 16, kTargetPc = 24, kSize = 32;
+  static constexpr int32_t kEpoch = 0, kBlock = 8, kTargetPc = 16, kSize = 24;
 };
 static_assert(offsetof(ExitLink, epoch) == ExitLinkLayout::kEpoch &&
-              offsetof(ExitLink, chain_entry) == ExitLinkLayout::kChainEntry &&
-              offsetof(ExitLink, count) == ExitLinkLayout::kCount &&
+              offsetof(ExitLink, block) == ExitLinkLayout::kBlock &&
               offsetof(ExitLink, target_pc) == ExitLinkLayout::kTargetPc &&
               sizeof(ExitLink) == ExitLinkLayout::kSize);
-
-struct Translation {
-  CompiledBlock code = nullptr;
-  // Where linked exits enter (after the prologue; the caller's registers hold
-  // the hart, budget and count so far).
-  const void* chain_entry = nullptr;
-};
 
 // Where generated code finds the hart's state (byte offsets from the Hart)
 // and the out-of-line work it calls. Every helper takes the Hart first;
@@ -60,10 +52,12 @@ struct HartLayout {
   int32_t mstatus = 0;    // uint64_t: FS must not be off; FP writes set it dirty
   int32_t epoch = 0;      // uint64_t: see ExitLink
   int32_t last_exit = 0;  // const ExitLink*: the unlinked exit the block left by, or null
+  int32_t recent = 0;     // const void*: the recent translations' table (RecentLayout)
   // Set while RAM writes are logged: stores then take the slow path.
   const void* dirty_log_enabled = nullptr;
-  // Loads `size` bytes (sign-extended when `sign`) into x[rd] when rd < 32.
-  bool (*load)(Hart*, uint64_t vaddr, uint32_t size, uint32_t sign, uint32_t rd) = nullptr;
+  // Loads `size` bytes (sign-extended when `sign`) into x[rd] when rd < 32;
+  // `access` = size | sign << 8 | rd << 16.
+  bool (*load)(Hart*, uint64_t vaddr, uint32_t access) = nullptr;
   bool (*store)(Hart*, uint64_t vaddr, uint64_t value, uint32_t size) = nullptr;
   // Runs one instruction the translator does not handle itself, passed as
   // the two halves of its DecodedInsn; pc must be stored first.
@@ -83,9 +77,8 @@ struct BlockSource {
   int32_t store_tlb = 0;  // TlbEntry[TlbEntryLayout::kEntries] for stores
   // Indirect jumps find their target themselves, if it ran recently: the
   // fetch TLB gives its physical address, the hart's table of recent
-  // translations (RecentLayout) its code, for this mode.
+  // translations (HartLayout::recent) its code, for this mode.
   int32_t fetch_tlb = 0;
-  const void* recent = nullptr;
   uint8_t mode = 0;
 };
 
@@ -98,9 +91,12 @@ struct TlbEntryLayout {
 class BlockCompiler {
  public:
   virtual ~BlockCompiler() = default;
-  // Host code for `source`, or no code when the code cache is full (the
-  // hart then calls flush() and asks again) or the block cannot be translated.
-  virtual Translation compile(const BlockSource& source) = 0;
+  // Host code for `source`, run through entry(); null when the code cache
+  // is full (the hart then calls flush() and asks again) or the block cannot
+  // be translated.
+  virtual const void* compile(const BlockSource& source) = 0;
+  // How every block is entered; the same for the compiler's whole life.
+  virtual EnterBlock entry() const = 0;
   // Sets an exit's link (exits live in the code cache, written through its
   // writable view).
   virtual void link(const ExitLink* exit, const ExitLink& value) = 0;

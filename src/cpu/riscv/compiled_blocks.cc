@@ -24,7 +24,9 @@ static_assert(sizeof(DecodedInsn) == 2 * sizeof(uint64_t));
 
 void Hart::set_compiler(std::unique_ptr<BlockCompiler> compiler) {
   compiler_ = std::move(compiler);
+  enter_ = compiler_ ? compiler_->entry() : nullptr;
   translations_ = compiler_ ? std::make_unique<TranslationCache>() : nullptr;
+  recent_translations_ = translations_ ? translations_->recent_table() : nullptr;
 }
 
 HartLayout Hart::jit_layout() {
@@ -44,6 +46,7 @@ HartLayout Hart::jit_layout() {
   layout.mstatus = offset_in(this, &mstatus_);
   layout.epoch = offset_in(this, &translation_epoch_);
   layout.last_exit = offset_in(this, &last_exit_);
+  layout.recent = offset_in(this, &recent_translations_);
   layout.dirty_log_enabled = bus_.dirty_log().enabled_flag();
   layout.load = &Hart::jit_load;
   layout.store = &Hart::jit_store;
@@ -52,7 +55,7 @@ HartLayout Hart::jit_layout() {
   return layout;
 }
 
-CompiledBlock Hart::compiled_block(uint64_t budget) {
+const void* Hart::compiled_block(uint64_t budget) {
   const ExitLink* exit = std::exchange(last_exit_, nullptr);
   const uint64_t pc = pc_;
   const uint64_t vpn = pc >> memory::kPageShift;
@@ -75,8 +78,8 @@ CompiledBlock Hart::compiled_block(uint64_t budget) {
   // The block before left by an exit to here, in the same page and mode:
   // next time it jumps here directly.
   if (exit && found.code && exit->target_pc == pc &&
-      (exit->epoch != translation_epoch_ || exit->chain_entry != found.chain_entry)) {
-    compiler_->link(exit, ExitLink{translation_epoch_, found.chain_entry, found.count, pc});
+      (exit->epoch != translation_epoch_ || exit->block != found.code)) {
+    compiler_->link(exit, ExitLink{translation_epoch_, found.code, pc});
   }
   return found.count <= budget ? found.code : nullptr;
 }
@@ -87,7 +90,7 @@ TranslationCache::Found Hart::translate(const TranslationCache::Key& key, unsign
   if (!block) {
     // Its first instruction straddles two pages: the interpreter fetches it
     // each time. Remembered, with the parcel that says so, to go there at once.
-    const TranslationCache::Found interpret{nullptr, nullptr, 0, true};
+    const TranslationCache::Found interpret{nullptr, 0, true};
     translations_->insert(key, interpret, guest_code, 2);
     return interpret;
   }
@@ -99,23 +102,23 @@ TranslationCache::Found Hart::translate(const TranslationCache::Key& key, unsign
   source.store_tlb = offset_in(this, &tlb_[data_view][static_cast<unsigned>(Access::kStore)][0]);
   source.fetch_tlb = offset_in(
       this, &tlb_[static_cast<unsigned>(priv_)][static_cast<unsigned>(Access::kFetch)][0]);
-  source.recent = translations_->recent_table();
   source.mode = key.mode;
-  Translation code = compiler_->compile(source);
-  if (!code.code) {  // the code cache is full: start over
+  const void* code = compiler_->compile(source);
+  if (!code) {  // the code cache is full: start over
     compiler_->flush();
     translations_->clear();
     exit = nullptr;  // it was in the cache
     code = compiler_->compile(source);
-    if (!code.code) return {};
+    if (!code) return {};
   }
   const DecodedInsn& last = block->insns[block->count - 1];
-  const TranslationCache::Found found{code.code, code.chain_entry, block->count};
+  const TranslationCache::Found found{code, block->count};
   translations_->insert(key, found, guest_code, last.offset + last.length);
   return found;
 }
 
-bool Hart::jit_load(Hart* hart, uint64_t vaddr, uint32_t size, uint32_t sign, uint32_t rd) {
+bool Hart::jit_load(Hart* hart, uint64_t vaddr, uint32_t access) {
+  const unsigned size = access & 0xff, sign = (access >> 8) & 1, rd = access >> 16;
   uint64_t value;
   if (!hart->load_slow(vaddr, size, value)) return false;
   if (sign && size < 8) {

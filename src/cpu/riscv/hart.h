@@ -130,11 +130,11 @@ class Hart {
   // ---- translated blocks (compiled_blocks.cc) ----
   // The block at pc_ as host code, translated now if need be; nullptr when
   // it must be interpreted (not translatable, or longer than `budget`).
-  CompiledBlock compiled_block(uint64_t budget);
+  const void* compiled_block(uint64_t budget);
   TranslationCache::Found translate(const TranslationCache::Key& key, unsigned data_view,
                                     const uint8_t* guest_code, const ExitLink*& exit);
   // The helpers generated code calls (see HartLayout).
-  static bool jit_load(Hart* hart, uint64_t vaddr, uint32_t size, uint32_t sign, uint32_t rd);
+  static bool jit_load(Hart* hart, uint64_t vaddr, uint32_t access);
   static bool jit_store(Hart* hart, uint64_t vaddr, uint64_t value, uint32_t size);
   static bool jit_execute(Hart* hart, uint64_t insn_low, uint64_t insn_high);
   static void jit_take_trap(Hart* hart);
@@ -249,9 +249,11 @@ class Hart {
   uint64_t code_generation_seen_ = 0;
   uint64_t code_marks_seen_ = 0;
   std::unique_ptr<BlockCompiler> compiler_;
+  EnterBlock enter_ = nullptr;  // compiler_->entry()
   std::unique_ptr<TranslationCache> translations_;
-  uint64_t translation_epoch_ = 0;       // ExitLink::epoch, moved by FENCE.I
-  const ExitLink* last_exit_ = nullptr;  // written by translated code
+  const void* recent_translations_ = nullptr;  // translations_->recent_table()
+  uint64_t translation_epoch_ = 0;             // ExitLink::epoch, moved by FENCE.I
+  const ExitLink* last_exit_ = nullptr;        // written by translated code
   // Handler addresses for execute_block(), by Op (filled on first use).
   void* dispatch_[static_cast<unsigned>(Op::kIllegal) + 1] = {};
   bool dispatch_ready_ = false;

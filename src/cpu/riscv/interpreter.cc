@@ -142,8 +142,8 @@ RunExit Hart::run(uint64_t budget) {
       check_interrupts();
     }
     if (compiler_ && !triggers_armed_) [[likely]] {
-      if (CompiledBlock code = compiled_block(budget - executed)) [[likely]] {
-        executed += code(this, budget - executed);
+      if (const void* block = compiled_block(budget - executed)) [[likely]] {
+        executed += enter_(this, budget - executed, block);
         if (waiting_) [[unlikely]] {
           waiting_ = false;
           return RunExit::kWaitForInterrupt;

@@ -28,10 +28,9 @@ class TranslationCache {
     bool operator==(const Key&) const = default;
   };
   struct Found {
-    CompiledBlock code = nullptr;
-    const void* chain_entry = nullptr;
-    uint32_t count = 0;      // guest instructions in the block
-    bool interpret = false;  // known untranslatable: no code, not worth asking again
+    const void* code = nullptr;  // run through BlockCompiler::entry()
+    uint32_t count = 0;          // guest instructions in the block
+    bool interpret = false;      // known untranslatable: no code, not worth asking again
   };
 
   TranslationCache();
@@ -85,14 +84,12 @@ class TranslationCache {
 struct RecentLayout {
   using Direct = TranslationCache::Direct;
   static constexpr unsigned kSlots = TranslationCache::kDirect;
-  static constexpr int32_t kPc = 0, kPaddr = 8, kMode = 16, kChainEntry = 32, kCount = 40;
-  static constexpr int32_t kSize = 48;
+  static constexpr int32_t kPc = 0, kPaddr = 8, kMode = 16, kCode = 24;
+  static constexpr int32_t kSize = 40;
   static_assert(offsetof(Direct, key) + offsetof(TranslationCache::Key, pc) == kPc);
   static_assert(offsetof(Direct, key) + offsetof(TranslationCache::Key, paddr) == kPaddr);
   static_assert(offsetof(Direct, key) + offsetof(TranslationCache::Key, mode) == kMode);
-  static_assert(offsetof(Direct, found) + offsetof(TranslationCache::Found, chain_entry) ==
-                kChainEntry);
-  static_assert(offsetof(Direct, found) + offsetof(TranslationCache::Found, count) == kCount);
+  static_assert(offsetof(Direct, found) + offsetof(TranslationCache::Found, code) == kCode);
   static_assert(sizeof(Direct) == kSize);
 };
 
