@@ -50,7 +50,7 @@ StubLabels emit_stubs(x86::Assembler& a, const cpu::riscv::HartLayout& layout) {
   a.jmp(l.leave);
 
   // The target's physical address through the fetch TLB, its translation
-  // from the recent table. The cached guest registers (r8..r11) are dead
+  // from the recent table. The cached guest registers (kCacheRegs) are dead
   // here: every block loads its own.
   Label back = a.newLabel();
   a.bind(l.indirect);
@@ -108,10 +108,11 @@ StubLabels emit_stubs(x86::Assembler& a, const cpu::riscv::HartLayout& layout) {
   // The slow memory paths, keeping the block's cached guest registers.
   auto keeping_cached_registers = [&](auto call) {
     for (const x86::Gp& r : detail::kCacheRegs) a.push(r);
-    a.sub(x86::rsp, 8);  // the call and four pushes: rsp 16-aligned again
+    static_assert(std::size(detail::kCacheRegs) % 2 == 0);
+    a.sub(x86::rsp, 8);  // the call and an even number of pushes: 16-aligned again
     call();
     a.add(x86::rsp, 8);
-    for (int r = 3; r >= 0; --r) a.pop(detail::kCacheRegs[r]);
+    for (size_t r = std::size(detail::kCacheRegs); r-- > 0;) a.pop(detail::kCacheRegs[r]);
     a.ret();
   };
   a.bind(l.load);

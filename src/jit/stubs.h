@@ -23,7 +23,7 @@ namespace vessel::jit {
 //   trap      rsi = the trapping instruction's pc, ecx = instructions it
 //             retires first, eax = instructions attempted in this block
 //   load      called: rax = guest address, edx = HartLayout::load's access;
-//             returns al = 0 if it trapped; r8..r11 kept
+//             returns al = 0 if it trapped; the cached guest registers kept
 //   store     called: rax = guest address, rdx = value, ecx = size; as load
 struct Stubs {
   uint64_t enter = 0, leave = 0, link = 0, indirect = 0, trap = 0, load = 0, store = 0;
