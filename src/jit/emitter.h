@@ -30,7 +30,7 @@ inline const x86::Gp kEarlier = x86::r14;
 inline const x86::Gp kDirtyFlag = x86::r15;
 // Host registers that hold guest registers within a block (caller-saved:
 // reloaded after every call).
-inline const x86::Gp kCacheRegs[] = {x86::r8, x86::r9, x86::r10, x86::r11, x86::rsi, x86::rdi};
+inline const x86::Gp kCacheRegs[] = {x86::r8, x86::r9, x86::r10, x86::r11};
 
 template <typename F>
 inline Imm address_of(F* function) {
