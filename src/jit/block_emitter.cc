@@ -8,8 +8,8 @@
 //   r15  the dirty log's "enabled" flag         (or this pass of a loop)
 // Guest registers live in the hart, at fixed offsets from rbx, and the
 // block's four most used ones also in r8..r11: read there, written to
-// both, so the helpers (and a trap at any instruction) always
-// see the whole state in the hart; after a call the copies are loaded again.
+// both, so the helpers (and a trap at any instruction) always see the whole
+// state in the hart; after a call the copies are loaded again.
 //
 // The code mirrors Hart::execute_block(): straight-line code with the
 // likely paths inline (ALU, TLB hits) and the rare ones after the block
