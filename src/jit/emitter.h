@@ -171,6 +171,8 @@ class Emitter {
   // rounded up to the smallest normal underflowed depends on when tininess
   // is detected, which the software path knows.
   void require_normal(bool single, Label slow);
+  // xmm0 into f[rd] (NaN-boxed if single), if normal; else to `slow`.
+  void store_result(bool single, unsigned rd, Label slow);
   // The slow path of instruction i: the interpreter's execute(), then back.
   void slow_path(unsigned i, Label slow, Label done);
 

@@ -35,6 +35,20 @@ void Emitter::require_normal(bool single, Label slow) {
   a_.je(slow);
 }
 
+void Emitter::store_result(bool single, unsigned rd, Label slow) {
+  if (single) {
+    a_.movd(x86::eax, x86::xmm0);
+    require_normal(true, slow);
+    a_.mov(freg32(rd), x86::eax);
+    a_.mov(freg_high(rd), -1);
+  } else {
+    a_.movq(x86::rax, x86::xmm0);
+    require_normal(false, slow);
+    a_.mov(freg(rd), x86::rax);
+  }
+  mark_fs_dirty();
+}
+
 void Emitter::slow_path(unsigned i, Label slow, Label done) {
   const DecodedInsn& d = source_.insns[i];
   uint64_t halves[2];
@@ -130,19 +144,7 @@ bool Emitter::fp_op(unsigned i) {
       if (two) a_.movq(x86::xmm1, freg(rs2));
     }
   };
-  auto result = [&] {  // xmm0 → f[rd], if normal
-    if (single) {
-      a_.movd(x86::eax, x86::xmm0);
-      require_normal(true, slow);
-      a_.mov(freg32(rd), x86::eax);
-      a_.mov(freg_high(rd), -1);
-    } else {
-      a_.movq(x86::rax, x86::xmm0);
-      require_normal(false, slow);
-      a_.mov(freg(rd), x86::rax);
-    }
-    mark_fs_dirty();
-  };
+  auto result = [&] { store_result(single, rd, slow); };
   switch (op) {
     case 0:  // fadd
     case 1:  // fsub
@@ -285,17 +287,7 @@ bool Emitter::fused(unsigned i) {
              : a_.vfnmsub213sd(x86::xmm0, x86::xmm1, x86::xmm2);
       break;
   }
-  if (single) {
-    a_.movd(x86::eax, x86::xmm0);
-    require_normal(true, slow);
-    a_.mov(freg32(rd), x86::eax);
-    a_.mov(freg_high(rd), -1);
-  } else {
-    a_.movq(x86::rax, x86::xmm0);
-    require_normal(false, slow);
-    a_.mov(freg(rd), x86::rax);
-  }
-  mark_fs_dirty();
+  store_result(single, rd, slow);
   a_.bind(done);
   slow_path(i, slow, done);
   return true;
