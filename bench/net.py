@@ -62,6 +62,7 @@ from bench_util import (guest_cmdline, MIB, GuestRun, Interrupted, RunFailed,  #
                         balanced_rounds, default_vessel, fmt,
                         kill_tree, median, parse_size, process_tree, qemu_version,
                         ram_mapping_rss_kib, status_kib, warm_caches)
+from default_guest import free_port  # noqa: E402
 from serial_console import Console  # noqa: E402
 
 GUEST_OUT = os.path.join(ROOT, "guest", "out")
@@ -317,13 +318,6 @@ def tap_unavailable():
 
 
 # ------------------------------------------------------------------ VMMs --
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
-
-
 def vessel_argv(args, append, nic):
     argv = [args.vessel, "run", "--kernel", args.kernel, "--append", append,
             "--memory", args.memory, "--smp", str(args.smp), "--firmware", args.firmware]

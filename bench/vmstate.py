@@ -47,6 +47,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 from bench_util import (guest_cmdline, MIB, GuestRun, Interrupted, RunFailed,  # noqa: E402
                         balanced_rounds, default_vessel, fmt, kill_tree,
                         median, parse_size, print_table, qemu_version, warm_caches)
+from default_guest import free_port, listening  # noqa: E402
 from serial_console import Console  # noqa: E402
 
 GUEST_OUT = os.path.join(ROOT, "guest", "out")
@@ -189,23 +190,6 @@ class Vmm(GuestRun):
         self.log.close()
         if self in LIVE:
             LIVE.remove(self)
-
-
-def listening(port):
-    """Whether a TCP socket listens on 127.0.0.1:`port`, from /proc (a connect
-    would be taken as the migration stream)."""
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":
-                return True
-    return False
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def watch(side, vm, poll, seen):

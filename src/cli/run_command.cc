@@ -180,12 +180,12 @@ Result<RunOptions> parse(std::span<const std::string_view> args) {
            if (option.key != "cache" || !option.value) {
              return Error("unknown option '" + option.text + "' (expected cache=SIZE)");
            }
-           TRY_ASSIGN(board.code_cache_size, parse_size(*option.value));
-           if (board.code_cache_size < (uint64_t{1} << 20) ||
-               board.code_cache_size > (uint64_t{1} << 30)) {
+           TRY_ASSIGN(const uint64_t size, parse_size(*option.value));
+           if (size < (uint64_t{1} << 20) || size > (uint64_t{1} << 30)) {
              return Error("the code cache must be between 1 MiB and 1 GiB (got " +
                           std::string(*option.value) + ")");
            }
+           board.code_cache_size = size;
          }
          return Ok();
        }},

@@ -32,8 +32,6 @@ class CodeCache {
   }
   // Forgets every block: their memory is reused.
   void clear() { used_ = 0; }
-  size_t used() const { return used_; }
-  size_t capacity() const { return capacity_; }
 
  private:
   CodeCache(uint8_t* writable, uint8_t* executable, size_t capacity)

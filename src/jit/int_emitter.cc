@@ -5,8 +5,6 @@
 
 namespace vessel::jit::detail {
 
-using cpu::riscv::BlockEnd;
-
 namespace {
 
 // The M instructions left to C++ (rare in hot code; a call is cheaper than
@@ -19,30 +17,30 @@ uint64_t op_div(uint64_t a, uint64_t b) {
       cpu::riscv::div_signed(static_cast<int64_t>(a), static_cast<int64_t>(b)));
 }
 uint64_t op_divu(uint64_t a, uint64_t b) {
-  return b == 0 ? ~uint64_t{0} : a / b;
+  return cpu::riscv::div_unsigned(a, b);
 }
 uint64_t op_rem(uint64_t a, uint64_t b) {
   return static_cast<uint64_t>(
       cpu::riscv::rem_signed(static_cast<int64_t>(a), static_cast<int64_t>(b)));
 }
 uint64_t op_remu(uint64_t a, uint64_t b) {
-  return b == 0 ? a : a % b;
+  return cpu::riscv::rem_unsigned(a, b);
 }
 uint64_t op_divw(uint64_t a, uint64_t b) {
   return static_cast<uint64_t>(static_cast<int64_t>(
       cpu::riscv::div_signed32(static_cast<int32_t>(a), static_cast<int32_t>(b))));
 }
 uint64_t op_divuw(uint64_t a, uint64_t b) {
-  const auto x = static_cast<uint32_t>(a), y = static_cast<uint32_t>(b);
-  return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(y == 0 ? ~0u : x / y)));
+  const uint32_t q = cpu::riscv::div_unsigned32(static_cast<uint32_t>(a), static_cast<uint32_t>(b));
+  return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(q)));
 }
 uint64_t op_remw(uint64_t a, uint64_t b) {
   return static_cast<uint64_t>(static_cast<int64_t>(
       cpu::riscv::rem_signed32(static_cast<int32_t>(a), static_cast<int32_t>(b))));
 }
 uint64_t op_remuw(uint64_t a, uint64_t b) {
-  const auto x = static_cast<uint32_t>(a), y = static_cast<uint32_t>(b);
-  return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(y == 0 ? x : x % y)));
+  const uint32_t r = cpu::riscv::rem_unsigned32(static_cast<uint32_t>(a), static_cast<uint32_t>(b));
+  return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(r)));
 }
 
 uint64_t (*two_operand_helper(Op op))(uint64_t, uint64_t) {

@@ -4,11 +4,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "block/image_format.h"
-#include "jit/x86_compiler.h"
 #include "net/nic_config.h"
 
 namespace vessel::machine {
@@ -40,7 +40,7 @@ struct BoardConfig {
   uint64_t memory_size = uint64_t{512} << 20;
   unsigned harts = 1;
   CpuEngine cpu = kDefaultCpuEngine;
-  uint64_t code_cache_size = jit::kDefaultCodeCacheSize;  // per hart, for kJit
+  std::optional<uint64_t> code_cache_size;  // per hart, for kJit; unset: the JIT's default
   std::string firmware;           // ELF (PT_LOAD at physical addresses) or raw binary at RAM base
   std::string kernel;             // optional: ELF, U-Boot image or raw (Linux Image), S-mode
   std::string initrd;             // optional, needs a kernel

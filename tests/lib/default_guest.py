@@ -20,6 +20,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def listening(port):
+    """Whether a TCP socket listens on `port`, from /proc (without connecting:
+    a migration destination takes the first connection as its stream)."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":
+                return True
+    return False
+
+
 def guest_files(out):
     missing = [n for n in ("Image", "initramfs.cpio.gz", "cmdline")
                if not os.path.exists(os.path.join(out, n))]

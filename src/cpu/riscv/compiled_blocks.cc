@@ -58,16 +58,14 @@ HartLayout Hart::jit_layout() {
 const void* Hart::compiled_block(uint64_t budget) {
   const ExitLink* exit = std::exchange(last_exit_, nullptr);
   const uint64_t pc = pc_;
-  const uint64_t vpn = pc >> memory::kPageShift;
-  const TlbEntry& e =
-      tlb_[static_cast<unsigned>(priv_)][static_cast<unsigned>(Access::kFetch)][vpn % kTlbSize];
-  if (e.vpn != vpn) return nullptr;  // the interpreter's fetch fills the TLB
-  const uint64_t paddr = (e.ppn << memory::kPageShift) | (pc & 0xfff);
+  const TlbEntry* e = fetch_entry(pc);
+  if (!e) return nullptr;  // the interpreter's fetch fills the TLB
+  const uint64_t paddr = (e->ppn << memory::kPageShift) | (pc & 0xfff);
   // Loads and stores index the same view (tlb_view() only sets fetches apart).
   const unsigned data_view = tlb_view(data_privilege(), Access::kLoad);
   const TranslationCache::Key key{
       pc, paddr, static_cast<uint8_t>(static_cast<unsigned>(priv_) << 2 | data_view)};
-  const auto* guest_code = reinterpret_cast<const uint8_t*>(pc + e.addend);
+  const auto* guest_code = reinterpret_cast<const uint8_t*>(pc + e->addend);
   TranslationCache::Found found = translations_->find_recent(key);
   if (!found.code && !found.interpret) [[unlikely]] {
     // Marked before the code is compared, so that a store after that is noticed.

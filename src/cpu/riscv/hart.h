@@ -163,6 +163,14 @@ class Hart {
         mode == Priv::kSupervisor && access != Access::kFetch && (mstatus_ & csr::mstatus::kSum);
     return sum ? 2 : static_cast<unsigned>(mode);
   }
+  // The fetch TLB's entry for the page of `pc` in the current privilege,
+  // or null on a miss (the slow fetch path fills it).
+  const TlbEntry* fetch_entry(uint64_t pc) const {
+    const uint64_t vpn = pc >> memory::kPageShift;
+    const TlbEntry& e =
+        tlb_[static_cast<unsigned>(priv_)][static_cast<unsigned>(Access::kFetch)][vpn % kTlbSize];
+    return e.vpn == vpn ? &e : nullptr;
+  }
   void flush_tlb();
   // Drops every store entry: a page became code (see memory::CodePages).
   void flush_store_tlb();

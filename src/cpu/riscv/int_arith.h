@@ -28,6 +28,18 @@ inline int64_t rem_signed(int64_t a, int64_t b) {
   if (a == INT64_MIN && b == -1) return 0;
   return a % b;
 }
+inline uint64_t div_unsigned(uint64_t a, uint64_t b) {
+  return b == 0 ? ~uint64_t{0} : a / b;
+}
+inline uint64_t rem_unsigned(uint64_t a, uint64_t b) {
+  return b == 0 ? a : a % b;
+}
+inline uint32_t div_unsigned32(uint32_t a, uint32_t b) {
+  return b == 0 ? ~uint32_t{0} : a / b;
+}
+inline uint32_t rem_unsigned32(uint32_t a, uint32_t b) {
+  return b == 0 ? a : a % b;
+}
 inline int32_t div_signed32(int32_t a, int32_t b) {
   if (b == 0) return -1;
   if (a == INT32_MIN && b == -1) return a;

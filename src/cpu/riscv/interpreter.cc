@@ -33,11 +33,9 @@ int64_t s(uint64_t v) {
 
 bool Hart::fetch(uint32_t& insn, unsigned& length) {
   uint64_t pc = pc_;
-  uint64_t vpn = pc >> memory::kPageShift;
-  const TlbEntry& e =
-      tlb_[static_cast<unsigned>(priv_)][static_cast<unsigned>(Access::kFetch)][vpn % kTlbSize];
-  if (e.vpn == vpn && (pc & 0xfff) <= 0xffc) [[likely]] {
-    std::memcpy(&insn, reinterpret_cast<const void*>(pc + e.addend), 4);
+  const TlbEntry* e = fetch_entry(pc);
+  if (e && (pc & 0xfff) <= 0xffc) [[likely]] {
+    std::memcpy(&insn, reinterpret_cast<const void*>(pc + e->addend), 4);
     length = (insn & 3) == 3 ? 4 : 2;
     if (length == 2) insn &= 0xffff;
     return true;
@@ -67,11 +65,9 @@ bool Hart::fetch(uint32_t& insn, unsigned& length) {
 
 const Hart::Block* Hart::cached_block() {
   const uint64_t pc = pc_;
-  const uint64_t vpn = pc >> memory::kPageShift;
-  const TlbEntry& e =
-      tlb_[static_cast<unsigned>(priv_)][static_cast<unsigned>(Access::kFetch)][vpn % kTlbSize];
-  if (e.vpn != vpn) return nullptr;  // the slow fetch path fills the TLB
-  const uint64_t paddr = (e.ppn << memory::kPageShift) | (pc & 0xfff);
+  const TlbEntry* e = fetch_entry(pc);
+  if (!e) return nullptr;  // the slow fetch path fills the TLB
+  const uint64_t paddr = (e->ppn << memory::kPageShift) | (pc & 0xfff);
   Block& block = blocks_[((paddr >> 1) ^ (paddr >> 13)) % kBlocks];
   if (block.paddr == paddr) [[likely]]
     return &block;
@@ -80,7 +76,7 @@ const Hart::Block* Hart::cached_block() {
 
   // Decode a new block: straight-line code up to an instruction that ends
   // blocks, the block size, or the end of the page.
-  const auto* page = reinterpret_cast<const uint8_t*>((pc & ~uint64_t{0xfff}) + e.addend);
+  const auto* page = reinterpret_cast<const uint8_t*>((pc & ~uint64_t{0xfff}) + e->addend);
   uint64_t offset = pc & 0xfff;
   unsigned count = 0;
   while (count < kBlockInsns && offset + 2 <= memory::kPageSize) {
@@ -284,18 +280,14 @@ uint64_t Hart::execute_block(const DecodedInsn* insns, unsigned count, uint64_t 
   ALU(kMulhsu, mulhsu(s(a), b))
   ALU(kMulhu, mulhu(a, b))
   ALU(kDiv, u(div_signed(s(a), s(b))))
-  ALU(kDivu, b == 0 ? ~uint64_t{0} : a / b)
+  ALU(kDivu, div_unsigned(a, b))
   ALU(kRem, u(rem_signed(s(a), s(b))))
-  ALU(kRemu, b == 0 ? a : a % b)
+  ALU(kRemu, rem_unsigned(a, b))
   ALU(kMulw, u(sext32(a * b)))
   ALU(kDivw, u(div_signed32(static_cast<int32_t>(a), static_cast<int32_t>(b))))
-  ALU(kDivuw, u(sext32(static_cast<uint32_t>(b) == 0
-                           ? ~uint32_t{0}
-                           : static_cast<uint32_t>(a) / static_cast<uint32_t>(b))))
+  ALU(kDivuw, u(sext32(div_unsigned32(static_cast<uint32_t>(a), static_cast<uint32_t>(b)))))
   ALU(kRemw, u(rem_signed32(static_cast<int32_t>(a), static_cast<int32_t>(b))))
-  ALU(kRemuw, u(sext32(static_cast<uint32_t>(b) == 0
-                           ? static_cast<uint32_t>(a)
-                           : static_cast<uint32_t>(a) % static_cast<uint32_t>(b))))
+  ALU(kRemuw, u(sext32(rem_unsigned32(static_cast<uint32_t>(a), static_cast<uint32_t>(b)))))
   LOAD(kLb, int8_t)
   LOAD(kLh, int16_t)
   LOAD(kLw, int32_t)

@@ -113,23 +113,26 @@ enum class BlockEnd : uint8_t { kFlows, kEndsBlock };
   X(kFnmadd, "fnmadd", 0x0000007f, 0x0000004f, kR, kFlows)
 
 // The instructions the interpreter runs in its threaded fast path.
-#define VESSEL_HOT_OPS(X)                                                                          \
-  X(kLui)                                                                                          \
-  X(kAuipc)                                                                                        \
-  X(kAddi)                                                                                         \
-  X(kSlti)                                                                                         \
-  X(kSltiu)                                                                                        \
-  X(kXori)                                                                                         \
-  X(kOri)                                                                                          \
-  X(kAndi)                                                                                         \
-  X(kSlli)                                                                                         \
-  X(kSrli)                                                                                         \
-  X(kSrai)                                                                                         \
-  X(kAdd) X(kSub) X(kSll) X(kSlt) X(kSltu) X(kXor) X(kSrl) X(kSra) X(kOr) X(kAnd) X(kAddiw)        \
-      X(kSlliw) X(kSrliw) X(kSraiw) X(kAddw) X(kSubw) X(kSllw) X(kSrlw) X(kSraw) X(kMul) X(kMulh)  \
-          X(kMulhsu) X(kMulhu) X(kDiv) X(kDivu) X(kRem) X(kRemu) X(kMulw) X(kDivw) X(kDivuw)       \
-              X(kRemw) X(kRemuw) X(kLb) X(kLh) X(kLw) X(kLd) X(kLbu) X(kLhu) X(kLwu) X(kSb) X(kSh) \
-                  X(kSw) X(kSd) X(kBeq) X(kBne) X(kBlt) X(kBge) X(kBltu) X(kBgeu) X(kJal) X(kJalr)
+#define VESSEL_HOT_OPS(X)                                                                         \
+  X(kLui)                                                                                         \
+  X(kAuipc)                                                                                       \
+  X(kAddi)                                                                                        \
+  X(kSlti)                                                                                        \
+  X(kSltiu)                                                                                       \
+  X(kXori)                                                                                        \
+  X(kOri)                                                                                         \
+  X(kAndi)                                                                                        \
+  X(kSlli)                                                                                        \
+  X(kSrli)                                                                                        \
+  X(kSrai)                                                                                        \
+  X(kAdd)                                                                                         \
+  X(kSub)                                                                                         \
+  X(kSll)                                                                                         \
+  X(kSlt) X(kSltu) X(kXor) X(kSrl) X(kSra) X(kOr) X(kAnd) X(kAddiw) X(kSlliw) X(kSrliw) X(kSraiw) \
+      X(kAddw) X(kSubw) X(kSllw) X(kSrlw) X(kSraw) X(kMul) X(kMulh) X(kMulhsu) X(kMulhu) X(kDiv)  \
+          X(kDivu) X(kRem) X(kRemu) X(kMulw) X(kDivw) X(kDivuw) X(kRemw) X(kRemuw) X(kLb) X(kLh)  \
+              X(kLw) X(kLd) X(kLbu) X(kLhu) X(kLwu) X(kSb) X(kSh) X(kSw) X(kSd) X(kBeq) X(kBne)   \
+                  X(kBlt) X(kBge) X(kBltu) X(kBgeu) X(kJal) X(kJalr)
 
 enum class Op : uint8_t {
 #define VESSEL_OP_ENUM(op, name, mask, match, format, end) op,

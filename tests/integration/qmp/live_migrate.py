@@ -21,21 +21,10 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qmp_test import Qmp  # noqa: E402
-from default_guest import Checks, free_port, guest_argv  # noqa: E402
+from default_guest import Checks, free_port, guest_argv, listening  # noqa: E402
 from serial_console import Console  # noqa: E402
 
 TIMEOUT = 600
-
-
-def listening(port):
-    """Whether a TCP socket listens on `port` (from /proc, without connecting:
-    the destination takes the first connection as the migration stream)."""
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":
-                return True
-    return False
 
 
 def connect(sock):
