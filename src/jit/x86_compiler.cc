@@ -6,6 +6,7 @@
 
 #include "jit/block_emitter.h"
 #include "jit/code_cache.h"
+#include "jit/perf_map.h"
 #include "jit/stubs.h"
 
 namespace vessel::jit {
@@ -26,8 +27,9 @@ class ErrorFlag : public asmjit::ErrorHandler {
 
 class X86Compiler final : public cpu::riscv::BlockCompiler {
  public:
-  X86Compiler(const cpu::riscv::HartLayout& layout, CodeCache cache)
-      : layout_(layout), cache_(std::move(cache)) {}
+  X86Compiler(const cpu::riscv::HartLayout& layout, CodeCache cache,
+              std::shared_ptr<PerfMap> perf_map)
+      : layout_(layout), cache_(std::move(cache)), perf_map_(std::move(perf_map)) {}
 
   // The stubs, at the cache's start; the same code at the same place after
   // every flush, so entry() never changes.
@@ -40,6 +42,7 @@ class X86Compiler final : public cpu::riscv::BlockCompiler {
     const StubLabels labels = emit_stubs(assembler, layout_);
     auto* start = static_cast<uint8_t*>(cache_.add(code));
     if (errors.failed || !start) return false;
+    if (perf_map_) perf_map_->name(start, code.codeSize(), "vessel-jit-stubs");
     auto at = [&](asmjit::Label label) {
       return reinterpret_cast<uint64_t>(start + code.labelOffsetFromBase(label));
     };
@@ -55,7 +58,9 @@ class X86Compiler final : public cpu::riscv::BlockCompiler {
     code.setErrorHandler(&errors);
     asmjit::x86::Assembler assembler(&code);
     if (!emit_block(assembler, layout_, source, stubs_) || errors.failed) return nullptr;
-    return cache_.add(code);
+    void* block = cache_.add(code);
+    if (block && perf_map_) perf_map_->name_block(block, code.codeSize(), source.pc);
+    return block;
   }
 
   EnterBlock entry() const override { return reinterpret_cast<EnterBlock>(stubs_.enter); }
@@ -72,18 +77,23 @@ class X86Compiler final : public cpu::riscv::BlockCompiler {
  private:
   const cpu::riscv::HartLayout layout_;
   CodeCache cache_;
+  std::shared_ptr<PerfMap> perf_map_;  // null unless asked for
   Stubs stubs_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<cpu::riscv::BlockCompiler>> make_x86_compiler(
-    const cpu::riscv::HartLayout& layout, size_t code_cache_size) {
+    const cpu::riscv::HartLayout& layout, const JitOptions& options) {
 #if !defined(__x86_64__)
   return Error("the JIT makes x86-64 code: use --cpu interp on this host");
 #endif
-  TRY_ASSIGN(CodeCache cache, CodeCache::create(code_cache_size));
-  auto compiler = std::make_unique<X86Compiler>(layout, std::move(cache));
+  TRY_ASSIGN(CodeCache cache, CodeCache::create(options.code_cache_size));
+  std::shared_ptr<PerfMap> perf_map;
+  if (options.perf_map) {
+    TRY_ASSIGN(perf_map, PerfMap::open());
+  }
+  auto compiler = std::make_unique<X86Compiler>(layout, std::move(cache), std::move(perf_map));
   if (!compiler->install_stubs()) return Error("the JIT cannot assemble its entry code");
   return std::unique_ptr<cpu::riscv::BlockCompiler>(std::move(compiler));
 }

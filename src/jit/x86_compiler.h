@@ -14,7 +14,12 @@ namespace vessel::jit {
 // The code cache's default bound per hart.
 constexpr size_t kDefaultCodeCacheSize = size_t{32} << 20;
 
+struct JitOptions {
+  size_t code_cache_size = kDefaultCodeCacheSize;
+  bool perf_map = false;  // name generated code in /tmp/perf-PID.map (see perf_map.h)
+};
+
 Result<std::unique_ptr<cpu::riscv::BlockCompiler>> make_x86_compiler(
-    const cpu::riscv::HartLayout& layout, size_t code_cache_size = kDefaultCodeCacheSize);
+    const cpu::riscv::HartLayout& layout, const JitOptions& options = {});
 
 }  // namespace vessel::jit

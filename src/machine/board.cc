@@ -137,9 +137,10 @@ Result<void> Board::build() {
   for (unsigned h = 0; h < config_.harts; ++h) {
     harts_.push_back(std::make_unique<Hart>(bus_, clock_, h));
     if (config_.cpu == CpuEngine::kJit) {
-      TRY_ASSIGN(auto compiler, jit::make_x86_compiler(
-                                    harts_.back()->jit_layout(),
-                                    config_.code_cache_size.value_or(jit::kDefaultCodeCacheSize)));
+      jit::JitOptions options;
+      options.code_cache_size = config_.code_cache_size.value_or(jit::kDefaultCodeCacheSize);
+      options.perf_map = config_.jit_perf_map;
+      TRY_ASSIGN(auto compiler, jit::make_x86_compiler(harts_.back()->jit_layout(), options));
       harts_.back()->set_compiler(std::move(compiler));
     }
   }

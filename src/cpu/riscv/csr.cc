@@ -234,8 +234,7 @@ bool Hart::csr_write(unsigned address, uint64_t value) {
     if (n & 1 || n >= kPmpEntries / 4) return false;
     for (unsigned i = 0; i < 8; ++i)
       write_pmpcfg(n * 4 + i, static_cast<uint8_t>(value >> (8 * i)));
-    pmp_active_ = false;
-    for (uint8_t cfg : pmpcfg_) pmp_active_ |= (cfg & 0x18) != 0;
+    decode_pmp();
     flush_tlb();
     return true;
   }
@@ -245,6 +244,7 @@ bool Hart::csr_write(unsigned address, uint64_t value) {
     bool locked = pmpcfg_[n] & 0x80;
     bool next_locked_tor = n + 1 < kPmpEntries && (pmpcfg_[n + 1] & 0x98) == 0x88;
     if (!locked && !next_locked_tor) pmpaddr_[n] = value & ((uint64_t{1} << 54) - 1);
+    decode_pmp();
     flush_tlb();
     return true;
   }

@@ -32,7 +32,7 @@ void Hart::reset(uint64_t pc) {
   fflags_ = frm_ = 0;
   std::fill(std::begin(pmpcfg_), std::end(pmpcfg_), 0);
   std::fill(std::begin(pmpaddr_), std::end(pmpaddr_), 0);
-  pmp_active_ = false;
+  decode_pmp();
   tselect_ = 0;
   triggers_armed_ = false;
   for (unsigned i = 0; i < kTriggers; ++i) {
@@ -166,8 +166,7 @@ Result<void> Hart::load(StateReader& in) {
   triggers_armed_ = false;
   for (uint64_t t : tdata1_) triggers_armed_ |= (t & kTriggerAccesses) != 0;
   x_[0] = 0;
-  pmp_active_ = false;
-  for (uint8_t cfg : pmpcfg_) pmp_active_ |= (cfg & 0x18) != 0;
+  decode_pmp();
   flush_tlb();
   flush_blocks();
   attention_.store(true);

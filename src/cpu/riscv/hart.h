@@ -172,6 +172,9 @@ class Hart {
     return e.vpn == vpn ? &e : nullptr;
   }
   void flush_tlb();
+  // SFENCE.VMA with an address: only the entries that may map it.
+  void flush_tlb_page(uint64_t vaddr);
+  void decode_pmp();
   // Drops every store entry: a page became code (see memory::CodePages).
   void flush_store_tlb();
   Priv data_privilege() const;
@@ -237,7 +240,14 @@ class Hart {
   uint8_t fflags_ = 0, frm_ = 0;
   uint8_t pmpcfg_[kPmpEntries] = {};
   uint64_t pmpaddr_[kPmpEntries] = {};
-  bool pmp_active_ = false;  // any entry not OFF
+  // The entries not OFF, as [lo, hi) ranges in priority order: decoded
+  // once per pmpcfg/pmpaddr write (decode_pmp()), not at every TLB fill.
+  struct PmpRange {
+    uint64_t lo = 0, hi = 0;
+    uint8_t cfg = 0;
+  };
+  PmpRange pmp_ranges_[kPmpEntries];
+  unsigned pmp_count_ = 0;
   uint64_t tselect_ = 0;
   uint64_t tdata1_[kTriggers] = {}, tdata2_[kTriggers] = {}, tdata3_[kTriggers] = {};
   bool triggers_armed_ = false;  // some trigger watches execute, load or store
@@ -252,6 +262,11 @@ class Hart {
 
   // TLBs indexed [view (tlb_view())][access][vpn % kTlbSize].
   TlbEntry tlb_[4][3][kTlbSize];
+  // The virtual addresses superpages were translated for since the last
+  // whole flush (first > last: none).
+  struct {
+    uint64_t first, last;
+  } superpages_{~uint64_t{0}, 0};
   std::unique_ptr<Block[]> blocks_{new Block[kBlocks]};
   // What this hart last saw of the RAM's code pages (memory::CodePages).
   uint64_t code_generation_seen_ = 0;

@@ -578,7 +578,9 @@ bool Hart::execute_system(const DecodedInsn& di) {
       if (priv_ == Priv::kUser || (priv_ == Priv::kSupervisor && (mstatus_ & mstatus::kTvm))) {
         return raise(kIllegalInstruction, 0);
       }
-      flush_tlb();
+      // rs1 = x0: all addresses; else the one in rs1. The ASID in rs2 is
+      // ignored: entries carry none, so every address space's go.
+      di.rs1 == 0 ? flush_tlb() : flush_tlb_page(x_[di.rs1]);
       pc_ += length;
       return true;
     default:

@@ -1,5 +1,6 @@
 // Address translation (priv spec 4.3-4.5: Sv39, Sv48), physical memory
 // protection (priv spec 3.7) and the slow memory path.
+#include <algorithm>
 #include <atomic>
 
 #include "cpu/riscv/csr_numbers.h"
@@ -40,44 +41,65 @@ void Hart::flush_tlb() {
       for (TlbEntry& e : per_access) e.vpn = ~uint64_t{0};
     }
   }
+  superpages_ = {~uint64_t{0}, 0};
 }
 
-bool Hart::pmp_allows(uint64_t paddr, uint64_t size, Access access, Priv mode) const {
-  if (!pmp_active_) return mode == Priv::kMachine;
-  uint64_t end = paddr + size;
+void Hart::flush_tlb_page(uint64_t vaddr) {
+  // The TLB holds 4 KiB pieces of superpages under their own page numbers:
+  // an address a superpage may have mapped flushes everything.
+  if (vaddr >= superpages_.first && vaddr <= superpages_.last) return flush_tlb();
+  const uint64_t vpn = vaddr >> memory::kPageShift;
+  for (auto& per_priv : tlb_) {
+    for (auto& per_access : per_priv) {
+      TlbEntry& e = per_access[vpn % kTlbSize];
+      if (e.vpn == vpn) e.vpn = ~uint64_t{0};
+    }
+  }
+}
+
+void Hart::decode_pmp() {
+  pmp_count_ = 0;
   for (unsigned i = 0; i < kPmpEntries; ++i) {
-    uint8_t cfg = pmpcfg_[i];
-    uint64_t lo = 0, hi = 0;
+    const uint8_t cfg = pmpcfg_[i];
+    PmpRange range{0, 0, cfg};
     switch ((cfg >> 3) & 3) {
       case 0:
         continue;  // OFF
       case 1:      // TOR
-        lo = i == 0 ? 0 : pmpaddr_[i - 1] << 2;
-        hi = pmpaddr_[i] << 2;
+        range.lo = i == 0 ? 0 : pmpaddr_[i - 1] << 2;
+        range.hi = pmpaddr_[i] << 2;
         break;
       case 2:  // NA4
-        lo = pmpaddr_[i] << 2;
-        hi = lo + 4;
+        range.lo = pmpaddr_[i] << 2;
+        range.hi = range.lo + 4;
         break;
       case 3: {  // NAPOT: trailing ones encode the size
         unsigned ones = static_cast<unsigned>(__builtin_ctzll(~pmpaddr_[i]));
         if (ones >= 54) {
-          lo = 0;
-          hi = ~uint64_t{0};
+          range.hi = ~uint64_t{0};
         } else {
-          lo = (pmpaddr_[i] & ~((uint64_t{1} << ones) - 1)) << 2;
-          hi = lo + (uint64_t{8} << ones);
+          range.lo = (pmpaddr_[i] & ~((uint64_t{1} << ones) - 1)) << 2;
+          range.hi = range.lo + (uint64_t{8} << ones);
         }
         break;
       }
     }
-    if (!(paddr < hi && end > lo)) continue;
-    // An entry matching only part of the access makes it fail.
-    if (paddr < lo || end > hi) return false;
-    if (mode == Priv::kMachine && !(cfg & 0x80)) return true;
-    static constexpr uint8_t kPermission[] = {4 /* X */, 1 /* R */, 2 /* W */};
-    return cfg & kPermission[static_cast<unsigned>(access)];
+    pmp_ranges_[pmp_count_++] = range;
   }
+}
+
+bool Hart::pmp_allows(uint64_t paddr, uint64_t size, Access access, Priv mode) const {
+  const uint64_t end = paddr + size;
+  for (unsigned i = 0; i < pmp_count_; ++i) {
+    const PmpRange& range = pmp_ranges_[i];
+    if (!(paddr < range.hi && end > range.lo)) continue;
+    // An entry matching only part of the access makes it fail.
+    if (paddr < range.lo || end > range.hi) return false;
+    if (mode == Priv::kMachine && !(range.cfg & 0x80)) return true;
+    static constexpr uint8_t kPermission[] = {4 /* X */, 1 /* R */, 2 /* W */};
+    return range.cfg & kPermission[static_cast<unsigned>(access)];
+  }
+  // No entry matches: M-mode may, the others may not (entries are implemented).
   return mode == Priv::kMachine;
 }
 
@@ -143,6 +165,10 @@ bool Hart::walk_page_table(uint64_t vaddr, Access access, Priv mode, uint64_t& p
       }
       uint64_t offset_mask = (uint64_t{1} << (12 + 9 * level)) - 1;
       paddr = ((ppn << 12) & ~offset_mask) | (vaddr & offset_mask);
+      if (level > 0) {
+        superpages_.first = std::min(superpages_.first, vaddr & ~offset_mask);
+        superpages_.last = std::max(superpages_.last, vaddr | offset_mask);
+      }
       return true;
     }
   }

@@ -202,6 +202,54 @@ TEST_F(HartRun, ClearingSumFaultsSupervisorAccessToAUserPageCachedBefore) {
   EXPECT_EQ(hart.reg(6), 0x40200000u);
 }
 
+// S-mode remaps a page it has used and fences that one address: the next
+// access goes through the new mapping.
+TEST_F(HartRun, SfenceVmaWithAnAddressDropsItsOldTranslation) {
+  const uint64_t root = kRamBase + 0x100000, mid = root + 0x1000, leaf = root + 0x2000;
+  poke64(root + 2 * 8, (kRamBase >> 12) << 10 | 0xcf);  // code and tables: identity, RWX
+  poke64(root + 1 * 8, (mid >> 12) << 10 | 0x01);       // VA 0x40000000: next level
+  poke64(mid, (leaf >> 12) << 10 | 0x01);
+  const uint64_t old_page = kRamBase + 0x200000, new_page = kRamBase + 0x201000;
+  poke64(leaf, (old_page >> 12) << 10 | 0xc7);  // VA 0x40000000 -> old_page, RW, A, D
+  poke64(old_page, 1);
+  poke64(new_page, 2);
+  Program p = enter_supervisor_sv39(root);
+  load(p);
+  Program s_code;
+  s_code.load_imm(2, 0x40000000).op(ld(3, 2, 0));  // cached: old_page
+  s_code.load_imm(7, leaf).load_imm(8, (new_page >> 12) << 10 | 0xc7);
+  s_code.op(sd(8, 7, 0)).op(sfence_vma(2, 0)).op(ld(4, 2, 0));  // remapped, fenced
+  load(s_code, kRamBase + 0x3000);
+
+  hart.run(p.words.size() + s_code.words.size());
+  EXPECT_EQ(hart.reg(3), 1u);
+  EXPECT_EQ(hart.reg(4), 2u) << "the old translation of the fenced address survived";
+}
+
+// A megapage's 4 KiB pieces are cached under their own page numbers; a
+// fence of the megapage's address must drop all of them.
+TEST_F(HartRun, SfenceVmaWithAMegapageAddressDropsEveryPieceOfIt) {
+  const uint64_t root = kRamBase + 0x100000, mid = root + 0x1000;
+  poke64(root + 2 * 8, (kRamBase >> 12) << 10 | 0xcf);
+  poke64(root + 1 * 8, (mid >> 12) << 10 | 0x01);
+  const uint64_t old_mega = kRamBase + 0x200000, new_mega = kRamBase + 0x400000;
+  poke64(mid, (old_mega >> 12) << 10 | 0xc7);  // VA 0x40000000: a 2 MiB megapage
+  poke64(old_mega + 0x1000, 1);
+  poke64(new_mega + 0x1000, 2);
+  Program p = enter_supervisor_sv39(root);
+  load(p);
+  Program s_code;
+  s_code.load_imm(2, 0x40000000).op(ld(3, 2, 0));         // the first 4 KiB piece
+  s_code.op(lui(9, 1)).op(add(9, 9, 2)).op(ld(3, 9, 0));  // and the second, cached
+  s_code.load_imm(7, mid).load_imm(8, (new_mega >> 12) << 10 | 0xc7);
+  s_code.op(sd(8, 7, 0)).op(sfence_vma(2, 0)).op(ld(4, 9, 0));  // fence the first piece
+  load(s_code, kRamBase + 0x3000);
+
+  hart.run(p.words.size() + s_code.words.size());
+  EXPECT_EQ(hart.reg(3), 1u);
+  EXPECT_EQ(hart.reg(4), 2u) << "a piece of the old megapage survived the fence";
+}
+
 TEST_F(HartRun, TimerInterruptIsTakenWhenEnabled) {
   Program p;
   p.load_imm(1, kRamBase + 0x1000).op(csrrw(0, kMtvec, 1));

@@ -88,6 +88,9 @@ inline uint32_t sc_w(unsigned rd, unsigned rs1, unsigned rs2) {
 inline uint32_t amoadd_d(unsigned rd, unsigned rs1, unsigned rs2) {
   return r(0x2f, 3, 0, rd, rs1, rs2);
 }
+inline uint32_t sfence_vma(unsigned rs1, unsigned rs2) {
+  return r(0x73, 0, 9, 0, rs1, rs2);
+}
 constexpr uint32_t kEcall = 0x00000073;
 constexpr uint32_t kMret = 0x30200073;
 constexpr uint32_t kSret = 0x10200073;
