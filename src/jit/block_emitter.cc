@@ -80,16 +80,28 @@ void Emitter::choose_cached() {
     if (uses[best] < 2) break;
     cache_[best] = static_cast<int8_t>(slot);
   }
+  // Which of them to write back: every one an instruction may write (an FP
+  // destination counted too; storing an unchanged value is harmless).
+  for (unsigned i = 0; i < source_.count; ++i) {
+    if (source_.insns[i].rd < 32) written_ |= uint64_t{1} << source_.insns[i].rd;
+  }
 }
 
 void Emitter::load_cached() {
   for (unsigned r = 1; r < 32; ++r) {
-    if (cache_[r] >= 0) a_.mov(kCacheRegs[cache_[r]], mem(r));
+    if (cached(r)) a_.mov(host(r), mem(r));
+  }
+}
+
+void Emitter::sync() {
+  for (unsigned r = 1; r < 32; ++r) {
+    if (cached(r) && (written_ >> r & 1)) a_.mov(mem(r), host(r));
   }
 }
 
 void Emitter::exit_to(uint64_t target, unsigned attempted) {
   retire(attempted);
+  sync();
   if ((target >> 12) == (source_.pc >> 12)) {
     Label link = a_.newLabel(), unlinked = a_.newLabel();
     links_.emplace_back(link, target);
@@ -110,6 +122,7 @@ void Emitter::exit_to(uint64_t target, unsigned attempted) {
 
 void Emitter::exit_indirect(unsigned attempted) {
   retire(attempted);
+  sync();
   a_.mov(x86::rsi, x86::rax);
   jump_indirect(attempted);
 }
@@ -189,11 +202,12 @@ void Emitter::load(unsigned i, unsigned size, bool sign) {
   a_.bind(done);
   cold([this, d, size, sign, miss, done, trap] {
     a_.bind(miss);
+    sync();  // a trap, or the helper's own writes, need the hart current
     a_.mov(x86::edx, size | (sign ? 1u : 0u) << 8 | unsigned{d.rd} << 16);
-    a_.call(imm(stubs_.load));
+    a_.call(imm(stubs_.load));  // which keeps the cached registers
     a_.test(x86::al, x86::al);
     a_.jz(trap);
-    if (d.rd < 32 && cache_[d.rd] >= 0) a_.mov(kCacheRegs[cache_[d.rd]], mem(d.rd));
+    if (d.rd < 32 && cached(d.rd)) a_.mov(host(d.rd), mem(d.rd));
     a_.jmp(done);
   });
 }
@@ -224,6 +238,7 @@ void Emitter::store(unsigned i, unsigned size) {
   a_.bind(done);
   cold([this, d, size, miss, done, trap] {
     a_.bind(miss);
+    sync();
     a_.mov(x86::rdx, mem(d.rs2));
     a_.mov(x86::ecx, size);
     a_.call(imm(stubs_.store));
@@ -236,11 +251,16 @@ void Emitter::store(unsigned i, unsigned size) {
 void Emitter::branch(unsigned i) {
   const DecodedInsn& d = source_.insns[i];
   Label taken = a_.newLabel();
-  emit(x86::Inst::kIdMov, x86::rax, src(d.rs1));
-  if (d.rs2 == 0) {
-    a_.test(x86::rax, x86::rax);  // flags as cmp with 0, for signed and unsigned
+  x86::Gp lhs = x86::rax;
+  if (cached(d.rs1)) {
+    lhs = host(d.rs1);
   } else {
-    emit(x86::Inst::kIdCmp, x86::rax, src(d.rs2));
+    a_.mov(x86::rax, mem(d.rs1));
+  }
+  if (d.rs2 == 0) {
+    a_.test(lhs, lhs);  // flags as cmp with 0, for signed and unsigned
+  } else {
+    emit(x86::Inst::kIdCmp, lhs, src(d.rs2));
   }
   switch (d.op) {
     case Op::kBeq:
@@ -267,6 +287,7 @@ void Emitter::branch(unsigned i) {
     a_.bind(taken);
     if (target == source_.pc) {  // a loop whose body is this block: again, from the start
       retire(i + 1);
+      sync();
       a_.add(kEarlier, i + 1);
       a_.jmp(top_);
       return;
@@ -281,6 +302,7 @@ bool Emitter::generic(unsigned i) {
   std::memcpy(halves, &d, sizeof(halves));
   retire(i);
   set_pc(pc_of(i));
+  sync();
   Label trap = trap_exit(i);
   a_.mov(x86::rdi, kHart);
   a_.mov(x86::rsi, imm(halves[0]));

@@ -50,27 +50,31 @@ class Emitter {
   void emit();
 
  private:
-  // Guest register r in the hart (always current: cached registers are
-  // written through).
+  // Guest register r in the hart (current there unless cached and written
+  // since the last sync()).
   x86::Mem mem(unsigned r) const { return x86::qword_ptr(kRegs, static_cast<int32_t>(8 * r)); }
   x86::Mem mem32(unsigned r) const { return x86::dword_ptr(kRegs, static_cast<int32_t>(8 * r)); }
+  bool cached(unsigned r) const { return cache_[r] >= 0; }
+  const x86::Gp& host(unsigned r) const { return kCacheRegs[cache_[r]]; }
   // Guest register r as a source operand: its host register if cached.
-  Operand src(unsigned r) const {
-    return cache_[r] >= 0 ? Operand(kCacheRegs[cache_[r]]) : Operand(mem(r));
-  }
-  Operand src32(unsigned r) const {
-    return cache_[r] >= 0 ? Operand(kCacheRegs[cache_[r]].r32()) : Operand(mem32(r));
-  }
-  // x[rd] = value (x0 and its sink ignore it).
+  Operand src(unsigned r) const { return cached(r) ? Operand(host(r)) : Operand(mem(r)); }
+  Operand src32(unsigned r) const { return cached(r) ? Operand(host(r).r32()) : Operand(mem32(r)); }
+  // x[rd] = value (x0 and its sink ignore it): into its host register if
+  // cached, else into the hart.
   void set_reg(unsigned rd, const x86::Gp& value) {
     if (rd == 0 || rd == kZeroSink) return;
-    a_.mov(mem(rd), value);
-    if (cache_[rd] >= 0) a_.mov(kCacheRegs[cache_[rd]], value);
+    if (cached(rd)) {
+      if (host(rd) != value) a_.mov(host(rd), value);
+    } else {
+      a_.mov(mem(rd), value);
+    }
   }
-  // The block's most used guest registers live in host registers too, read
-  // there and written through to the hart. Calls clobber them: reloaded after.
+  // The block's most used guest registers live in host registers, written
+  // back to the hart only by sync(): before whatever reads the hart's
+  // registers (helpers, exits, a trap). Calls clobber them: reloaded after.
   void choose_cached();
   void load_cached();
+  void sync();
   // mov/op with a guest register source.
   void emit(InstId id, const Operand& destination, const Operand& source) {
     a_.emit(id, destination, source);
@@ -126,7 +130,9 @@ class Emitter {
   // it ends the block.
   bool generic(unsigned i);
 
-  // x[rd] = x[rs1] OP x[rs2] (or OP imm), 64-bit.
+  // Where an ALU operation computes x[rd]: rd's host register or rax.
+  x86::Gp alu_destination(const DecodedInsn& d) const;
+  // x[rd] = x[rs1] OP x[rs2] (or OP imm), 64-bit; `op(r)` applies OP to r.
   template <typename Emit>
   void alu(const DecodedInsn& d, Emit op);
   // The W forms: a 32-bit operation, its result sign-extended.
@@ -200,6 +206,7 @@ class Emitter {
   const BlockSource& source_;
   const Stubs& stubs_;
   const bool host_fma_;
+  uint64_t written_ = 0;  // cached guest registers the block writes (bit r)
   int8_t cache_[33] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
   unsigned counted_ = 0;  // instructions of this pass already added to instret

@@ -57,6 +57,7 @@ void Emitter::slow_path(unsigned i, Label slow, Label done) {
   cold([this, i, halves0 = halves[0], halves1 = halves[1], slow, done, trap] {
     a_.bind(slow);
     set_pc(pc_of(i));
+    sync();
     a_.mov(x86::rdi, kHart);
     a_.mov(x86::rsi, imm(halves0));
     a_.mov(x86::rdx, imm(halves1));

@@ -70,19 +70,27 @@ uint64_t (*two_operand_helper(Op op))(uint64_t, uint64_t) {
 
 }  // namespace
 
+x86::Gp Emitter::alu_destination(const DecodedInsn& d) const {
+  // In rd's host register unless writing it first would clobber rs2.
+  const bool in_place = cached(d.rd) && (d.rd == d.rs1 || d.rd != d.rs2);
+  return in_place ? host(d.rd) : x86::rax;
+}
+
 template <typename Emit>
 void Emitter::alu(const DecodedInsn& d, Emit op) {
-  emit(x86::Inst::kIdMov, x86::rax, src(d.rs1));
-  op();
-  set_reg(d.rd, x86::rax);
+  const x86::Gp dst = alu_destination(d);
+  if (!(cached(d.rs1) && host(d.rs1) == dst)) emit(x86::Inst::kIdMov, dst, src(d.rs1));
+  op(dst);
+  set_reg(d.rd, dst);
 }
 
 template <typename Emit>
 void Emitter::alu32(const DecodedInsn& d, Emit op) {
-  emit(x86::Inst::kIdMov, x86::eax, src32(d.rs1));
-  op();
-  a_.movsxd(x86::rax, x86::eax);
-  set_reg(d.rd, x86::rax);
+  const x86::Gp dst = alu_destination(d);
+  emit(x86::Inst::kIdMov, dst.r32(), src32(d.rs1));
+  op(dst.r32());
+  a_.movsxd(dst, dst.r32());
+  set_reg(d.rd, dst);
 }
 
 void Emitter::set_if(const DecodedInsn& d, x86::CondCode condition, const Operand& rhs) {
@@ -126,6 +134,7 @@ void Emitter::divide(const DecodedInsn& d) {
   const auto helper = two_operand_helper(d.op);
   cold([this, d, helper, corner, done] {
     a_.bind(corner);
+    sync();
     a_.mov(x86::rdi, mem(d.rs1));
     a_.mov(x86::rsi, mem(d.rs2));
     a_.call(address_of(helper));
@@ -150,7 +159,7 @@ bool Emitter::instruction(unsigned i) {
       set_reg(d.rd, x86::rax);
       return false;
     case Op::kAddi:
-      alu(d, [&] { a_.add(x86::rax, k); });
+      alu(d, [&](const x86::Gp& r) { a_.add(r, k); });
       return false;
     case Op::kSlti:
       set_if(d, x86::CondCode::kL, k);
@@ -159,54 +168,54 @@ bool Emitter::instruction(unsigned i) {
       set_if(d, x86::CondCode::kB, k);
       return false;
     case Op::kXori:
-      alu(d, [&] { a_.xor_(x86::rax, k); });
+      alu(d, [&](const x86::Gp& r) { a_.xor_(r, k); });
       return false;
     case Op::kOri:
-      alu(d, [&] { a_.or_(x86::rax, k); });
+      alu(d, [&](const x86::Gp& r) { a_.or_(r, k); });
       return false;
     case Op::kAndi:
-      alu(d, [&] { a_.and_(x86::rax, k); });
+      alu(d, [&](const x86::Gp& r) { a_.and_(r, k); });
       return false;
     case Op::kSlli:
-      alu(d, [&] { a_.shl(x86::rax, shamt); });
+      alu(d, [&](const x86::Gp& r) { a_.shl(r, shamt); });
       return false;
     case Op::kSrli:
-      alu(d, [&] { a_.shr(x86::rax, shamt); });
+      alu(d, [&](const x86::Gp& r) { a_.shr(r, shamt); });
       return false;
     case Op::kSrai:
-      alu(d, [&] { a_.sar(x86::rax, shamt); });
+      alu(d, [&](const x86::Gp& r) { a_.sar(r, shamt); });
       return false;
     case Op::kAdd:
-      alu(d, [&] { emit(x86::Inst::kIdAdd, x86::rax, src(d.rs2)); });
+      alu(d, [&](const x86::Gp& r) { emit(x86::Inst::kIdAdd, r, src(d.rs2)); });
       return false;
     case Op::kSub:
-      alu(d, [&] { emit(x86::Inst::kIdSub, x86::rax, src(d.rs2)); });
+      alu(d, [&](const x86::Gp& r) { emit(x86::Inst::kIdSub, r, src(d.rs2)); });
       return false;
     case Op::kXor:
-      alu(d, [&] { emit(x86::Inst::kIdXor, x86::rax, src(d.rs2)); });
+      alu(d, [&](const x86::Gp& r) { emit(x86::Inst::kIdXor, r, src(d.rs2)); });
       return false;
     case Op::kOr:
-      alu(d, [&] { emit(x86::Inst::kIdOr, x86::rax, src(d.rs2)); });
+      alu(d, [&](const x86::Gp& r) { emit(x86::Inst::kIdOr, r, src(d.rs2)); });
       return false;
     case Op::kAnd:
-      alu(d, [&] { emit(x86::Inst::kIdAnd, x86::rax, src(d.rs2)); });
+      alu(d, [&](const x86::Gp& r) { emit(x86::Inst::kIdAnd, r, src(d.rs2)); });
       return false;
     case Op::kSll:  // x86 masks 64-bit shift counts to 6 bits, as RV64 does
-      alu(d, [&] {
+      alu(d, [&](const x86::Gp& r) {
         emit(x86::Inst::kIdMov, x86::rcx, src(d.rs2));
-        a_.shl(x86::rax, x86::cl);
+        a_.shl(r, x86::cl);
       });
       return false;
     case Op::kSrl:
-      alu(d, [&] {
+      alu(d, [&](const x86::Gp& r) {
         emit(x86::Inst::kIdMov, x86::rcx, src(d.rs2));
-        a_.shr(x86::rax, x86::cl);
+        a_.shr(r, x86::cl);
       });
       return false;
     case Op::kSra:
-      alu(d, [&] {
+      alu(d, [&](const x86::Gp& r) {
         emit(x86::Inst::kIdMov, x86::rcx, src(d.rs2));
-        a_.sar(x86::rax, x86::cl);
+        a_.sar(r, x86::cl);
       });
       return false;
     case Op::kSlt:
@@ -216,46 +225,46 @@ bool Emitter::instruction(unsigned i) {
       set_if(d, x86::CondCode::kB, src(d.rs2));
       return false;
     case Op::kAddiw:
-      alu32(d, [&] { a_.add(x86::eax, k); });
+      alu32(d, [&](const x86::Gp& r) { a_.add(r, k); });
       return false;
     case Op::kSlliw:
-      alu32(d, [&] { a_.shl(x86::eax, shamt & 31); });
+      alu32(d, [&](const x86::Gp& r) { a_.shl(r, shamt & 31); });
       return false;
     case Op::kSrliw:
-      alu32(d, [&] { a_.shr(x86::eax, shamt & 31); });
+      alu32(d, [&](const x86::Gp& r) { a_.shr(r, shamt & 31); });
       return false;
     case Op::kSraiw:
-      alu32(d, [&] { a_.sar(x86::eax, shamt & 31); });
+      alu32(d, [&](const x86::Gp& r) { a_.sar(r, shamt & 31); });
       return false;
     case Op::kAddw:
-      alu32(d, [&] { emit(x86::Inst::kIdAdd, x86::eax, src32(d.rs2)); });
+      alu32(d, [&](const x86::Gp& r) { emit(x86::Inst::kIdAdd, r, src32(d.rs2)); });
       return false;
     case Op::kSubw:
-      alu32(d, [&] { emit(x86::Inst::kIdSub, x86::eax, src32(d.rs2)); });
+      alu32(d, [&](const x86::Gp& r) { emit(x86::Inst::kIdSub, r, src32(d.rs2)); });
       return false;
     case Op::kSllw:  // 32-bit shift counts are masked to 5 bits, as RV64's W forms
-      alu32(d, [&] {
+      alu32(d, [&](const x86::Gp& r) {
         emit(x86::Inst::kIdMov, x86::ecx, src32(d.rs2));
-        a_.shl(x86::eax, x86::cl);
+        a_.shl(r, x86::cl);
       });
       return false;
     case Op::kSrlw:
-      alu32(d, [&] {
+      alu32(d, [&](const x86::Gp& r) {
         emit(x86::Inst::kIdMov, x86::ecx, src32(d.rs2));
-        a_.shr(x86::eax, x86::cl);
+        a_.shr(r, x86::cl);
       });
       return false;
     case Op::kSraw:
-      alu32(d, [&] {
+      alu32(d, [&](const x86::Gp& r) {
         emit(x86::Inst::kIdMov, x86::ecx, src32(d.rs2));
-        a_.sar(x86::eax, x86::cl);
+        a_.sar(r, x86::cl);
       });
       return false;
     case Op::kMul:
-      alu(d, [&] { emit(x86::Inst::kIdImul, x86::rax, src(d.rs2)); });
+      alu(d, [&](const x86::Gp& r) { emit(x86::Inst::kIdImul, r, src(d.rs2)); });
       return false;
     case Op::kMulw:
-      alu32(d, [&] { emit(x86::Inst::kIdImul, x86::eax, src32(d.rs2)); });
+      alu32(d, [&](const x86::Gp& r) { emit(x86::Inst::kIdImul, r, src32(d.rs2)); });
       return false;
     case Op::kMulh:  // rdx:rax = rax * operand
       emit(x86::Inst::kIdMov, x86::rax, src(d.rs1));
@@ -280,6 +289,7 @@ bool Emitter::instruction(unsigned i) {
       divide(d);
       return false;
     case Op::kMulhsu:
+      sync();
       a_.mov(x86::rdi, mem(d.rs1));
       a_.mov(x86::rsi, mem(d.rs2));
       a_.call(address_of(two_operand_helper(d.op)));
