@@ -310,7 +310,7 @@ bool Emitter::generic(unsigned i) {
   a_.call(address_of(layout_.execute));
   a_.test(x86::al, x86::al);
   a_.jz(trap);
-  if (cpu::riscv::op_block_end(d.op) == BlockEnd::kEndsBlock) {
+  if (cpu::riscv::block_end(d) == BlockEnd::kEndsBlock) {
     leave(i + 1);  // execute() has set pc
     return true;
   }

@@ -28,9 +28,10 @@ inline const x86::Gp kRegs = x86::rbx;
 inline const x86::Gp kBudget = x86::r13;
 inline const x86::Gp kEarlier = x86::r14;
 inline const x86::Gp kDirtyFlag = x86::r15;
-// Host registers that hold guest registers within a block (caller-saved:
-// reloaded after every call).
-inline const x86::Gp kCacheRegs[] = {x86::r8, x86::r9, x86::r10, x86::r11};
+// Host registers that hold guest registers within a block (most are
+// caller-saved: reloaded after every call; rbp is saved by the entry stub).
+inline const x86::Gp kCacheRegs[] = {x86::r8,  x86::r9,  x86::r10, x86::r11,
+                                     x86::rsi, x86::rdi, x86::rbp};
 
 template <typename F>
 inline Imm address_of(F* function) {
@@ -184,6 +185,9 @@ class Emitter {
 
   // Emits instruction i if it has a fast path; false leaves it to generic().
   bool floating_point(unsigned i);
+
+  // CSR accesses to fflags, frm and fcsr (false for other CSRs).
+  bool fp_csr(unsigned i);
 
   bool fp_load(unsigned i, bool single);
 

@@ -85,6 +85,55 @@ bool Emitter::floating_point(unsigned i) {
   }
 }
 
+bool Emitter::fp_csr(unsigned i) {
+  const DecodedInsn& d = source_.insns[i];
+  const unsigned csr = static_cast<unsigned>(d.imm);
+  if (csr < 0x001 || csr > 0x003) return false;
+  const bool immediate = d.op == Op::kCsrrwi || d.op == Op::kCsrrsi || d.op == Op::kCsrrci;
+  const bool swap = d.op == Op::kCsrrw || d.op == Op::kCsrrwi;
+  const x86::Mem fflags = x86::byte_ptr(kHart, layout_.fflags);
+  const x86::Mem frm = x86::byte_ptr(kHart, layout_.frm);
+  Label slow = a_.newLabel(), done = a_.newLabel();
+  require_fs(slow);  // else the slow path raises the illegal instruction
+  // The old value, for rd, in rcx.
+  a_.movzx(x86::ecx, csr == 0x002 ? frm : fflags);
+  if (csr == 0x003) {
+    a_.movzx(x86::eax, frm);
+    a_.shl(x86::eax, 5);
+    a_.or_(x86::ecx, x86::eax);
+  }
+  if (swap || d.rs1 != 0) {  // csrrs/csrrc with nothing to set or clear write nothing
+    if (immediate) {
+      a_.mov(x86::eax, d.rs1);
+    } else {
+      emit(x86::Inst::kIdMov, x86::rax, src(d.rs1));
+    }
+    if (d.op == Op::kCsrrs || d.op == Op::kCsrrsi) a_.or_(x86::rax, x86::rcx);
+    if (d.op == Op::kCsrrc || d.op == Op::kCsrrci) {
+      a_.not_(x86::rax);
+      a_.and_(x86::rax, x86::rcx);
+    }
+    if (csr == 0x002) {
+      a_.and_(x86::eax, 7);
+      a_.mov(frm, x86::al);
+    } else {
+      a_.mov(x86::edx, x86::eax);
+      a_.and_(x86::edx, 0x1f);
+      a_.mov(fflags, x86::dl);
+      if (csr == 0x003) {
+        a_.shr(x86::eax, 5);
+        a_.and_(x86::eax, 7);
+        a_.mov(frm, x86::al);
+      }
+    }
+    mark_fs_dirty();
+  }
+  set_reg(d.rd, x86::rcx);
+  a_.bind(done);
+  slow_path(i, slow, done);
+  return true;
+}
+
 bool Emitter::fp_load(unsigned i, bool single) {
   const DecodedInsn& d = source_.insns[i];
   Label slow = a_.newLabel(), done = a_.newLabel();

@@ -364,6 +364,13 @@ bool Emitter::instruction(unsigned i) {
     case Op::kFnmsub:
     case Op::kFnmadd:
       return floating_point(i) ? false : generic(i);
+    case Op::kCsrrw:
+    case Op::kCsrrs:
+    case Op::kCsrrc:
+    case Op::kCsrrwi:
+    case Op::kCsrrsi:
+    case Op::kCsrrci:
+      return fp_csr(i) ? false : generic(i);
     default:
       return generic(i);
   }

@@ -21,11 +21,13 @@ StubLabels emit_stubs(x86::Assembler& a, const cpu::riscv::HartLayout& layout) {
   auto field = [&](int32_t offset) { return x86::qword_ptr(kHart, offset); };
 
   a.bind(l.enter);
+  a.push(x86::rbp);
   a.push(x86::rbx);
   a.push(x86::r12);
   a.push(x86::r13);
   a.push(x86::r14);
-  a.push(x86::r15);  // five pushes and the return address: rsp stays 16-aligned for calls
+  a.push(x86::r15);
+  a.sub(x86::rsp, 8);  // with the return address: rsp 16-aligned for calls
   a.mov(kHart, x86::rdi);
   a.lea(kRegs, x86::ptr(x86::rdi, layout.x));
   a.mov(kBudget, x86::rsi);
@@ -34,11 +36,13 @@ StubLabels emit_stubs(x86::Assembler& a, const cpu::riscv::HartLayout& layout) {
   a.jmp(x86::rdx);
 
   a.bind(l.leave);
+  a.add(x86::rsp, 8);
   a.pop(x86::r15);
   a.pop(x86::r14);
   a.pop(x86::r13);
   a.pop(x86::r12);
   a.pop(x86::rbx);
+  a.pop(x86::rbp);
   a.ret();
 
   // An exit not linked (or linked before the last FENCE.I): the hart links it.
@@ -108,10 +112,11 @@ StubLabels emit_stubs(x86::Assembler& a, const cpu::riscv::HartLayout& layout) {
   // The slow memory paths, keeping the block's cached guest registers.
   auto keeping_cached_registers = [&](auto call) {
     for (const x86::Gp& r : detail::kCacheRegs) a.push(r);
-    static_assert(std::size(detail::kCacheRegs) % 2 == 0);
-    a.sub(x86::rsp, 8);  // the call and an even number of pushes: 16-aligned again
+    // With the block's call, an even number of pushes keeps rsp 16-aligned.
+    constexpr bool pad = std::size(detail::kCacheRegs) % 2 == 0;
+    if (pad) a.sub(x86::rsp, 8);
     call();
-    a.add(x86::rsp, 8);
+    if (pad) a.add(x86::rsp, 8);
     for (size_t r = std::size(detail::kCacheRegs); r-- > 0;) a.pop(detail::kCacheRegs[r]);
     a.ret();
   };

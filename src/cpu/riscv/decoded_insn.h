@@ -65,4 +65,18 @@ inline DecodedInsn decode_insn(uint32_t raw, unsigned length) {
   return d;
 }
 
+// Whether a block ends after `d`: as op_block_end() says, except for the
+// CSR accesses that cannot change how the following code runs: reads
+// (csrrs/csrrc and their immediate forms with nothing to set or clear) and
+// fflags/frm/fcsr, which FP code reads at every instruction. Compilers put
+// frflags/fsflags around every quiet FP comparison.
+inline BlockEnd block_end(const DecodedInsn& d) {
+  if (d.op >= Op::kCsrrw && d.op <= Op::kCsrrci) {
+    const bool read_only = d.op != Op::kCsrrw && d.op != Op::kCsrrwi && d.rs1 == 0;
+    const bool fp_csr = d.imm >= 0x001 && d.imm <= 0x003;  // fflags, frm, fcsr
+    if (read_only || fp_csr) return BlockEnd::kFlows;
+  }
+  return op_block_end(d.op);
+}
+
 }  // namespace vessel::cpu::riscv

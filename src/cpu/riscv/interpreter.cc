@@ -89,7 +89,7 @@ const Hart::Block* Hart::cached_block() {
     block.insns[count] = decode_insn(raw, length);
     block.insns[count++].offset = static_cast<uint16_t>(offset - (pc & 0xfff));
     offset += length;
-    if (op_block_end(block.insns[count - 1].op) == BlockEnd::kEndsBlock) break;
+    if (block_end(block.insns[count - 1]) == BlockEnd::kEndsBlock) break;
   }
   if (count == 0) return nullptr;
   block.paddr = paddr;
@@ -324,7 +324,7 @@ generic:
   }
   retire_up_to(di + 1);
   // execute() has set pc_; instructions that may jump or change state end the block.
-  if (op_block_end(di->op) == BlockEnd::kEndsBlock)
+  if (block_end(*di) == BlockEnd::kEndsBlock)
     return earlier_passes + static_cast<uint64_t>(di - insns) + 1;
   NEXT();
 trap:
