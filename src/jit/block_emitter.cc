@@ -32,6 +32,7 @@ using cpu::riscv::TlbEntryLayout;
 
 void Emitter::emit() {
   top_ = a_.newLabel();
+  body_ = a_.newLabel();
   choose_cached();
   // The block's start, where every entry, link and loop comes in: a whole
   // pass must fit in the budget, and nobody may be waiting for the hart.
@@ -43,6 +44,7 @@ void Emitter::emit() {
   a_.cmp(x86::byte_ptr(kHart, layout_.attention), 0);
   a_.jne(bail);
   load_cached();
+  a_.bind(body_);
   cold([this, bail] {
     a_.bind(bail);
     set_pc(source_.pc);
@@ -287,9 +289,17 @@ void Emitter::branch(unsigned i) {
     a_.bind(taken);
     if (target == source_.pc) {  // a loop whose body is this block: again, from the start
       retire(i + 1);
-      sync();
       a_.add(kEarlier, i + 1);
-      a_.jmp(top_);
+      // The start's checks, keeping the guest registers in host registers.
+      Label again = a_.newLabel();
+      a_.lea(x86::rax, x86::ptr(kEarlier, static_cast<int32_t>(source_.count)));
+      a_.cmp(x86::rax, kBudget);
+      a_.ja(again);
+      a_.cmp(x86::byte_ptr(kHart, layout_.attention), 0);
+      a_.je(body_);
+      a_.bind(again);
+      sync();
+      a_.jmp(top_);  // which leaves
       return;
     }
     exit_to(target, i + 1);

@@ -214,7 +214,8 @@ class Emitter {
   int8_t cache_[33] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
   unsigned counted_ = 0;  // instructions of this pass already added to instret
-  Label top_;
+  Label top_;             // the block's checks, then its cached registers loaded
+  Label body_;            // its first instruction
   std::vector<std::function<void()>> cold_;
   std::vector<std::pair<Label, uint64_t>> links_;  // exit links and their targets
 };
