@@ -50,6 +50,7 @@ void Emitter::emit() {
     set_pc(source_.pc);
     return_attempted(0);
   });
+  if (source_.straddles) check_second_half();
   bool ended = false;
   for (unsigned i = 0; i < source_.count && !ended; ++i) ended = instruction(i);
   if (!ended) {  // ran off the end of the block
@@ -65,6 +66,24 @@ void Emitter::emit() {
     a_.embedUInt64(0);             // block
     a_.embedUInt64(target);
   }
+}
+
+void Emitter::check_second_half() {
+  Label changed = a_.newLabel();
+  a_.mov(x86::rax, imm(source_.pc + 2));
+  tlb_lookup(source_.fetch_tlb, 2, changed);
+  a_.mov(x86::rcx, imm(source_.second_half_ppn));
+  a_.cmp(x86::rcx, x86::qword_ptr(kHart, x86::rdx, 3, source_.fetch_tlb + TlbEntryLayout::kPpn));
+  a_.jne(changed);
+  a_.cmp(x86::word_ptr(x86::rax), imm(static_cast<int16_t>(source_.second_half)));
+  a_.jne(changed);
+  cold([this, changed] {
+    a_.bind(changed);  // remapped or rewritten: the interpreter fetches it anew
+    set_pc(source_.pc);
+    a_.mov(x86::rdi, kHart);
+    a_.call(address_of(layout_.step));
+    return_attempted(1);
+  });
 }
 
 void Emitter::choose_cached() {

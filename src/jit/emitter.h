@@ -76,6 +76,8 @@ class Emitter {
   void choose_cached();
   void load_cached();
   void sync();
+  // For a block whose instruction straddles two pages (BlockSource::straddles).
+  void check_second_half();
   // mov/op with a guest register source.
   void emit(InstId id, const Operand& destination, const Operand& source) {
     a_.emit(id, destination, source);

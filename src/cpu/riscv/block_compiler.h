@@ -63,6 +63,9 @@ struct HartLayout {
   // the two halves of its DecodedInsn; pc must be stored first.
   bool (*execute)(Hart*, uint64_t insn_low, uint64_t insn_high) = nullptr;
   void (*take_trap)(Hart*) = nullptr;
+  // Fetches and runs the instruction at pc as the interpreter does (or
+  // takes its trap); instret counts it.
+  void (*step)(Hart*) = nullptr;
 };
 
 // One block to translate: `count` instructions at guest virtual `pc`, whose
@@ -80,6 +83,12 @@ struct BlockSource {
   // translations (HartLayout::recent) its code, for this mode.
   int32_t fetch_tlb = 0;
   uint8_t mode = 0;
+  // A block of one instruction that straddles two pages: it runs as
+  // translated while the fetch TLB maps the next page to second_half_ppn and
+  // the second half still reads second_half; else through `step`.
+  bool straddles = false;
+  uint64_t second_half_ppn = 0;
+  uint16_t second_half = 0;
 };
 
 // A TLB entry as generated code reads it (Hart::TlbEntry has this layout).

@@ -52,6 +52,7 @@ HartLayout Hart::jit_layout() {
   layout.store = &Hart::jit_store;
   layout.execute = &Hart::jit_execute;
   layout.take_trap = &Hart::jit_take_trap;
+  layout.step = &Hart::jit_step;
   return layout;
 }
 
@@ -84,17 +85,26 @@ const void* Hart::compiled_block(uint64_t budget) {
 
 TranslationCache::Found Hart::translate(const TranslationCache::Key& key, unsigned data_view,
                                         const uint8_t* guest_code, const ExitLink*& exit) {
-  const Block* block = cached_block();
-  if (!block) {
-    // Its first instruction straddles two pages: the interpreter fetches it
-    // each time. Remembered, with the parcel that says so, to go there at once.
-    const TranslationCache::Found interpret{nullptr, 0, true};
-    translations_->insert(key, interpret, guest_code, 2);
-    return interpret;
-  }
   BlockSource source;
-  source.insns = block->insns;
-  source.count = block->count;
+  DecodedInsn straddling;
+  if (const Block* block = cached_block()) {
+    source.insns = block->insns;
+    source.count = block->count;
+  } else {
+    // Its first instruction straddles two pages: a block of its own, which
+    // checks at run time that the second half is still what it was.
+    const TlbEntry* next = fetch_entry(key.pc + 2);
+    if (!next) return {nullptr, 0, true};  // the interpreter's fetch fills the TLB
+    uint16_t halves[2];
+    std::memcpy(&halves[0], guest_code, 2);
+    std::memcpy(&halves[1], reinterpret_cast<const uint8_t*>(key.pc + 2 + next->addend), 2);
+    straddling = decode_insn(halves[0] | uint32_t{halves[1]} << 16, 4);
+    source.insns = &straddling;
+    source.count = 1;
+    source.straddles = true;
+    source.second_half_ppn = next->ppn;
+    source.second_half = halves[1];
+  }
   source.pc = key.pc;
   source.load_tlb = offset_in(this, &tlb_[data_view][static_cast<unsigned>(Access::kLoad)][0]);
   source.store_tlb = offset_in(this, &tlb_[data_view][static_cast<unsigned>(Access::kStore)][0]);
@@ -109,9 +119,11 @@ TranslationCache::Found Hart::translate(const TranslationCache::Key& key, unsign
     code = compiler_->compile(source);
     if (!code) return {};
   }
-  const DecodedInsn& last = block->insns[block->count - 1];
-  const TranslationCache::Found found{code, block->count};
-  translations_->insert(key, found, guest_code, last.offset + last.length);
+  // The guest code it was made from, in this page (what is in the next, the
+  // block checks itself).
+  const DecodedInsn& last = source.insns[source.count - 1];
+  const TranslationCache::Found found{code, source.count};
+  translations_->insert(key, found, guest_code, source.straddles ? 2 : last.offset + last.length);
   return found;
 }
 
@@ -136,6 +148,15 @@ bool Hart::jit_execute(Hart* hart, uint64_t insn_low, uint64_t insn_high) {
   DecodedInsn insn;
   std::memcpy(&insn, halves, sizeof(insn));
   return hart->execute(insn);
+}
+
+void Hart::jit_step(Hart* hart) {
+  DecodedInsn single;
+  if (hart->fetch_uncached(single)) {
+    hart->execute_block(&single, 1, 1);
+  } else {
+    hart->take_trap(hart->trap_cause_, hart->trap_tval_, false);
+  }
 }
 
 void Hart::jit_take_trap(Hart* hart) {

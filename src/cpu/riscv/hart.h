@@ -138,6 +138,7 @@ class Hart {
   static bool jit_store(Hart* hart, uint64_t vaddr, uint64_t value, uint32_t size);
   static bool jit_execute(Hart* hart, uint64_t insn_low, uint64_t insn_high);
   static void jit_take_trap(Hart* hart);
+  static void jit_step(Hart* hart);
 
   // ---- memory access (mmu.cc) ----
   template <typename T>
