@@ -49,12 +49,13 @@ void print_help() {
       "  --memory SIZE             guest RAM with a K, M or G suffix; a bare number\n"
       "                            is MiB (default 512M; 2M to 16G)\n"
       "  --smp N                   number of harts, 1 to %u (default 1)\n"
-      "  --cpu interp|jit[,cache=SIZE][,perfmap=on]\n"
+      "  --cpu interp|jit[,cache=SIZE][,hot=N][,perfmap=on]\n"
       "                            run guest code translated to x86-64 code (jit, the\n"
       "                            default; a code cache of SIZE per hart, default\n"
-      "                            32M, flushed whole when full) or interpreted\n"
-      "                            (interp, the reference engine); perfmap=on names\n"
-      "                            the code for perf in /tmp/perf-PID.map\n"
+      "                            32M, flushed whole when full; a block translated\n"
+      "                            once it has run N times, default 16, 0: at once)\n"
+      "                            or interpreted (interp, the reference engine);\n"
+      "                            perfmap=on names the code in /tmp/perf-PID.map\n"
       "  --disk PATH[,format=raw|qcow2][,readonly]\n"
       "                            disk image as a virtio-blk disk (default format\n"
       "                            raw; never guessed); repeatable, the first is\n"
@@ -167,14 +168,14 @@ Result<RunOptions> parse(std::span<const std::string_view> args) {
        }},
       {"--cpu", true,
        [&](std::string_view v) -> Result<void> {
-         // interp | jit[,cache=SIZE][,perfmap=on|off]
+         // interp | jit[,cache=SIZE][,hot=N][,perfmap=on|off]
          OptionList list = split_option_list(v);
          if (list.head == "interp" && list.items.empty()) {
            board.cpu = machine::CpuEngine::kInterpreter;
            return Ok();
          }
          if (list.head != "jit") {
-           return Error("'" + std::string(v) + "' is not interp or jit[,cache=SIZE][,perfmap=on]");
+           return Error("'" + std::string(v) + "' is not interp or jit[,cache=SIZE][,hot=N]");
          }
          board.cpu = machine::CpuEngine::kJit;
          for (const SubOption& option : list.items) {
@@ -182,9 +183,18 @@ Result<RunOptions> parse(std::span<const std::string_view> args) {
              TRY_ASSIGN(board.jit_perf_map, parse_on_off(option.key, *option.value));
              continue;
            }
+           if (option.key == "hot" && option.value) {
+             TRY_ASSIGN(const uint64_t runs, parse_unsigned(*option.value));
+             if (runs > 1'000'000) {
+               return Error("hot must be at most 1000000 runs (got " + std::string(*option.value) +
+                            ")");
+             }
+             board.jit_hot_runs = static_cast<unsigned>(runs);
+             continue;
+           }
            if (option.key != "cache" || !option.value) {
              return Error("unknown option '" + option.text +
-                          "' (expected cache=SIZE or perfmap=on|off)");
+                          "' (expected cache=SIZE, hot=N or perfmap=on|off)");
            }
            TRY_ASSIGN(const uint64_t size, parse_size(*option.value));
            if (size < (uint64_t{1} << 20) || size > (uint64_t{1} << 30)) {

@@ -87,10 +87,21 @@ void Emitter::check_second_half() {
 }
 
 void Emitter::choose_cached() {
+  // A branch back to the block's start makes everything up to it a loop
+  // body, which runs many times for once the rest of the block runs.
+  unsigned loop_end = 0;
+  for (unsigned i = 0; i < source_.count; ++i) {
+    const DecodedInsn& d = source_.insns[i];
+    const bool branch = d.op >= Op::kBeq && d.op <= Op::kBgeu;
+    if (branch && pc_of(i) + static_cast<uint64_t>(static_cast<int64_t>(d.imm)) == source_.pc) {
+      loop_end = i + 1;
+    }
+  }
   unsigned uses[33] = {};
   for (unsigned i = 0; i < source_.count; ++i) {
     const DecodedInsn& d = source_.insns[i];
-    for (unsigned r : {unsigned{d.rs1}, unsigned{d.rs2}, unsigned{d.rd}}) ++uses[r];
+    const unsigned weight = i < loop_end ? 16 : 1;
+    for (unsigned r : {unsigned{d.rs1}, unsigned{d.rs2}, unsigned{d.rd}}) uses[r] += weight;
   }
   uses[0] = uses[kZeroSink] = 0;
   for (unsigned slot = 0; slot < std::size(kCacheRegs); ++slot) {

@@ -88,6 +88,9 @@ StubLabels emit_stubs(x86::Assembler& a, const cpu::riscv::HartLayout& layout) {
   a.jne(back);
   a.cmp(x86::byte_ptr(x86::r8, RecentLayout::kMode), x86::cl);
   a.jne(back);
+  a.mov(x86::rdx, x86::qword_ptr(x86::r8, RecentLayout::kChecked));
+  a.cmp(x86::rdx, field(layout.epoch));  // not checked since code may have changed
+  a.jne(back);
   a.mov(x86::rdx, x86::qword_ptr(x86::r8, RecentLayout::kCode));
   a.test(x86::rdx, x86::rdx);  // an entry that says "interpret"
   a.jz(back);

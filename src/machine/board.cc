@@ -141,7 +141,8 @@ Result<void> Board::build() {
       options.code_cache_size = config_.code_cache_size.value_or(jit::kDefaultCodeCacheSize);
       options.perf_map = config_.jit_perf_map;
       TRY_ASSIGN(auto compiler, jit::make_x86_compiler(harts_.back()->jit_layout(), options));
-      harts_.back()->set_compiler(std::move(compiler));
+      harts_.back()->set_compiler(std::move(compiler),
+                                  config_.jit_hot_runs.value_or(cpu::riscv::kDefaultHotRuns));
     }
   }
   auto pin = [this](unsigned hart, unsigned bit) -> devices::IrqLine {

@@ -42,6 +42,8 @@ struct BoardConfig {
   CpuEngine cpu = kDefaultCpuEngine;
   std::optional<uint64_t> code_cache_size;  // per hart, for kJit; unset: the JIT's default
   bool jit_perf_map = false;                // kJit names its code for profilers
+  std::optional<unsigned> jit_hot_runs;     // kJit: interpreted runs before a block is
+                                            // translated; unset: cpu::riscv::kDefaultHotRuns
   std::string firmware;           // ELF (PT_LOAD at physical addresses) or raw binary at RAM base
   std::string kernel;             // optional: ELF, U-Boot image or raw (Linux Image), S-mode
   std::string initrd;             // optional, needs a kernel

@@ -91,6 +91,11 @@ struct BlockSource {
   uint16_t second_half = 0;
 };
 
+// Translation costs about as much as interpreting a block a few hundred
+// times; most code a boot runs, runs only a few times. So a block is
+// interpreted until it has run this often.
+constexpr unsigned kDefaultHotRuns = 16;
+
 // A TLB entry as generated code reads it (Hart::TlbEntry has this layout).
 struct TlbEntryLayout {
   static constexpr int32_t kVpn = 0, kAddend = 8, kPpn = 16, kSize = 24;

@@ -22,10 +22,10 @@ int32_t offset_in(const Hart* hart, const T* field) {
 
 static_assert(sizeof(DecodedInsn) == 2 * sizeof(uint64_t));
 
-void Hart::set_compiler(std::unique_ptr<BlockCompiler> compiler) {
+void Hart::set_compiler(std::unique_ptr<BlockCompiler> compiler, unsigned hot_runs) {
   compiler_ = std::move(compiler);
   enter_ = compiler_ ? compiler_->entry() : nullptr;
-  translations_ = compiler_ ? std::make_unique<TranslationCache>() : nullptr;
+  translations_ = compiler_ ? std::make_unique<TranslationCache>(hot_runs) : nullptr;
   recent_translations_ = translations_ ? translations_->recent_table() : nullptr;
 }
 
@@ -67,12 +67,15 @@ const void* Hart::compiled_block(uint64_t budget) {
   const TranslationCache::Key key{
       pc, paddr, static_cast<uint8_t>(static_cast<unsigned>(priv_) << 2 | data_view)};
   const auto* guest_code = reinterpret_cast<const uint8_t*>(pc + e->addend);
-  TranslationCache::Found found = translations_->find_recent(key);
+  TranslationCache::Found found = translations_->find_recent(key, translation_epoch_);
   if (!found.code && !found.interpret) [[unlikely]] {
     // Marked before the code is compared, so that a store after that is noticed.
     if (bus_.code_pages().mark(bus_.ram_page(paddr))) flush_store_tlb();
-    found = translations_->find(key, guest_code);
-    if (!found.code && !found.interpret) found = translate(key, data_view, guest_code, exit);
+    found = translations_->find(key, guest_code, translation_epoch_);
+    if (!found.code && !found.interpret) {
+      if (!translations_->hot(paddr)) return nullptr;  // interpreted for now
+      found = translate(key, data_view, guest_code, exit);
+    }
   }
   // The block before left by an exit to here, in the same page and mode:
   // next time it jumps here directly.
@@ -123,7 +126,8 @@ TranslationCache::Found Hart::translate(const TranslationCache::Key& key, unsign
   // block checks itself).
   const DecodedInsn& last = source.insns[source.count - 1];
   const TranslationCache::Found found{code, source.count};
-  translations_->insert(key, found, guest_code, source.straddles ? 2 : last.offset + last.length);
+  translations_->insert(key, found, guest_code, source.straddles ? 2 : last.offset + last.length,
+                        translation_epoch_);
   return found;
 }
 

@@ -64,8 +64,9 @@ class Hart {
   RunExit run(uint64_t budget);
 
   // Runs translated blocks from now on (the interpreter remains for what
-  // the translator leaves out). Only while run() is not running.
-  void set_compiler(std::unique_ptr<BlockCompiler> compiler);
+  // the translator leaves out): each block once it has run `hot_runs`
+  // times interpreted (0: at once). Only while run() is not running.
+  void set_compiler(std::unique_ptr<BlockCompiler> compiler, unsigned hot_runs = kDefaultHotRuns);
   // What a BlockCompiler for this hart generates code against.
   HartLayout jit_layout();
 

@@ -111,10 +111,7 @@ void Hart::notice_code_changes() {
 
 void Hart::flush_blocks() {
   for (unsigned i = 0; i < kBlocks; ++i) blocks_[i].paddr = ~uint64_t{0};
-  if (translations_) {
-    translations_->code_may_have_changed();
-    ++translation_epoch_;
-  }
+  ++translation_epoch_;  // translations are checked again before their next use
 }
 
 bool Hart::fetch_uncached(DecodedInsn& out) {

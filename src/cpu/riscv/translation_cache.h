@@ -33,38 +33,57 @@ class TranslationCache {
     bool interpret = false;      // known untranslatable: no code, not worth asking again
   };
 
-  TranslationCache();
+  explicit TranslationCache(unsigned hot_runs);
 
-  // The translation for `key` if it is among the recent ones, else {}.
-  Found find_recent(const Key& key) const {
+  // Translations are checked against their guest code once per `epoch`
+  // (the hart's, moved whenever code may have changed: FENCE.I, a store
+  // into code), lazily, when next used.
+
+  // The translation for `key` if it is among the recent ones and was
+  // checked in this epoch, else {}.
+  Found find_recent(const Key& key, uint64_t epoch) const {
     const Direct& direct = direct_[slot(key)];
-    return direct.key == key ? direct.found : Found{};
+    return direct.key == key && direct.checked == epoch ? direct.found : Found{};
   }
   // The translation for `key`, whose guest code is now at `guest_code`
   // (host memory, to the end of the page), or {} if there is none or its
   // code changed.
-  Found find(const Key& key, const uint8_t* guest_code);
+  Found find(const Key& key, const uint8_t* guest_code, uint64_t epoch);
   // The recent translations' table, which translated code also probes for
   // the targets of indirect jumps (see RecentLayout).
   const void* recent_table() const { return direct_.get(); }
 
   // Records a new translation of `code_size` bytes of guest code.
-  void insert(const Key& key, Found found, const uint8_t* guest_code, size_t code_size);
-  // Guest code may have changed (FENCE.I): verify before the next use.
-  void code_may_have_changed();
+  void insert(const Key& key, Found found, const uint8_t* guest_code, size_t code_size,
+              uint64_t epoch);
   // The code cache was emptied: forget every translation.
   void clear();
 
+  // Counts a run of the untranslated block at `paddr`; true once it has run
+  // hot_runs times (counts of blocks that share a slot start over).
+  bool hot(uint64_t paddr) {
+    Heat& heat = heat_[((paddr >> 1) ^ (paddr >> 13)) % kHeatSlots];
+    if (heat.paddr != paddr) heat = Heat{paddr, 0};
+    return ++heat.runs > hot_runs_;
+  }
+
  private:
-  static constexpr unsigned kDirect = 4096;
-  struct Direct {
-    Key key;
-    Found found;
-  };
+  static constexpr unsigned kDirect = 16384;
   struct Translation {
     Found found;
     std::vector<uint8_t> guest_code;
     uint64_t checked = 0;  // the epoch it was last found unchanged in
+  };
+  struct Direct {
+    Key key;
+    Found found;
+    uint64_t checked = 0;
+    Translation* translation = nullptr;  // in translations_
+  };
+  static constexpr unsigned kHeatSlots = 8192;
+  struct Heat {
+    uint64_t paddr = ~uint64_t{0};
+    uint32_t runs = 0;
   };
   struct KeyHash {
     size_t operator()(const Key& k) const { return k.pc * 0x9e3779b97f4a7c15 ^ k.paddr ^ k.mode; }
@@ -76,7 +95,8 @@ class TranslationCache {
 
   std::unique_ptr<Direct[]> direct_;
   std::unordered_map<Key, Translation, KeyHash> translations_;
-  uint64_t epoch_ = 0;
+  const unsigned hot_runs_;
+  std::unique_ptr<Heat[]> heat_;
 };
 
 // The recent table as translated code reads it: kSlots entries of kSize
@@ -84,12 +104,13 @@ class TranslationCache {
 struct RecentLayout {
   using Direct = TranslationCache::Direct;
   static constexpr unsigned kSlots = TranslationCache::kDirect;
-  static constexpr int32_t kPc = 0, kPaddr = 8, kMode = 16, kCode = 24;
-  static constexpr int32_t kSize = 40;
+  static constexpr int32_t kPc = 0, kPaddr = 8, kMode = 16, kCode = 24, kChecked = 40;
+  static constexpr int32_t kSize = 56;
   static_assert(offsetof(Direct, key) + offsetof(TranslationCache::Key, pc) == kPc);
   static_assert(offsetof(Direct, key) + offsetof(TranslationCache::Key, paddr) == kPaddr);
   static_assert(offsetof(Direct, key) + offsetof(TranslationCache::Key, mode) == kMode);
   static_assert(offsetof(Direct, found) + offsetof(TranslationCache::Found, code) == kCode);
+  static_assert(offsetof(Direct, checked) == kChecked);
   static_assert(sizeof(Direct) == kSize);
 };
 

@@ -50,7 +50,7 @@ class Machine {
     if (jit) {
       auto compiler = jit::make_x86_compiler(hart.jit_layout());
       if (!compiler.ok()) fail(compiler.error().message().c_str());
-      hart.set_compiler(std::move(compiler).value());
+      hart.set_compiler(std::move(compiler).value(), 0);  // every block translated
     }
     hart.reset(kRamBase);
   }

@@ -70,7 +70,7 @@ TEST(TranslatedCode, HartsRacingOnLrScLoseNoIncrement) {
     harts.push_back(std::make_unique<Hart>(bus, clock, h));
     auto compiler = jit::make_x86_compiler(harts.back()->jit_layout());
     ASSERT_TRUE(compiler.ok());
-    harts.back()->set_compiler(std::move(compiler).value());
+    harts.back()->set_compiler(std::move(compiler).value(), 0);  // every block translated
     harts.back()->reset(kRamBase);
   }
   std::vector<std::thread> threads;
