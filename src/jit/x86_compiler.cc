@@ -3,6 +3,8 @@
 #include <asmjit/x86.h>
 
 #include <cstring>
+#include <iterator>
+#include <utility>
 
 #include "jit/block_emitter.h"
 #include "jit/code_cache.h"
@@ -42,12 +44,24 @@ class X86Compiler final : public cpu::riscv::BlockCompiler {
     const StubLabels labels = emit_stubs(assembler, layout_);
     auto* start = static_cast<uint8_t*>(cache_.add(code));
     if (errors.failed || !start) return false;
-    if (perf_map_) perf_map_->name(start, code.codeSize(), "vessel-jit-stubs");
     auto at = [&](asmjit::Label label) {
       return reinterpret_cast<uint64_t>(start + code.labelOffsetFromBase(label));
     };
     stubs_ = Stubs{at(labels.enter), at(labels.leave), at(labels.link), at(labels.indirect),
                    at(labels.trap),  at(labels.load),  at(labels.store)};
+    if (perf_map_) {  // each stub up to the next (emit_stubs() emits them in this order)
+      const std::pair<uint64_t, const char*> named[] = {
+          {stubs_.enter, "vessel-jit-enter"}, {stubs_.leave, "vessel-jit-leave"},
+          {stubs_.link, "vessel-jit-link"},   {stubs_.indirect, "vessel-jit-indirect"},
+          {stubs_.trap, "vessel-jit-trap"},   {stubs_.load, "vessel-jit-load"},
+          {stubs_.store, "vessel-jit-store"}};
+      const uint64_t end = reinterpret_cast<uint64_t>(start) + code.codeSize();
+      for (size_t i = 0; i < std::size(named); ++i) {
+        const uint64_t next = i + 1 < std::size(named) ? named[i + 1].first : end;
+        perf_map_->name(reinterpret_cast<const void*>(named[i].first), next - named[i].first,
+                        named[i].second);
+      }
+    }
     return true;
   }
 

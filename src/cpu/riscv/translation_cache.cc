@@ -6,7 +6,7 @@
 namespace vessel::cpu::riscv {
 
 TranslationCache::TranslationCache(unsigned hot_runs)
-    : direct_(new Direct[kDirect]), hot_runs_(hot_runs), heat_(new Heat[kHeatSlots]) {}
+    : direct_(new Direct[kDirect]), hot_runs_(hot_runs), heat_(new uint32_t[kHeatSlots]()) {}
 
 TranslationCache::Found TranslationCache::find(const Key& key, const uint8_t* guest_code,
                                                uint64_t epoch) {

@@ -60,15 +60,18 @@ class TranslationCache {
   void clear();
 
   // Counts a run of the untranslated block at `paddr`; true once it has run
-  // hot_runs times (counts of blocks that share a slot start over).
+  // hot_runs times. Blocks that share a slot share its count: they become hot
+  // sooner, never later (two that took turns resetting a tagged count never
+  // would).
   bool hot(uint64_t paddr) {
-    Heat& heat = heat_[((paddr >> 1) ^ (paddr >> 13)) % kHeatSlots];
-    if (heat.paddr != paddr) heat = Heat{paddr, 0};
-    return ++heat.runs > hot_runs_;
+    uint32_t& runs = heat_[((paddr >> 1) ^ (paddr >> 13)) % kHeatSlots];
+    if (runs >= hot_runs_) return true;
+    ++runs;
+    return false;
   }
 
  private:
-  static constexpr unsigned kDirect = 16384;
+  static constexpr unsigned kDirect = 4096;
   struct Translation {
     Found found;
     std::vector<uint8_t> guest_code;
@@ -80,11 +83,7 @@ class TranslationCache {
     uint64_t checked = 0;
     Translation* translation = nullptr;  // in translations_
   };
-  static constexpr unsigned kHeatSlots = 8192;
-  struct Heat {
-    uint64_t paddr = ~uint64_t{0};
-    uint32_t runs = 0;
-  };
+  static constexpr unsigned kHeatSlots = 65536;
   struct KeyHash {
     size_t operator()(const Key& k) const { return k.pc * 0x9e3779b97f4a7c15 ^ k.paddr ^ k.mode; }
   };
@@ -96,7 +95,7 @@ class TranslationCache {
   std::unique_ptr<Direct[]> direct_;
   std::unordered_map<Key, Translation, KeyHash> translations_;
   const unsigned hot_runs_;
-  std::unique_ptr<Heat[]> heat_;
+  std::unique_ptr<uint32_t[]> heat_;
 };
 
 // The recent table as translated code reads it: kSlots entries of kSize
