@@ -6,10 +6,11 @@
 //   r12  the Hart              rbx  &x[0]: guest register n at [rbx + 8n]
 //   r13  the budget            r14  instructions attempted before this block
 //   r15  the dirty log's "enabled" flag         (or this pass of a loop)
-// Guest registers live in the hart, at fixed offsets from rbx, and the
-// block's four most used ones also in r8..r11: read there, written to
-// both, so the helpers (and a trap at any instruction) always see the whole
-// state in the hart; after a call the copies are loaded again.
+// Guest registers live in the hart, at fixed offsets from rbx; the block's
+// seven most used ones (a loop body's count most) are loaded into r8..r11,
+// rsi, rdi and rbp at its start and written back (sync()) wherever the hart
+// must see them: before helper calls, at exits, on the way to a trap. After
+// a call that may clobber them they are loaded again.
 //
 // The code mirrors Hart::execute_block(): straight-line code with the
 // likely paths inline (ALU, TLB hits) and the rare ones after the block
