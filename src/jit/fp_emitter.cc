@@ -253,13 +253,12 @@ bool Emitter::fp_op(unsigned i) {
       mark_fs_dirty();
       break;
     }
-    case 20: {  // feq, flt, fle (double): ordered operands raise nothing
-      if (single || rm > 2) return false;
+    case 20: {  // feq, flt, fle: ordered operands raise nothing
+      if (rm > 2) return false;
       require_fs(slow);
-      a_.movq(x86::xmm0, freg(rs1));
-      a_.movq(x86::xmm1, freg(rs2));
+      operands(true);
       a_.xor_(x86::ecx, x86::ecx);
-      a_.ucomisd(x86::xmm0, x86::xmm1);
+      single ? a_.ucomiss(x86::xmm0, x86::xmm1) : a_.ucomisd(x86::xmm0, x86::xmm1);
       a_.jp(slow);  // a NaN: flags to decide, in the slow path
       a_.set(rm == 2   ? x86::CondCode::kE
              : rm == 1 ? x86::CondCode::kB
@@ -268,13 +267,30 @@ bool Emitter::fp_op(unsigned i) {
       set_reg(rd, x86::rcx);
       break;
     }
-    case 26:  // fcvt.d.w (exact): the integer to double
-      if (single || rs2 != 0) return false;
+    case 26: {  // fcvt.{s,d}.{w,wu,l} (rs2 0, 1, 2): an integer to floating point
+      if (rs2 > 2) return false;
+      // Only int32 to double is always exact; the others may round.
+      const bool exact = !single && rs2 != 2;
+      if (!exact && rm != 0 && rm != 7) return false;
       require_fs(slow);
-      emit(x86::Inst::kIdCvtsi2sd, x86::xmm0, src32(rs1));
-      a_.movq(freg(rd), x86::xmm0);
+      if (!exact) require_nearest_inexact(rm, slow);
+      if (rs2 == 0) {
+        emit(x86::Inst::kIdMovsxd, x86::rax, src32(rs1));
+      } else if (rs2 == 1) {
+        emit(x86::Inst::kIdMov, x86::eax, src32(rs1));  // zero-extended
+      } else {
+        emit(x86::Inst::kIdMov, x86::rax, src(rs1));
+      }
+      single ? a_.cvtsi2ss(x86::xmm0, x86::rax) : a_.cvtsi2sd(x86::xmm0, x86::rax);
+      if (single) {
+        a_.movd(freg32(rd), x86::xmm0);
+        a_.mov(freg_high(rd), -1);
+      } else {
+        a_.movq(freg(rd), x86::xmm0);
+      }
       mark_fs_dirty();
       break;
+    }
     case 28:  // fmv.x.d (rm 0): raw bits to an integer register
       if (single || rm != 0 || rs2 != 0) return false;
       require_fs(slow);

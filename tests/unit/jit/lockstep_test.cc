@@ -55,7 +55,10 @@ TEST(JitLockstep, FloatingPointMatchesTheInterpreter) {
       0x1a000053, 0x18000053, 0x5a000053, 0x58000053,  // div, sqrt (rs2 = 0 below)
       0x22000053, 0x22001053, 0x22002053,              // fsgnj, fsgnjn, fsgnjx .d
       0xa2002053, 0xa2001053, 0xa2000053,              // feq, flt, fle .d
+      0xa0002053, 0xa0001053, 0xa0000053,              // feq, flt, fle .s
       0xd2000053, 0xe2000053, 0xf2000053,              // fcvt.d.w, fmv.x.d, fmv.d.x
+      0xd2100053, 0xd2200053,                          // fcvt.d.wu, fcvt.d.l
+      0xd0000053, 0xd0100053, 0xd0200053,              // fcvt.s.w, fcvt.s.wu, fcvt.s.l
       0x02000043, 0x02000047, 0x0200004b, 0x0200004f,  // fmadd.. fnmadd .d
       0x00000043, 0x0000004f};                         // fmadd.s, fnmadd.s
   const uint64_t specials[] = {0,
@@ -87,18 +90,20 @@ TEST(JitLockstep, FloatingPointMatchesTheInterpreter) {
     while (program.size() < kCodeInsns - 1) {
       uint32_t insn = fp_ops[rng() % std::size(fp_ops)];
       const unsigned opcode = insn & 0x7f;
-      const bool no_rs2 = insn == 0x5a000053 || insn == 0x58000053 || (insn >> 25) >= 0x69;
+      const bool no_rs2 = insn == 0x5a000053 || insn == 0x58000053 || (insn >> 25) >= 0x68;
       insn |= static_cast<uint32_t>(rng() % 32) << 7 | static_cast<uint32_t>(rng() % 32) << 15;
       if (!no_rs2) insn |= static_cast<uint32_t>(rng() % 32) << 20;
       if (opcode != 0x53) insn |= static_cast<uint32_t>(rng() % 32) << 27;  // rs3
       // rm: nearest, dynamic (frm 0) or toward zero, on the arithmetic.
       const uint32_t f7 = insn >> 25;
-      if (opcode != 0x53 || f7 < 0x10 || f7 == 0x2c || f7 == 0x2d || f7 == 0x69) {
+      if (opcode != 0x53 || f7 < 0x10 || f7 == 0x2c || f7 == 0x2d || f7 == 0x68 || f7 == 0x69) {
         const uint32_t modes[] = {0, 7, 1};
         insn |= modes[rng() % 3] << 12;
       }
       // fmv.x.d / feq.. write x registers: keep x28 and x29.
-      if ((f7 == 0x71 || f7 == 0x51) && ((insn >> 7) & 31) >= 28) insn &= ~(31u << 7);
+      if ((f7 == 0x71 || f7 == 0x51 || f7 == 0x50) && ((insn >> 7) & 31) >= 28) {
+        insn &= ~(31u << 7);
+      }
       program.push_back(insn);
     }
     program.push_back(jal(0, 0));
