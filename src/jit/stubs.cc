@@ -92,8 +92,6 @@ StubLabels emit_stubs(x86::Assembler& a, const cpu::riscv::HartLayout& layout) {
   a.cmp(x86::rdx, field(layout.epoch));  // not checked since code may have changed
   a.jne(back);
   a.mov(x86::rdx, x86::qword_ptr(x86::r8, RecentLayout::kCode));
-  a.test(x86::rdx, x86::rdx);  // an entry that says "interpret"
-  a.jz(back);
   a.mov(kEarlier, x86::rax);
   a.jmp(x86::rdx);  // which checks the budget and attention
   a.bind(back);

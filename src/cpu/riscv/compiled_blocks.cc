@@ -68,11 +68,11 @@ const void* Hart::compiled_block(uint64_t budget) {
       pc, paddr, static_cast<uint8_t>(static_cast<unsigned>(priv_) << 2 | data_view)};
   const auto* guest_code = reinterpret_cast<const uint8_t*>(pc + e->addend);
   TranslationCache::Found found = translations_->find_recent(key, translation_epoch_);
-  if (!found.code && !found.interpret) [[unlikely]] {
+  if (!found.code) [[unlikely]] {
     // Marked before the code is compared, so that a store after that is noticed.
     if (bus_.code_pages().mark(bus_.ram_page(paddr))) flush_store_tlb();
     found = translations_->find(key, guest_code, translation_epoch_);
-    if (!found.code && !found.interpret) {
+    if (!found.code) {
       if (!translations_->hot(paddr)) return nullptr;  // interpreted for now
       found = translate(key, data_view, guest_code, exit);
     }
@@ -97,7 +97,7 @@ TranslationCache::Found Hart::translate(const TranslationCache::Key& key, unsign
     // Its first instruction straddles two pages: a block of its own, which
     // checks at run time that the second half is still what it was.
     const TlbEntry* next = fetch_entry(key.pc + 2);
-    if (!next) return {nullptr, 0, true};  // the interpreter's fetch fills the TLB
+    if (!next) return {};  // the interpreter runs it, and its fetch fills the TLB
     uint16_t halves[2];
     std::memcpy(&halves[0], guest_code, 2);
     std::memcpy(&halves[1], reinterpret_cast<const uint8_t*>(key.pc + 2 + next->addend), 2);

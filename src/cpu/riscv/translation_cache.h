@@ -30,7 +30,6 @@ class TranslationCache {
   struct Found {
     const void* code = nullptr;  // run through BlockCompiler::entry()
     uint32_t count = 0;          // guest instructions in the block
-    bool interpret = false;      // known untranslatable: no code, not worth asking again
   };
 
   explicit TranslationCache(unsigned hot_runs);
