@@ -66,6 +66,7 @@ void Emitter::emit() {
     a_.embedUInt64(~uint64_t{0});  // epoch
     a_.embedUInt64(0);             // block
     a_.embedUInt64(target);
+    a_.embedUInt64(0);  // target_ppn
   }
 }
 
@@ -135,22 +136,37 @@ void Emitter::sync() {
 void Emitter::exit_to(uint64_t target, unsigned attempted) {
   retire(attempted);
   sync();
-  if ((target >> 12) == (source_.pc >> 12)) {
-    Label link = a_.newLabel(), unlinked = a_.newLabel();
-    links_.emplace_back(link, target);
-    a_.mov(x86::rdx, x86::qword_ptr(link, ExitLinkLayout::kEpoch));
-    a_.cmp(x86::rdx, field(layout_.epoch));
+  Label link = a_.newLabel(), unlinked = a_.newLabel();
+  links_.emplace_back(link, target);
+  if ((target >> 12) != (source_.pc >> 12)) {
+    // Another page: linked while the fetch TLB maps it as it did (its slot
+    // is known now); else found as an indirect jump's target is.
+    Label elsewhere = a_.newLabel();
+    const uint64_t vpn = target >> 12;
+    const int32_t entry =
+        source_.fetch_tlb +
+        static_cast<int32_t>((vpn % TlbEntryLayout::kEntries) * TlbEntryLayout::kSize);
+    a_.mov(x86::rax, imm(vpn));
+    a_.cmp(x86::rax, field(entry + TlbEntryLayout::kVpn));
+    a_.jne(elsewhere);
+    a_.mov(x86::rax, field(entry + TlbEntryLayout::kPpn));
+    a_.cmp(x86::rax, x86::qword_ptr(link, ExitLinkLayout::kTargetPpn));
     a_.jne(unlinked);
-    a_.add(kEarlier, attempted);
-    a_.jmp(x86::qword_ptr(link, ExitLinkLayout::kBlock));
-    a_.bind(unlinked);
-    a_.lea(x86::rcx, x86::ptr(link));
-    a_.mov(x86::eax, attempted);
-    a_.jmp(imm(stubs_.link));
-    return;
+    cold([this, elsewhere, target, attempted] {
+      a_.bind(elsewhere);
+      a_.mov(x86::rsi, imm(target));
+      jump_indirect(attempted);
+    });
   }
-  a_.mov(x86::rsi, imm(target));  // another page: found as an indirect jump's target is
-  jump_indirect(attempted);
+  a_.mov(x86::rdx, x86::qword_ptr(link, ExitLinkLayout::kEpoch));
+  a_.cmp(x86::rdx, field(layout_.epoch));
+  a_.jne(unlinked);
+  a_.add(kEarlier, attempted);
+  a_.jmp(x86::qword_ptr(link, ExitLinkLayout::kBlock));
+  a_.bind(unlinked);
+  a_.lea(x86::rcx, x86::ptr(link));
+  a_.mov(x86::eax, attempted);
+  a_.jmp(imm(stubs_.link));
 }
 
 void Emitter::exit_indirect(unsigned attempted) {

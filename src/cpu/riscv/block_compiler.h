@@ -20,21 +20,24 @@ class Hart;
 // instructions attempted, as execute_block(). One entry for every block.
 using EnterBlock = uint64_t (*)(Hart* hart, uint64_t budget, const void* block);
 
-// A block exit to a fixed guest pc in the same page: once linked, the block
-// jumps straight into the next block, without returning, while the link's
-// epoch is the hart's (any FENCE.I unlinks every exit until the next block
-// is found unchanged).
+// A block exit to a fixed guest pc: once linked, the block jumps straight
+// into the next block, without returning, while the link's epoch is the
+// hart's (any FENCE.I unlinks every exit until the next block is found
+// unchanged). An exit to another page also checks that the fetch TLB still
+// maps the target's page to the physical page it was linked for.
 struct ExitLink {
   uint64_t epoch = ~uint64_t{0};
   const void* block = nullptr;
   uint64_t target_pc = 0;  // fixed when the exit is emitted
+  uint64_t target_ppn = 0;
 };
 struct ExitLinkLayout {
-  static constexpr int32_t kEpoch = 0, kBlock = 8, kTargetPc = 16, kSize = 24;
+  static constexpr int32_t kEpoch = 0, kBlock = 8, kTargetPc = 16, kTargetPpn = 24, kSize = 32;
 };
 static_assert(offsetof(ExitLink, epoch) == ExitLinkLayout::kEpoch &&
               offsetof(ExitLink, block) == ExitLinkLayout::kBlock &&
               offsetof(ExitLink, target_pc) == ExitLinkLayout::kTargetPc &&
+              offsetof(ExitLink, target_ppn) == ExitLinkLayout::kTargetPpn &&
               sizeof(ExitLink) == ExitLinkLayout::kSize);
 
 // Where generated code finds the hart's state (byte offsets from the Hart)

@@ -77,11 +77,12 @@ const void* Hart::compiled_block(uint64_t budget) {
       found = translate(key, data_view, guest_code, exit);
     }
   }
-  // The block before left by an exit to here, in the same page and mode:
-  // next time it jumps here directly.
+  // The block before left by an exit to here, in the same mode: next time
+  // it jumps here directly (while this page maps to e->ppn, if another).
   if (exit && found.code && exit->target_pc == pc &&
-      (exit->epoch != translation_epoch_ || exit->block != found.code)) {
-    compiler_->link(exit, ExitLink{translation_epoch_, found.code, pc});
+      (exit->epoch != translation_epoch_ || exit->block != found.code ||
+       exit->target_ppn != e->ppn)) {
+    compiler_->link(exit, ExitLink{translation_epoch_, found.code, pc, e->ppn});
   }
   return found.count <= budget ? found.code : nullptr;
 }
