@@ -69,13 +69,12 @@ const void* Hart::compiled_block(uint64_t budget) {
   const auto* guest_code = reinterpret_cast<const uint8_t*>(pc + e->addend);
   TranslationCache::Found found = translations_->find_recent(key, translation_epoch_);
   if (!found.code) [[unlikely]] {
+    // Not hot yet: no translation can exist (counts only grow), none is made.
+    if (!translations_->hot(paddr)) return nullptr;
     // Marked before the code is compared, so that a store after that is noticed.
     if (bus_.code_pages().mark(bus_.ram_page(paddr))) flush_store_tlb();
     found = translations_->find(key, guest_code, translation_epoch_);
-    if (!found.code) {
-      if (!translations_->hot(paddr)) return nullptr;  // interpreted for now
-      found = translate(key, data_view, guest_code, exit);
-    }
+    if (!found.code) found = translate(key, data_view, guest_code, exit);
   }
   // The block before left by an exit to here, in the same mode: next time
   // it jumps here directly (while this page maps to e->ppn, if another).

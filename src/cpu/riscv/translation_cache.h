@@ -59,9 +59,9 @@ class TranslationCache {
   void clear();
 
   // Counts a run of the untranslated block at `paddr`; true once it has run
-  // hot_runs times. Blocks that share a slot share its count: they become hot
-  // sooner, never later (two that took turns resetting a tagged count never
-  // would).
+  // hot_runs times, and from then on. Blocks that share a slot share its
+  // count: they become hot sooner, never later (two that took turns
+  // resetting a tagged count never would).
   bool hot(uint64_t paddr) {
     uint32_t& runs = heat_[((paddr >> 1) ^ (paddr >> 13)) % kHeatSlots];
     if (runs >= hot_runs_) return true;
