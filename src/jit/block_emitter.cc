@@ -58,7 +58,12 @@ void Emitter::emit() {
     const DecodedInsn& last = source_.insns[source_.count - 1];
     exit_to(pc_of(source_.count - 1) + last.length, source_.count);
   }
-  for (auto& path : cold_) path();
+  // By index, each moved out before it runs: a cold path may add others
+  // (an exit to another page does), which grows the vector under it.
+  for (size_t k = 0; k < cold_.size(); ++k) {
+    const std::function<void()> path = std::move(cold_[k]);
+    path();
+  }
   // The exits' links, unlinked: data the block reads, in the code cache.
   a_.align(AlignMode::kData, 8);
   for (const auto& [label, target] : links_) {
