@@ -39,11 +39,7 @@ void Emitter::emit() {
   // pass must fit in the budget, and nobody may be waiting for the hart.
   Label bail = a_.newLabel();
   a_.bind(top_);
-  a_.lea(x86::rax, x86::ptr(kEarlier, static_cast<int32_t>(source_.count)));
-  a_.cmp(x86::rax, kBudget);
-  a_.ja(bail);
-  a_.cmp(x86::byte_ptr(kHart, layout_.attention), 0);
-  a_.jne(bail);
+  check_pass(bail);
   load_cached();
   a_.bind(body_);
   cold([this, bail] {
@@ -73,6 +69,14 @@ void Emitter::emit() {
     a_.embedUInt64(target);
     a_.embedUInt64(0);  // target_ppn
   }
+}
+
+void Emitter::check_pass(Label out) {
+  a_.lea(x86::rax, x86::ptr(kEarlier, static_cast<int32_t>(source_.count)));
+  a_.cmp(x86::rax, kBudget);
+  a_.ja(out);
+  a_.cmp(x86::byte_ptr(kHart, layout_.attention), 0);
+  a_.jne(out);
 }
 
 void Emitter::check_second_half() {
@@ -344,11 +348,8 @@ void Emitter::branch(unsigned i) {
       a_.add(kEarlier, i + 1);
       // The start's checks, keeping the guest registers in host registers.
       Label again = a_.newLabel();
-      a_.lea(x86::rax, x86::ptr(kEarlier, static_cast<int32_t>(source_.count)));
-      a_.cmp(x86::rax, kBudget);
-      a_.ja(again);
-      a_.cmp(x86::byte_ptr(kHart, layout_.attention), 0);
-      a_.je(body_);
+      check_pass(again);
+      a_.jmp(body_);
       a_.bind(again);
       sync();
       a_.jmp(top_);  // which leaves

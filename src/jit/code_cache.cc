@@ -38,7 +38,8 @@ CodeCache::CodeCache(CodeCache&& other) noexcept
     : writable_(other.writable_),
       executable_(other.executable_),
       capacity_(other.capacity_),
-      used_(other.used_) {
+      used_(other.used_),
+      kept_(other.kept_) {
   other.writable_ = other.executable_ = nullptr;
 }
 

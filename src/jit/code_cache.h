@@ -30,8 +30,10 @@ class CodeCache {
   void* writable(const void* executable) const {
     return writable_ + (static_cast<const uint8_t*>(executable) - executable_);
   }
-  // Forgets every block: their memory is reused.
-  void clear() { used_ = 0; }
+  // What the cache holds now stays there through clear() (the stubs).
+  void keep() { kept_ = used_; }
+  // Forgets every block placed after keep(): their memory is reused.
+  void clear() { used_ = kept_; }
 
  private:
   CodeCache(uint8_t* writable, uint8_t* executable, size_t capacity)
@@ -41,6 +43,7 @@ class CodeCache {
   uint8_t* executable_;
   size_t capacity_;
   size_t used_ = 0;
+  size_t kept_ = 0;
 };
 
 }  // namespace vessel::jit

@@ -76,6 +76,9 @@ class Emitter {
   void choose_cached();
   void load_cached();
   void sync();
+  // Jumps to `out` unless a whole pass fits in the budget and nobody waits
+  // for the hart's attention (at the block's start and a loop's back edge).
+  void check_pass(Label out);
   // For a block whose instruction straddles two pages (BlockSource::straddles).
   void check_second_half();
   // mov/op with a guest register source.

@@ -20,14 +20,13 @@ StubLabels emit_stubs(x86::Assembler& a, const cpu::riscv::HartLayout& layout) {
                a.newLabel(), a.newLabel(), a.newLabel()};
   auto field = [&](int32_t offset) { return x86::qword_ptr(kHart, offset); };
 
+  // The callee-saved registers blocks use (see block_emitter.cc).
+  const x86::Gp saved[] = {x86::rbp, x86::rbx, x86::r12, x86::r13, x86::r14, x86::r15};
+  static_assert(std::size(saved) % 2 == 0);
+
   a.bind(l.enter);
-  a.push(x86::rbp);
-  a.push(x86::rbx);
-  a.push(x86::r12);
-  a.push(x86::r13);
-  a.push(x86::r14);
-  a.push(x86::r15);
-  a.sub(x86::rsp, 8);  // with the return address: rsp 16-aligned for calls
+  for (const x86::Gp& r : saved) a.push(r);
+  a.sub(x86::rsp, 8);  // with the return address and an even number of pushes: 16-aligned
   a.mov(kHart, x86::rdi);
   a.lea(kRegs, x86::ptr(x86::rdi, layout.x));
   a.mov(kBudget, x86::rsi);
@@ -37,12 +36,7 @@ StubLabels emit_stubs(x86::Assembler& a, const cpu::riscv::HartLayout& layout) {
 
   a.bind(l.leave);
   a.add(x86::rsp, 8);
-  a.pop(x86::r15);
-  a.pop(x86::r14);
-  a.pop(x86::r13);
-  a.pop(x86::r12);
-  a.pop(x86::rbx);
-  a.pop(x86::rbp);
+  for (size_t r = std::size(saved); r-- > 0;) a.pop(saved[r]);
   a.ret();
 
   // An exit not linked (or linked before the last FENCE.I): the hart links it.
@@ -58,7 +52,6 @@ StubLabels emit_stubs(x86::Assembler& a, const cpu::riscv::HartLayout& layout) {
   // here: every block loads its own.
   Label back = a.newLabel();
   a.bind(l.indirect);
-  a.mov(field(layout.pc), x86::rsi);
   a.add(x86::rax, kEarlier);
   a.mov(x86::r8, x86::rsi);
   a.shr(x86::r8, 12);
@@ -94,7 +87,8 @@ StubLabels emit_stubs(x86::Assembler& a, const cpu::riscv::HartLayout& layout) {
   a.mov(x86::rdx, x86::qword_ptr(x86::r8, RecentLayout::kCode));
   a.mov(kEarlier, x86::rax);
   a.jmp(x86::rdx);  // which checks the budget and attention
-  a.bind(back);
+  a.bind(back);     // the hart finds it
+  a.mov(field(layout.pc), x86::rsi);
   a.jmp(l.leave);
 
   // pc and instret exact at the trapping instruction, the trap taken.

@@ -33,8 +33,8 @@ class X86Compiler final : public cpu::riscv::BlockCompiler {
               std::shared_ptr<PerfMap> perf_map)
       : layout_(layout), cache_(std::move(cache)), perf_map_(std::move(perf_map)) {}
 
-  // The stubs, at the cache's start; the same code at the same place after
-  // every flush, so entry() never changes.
+  // The stubs, at the cache's start, kept there through every flush, so
+  // entry() never changes.
   bool install_stubs() {
     asmjit::CodeHolder code;
     code.init(asmjit::Environment::host());
@@ -44,6 +44,7 @@ class X86Compiler final : public cpu::riscv::BlockCompiler {
     const StubLabels labels = emit_stubs(assembler, layout_);
     auto* start = static_cast<uint8_t*>(cache_.add(code));
     if (errors.failed || !start) return false;
+    cache_.keep();
     auto at = [&](asmjit::Label label) {
       return reinterpret_cast<uint64_t>(start + code.labelOffsetFromBase(label));
     };
@@ -83,10 +84,7 @@ class X86Compiler final : public cpu::riscv::BlockCompiler {
     std::memcpy(cache_.writable(exit), &value, sizeof(value));
   }
 
-  void flush() override {
-    cache_.clear();
-    install_stubs();  // as they were: the cache held them before
-  }
+  void flush() override { cache_.clear(); }
 
  private:
   const cpu::riscv::HartLayout layout_;
