@@ -185,6 +185,8 @@ class Emitter {
   void require_normal(bool single, Label slow);
   // xmm0 into f[rd] (NaN-boxed if single), if normal; else to `slow`.
   void store_result(bool single, unsigned rd, Label slow);
+  // xmm0 into f[rd], NaN-boxed if single; FP state dirty.
+  void write_freg(bool single, unsigned rd);
   // The slow path of instruction i: the interpreter's execute(), then back.
   void slow_path(unsigned i, Label slow, Label done);
 

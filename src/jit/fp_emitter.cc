@@ -36,15 +36,17 @@ void Emitter::require_normal(bool single, Label slow) {
 }
 
 void Emitter::store_result(bool single, unsigned rd, Label slow) {
+  single ? a_.movd(x86::eax, x86::xmm0) : a_.movq(x86::rax, x86::xmm0);
+  require_normal(single, slow);
+  write_freg(single, rd);
+}
+
+void Emitter::write_freg(bool single, unsigned rd) {
   if (single) {
-    a_.movd(x86::eax, x86::xmm0);
-    require_normal(true, slow);
-    a_.mov(freg32(rd), x86::eax);
+    a_.movd(freg32(rd), x86::xmm0);
     a_.mov(freg_high(rd), -1);
   } else {
-    a_.movq(x86::rax, x86::xmm0);
-    require_normal(false, slow);
-    a_.mov(freg(rd), x86::rax);
+    a_.movq(freg(rd), x86::xmm0);
   }
   mark_fs_dirty();
 }
@@ -282,13 +284,7 @@ bool Emitter::fp_op(unsigned i) {
         emit(x86::Inst::kIdMov, x86::rax, src(rs1));
       }
       single ? a_.cvtsi2ss(x86::xmm0, x86::rax) : a_.cvtsi2sd(x86::xmm0, x86::rax);
-      if (single) {
-        a_.movd(freg32(rd), x86::xmm0);
-        a_.mov(freg_high(rd), -1);
-      } else {
-        a_.movq(freg(rd), x86::xmm0);
-      }
-      mark_fs_dirty();
+      write_freg(single, rd);  // any result of these is normal or zero
       break;
     }
     case 28:  // fmv.x.d (rm 0): raw bits to an integer register
