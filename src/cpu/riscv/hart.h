@@ -277,8 +277,8 @@ class Hart {
   EnterBlock enter_ = nullptr;  // compiler_->entry()
   std::unique_ptr<TranslationCache> translations_;
   const void* recent_translations_ = nullptr;  // translations_->recent_table()
-  uint64_t translation_epoch_ = 0;             // ExitLink::epoch, moved by FENCE.I
-  const ExitLink* last_exit_ = nullptr;        // written by translated code
+  uint64_t translation_epoch_ = 0;  // moved when code may have changed (FENCE.I, a store into code)
+  const ExitLink* last_exit_ = nullptr;  // written by translated code
   // Handler addresses for execute_block(), by Op (filled on first use).
   void* dispatch_[static_cast<unsigned>(Op::kIllegal) + 1] = {};
   bool dispatch_ready_ = false;
